@@ -1,0 +1,196 @@
+// Builds the three runtimes (DESIGN.md §11): build/main.js (Figma's sandbox), build/ui.html (the panel,
+// one self-contained file) and build/proxy.mjs (Node 20), plus the playground's assets, and writes
+// manifest.json. `--watch` rebuilds on change; `--no-typecheck` skips tsc (npm test runs it first).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const root = path.dirname(fileURLToPath(import.meta.url));
+const out = path.join(root, 'build');
+const args = new Set(process.argv.slice(2));
+const watch = args.has('--watch');
+const quiet = args.has('--quiet');
+const proxyOnly = args.has('--proxy-only');
+const typecheck = !args.has('--no-typecheck') && !watch && !proxyOnly;
+const log = (line) => quiet || console.log(line);
+
+/** A deployed proxy's origin (https://…) goes into the manifest and becomes the panel's default. */
+const proxyOrigin = process.env.FRAMEFILL_PROXY_ORIGIN?.replace(/\/+$/, '') ?? '';
+if (proxyOrigin && !/^https:\/\/[a-z0-9.-]+(:\d+)?$/i.test(proxyOrigin)) {
+  fail(`FRAMEFILL_PROXY_ORIGIN must be an https origin such as https://framefill.example.com (got "${proxyOrigin}").`);
+}
+const DEV_ORIGIN = 'http://localhost:8787';
+
+function fail(message) {
+  console.error(`build: ${message}`);
+  process.exit(1);
+}
+
+export function manifest() {
+  return {
+    name: 'Framefill',
+    id: 'framefill-gpt-image',
+    api: '1.0.0',
+    main: 'build/main.js',
+    ui: 'build/ui.html',
+    editorType: ['figma'],
+    documentAccess: 'dynamic-page',
+    networkAccess: {
+      allowedDomains: proxyOrigin ? [proxyOrigin] : ['none'],
+      devAllowedDomains: [DEV_ORIGIN],
+      reasoning: proxyOrigin
+        ? `Framefill sends prompts and reference images to your team's Framefill proxy at ${proxyOrigin}, which calls OpenAI's image model.`
+        : "Framefill talks to its companion proxy on localhost during development; the proxy calls OpenAI's image model.",
+    },
+    relaunchButtons: [{ command: 'regenerate', name: 'Regenerate' }],
+  };
+}
+
+// @create-figma-plugin/ui imports `*.module.css` as CSS modules and `!x.css` as global CSS (its own
+// build convention): map both onto esbuild's css loaders.
+const figmaCssPlugin = {
+  name: 'figma-css',
+  setup(build) {
+    build.onResolve({ filter: /^!/ }, async (a) => {
+      const result = await build.resolve(a.path.slice(1), { kind: a.kind, resolveDir: a.resolveDir });
+      return result.errors.length > 0 ? { errors: result.errors } : { path: result.path };
+    });
+  },
+};
+
+const common = {
+  bundle: true,
+  logLevel: 'silent',
+  sourcemap: false,
+  legalComments: 'none',
+};
+
+async function buildMain() {
+  return esbuild.context({
+    ...common,
+    entryPoints: [path.join(root, 'src/main.ts')],
+    outfile: path.join(out, 'main.js'),
+    format: 'iife',
+    // Figma's sandbox runs modern JavaScript, ES2020 and beyond:
+    // https://developers.figma.com/docs/plugins/how-plugins-run/
+    target: 'es2020',
+    platform: 'neutral',
+    mainFields: ['module', 'main'],
+  });
+}
+
+async function buildUi() {
+  return esbuild.context({
+    ...common,
+    entryPoints: [path.join(root, 'ui/main.tsx')],
+    outdir: path.join(out, 'ui-parts'),
+    write: false,
+    format: 'iife',
+    target: 'es2020',
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
+    loader: { '.module.css': 'local-css', '.css': 'css' },
+    minify: true,
+    define: { __FRAMEFILL_DEFAULT_PROXY_URL__: JSON.stringify(proxyOrigin || DEV_ORIGIN) },
+    plugins: [figmaCssPlugin, inlineIntoHtml],
+  });
+}
+
+// Figma loads the panel as one HTML string (`__html__`), so the JS and CSS are inlined.
+const inlineIntoHtml = {
+  name: 'inline-into-html',
+  setup(build) {
+    build.onEnd((result) => {
+      if (result.errors.length > 0 || !result.outputFiles) return;
+      const js = result.outputFiles.find((f) => f.path.endsWith('.js'))?.text ?? '';
+      const css = result.outputFiles.find((f) => f.path.endsWith('.css'))?.text ?? '';
+      const html = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Framefill</title>
+<style>${css.replaceAll('</style', '<\\/style')}</style>
+</head>
+<body>
+<div id="create-figma-plugin"></div>
+<script>${js.replaceAll('</script', '<\\/script')}</script>
+</body>
+</html>
+`;
+      writeFileSync(path.join(out, 'ui.html'), html);
+    });
+  },
+};
+
+async function buildProxy() {
+  return esbuild.context({
+    ...common,
+    entryPoints: [path.join(root, 'proxy/main.ts')],
+    outfile: path.join(out, 'proxy.mjs'),
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: 'inline',
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
+  });
+}
+
+async function buildPlayground() {
+  const entry = path.join(root, 'playground/main.ts');
+  if (!existsSync(entry)) return undefined;
+  return esbuild.context({
+    ...common,
+    entryPoints: [entry],
+    outfile: path.join(out, 'playground.js'),
+    format: 'esm',
+    target: 'es2022',
+    platform: 'browser',
+  });
+}
+
+function runTypecheck() {
+  const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
+  for (const project of ['proxy/tsconfig.json', 'src/tsconfig.json', 'ui/tsconfig.json']) {
+    try {
+      execFileSync(process.execPath, [tsc, '-p', project, '--noEmit'], { cwd: root, stdio: 'inherit' });
+    } catch {
+      fail(`type errors in ${project} (see above)`);
+    }
+  }
+}
+
+async function main() {
+  mkdirSync(out, { recursive: true });
+  writeFileSync(path.join(root, 'manifest.json'), `${JSON.stringify(manifest(), null, 2)}\n`);
+  if (typecheck) runTypecheck();
+  const contexts = (
+    await Promise.all(proxyOnly ? [buildProxy()] : [buildMain(), buildUi(), buildProxy(), buildPlayground()])
+  ).filter(Boolean);
+  if (watch) {
+    await Promise.all(contexts.map((c) => c.watch()));
+    log('build: watching for changes…');
+    return;
+  }
+  for (const context of contexts) {
+    const result = await context.rebuild().catch((error) => error);
+    await context.dispose();
+    const errors = result.errors ?? [];
+    if (errors.length > 0) {
+      const text = await esbuild.formatMessages(errors, { kind: 'error', color: false });
+      console.error(text.join('\n'));
+      fail('bundling failed');
+    }
+  }
+  log(
+    `build: wrote ${proxyOnly ? 'build/proxy.mjs' : 'build/main.js, build/ui.html, build/proxy.mjs'}${proxyOrigin ? ` for ${proxyOrigin}` : ''}`,
+  );
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await main();
+}

@@ -1,0 +1,204 @@
+// The proxy's HTTP API (DESIGN.md §5–§6): zod schemas and types of every body, and the error codes.
+import { z } from 'zod';
+import { ASPECT_RATIOS, OUTPUT_FORMATS, QUALITIES, TIERS } from './formats';
+import { MAX_REFERENCES, PROMPT_MAX_CHARS, REFERENCE_MAX_BYTES, REFERENCE_MAX_EDGE } from './limits';
+
+export const ERROR_STATUS = {
+  prompt_empty: 400,
+  prompt_too_long: 400,
+  too_many_references: 400,
+  unsupported_size: 400,
+  invalid_request: 400,
+  unauthorized: 401,
+  insufficient_credits: 402,
+  forbidden_origin: 403,
+  not_found: 404,
+  not_ready: 409,
+  idempotency_conflict: 409,
+  payload_too_large: 413,
+  reference_too_large: 413,
+  unsupported_image: 415,
+  content_policy: 422,
+  rate_limited: 429,
+  internal: 500,
+  upstream_error: 502,
+  upstream_timeout: 504,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+export const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[];
+
+/** A sentence per code that says what to do next; a server may send a more specific one. */
+export const ERROR_ADVICE: Readonly<Record<ErrorCode, string>> = {
+  prompt_empty: 'Write a prompt before generating.',
+  prompt_too_long: `Shorten the prompt to ${PROMPT_MAX_CHARS.toLocaleString('en-US')} characters or fewer.`,
+  too_many_references: `Use at most ${MAX_REFERENCES} reference images: remove some from the tray.`,
+  unsupported_size: 'That aspect ratio has no such resolution: Auto renders at 1K only and 1:1 has no 4K.',
+  invalid_request: 'The request was malformed. Update the plugin and proxy, then try again.',
+  unauthorized: 'The proxy needs a valid token: paste the one your admin gave you in Settings.',
+  insufficient_credits: 'Not enough credits for this batch: ask your admin for more, or pick a lower resolution.',
+  forbidden_origin:
+    'This web page may not use the proxy. Use the Figma plugin, or add the origin to FRAMEFILL_ALLOWED_ORIGINS.',
+  not_found: 'That job no longer exists: results are kept for a limited time. Generate it again.',
+  not_ready: 'The image is not ready yet: wait for the job to complete.',
+  idempotency_conflict: 'This request reused the key of a different request. Generate again.',
+  payload_too_large: 'The request is too large: use fewer or smaller reference images.',
+  reference_too_large: `Each reference must be at most ${REFERENCE_MAX_BYTES / 1024 / 1024} MB and ${REFERENCE_MAX_EDGE} px per edge: lower the reference size in Settings.`,
+  unsupported_image: 'References must be PNG, JPEG or WebP images.',
+  content_policy: 'The model refused this prompt or a reference image. Rephrase the prompt or change the references.',
+  rate_limited: 'Too many requests right now: wait a moment and try again.',
+  internal: 'The proxy hit an unexpected error. Try again; if it persists, check the proxy logs.',
+  upstream_error: 'The image service failed. Try again in a moment.',
+  upstream_timeout: 'The image service took too long to answer. Try again, or pick a lower resolution.',
+};
+
+export const ErrorCodeSchema = z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]);
+
+export const ApiErrorSchema = z.object({
+  code: ErrorCodeSchema,
+  message: z.string(),
+  field: z.string().optional(),
+});
+export type ApiError = z.infer<typeof ApiErrorSchema>;
+export const ErrorBodySchema = z.object({ error: ApiErrorSchema });
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+export const AspectRatioSchema = z.enum(ASPECT_RATIOS);
+export const TierSchema = z.enum(TIERS);
+export const QualitySchema = z.enum(QUALITIES);
+export const OutputFormatSchema = z.enum(OUTPUT_FORMATS);
+
+export const PixelSizeSchema = z.object({ width: z.number().int().positive(), height: z.number().int().positive() });
+
+export const HealthSchema = z.object({
+  ok: z.boolean(),
+  version: z.string(),
+  provider: z.string(),
+  model: z.string(),
+});
+export type Health = z.infer<typeof HealthSchema>;
+
+export const CapabilitiesSchema = z.object({
+  model: z.string(),
+  provider: z.string(),
+  ratios: z.array(AspectRatioSchema),
+  tiers: z.array(TierSchema),
+  sizes: z.record(z.string(), z.record(z.string(), z.union([PixelSizeSchema, z.literal('auto')]))),
+  prices: z.record(z.string(), z.number().int().nonnegative()),
+  limits: z.object({
+    prompt_max_chars: z.number().int(),
+    max_references: z.number().int(),
+    reference_max_bytes: z.number().int(),
+    reference_max_edge: z.number().int(),
+    reference_mime_types: z.array(z.string()),
+  }),
+});
+export type Capabilities = z.infer<typeof CapabilitiesSchema>;
+
+/** The text fields of `POST /v1/generations` (multipart); references are validated from their bytes. */
+export const GenerationFieldsSchema = z.object({
+  prompt: z.string(),
+  aspect_ratio: AspectRatioSchema,
+  resolution: TierSchema,
+  quality: QualitySchema.default('auto'),
+  output_format: OutputFormatSchema.default('png'),
+});
+export type GenerationFields = z.infer<typeof GenerationFieldsSchema>;
+
+export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'canceled', 'interrupted'] as const;
+export const JobStatusSchema = z.enum(JOB_STATUSES);
+export type JobStatus = z.infer<typeof JobStatusSchema>;
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'canceled', 'interrupted'];
+export function isTerminal(status: JobStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export const JobReferenceSchema = z.object({
+  mime: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  bytes: z.number().int(),
+});
+
+export const JobSchema = z.object({
+  id: z.uuid(),
+  status: JobStatusSchema,
+  prompt_chars: z.number().int(),
+  aspect_ratio: AspectRatioSchema,
+  resolution: TierSchema,
+  /** Output size; `null` for Auto until the model has answered. */
+  width: z.number().int().nullable(),
+  height: z.number().int().nullable(),
+  quality: QualitySchema,
+  output_format: OutputFormatSchema,
+  references: z.number().int().min(0).max(MAX_REFERENCES),
+  cost_credits: z.number().int(),
+  created_at: z.string(),
+  finished_at: z.string().optional(),
+  error: ApiErrorSchema.optional(),
+  notes: z.array(z.string()).optional(),
+  model: z.string(),
+  mime: z.string().optional(),
+  bytes: z.number().int().optional(),
+});
+export type Job = z.infer<typeof JobSchema>;
+
+export const AccountSchema = z.object({
+  name: z.string(),
+  balance_credits: z.number().int(),
+  spent_credits: z.number().int(),
+  jobs_in_flight: z.number().int(),
+});
+export type Account = z.infer<typeof AccountSchema>;
+
+export const StatusEventSchema = z.object({ id: z.string(), status: JobStatusSchema });
+export const PartialEventSchema = z.object({
+  id: z.string(),
+  index: z.number().int().nonnegative(),
+  mime: z.string(),
+  b64: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+});
+export const CompletedEventSchema = z.object({
+  id: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  mime: z.string(),
+  bytes: z.number().int(),
+  url: z.string(),
+});
+export const FailedEventSchema = z.object({ id: z.string(), error: ApiErrorSchema });
+export const CanceledEventSchema = z.object({ id: z.string() });
+
+export const JOB_EVENT_SCHEMAS = {
+  status: StatusEventSchema,
+  partial: PartialEventSchema,
+  completed: CompletedEventSchema,
+  failed: FailedEventSchema,
+  canceled: CanceledEventSchema,
+} as const;
+export type JobEventName = keyof typeof JOB_EVENT_SCHEMAS;
+export type JobEvent = {
+  [K in JobEventName]: { event: K; data: z.infer<(typeof JOB_EVENT_SCHEMAS)[K]> };
+}[JobEventName];
+
+/** Parses one SSE event of the job stream; `undefined` for unknown names or invalid data. */
+export function parseJobEvent(event: string, data: string): JobEvent | undefined {
+  if (!(event in JOB_EVENT_SCHEMAS)) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  const name = event as JobEventName;
+  const parsed = JOB_EVENT_SCHEMAS[name].safeParse(json);
+  return parsed.success ? ({ event: name, data: parsed.data } as JobEvent) : undefined;
+}
+
+/** UUID v4 as the proxy issues them; every route validates the id before touching storage. */
+export const JOB_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+export function isJobId(value: string): boolean {
+  return JOB_ID_PATTERN.test(value);
+}

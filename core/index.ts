@@ -1,0 +1,8 @@
+// The pure domain shared by the plugin, the panel and the proxy. No I/O here.
+export * from './api';
+export * from './formats';
+export * from './limits';
+export * from './messages';
+export * from './pick';
+export * from './pricing';
+export * from './validate';

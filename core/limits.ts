@@ -1,0 +1,75 @@
+// Every limit of DESIGN.md §4 and the platform limits the parts must respect. Panel and proxy both
+// validate with these, so the boundary is the same on each side.
+
+export const PROMPT_MAX_CHARS = 20_000;
+export const MAX_REFERENCES = 16;
+export const REFERENCE_MAX_BYTES = 50 * 1024 * 1024;
+export const REFERENCE_MAX_EDGE = 8192;
+export const REFERENCE_MIME_TYPES = ['image/png', 'image/jpeg', 'image/webp'] as const;
+export type ReferenceMime = (typeof REFERENCE_MIME_TYPES)[number];
+
+/** Figma's `createImage` refuses images over 4096 px on an edge. https://developers.figma.com/docs/plugins/api/properties/figma-createimage/ */
+export const FIGMA_MAX_IMAGE_EDGE = 4096;
+/** Figma keeps at most 100 kB per plugin-data entry. https://developers.figma.com/docs/plugins/api/node-properties/#setplugindata */
+export const PLUGIN_DATA_MAX_BYTES = 100_000;
+/** `figma.notify` messages longer than this are cut by Figma's toast; keep ours within. */
+export const NOTIFY_MAX_CHARS = 100;
+/** `figma.clientStorage` holds 5 MB per plugin: never images. */
+export const CLIENT_STORAGE_MAX_BYTES = 5 * 1024 * 1024;
+
+/** Long edge of an exported reference (the panel's setting; DESIGN.md §9). */
+export const DEFAULT_REFERENCE_MAX_EDGE = 2048;
+export const MIN_REFERENCE_MAX_EDGE = 256;
+export const DEFAULT_DENSITY = 2;
+
+/** The proxy's multipart cap: every reference at its maximum plus room for the prompt and fields. */
+export const DEFAULT_BODY_LIMIT_BYTES = MAX_REFERENCES * REFERENCE_MAX_BYTES + 1024 * 1024;
+
+/** Characters are counted as Unicode code points after trimming, so an emoji counts once. */
+export function countPromptChars(prompt: string): number {
+  let count = 0;
+  for (const _ of prompt.trim()) count++;
+  return count;
+}
+
+export type PromptProblem = 'prompt_empty' | 'prompt_too_long';
+
+export function promptProblem(prompt: string): PromptProblem | undefined {
+  const chars = countPromptChars(prompt);
+  if (chars === 0) return 'prompt_empty';
+  if (chars > PROMPT_MAX_CHARS) return 'prompt_too_long';
+  return undefined;
+}
+
+/** Sniffs PNG, JPEG or WebP from the first bytes; the file name and declared type are never trusted. */
+export function sniffImageMime(bytes: Uint8Array): ReferenceMime | undefined {
+  const b = bytes;
+  if (
+    b.length >= 8 &&
+    b[0] === 0x89 &&
+    b[1] === 0x50 &&
+    b[2] === 0x4e &&
+    b[3] === 0x47 &&
+    b[4] === 0x0d &&
+    b[5] === 0x0a &&
+    b[6] === 0x1a &&
+    b[7] === 0x0a
+  ) {
+    return 'image/png';
+  }
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
+  if (
+    b.length >= 12 &&
+    b[0] === 0x52 &&
+    b[1] === 0x49 &&
+    b[2] === 0x46 &&
+    b[3] === 0x46 &&
+    b[8] === 0x57 &&
+    b[9] === 0x45 &&
+    b[10] === 0x42 &&
+    b[11] === 0x50
+  ) {
+    return 'image/webp';
+  }
+  return undefined;
+}

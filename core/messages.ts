@@ -1,0 +1,179 @@
+// Messages between the plugin main thread and the panel (DESIGN.md §9). On the wire each is the array
+// `[NAME, payload]` (create-figma-plugin's convention); every payload is validated on arrival.
+import { z } from 'zod';
+import { AspectRatioSchema, OutputFormatSchema, QualitySchema, TierSchema } from './api';
+import { FIXED_RATIOS } from './formats';
+import {
+  DEFAULT_DENSITY,
+  DEFAULT_REFERENCE_MAX_EDGE,
+  FIGMA_MAX_IMAGE_EDGE,
+  MAX_REFERENCES,
+  MIN_REFERENCE_MAX_EDGE,
+  NOTIFY_MAX_CHARS,
+  PROMPT_MAX_CHARS,
+  REFERENCE_MAX_EDGE,
+} from './limits';
+
+const Bytes = z.instanceof(Uint8Array);
+const NodeId = z.string().min(1).max(200);
+const RequestId = z.string().min(1).max(100);
+
+export const TargetSchema = z.object({
+  id: NodeId,
+  name: z.string(),
+  width: z.number().positive(),
+  height: z.number().positive(),
+  ratio: z.enum(FIXED_RATIOS),
+  cropFraction: z.number().min(0).max(1),
+  suggestedTier: TierSchema,
+});
+export type Target = z.infer<typeof TargetSchema>;
+
+/** A selected node that cannot take an image fill, with the reason shown to the user. */
+export const UnusableNodeSchema = z.object({ id: NodeId, name: z.string(), type: z.string(), reason: z.string() });
+export type UnusableNode = z.infer<typeof UnusableNodeSchema>;
+
+export const ProvenanceSchema = z.object({
+  prompt: z.string().max(PROMPT_MAX_CHARS * 2),
+  aspectRatio: AspectRatioSchema,
+  resolution: TierSchema,
+  model: z.string().max(200),
+  jobId: z.string().max(100),
+  referenceIds: z.array(NodeId).max(MAX_REFERENCES),
+  costCredits: z.number().int().nonnegative(),
+  createdAt: z.iso.datetime(),
+});
+export type Provenance = z.infer<typeof ProvenanceSchema>;
+
+export const SettingsSchema = z.object({
+  proxyUrl: z.url().default('http://localhost:8787'),
+  token: z.string().max(500).default(''),
+  quality: QualitySchema.default('auto'),
+  outputFormat: OutputFormatSchema.default('png'),
+  referenceMaxEdge: z
+    .number()
+    .int()
+    .min(MIN_REFERENCE_MAX_EDGE)
+    .max(REFERENCE_MAX_EDGE)
+    .default(DEFAULT_REFERENCE_MAX_EDGE),
+  density: z.number().min(0.5).max(4).default(DEFAULT_DENSITY),
+  useTargetAsReference: z.boolean().default(false),
+});
+export type Settings = z.infer<typeof SettingsSchema>;
+export const DEFAULT_SETTINGS: Settings = SettingsSchema.parse({});
+
+export const TrayItemSchema = z.object({ nodeId: NodeId, name: z.string() });
+export type TrayItem = z.infer<typeof TrayItemSchema>;
+export const TraySchema = z.array(TrayItemSchema).max(MAX_REFERENCES);
+
+/** A job accepted by the proxy whose image is not placed yet: kept so a reopened panel resumes it. */
+export const PendingJobSchema = z.object({
+  jobId: z.string().max(100),
+  proxyUrl: z.string().max(2000),
+  targetId: NodeId.nullable(),
+  targetName: z.string(),
+  provenance: ProvenanceSchema,
+});
+export type PendingJob = z.infer<typeof PendingJobSchema>;
+export const PendingJobsSchema = z.array(PendingJobSchema).max(500);
+
+export const ExportedImageSchema = z.object({
+  nodeId: NodeId,
+  name: z.string(),
+  mime: z.literal('image/png'),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  bytes: Bytes,
+});
+export type ExportedImage = z.infer<typeof ExportedImageSchema>;
+
+export const PLACE_FAILURE_CODES = ['image_too_large', 'invalid_image', 'target_locked', 'place_failed'] as const;
+export type PlaceFailureCode = (typeof PLACE_FAILURE_CODES)[number];
+
+/** main → panel */
+export const MainToPanel = {
+  SELECTION_CHANGED: z.object({
+    targets: z.array(TargetSchema),
+    unusable: z.array(UnusableNodeSchema),
+    selectionCount: z.number().int().nonnegative(),
+  }),
+  REFERENCE_EXPORTED: z.object({
+    requestId: RequestId,
+    index: z.number().int().nonnegative(),
+    total: z.number().int().positive(),
+    image: ExportedImageSchema,
+  }),
+  REFERENCES_EXPORTED: z.object({
+    requestId: RequestId,
+    nodeIds: z.array(NodeId),
+    missing: z.array(z.string()),
+  }),
+  IMAGE_PLACED: z.object({ requestId: RequestId, nodeId: NodeId, createdFrame: z.boolean() }),
+  PLACE_FAILED: z.object({ requestId: RequestId, code: z.enum(PLACE_FAILURE_CODES), message: z.string() }),
+  STORAGE_LOADED: z.object({
+    settings: SettingsSchema,
+    tray: TraySchema,
+    pendingJobs: PendingJobsSchema,
+    /** Set when the plugin was run from a node's Regenerate button: pre-fills the panel. */
+    relaunch: z.object({ targetId: NodeId, provenance: ProvenanceSchema }).nullable(),
+    /** Said once when stored data was corrupt and had to be reset. */
+    notice: z.string().optional(),
+  }),
+} as const;
+
+/** panel → main */
+export const PanelToMain = {
+  PANEL_READY: z.object({}),
+  EXPORT_REFERENCES: z.object({
+    requestId: RequestId,
+    nodeIds: z.array(NodeId).min(1).max(MAX_REFERENCES),
+    maxEdge: z.number().int().min(16).max(FIGMA_MAX_IMAGE_EDGE),
+  }),
+  PLACE_IMAGE: z.object({
+    requestId: RequestId,
+    targetId: NodeId.nullable(),
+    bytes: Bytes,
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    provenance: ProvenanceSchema,
+  }),
+  SAVE_STORAGE: z.object({
+    settings: SettingsSchema.optional(),
+    tray: TraySchema.optional(),
+    pendingJobs: PendingJobsSchema.optional(),
+  }),
+  NOTIFY: z.object({ message: z.string().max(NOTIFY_MAX_CHARS * 10), error: z.boolean().optional() }),
+  RESIZE: z.object({ width: z.number().int().min(200).max(1200), height: z.number().int().min(200).max(1600) }),
+} as const;
+
+export type MainToPanelName = keyof typeof MainToPanel;
+export type PanelToMainName = keyof typeof PanelToMain;
+export type MainToPanelPayload<N extends MainToPanelName> = z.infer<(typeof MainToPanel)[N]>;
+export type PanelToMainPayload<N extends PanelToMainName> = z.infer<(typeof PanelToMain)[N]>;
+
+export type MessageOf<S extends Record<string, z.ZodType>> = {
+  [N in keyof S & string]: { name: N; payload: z.infer<S[N]> };
+}[keyof S & string];
+
+export type ParsedMessage<S extends Record<string, z.ZodType>> =
+  | { ok: true; message: MessageOf<S> }
+  | { ok: false; reason: string };
+
+/** Validates a raw `[NAME, payload]` against one direction's schemas; never throws. */
+export function parseMessage<S extends Record<string, z.ZodType>>(schemas: S, raw: unknown): ParsedMessage<S> {
+  if (!Array.isArray(raw) || raw.length !== 2 || typeof raw[0] !== 'string') {
+    return { ok: false, reason: 'not a [NAME, payload] message' };
+  }
+  const [name, payload] = raw as [string, unknown];
+  if (!Object.hasOwn(schemas, name)) return { ok: false, reason: `unknown message ${name.slice(0, 60)}` };
+  const result = (schemas[name] as z.ZodType).safeParse(payload);
+  if (!result.success)
+    return { ok: false, reason: `invalid ${name}: ${result.error.issues[0]?.message ?? 'bad payload'}` };
+  return { ok: true, message: { name, payload: result.data } as MessageOf<S> };
+}
+
+/** Truncates a toast to what Figma's notify shows in full. */
+export function notifyText(message: string): string {
+  const chars = Array.from(message);
+  return chars.length <= NOTIFY_MAX_CHARS ? message : `${chars.slice(0, NOTIFY_MAX_CHARS - 1).join('')}…`;
+}

@@ -1,0 +1,2 @@
+// Entry point of the companion proxy.
+console.log('framefill proxy');
