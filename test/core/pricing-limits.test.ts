@@ -30,12 +30,27 @@ describe('prices', () => {
 
   it('a batch costs the sum of its images', () => {
     expect(batchCost([])).toBe(0);
-    expect(batchCost([{ ratio: '9:16', tier: '2K' }, { ratio: '1:1', tier: '1K' }])).toBe(14);
-    expect(batchCost([{ ratio: '9:16', tier: '2K' }, { ratio: '1:1', tier: '2K' }])).toBe(16);
+    expect(
+      batchCost([
+        { ratio: '9:16', tier: '2K' },
+        { ratio: '1:1', tier: '1K' },
+      ]),
+    ).toBe(14);
+    expect(
+      batchCost([
+        { ratio: '9:16', tier: '2K' },
+        { ratio: '1:1', tier: '2K' },
+      ]),
+    ).toBe(16);
   });
 
   it('a target whose ratio lacks the tier is priced at the tier it really gets', () => {
-    expect(batchCost([{ ratio: '1:1', tier: '4K' }, { ratio: '16:9', tier: '4K' }])).toBe(8 + 12);
+    expect(
+      batchCost([
+        { ratio: '1:1', tier: '4K' },
+        { ratio: '16:9', tier: '4K' },
+      ]),
+    ).toBe(8 + 12);
     expect(batchCost([{ ratio: 'auto', tier: '4K' }])).toBe(6);
   });
 });
@@ -90,10 +105,25 @@ describe('image sniffing', () => {
 describe('error codes', () => {
   it('carry the HTTP statuses of DESIGN.md §6', () => {
     expect(ERROR_STATUS).toMatchObject({
-      prompt_empty: 400, prompt_too_long: 400, too_many_references: 400, unsupported_size: 400, invalid_request: 400,
-      unauthorized: 401, insufficient_credits: 402, forbidden_origin: 403, not_found: 404, not_ready: 409,
-      idempotency_conflict: 409, payload_too_large: 413, reference_too_large: 413, unsupported_image: 415,
-      rate_limited: 429, content_policy: 422, upstream_error: 502, upstream_timeout: 504, internal: 500,
+      prompt_empty: 400,
+      prompt_too_long: 400,
+      too_many_references: 400,
+      unsupported_size: 400,
+      invalid_request: 400,
+      unauthorized: 401,
+      insufficient_credits: 402,
+      forbidden_origin: 403,
+      not_found: 404,
+      not_ready: 409,
+      idempotency_conflict: 409,
+      payload_too_large: 413,
+      reference_too_large: 413,
+      unsupported_image: 415,
+      rate_limited: 429,
+      content_policy: 422,
+      upstream_error: 502,
+      upstream_timeout: 504,
+      internal: 500,
     });
     expect(ERROR_CODES).toHaveLength(19);
   });

@@ -1,0 +1,84 @@
+// The proxy's configuration, from the environment (DESIGN.md §7), validated once at start-up.
+import path from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_BODY_LIMIT_BYTES } from '../core/limits';
+
+const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+
+const EnvSchema = z.object({
+  PORT: int(8787, 0).pipe(z.number().max(65_535)),
+  HOST: z.string().trim().min(1).optional(),
+  FRAMEFILL_DATA_DIR: z.string().default('./.framefill'),
+  FRAMEFILL_PROVIDER: z.enum(['openai', 'draft']).optional(),
+  OPENAI_API_KEY: z.string().trim().min(1).optional(),
+  OPENAI_BASE_URL: z.url().optional(),
+  OPENAI_IMAGE_MODEL: z.string().trim().min(1).default('gpt-image-2'),
+  FRAMEFILL_ALLOWED_ORIGINS: z.string().default(''),
+  FRAMEFILL_RESULT_TTL_HOURS: z.coerce.number().positive().default(24),
+  FRAMEFILL_UPSTREAM_CONCURRENCY: int(4, 1),
+  FRAMEFILL_UPSTREAM_TIMEOUT_S: z.coerce.number().positive().default(600),
+  FRAMEFILL_DRAFT_DELAY_MS: int(1500, 0),
+  FRAMEFILL_BODY_LIMIT_BYTES: int(DEFAULT_BODY_LIMIT_BYTES, 1024),
+  FRAMEFILL_LOG_PROMPTS: z.enum(['0', '1', 'true', 'false']).default('0'),
+  FRAMEFILL_SHUTDOWN_GRACE_S: z.coerce.number().nonnegative().default(30),
+});
+
+export interface Config {
+  port: number;
+  /** Addresses to listen on; both loopback families by default, since `localhost` may be either. */
+  hosts: string[];
+  loopbackOnly: boolean;
+  dataDir: string;
+  provider: 'openai' | 'draft';
+  openai: { apiKey: string | undefined; baseURL: string | undefined; model: string };
+  allowedOrigins: string[];
+  resultTtlMs: number;
+  upstreamConcurrency: number;
+  upstreamTimeoutMs: number;
+  draftDelayMs: number;
+  bodyLimitBytes: number;
+  logPrompts: boolean;
+  shutdownGraceMs: number;
+}
+
+export const LOOPBACK_HOSTS = ['127.0.0.1', '::1'];
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`Invalid configuration: ${issue?.path.join('.') ?? 'env'}: ${issue?.message ?? 'invalid'}`);
+  }
+  const e = parsed.data;
+  const hosts = e.HOST
+    ? e.HOST.split(',')
+        .map((h) => h.trim())
+        .filter(Boolean)
+    : LOOPBACK_HOSTS;
+  const provider = e.FRAMEFILL_PROVIDER ?? (e.OPENAI_API_KEY ? 'openai' : 'draft');
+  if (provider === 'openai' && !e.OPENAI_API_KEY) {
+    throw new Error('FRAMEFILL_PROVIDER=openai needs OPENAI_API_KEY: set the key, or use FRAMEFILL_PROVIDER=draft.');
+  }
+  return {
+    port: e.PORT,
+    hosts,
+    loopbackOnly: hosts.every(isLoopbackHost),
+    dataDir: path.resolve(e.FRAMEFILL_DATA_DIR),
+    provider,
+    openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL, model: e.OPENAI_IMAGE_MODEL },
+    allowedOrigins: e.FRAMEFILL_ALLOWED_ORIGINS.split(',')
+      .map((o) => o.trim().replace(/\/+$/, ''))
+      .filter(Boolean),
+    resultTtlMs: e.FRAMEFILL_RESULT_TTL_HOURS * 3_600_000,
+    upstreamConcurrency: e.FRAMEFILL_UPSTREAM_CONCURRENCY,
+    upstreamTimeoutMs: e.FRAMEFILL_UPSTREAM_TIMEOUT_S * 1000,
+    draftDelayMs: e.FRAMEFILL_DRAFT_DELAY_MS,
+    bodyLimitBytes: e.FRAMEFILL_BODY_LIMIT_BYTES,
+    logPrompts: e.FRAMEFILL_LOG_PROMPTS === '1' || e.FRAMEFILL_LOG_PROMPTS === 'true',
+    shutdownGraceMs: e.FRAMEFILL_SHUTDOWN_GRACE_S * 1000,
+  };
+}

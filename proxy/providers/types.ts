@@ -1,0 +1,53 @@
+// The one interface every upstream implements; chosen once at start-up (DESIGN.md §8).
+import type { AspectRatio, OutputFormat, OutputSize, Quality, Tier } from '../../core/formats';
+import type { ReferenceMime } from '../../core/limits';
+
+export interface ProviderReference {
+  /** The bytes exactly as the client sent them. */
+  bytes: Uint8Array;
+  mime: ReferenceMime;
+  width: number;
+  height: number;
+}
+
+export interface GenerationRequest {
+  jobId: string;
+  prompt: string;
+  aspectRatio: AspectRatio;
+  resolution: Tier;
+  /** From core's size table; `auto` lets the model choose. */
+  size: OutputSize;
+  quality: Quality;
+  outputFormat: OutputFormat;
+  references: readonly ProviderReference[];
+}
+
+export interface PartialImage {
+  index: number;
+  mime: 'image/png' | 'image/jpeg' | 'image/webp';
+  b64: string;
+  width: number;
+  height: number;
+}
+
+export interface ProviderResult {
+  /** Encoded image bytes as the upstream produced them; the job runner verifies them with sharp. */
+  bytes: Buffer;
+  /** Upstream metadata worth keeping on the job (OpenAI's usage, x-request-id). */
+  usage?: unknown;
+  upstreamRequestId?: string;
+}
+
+export interface Provider {
+  readonly name: 'openai' | 'draft';
+  readonly model: string;
+  /**
+   * Produces one image. Must stop promptly when `signal` aborts, and throw a FramefillError carrying a
+   * §6 code for every failure the user can meet (content_policy, rate_limited, upstream_error, upstream_timeout).
+   */
+  generate(
+    request: GenerationRequest,
+    signal: AbortSignal,
+    onPartial: (partial: PartialImage) => void,
+  ): Promise<ProviderResult>;
+}
