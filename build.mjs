@@ -16,19 +16,26 @@ const proxyOnly = args.has('--proxy-only');
 const typecheck = !args.has('--no-typecheck') && !watch && !proxyOnly;
 const log = (line) => quiet || console.log(line);
 
-/** A deployed proxy's origin (https://…) goes into the manifest and becomes the panel's default. */
-const proxyOrigin = process.env.FRAMEFILL_PROXY_ORIGIN?.replace(/\/+$/, '') ?? '';
-if (proxyOrigin && !/^https:\/\/[a-z0-9.-]+(:\d+)?$/i.test(proxyOrigin)) {
-  fail(`FRAMEFILL_PROXY_ORIGIN must be an https origin such as https://framefill.example.com (got "${proxyOrigin}").`);
-}
 const DEV_ORIGIN = 'http://localhost:8787';
+
+/** A deployed proxy's origin (https://…) goes into the manifest and becomes the panel's default. */
+export function proxyOriginFrom(value) {
+  const origin = (value ?? '').trim().replace(/\/+$/, '');
+  if (origin && !/^https:\/\/[a-z0-9.-]+(:\d+)?$/i.test(origin)) {
+    throw new Error(
+      `FRAMEFILL_PROXY_ORIGIN must be an https origin such as https://framefill.example.com (got "${origin}").`,
+    );
+  }
+  return origin;
+}
+let proxyOrigin = '';
 
 function fail(message) {
   console.error(`build: ${message}`);
   process.exit(1);
 }
 
-export function manifest() {
+export function manifest(proxyOrigin = '') {
   return {
     name: 'Framefill',
     id: 'framefill-gpt-image',
@@ -165,8 +172,13 @@ function runTypecheck() {
 }
 
 async function main() {
+  try {
+    proxyOrigin = proxyOriginFrom(process.env.FRAMEFILL_PROXY_ORIGIN);
+  } catch (error) {
+    fail(error.message);
+  }
   mkdirSync(out, { recursive: true });
-  writeFileSync(path.join(root, 'manifest.json'), `${JSON.stringify(manifest(), null, 2)}\n`);
+  writeFileSync(path.join(root, 'manifest.json'), `${JSON.stringify(manifest(proxyOrigin), null, 2)}\n`);
   if (typecheck) runTypecheck();
   const contexts = (
     await Promise.all(proxyOnly ? [buildProxy()] : [buildMain(), buildUi(), buildProxy(), buildPlayground()])
