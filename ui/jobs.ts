@@ -5,8 +5,8 @@ import type { AspectRatio, Tier } from '../core/formats';
 import type { MainToPanelPayload, PendingJob, Provenance } from '../core/messages';
 import type { Send } from './bridge';
 import type { ShownError } from './errors';
-import { ApiError, type ProxyClient, type SubmitRequest, toApiError } from './proxy-client';
 import { downloadName } from './plan';
+import { ApiError, type ProxyClient, type SubmitRequest, toApiError } from './proxy-client';
 
 export type JobPhase =
   | 'submitting'

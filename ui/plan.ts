@@ -8,8 +8,8 @@ import {
   formatSize,
   type OutputSize,
   sizeFor,
-  type Tier,
   TIERS,
+  type Tier,
 } from '../core/formats';
 import type { Target } from '../core/messages';
 import { batchCost, priceOf } from '../core/pricing';

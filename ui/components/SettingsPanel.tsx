@@ -1,0 +1,122 @@
+// Settings, kept by the main thread in clientStorage: proxy URL and token, default quality and output
+// format, reference size and density. Edits apply when a field is left, so a half-typed URL is never used.
+import { Button, Disclosure, Textbox } from '@create-figma-plugin/ui';
+import { useEffect, useState } from 'preact/hooks';
+import { OUTPUT_FORMATS, QUALITIES } from '../../core/formats';
+import { type Settings, SettingsSchema } from '../../core/messages';
+
+type Draft = Record<'proxyUrl' | 'token' | 'referenceMaxEdge' | 'density', string> &
+  Pick<Settings, 'quality' | 'outputFormat'>;
+
+function draftOf(settings: Settings): Draft {
+  return {
+    proxyUrl: settings.proxyUrl,
+    token: settings.token,
+    quality: settings.quality,
+    outputFormat: settings.outputFormat,
+    referenceMaxEdge: String(settings.referenceMaxEdge),
+    density: String(settings.density),
+  };
+}
+
+export function SettingsPanel(props: {
+  settings: Settings;
+  open: boolean;
+  onToggle: () => void;
+  onSave: (s: Settings) => void;
+}) {
+  const [draft, setDraft] = useState<Draft>(() => draftOf(props.settings));
+  const [problem, setProblem] = useState<string>();
+  useEffect(() => setDraft(draftOf(props.settings)), [props.settings]);
+
+  const commit = (next: Draft) => {
+    const parsed = SettingsSchema.safeParse({
+      ...props.settings,
+      proxyUrl: next.proxyUrl.trim().replace(/\/+$/, ''),
+      token: next.token.trim(),
+      quality: next.quality,
+      outputFormat: next.outputFormat,
+      referenceMaxEdge: Number(next.referenceMaxEdge),
+      density: Number(next.density),
+    });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      setProblem(`Not saved: ${String(issue?.path[0] ?? 'a setting')} ${issue?.message ?? 'is invalid'}.`);
+      return;
+    }
+    setProblem(undefined);
+    if (JSON.stringify(parsed.data) !== JSON.stringify(props.settings)) props.onSave(parsed.data);
+  };
+  const field = (key: keyof Draft) => ({
+    value: draft[key],
+    onValueInput: (value: string) => setDraft({ ...draft, [key]: value }),
+    onBlur: () => commit(draft),
+    onKeyDown: (event: KeyboardEvent) => event.key === 'Enter' && commit(draft),
+  });
+  const choose = (key: 'quality' | 'outputFormat', value: string) => {
+    const next = { ...draft, [key]: value } as Draft;
+    setDraft(next);
+    commit(next);
+  };
+
+  return (
+    <Disclosure open={props.open} title="Settings" onClick={props.onToggle}>
+      <div class="ff-settings">
+        <label class="ff-label" for="ff-proxy-url">
+          Proxy URL
+        </label>
+        <Textbox id="ff-proxy-url" variant="border" spellCheck={false} {...field('proxyUrl')} />
+        <label class="ff-label" for="ff-token">
+          Token
+        </label>
+        <Textbox id="ff-token" variant="border" password placeholder="Not needed in local mode" {...field('token')} />
+        <label class="ff-label" for="ff-quality">
+          Quality
+        </label>
+        <select
+          id="ff-quality"
+          class="ff-select"
+          value={draft.quality}
+          onChange={(e) => choose('quality', e.currentTarget.value)}
+        >
+          {QUALITIES.map((q) => (
+            <option key={q} value={q}>
+              {q}
+            </option>
+          ))}
+        </select>
+        <label class="ff-label" for="ff-format">
+          Output format
+        </label>
+        <select
+          id="ff-format"
+          class="ff-select"
+          value={draft.outputFormat}
+          onChange={(e) => choose('outputFormat', e.currentTarget.value)}
+        >
+          {OUTPUT_FORMATS.map((f) => (
+            <option key={f} value={f}>
+              {f.toUpperCase()}
+            </option>
+          ))}
+        </select>
+        <label class="ff-label" for="ff-max-edge">
+          Reference max edge (px)
+        </label>
+        <Textbox id="ff-max-edge" variant="border" {...field('referenceMaxEdge')} />
+        <label class="ff-label" for="ff-density">
+          Density (image px per frame px)
+        </label>
+        <Textbox id="ff-density" variant="border" {...field('density')} />
+        {problem && (
+          <p role="alert" class="ff-alert">
+            {problem}
+          </p>
+        )}
+        <Button secondary onClick={() => commit(draft)}>
+          Save settings
+        </Button>
+      </div>
+    </Disclosure>
+  );
+}
