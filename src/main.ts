@@ -1,2 +1,109 @@
-// Plugin main thread (Figma's sandbox): no DOM, no network.
+// Plugin main thread (Figma's sandbox: no DOM, no network). Shows the panel, reports the selection as
+// image targets, exports references, places generated images and keeps the panel's storage.
+import type { MainToPanelPayload } from '../core/messages';
+import { notifyText } from '../core/messages';
+import { listen, send } from './bridge';
+import { decodeProvenance, PROVENANCE_KEY } from './provenance';
+import { exportReferences } from './references';
+import { placeImage } from './place';
+import { describeSelection, type LastKnownPlace } from './selection';
+import { loadStorage, saveStorage, type Stored } from './storage';
+
+// create-figma-plugin's showUI expects a JS-only UI; ui.html is a whole page, so call Figma directly.
+// themeColors gives the panel Figma's light/dark CSS variables: https://developers.figma.com/docs/plugins/creating-ui
 figma.showUI(__html__, { themeColors: true, width: 360, height: 640, title: 'Framefill' });
+
+const RELAUNCH_COMMAND = 'regenerate';
+const MAX_REMEMBERED_PLACES = 2_000;
+
+const stored: Promise<Stored> = loadStorage();
+const places = new Map<string, LastKnownPlace>();
+let density = 2;
+let panelReady = false;
+let exportQueue: Promise<void> = Promise.resolve();
+
+function remember(found: ReadonlyMap<string, LastKnownPlace>): void {
+  for (const [id, place] of found) {
+    places.delete(id);
+    places.set(id, place);
+  }
+  // Oldest first in a Map's order: forget the oldest beyond the cap.
+  for (const id of places.keys()) {
+    if (places.size <= MAX_REMEMBERED_PLACES) break;
+    places.delete(id);
+  }
+}
+
+function postSelection(): void {
+  const selection = figma.currentPage.selection;
+  const { targets, unusable, places: found } = describeSelection(selection, density);
+  remember(found);
+  send('SELECTION_CHANGED', { targets, unusable, selectionCount: selection.length });
+}
+
+/** Run from a node's Regenerate button: Figma sets figma.command and selects that node. */
+async function relaunchTarget(): Promise<MainToPanelPayload<'STORAGE_LOADED'>['relaunch']> {
+  if (figma.command !== RELAUNCH_COMMAND) return null;
+  for (const node of figma.currentPage.selection) {
+    const provenance = decodeProvenance(node.getPluginData(PROVENANCE_KEY));
+    if (provenance) {
+      if (figma.currentPage.selection.length !== 1) figma.currentPage.selection = [node];
+      return { targetId: node.id, provenance };
+    }
+  }
+  return null;
+}
+
+const relaunch = relaunchTarget().catch(() => null);
+
+listen({
+  async PANEL_READY() {
+    const loaded = await stored;
+    density = loaded.settings.density;
+    const relaunched = await relaunch;
+    const notices = [loaded.notice];
+    if (figma.command === RELAUNCH_COMMAND && !relaunched) {
+      notices.push("This layer's Framefill details could not be read: write a new prompt.");
+    }
+    const notice = notices.filter(Boolean).join(' ');
+    send('STORAGE_LOADED', {
+      settings: loaded.settings,
+      tray: loaded.tray,
+      pendingJobs: loaded.pendingJobs,
+      relaunch: relaunched,
+      ...(notice ? { notice } : {}),
+    });
+    panelReady = true;
+    postSelection();
+  },
+  EXPORT_REFERENCES(request) {
+    // One request at a time, so two overlapping requests never interleave their exports.
+    exportQueue = exportQueue.then(() => exportReferences(request));
+    return exportQueue;
+  },
+  PLACE_IMAGE(request) {
+    return placeImage(request, { density, places });
+  },
+  async SAVE_STORAGE(save) {
+    try {
+      await saveStorage(save);
+    } catch {
+      figma.notify('Framefill could not save its settings (storage is full or unavailable).', { error: true });
+    }
+    if (save.settings && save.settings.density !== density) {
+      density = save.settings.density;
+      if (panelReady) postSelection();
+    }
+  },
+  NOTIFY({ message, error }) {
+    figma.notify(notifyText(message), { error: Boolean(error) });
+  },
+  RESIZE({ width, height }) {
+    figma.ui.resize(width, height);
+  },
+});
+
+// https://developers.figma.com/docs/plugins/api/properties/figma-on
+figma.on('selectionchange', () => {
+  if (panelReady) postSelection();
+});

@@ -1,0 +1,55 @@
+// Frames as reference images: each exported on its own, in order, within the panel's long-edge limit
+// (DESIGN.md §9). One message per image, since a single message with 16 images can exhaust the sandbox's
+// memory and exportAsync blocks Figma's main thread between them.
+import type { PanelToMainPayload } from '../core/messages';
+import { describeError, send } from './bridge';
+import { readImageSize } from './image-size';
+
+/**
+ * SCALE 1 for a frame already within `maxEdge` (never upscale), otherwise pin its long edge with a WIDTH or
+ * HEIGHT constraint: https://developers.figma.com/docs/plugins/api/ExportSettings
+ */
+export function exportConstraint(width: number, height: number, maxEdge: number): ExportSettingsConstraints {
+  if (Math.max(width, height) <= maxEdge) return { type: 'SCALE', value: 1 };
+  return width >= height ? { type: 'WIDTH', value: maxEdge } : { type: 'HEIGHT', value: maxEdge };
+}
+
+export async function exportReferences(request: PanelToMainPayload<'EXPORT_REFERENCES'>): Promise<void> {
+  const { requestId, nodeIds, maxEdge } = request;
+  const exported: string[] = [];
+  const missing: string[] = [];
+  for (const [index, nodeId] of nodeIds.entries()) {
+    // getNodeById throws under "documentAccess": "dynamic-page"; the async lookup resolves null for a
+    // deleted node: https://developers.figma.com/docs/plugins/migrating-to-dynamic-loading
+    const node = await figma.getNodeByIdAsync(nodeId);
+    if (!node || node.removed || node.type === 'DOCUMENT' || node.type === 'PAGE' || !('exportAsync' in node)) {
+      missing.push(nodeId);
+      continue;
+    }
+    try {
+      const scene = node as SceneNode;
+      // useAbsoluteBounds: the export is the frame's own rectangle, not its visible or render bounds.
+      // https://developers.figma.com/docs/plugins/api/properties/nodes-exportasync
+      const exportedBytes = await scene.exportAsync({
+        format: 'PNG',
+        useAbsoluteBounds: true,
+        constraint: exportConstraint(scene.width, scene.height, maxEdge),
+      });
+      // Figma hands back a plain Uint8Array over an ArrayBuffer; the typings only say ArrayBufferLike.
+      const bytes = exportedBytes as Uint8Array<ArrayBuffer>;
+      const size = readImageSize(bytes);
+      if (!size || size.width < 1 || size.height < 1) throw new Error('the export is not a readable PNG');
+      send('REFERENCE_EXPORTED', {
+        requestId,
+        index,
+        total: nodeIds.length,
+        image: { nodeId, name: scene.name, mime: 'image/png', width: size.width, height: size.height, bytes },
+      });
+      exported.push(nodeId);
+    } catch (error) {
+      console.warn(`Framefill: could not export ${nodeId}: ${describeError(error)}`);
+      missing.push(nodeId);
+    }
+  }
+  send('REFERENCES_EXPORTED', { requestId, nodeIds: exported, missing });
+}
