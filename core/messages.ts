@@ -46,7 +46,13 @@ export const ProvenanceSchema = z.object({
 export type Provenance = z.infer<typeof ProvenanceSchema>;
 
 export const SettingsSchema = z.object({
-  proxyUrl: z.url().default('http://localhost:8787'),
+  // Not z.url(): it needs the URL global, which Figma's plugin sandbox (where main validates every
+  // SAVE_STORAGE) does not provide, so every save would be refused there.
+  proxyUrl: z
+    .string()
+    .max(2000)
+    .regex(/^https?:\/\/[^\s/?#]+(\/[^\s]*)?$/i, 'Enter an http:// or https:// address')
+    .default('http://localhost:8787'),
   token: z.string().max(500).default(''),
   quality: QualitySchema.default('auto'),
   outputFormat: OutputFormatSchema.default('png'),
