@@ -1,6 +1,13 @@
-// OpenAI provider: built in its own issue; until then it refuses every job with an honest error.
+// OpenAI provider (DESIGN.md §8): one GPT image per job through the official `openai` SDK, partial previews
+// streamed when the upstream allows it, and every upstream failure turned into a §6 code.
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, toFile } from 'openai';
+import sharp from 'sharp';
+import { Agent } from 'undici';
+import { z } from 'zod';
+import { sizeParam } from '../../core/formats';
+import { type ReferenceMime, sniffImageMime } from '../../core/limits';
 import { FramefillError } from '../errors';
-import type { Provider } from './types';
+import type { GenerationRequest, PartialImage, Provider, ProviderResult } from './types';
 
 export interface OpenAIProviderOptions {
   apiKey: string;
@@ -9,12 +16,324 @@ export interface OpenAIProviderOptions {
   timeoutMs: number;
 }
 
+/** Previews asked for when streaming; the spec allows 0–3 (PartialImages). */
+const PARTIAL_IMAGES = 2;
+/** One retry at most, only before any image exists, after this pause. */
+const RETRY_DELAY_MS = 500;
+const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+
+// Spec: ImageGenPartialImageEvent / ImageEditPartialImageEvent, ImageGenCompletedEvent / ImageEditCompletedEvent,
+// ImagesResponse (reference/openai-images.openapi.json). Only the fields Framefill relies on are required.
+const PartialEventSchema = z.object({
+  type: z.enum(['image_generation.partial_image', 'image_edit.partial_image']),
+  b64_json: z.string().min(1),
+  partial_image_index: z.number().int().nonnegative(),
+});
+const CompletedEventSchema = z.object({
+  type: z.enum(['image_generation.completed', 'image_edit.completed']),
+  b64_json: z.string().min(1),
+  usage: z.unknown().optional(),
+});
+const ImagesResponseSchema = z.object({
+  data: z.array(z.object({ b64_json: z.string().min(1) })).min(1),
+  usage: z.unknown().optional(),
+});
+
+const EXTENSIONS: Record<ReferenceMime, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' };
+const PARTIAL_MIMES: Record<string, PartialImage['mime']> = {
+  png: 'image/png',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+};
+const POLICY_CODES = new Set(['moderation_blocked', 'content_policy_violation']);
+
+/** The stream or body ended, or was not what the spec promises. */
+class MalformedAnswer extends Error {}
+
 export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
+  const timeoutMs = Math.ceil(options.timeoutMs);
+  // Node's fetch gives up after 300 s without headers or between body chunks (undici's default headersTimeout and
+  // bodyTimeout), shorter than a slow GPT Image 2 render: https://github.com/openai/openai-node/issues/2153.
+  // The SDK's README asks to pair an undici dispatcher with undici's own fetch, but undici 7's fetch cannot send
+  // Node 20's global FormData (the SDK then refuses every upload), while Node 20's fetch (undici 6) accepts an
+  // undici 7 Agent; the known mismatch ("invalid onRequestStart method") is the other direction.
+  const dispatcher = new Agent({ headersTimeout: timeoutMs + 1000, bodyTimeout: timeoutMs + 1000 });
+  const client = new OpenAI({
+    apiKey: options.apiKey,
+    baseURL: options.baseURL ?? DEFAULT_BASE_URL,
+    timeout: timeoutMs,
+    // The SDK's own retries would re-send after 429 (sleeping Retry-After without heeding the abort signal) and
+    // after timeouts; this provider retries once itself, and only where no image can have been produced.
+    maxRetries: 0,
+    fetchOptions: { dispatcher },
+    // The SDK logs unparsable SSE chunks with console.error; the job reports the failure instead.
+    logLevel: 'off',
+  });
+  // Streaming GPT image models needs a verified organisation; once refused, later jobs skip straight to plain calls.
+  let streamingRefused = false;
+
+  async function callOnce(
+    request: GenerationRequest,
+    signal: AbortSignal,
+    stream: boolean,
+    onImage: () => void,
+    onPartial: (partial: PartialImage) => void,
+  ): Promise<ProviderResult> {
+    // Always `model` (the API's default is not a GPT image model) and `quality` (unset may cost the most); never
+    // `input_fidelity` (refused by gpt-image-2) nor `background` (DESIGN.md §8).
+    const params = {
+      model: options.model,
+      prompt: request.prompt,
+      n: 1,
+      size: sizeParam(request.size),
+      quality: request.quality,
+      output_format: request.outputFormat,
+    };
+    const streaming = { stream: true as const, partial_images: PARTIAL_IMAGES };
+    const requestOptions = { signal, timeout: timeoutMs, maxRetries: 0 };
+
+    if (request.references.length === 0) {
+      if (stream) {
+        const { data, request_id } = await client.images
+          .generate({ ...params, ...streaming }, requestOptions)
+          .withResponse();
+        return readStream(data, request_id, onImage, onPartial);
+      }
+      const { data, request_id } = await client.images.generate(params, requestOptions).withResponse();
+      return readResponse(data, request_id);
+    }
+
+    // The SDK sends an array under `image` as repeated `image[]` parts in order, each with the File's name and
+    // type (a repeated plain `image` field is refused): https://platform.openai.com/docs/api-reference/images/createEdit
+    const image = await Promise.all(
+      request.references.map((reference, index) =>
+        toFile(reference.bytes, `reference-${index + 1}.${EXTENSIONS[reference.mime]}`, { type: reference.mime }),
+      ),
+    );
+    if (stream) {
+      const { data, request_id } = await client.images
+        .edit({ ...params, image, ...streaming }, requestOptions)
+        .withResponse();
+      return readStream(data, request_id, onImage, onPartial);
+    }
+    const { data, request_id } = await client.images.edit({ ...params, image }, requestOptions).withResponse();
+    return readResponse(data, request_id);
+  }
+
   return {
     name: 'openai',
     model: options.model,
-    async generate() {
-      throw new FramefillError('upstream_error', 'The OpenAI provider is not available in this build.');
+    async generate(request, signal, onPartial) {
+      const deadline = new AbortController();
+      const timer = setTimeout(() => deadline.abort(), timeoutMs);
+      const callSignal = AbortSignal.any([signal, deadline.signal]);
+      let imageSeen = false;
+      let retried = false;
+      let stream = !streamingRefused;
+      try {
+        for (;;) {
+          if (signal.aborted) throw abortReason(signal);
+          if (deadline.signal.aborted) throw timeoutError(timeoutMs);
+          try {
+            return await callOnce(
+              request,
+              callSignal,
+              stream,
+              () => {
+                imageSeen = true;
+              },
+              onPartial,
+            );
+          } catch (error) {
+            if (signal.aborted) throw abortReason(signal);
+            if (deadline.signal.aborted) throw timeoutError(timeoutMs, error);
+            if (stream && isStreamingRefusal(error)) {
+              streamingRefused = true;
+              stream = false;
+              continue;
+            }
+            if (!retried && !imageSeen && isRetryable(error)) {
+              retried = true;
+              await pause(RETRY_DELAY_MS, callSignal);
+              continue;
+            }
+            throw toFramefillError(error, timeoutMs);
+          }
+        }
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
+}
+
+async function readStream(
+  events: AsyncIterable<unknown>,
+  requestId: string | null,
+  onImage: () => void,
+  onPartial: (partial: PartialImage) => void,
+): Promise<ProviderResult> {
+  for await (const event of events) {
+    const partial = PartialEventSchema.safeParse(event);
+    if (partial.success) {
+      onImage();
+      const preview = await describePartial(partial.data.b64_json, partial.data.partial_image_index);
+      if (preview) onPartial(preview);
+      continue;
+    }
+    const completed = CompletedEventSchema.safeParse(event);
+    if (completed.success) {
+      onImage();
+      // `completed` is the last event of an image stream; stop reading rather than wait for the socket to close.
+      return result(completed.data.b64_json, completed.data.usage, requestId);
+    }
+  }
+  // The SDK ends the iteration quietly when the call is aborted; otherwise the stream really stopped short.
+  throw new MalformedAnswer('the stream ended before the image arrived');
+}
+
+function readResponse(body: unknown, requestId: string | null): ProviderResult {
+  const parsed = ImagesResponseSchema.safeParse(body);
+  if (!parsed.success) throw new MalformedAnswer('the answer held no image');
+  const first = parsed.data.data[0] as { b64_json: string };
+  return result(first.b64_json, parsed.data.usage, requestId);
+}
+
+function result(b64: string, usage: unknown, requestId: string | null): ProviderResult {
+  const bytes = Buffer.from(b64, 'base64');
+  if (!sniffImageMime(bytes)) throw new MalformedAnswer('the image it sent is not PNG, JPEG or WebP');
+  return { bytes, ...(usage !== undefined ? { usage } : {}), ...(requestId ? { upstreamRequestId: requestId } : {}) };
+}
+
+/** A preview's real size and type come from its bytes; a preview that does not decode is skipped, not fatal. */
+async function describePartial(b64: string, index: number): Promise<PartialImage | undefined> {
+  try {
+    const meta = await sharp(Buffer.from(b64, 'base64')).metadata();
+    const mime = PARTIAL_MIMES[meta.format ?? ''];
+    if (!mime || !meta.width || !meta.height) return undefined;
+    return { index, mime, b64, width: meta.width, height: meta.height };
+  } catch {
+    return undefined;
+  }
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new APIUserAbortError();
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function timeoutError(timeoutMs: number, cause?: unknown): FramefillError {
+  return new FramefillError(
+    'upstream_timeout',
+    `OpenAI did not deliver the image within ${Math.round(timeoutMs / 1000)} s (FRAMEFILL_UPSTREAM_TIMEOUT_S).`,
+    { cause },
+  );
+}
+
+/** Organisations not verified for streaming get a 400 on `stream`; the same image can still be made without it. */
+function isStreamingRefusal(error: unknown): boolean {
+  return (
+    error instanceof APIError && error.status === 400 && (error.param === 'stream' || error.param === 'partial_images')
+  );
+}
+
+/** Only failures before any answer arrived: nothing was produced, so nothing can be charged twice. */
+function isRetryable(error: unknown): boolean {
+  if (error instanceof APIConnectionTimeoutError) return false;
+  if (error instanceof APIConnectionError) return true;
+  return error instanceof APIError && typeof error.status === 'number' && error.status >= 500;
+}
+
+/** OpenAI's own sentence from the error body (the SDK's `message` is prefixed with the status). */
+function upstreamMessage(error: APIError): string {
+  const body = error.error as { message?: unknown } | undefined;
+  return typeof body?.message === 'string' && body.message ? body.message : error.message;
+}
+
+/** Seconds to wait, from `Retry-After` (seconds or an HTTP date) or OpenAI's `retry-after-ms`. */
+export function retryAfterSeconds(headers: Headers | undefined): number | undefined {
+  const ms = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
+  if (Number.isFinite(ms) && ms >= 0) return Math.ceil(ms / 1000);
+  const value = headers?.get('retry-after');
+  if (!value) return undefined;
+  const seconds = Number.parseFloat(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+export function toFramefillError(error: unknown, timeoutMs: number): FramefillError {
+  if (error instanceof FramefillError) return error;
+  if (error instanceof APIConnectionTimeoutError) return timeoutError(timeoutMs, error);
+  if (error instanceof APIError) {
+    const message = upstreamMessage(error);
+    const requestNote = error.requestID ? ` (OpenAI request ${error.requestID})` : '';
+    // https://platform.openai.com/docs/guides/error-codes: a refused prompt or image is a 400 whose code says so.
+    if (
+      POLICY_CODES.has(error.code ?? '') ||
+      (error.status === 400 && /safety system|content policy|safety/i.test(message))
+    ) {
+      return new FramefillError('content_policy', message, { cause: error });
+    }
+    if (error.status === 401) {
+      // OpenAI's text quotes part of the key; the user only needs to know whom to ask.
+      return new FramefillError(
+        'upstream_error',
+        "OpenAI refused the proxy's API key (401): whoever runs the proxy must check OPENAI_API_KEY.",
+        { cause: error },
+      );
+    }
+    if (error.status === 429) {
+      if (error.code === 'insufficient_quota') {
+        return new FramefillError(
+          'upstream_error',
+          `The OpenAI account behind OPENAI_API_KEY has no quota left: ${message}`,
+          { cause: error },
+        );
+      }
+      const retryAfter = retryAfterSeconds(error.headers);
+      return new FramefillError('rate_limited', `OpenAI is rate-limiting the proxy: ${message}`, {
+        cause: error,
+        ...(retryAfter !== undefined ? { retryAfter } : {}),
+      });
+    }
+    if (error instanceof APIConnectionError) {
+      const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+      return new FramefillError('upstream_error', `Could not reach OpenAI${cause}.`, { cause: error });
+    }
+    if (error.status === undefined) {
+      return new FramefillError('upstream_error', `OpenAI stopped the image: ${message}`, { cause: error });
+    }
+    if (error.status >= 500) {
+      return new FramefillError('upstream_error', `OpenAI failed (${error.status}): ${message}${requestNote}`, {
+        cause: error,
+      });
+    }
+    return new FramefillError(
+      'upstream_error',
+      `OpenAI refused the request (${error.status}): ${message}${requestNote}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (error instanceof MalformedAnswer) {
+    return new FramefillError('upstream_error', `OpenAI's answer was unusable: ${error.message}.`, { cause: error });
+  }
+  if (error instanceof SyntaxError) {
+    return new FramefillError('upstream_error', "OpenAI's answer was malformed (not JSON).", { cause: error });
+  }
+  const detail = error instanceof Error ? error.message : String(error);
+  return new FramefillError('upstream_error', `OpenAI's answer broke off: ${detail}.`, { cause: error });
 }
