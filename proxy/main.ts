@@ -1,2 +1,125 @@
-// Entry point of the companion proxy.
-console.log('framefill proxy');
+// The proxy's command line: no arguments starts the server; `token create|list|revoke|credit` manage the
+// tokens and credits in the data dir's database (DESIGN.md §7).
+import { loadConfig } from './config';
+import { openDb } from './db';
+import { LOCAL_ACCOUNT_CREDITS, Ledger } from './ledger';
+import { startProxy } from './start';
+
+const USAGE = `Usage:
+  node build/proxy.mjs                                   start the proxy
+  node build/proxy.mjs token create --name NAME --credits N   create a token (printed once, on the last line)
+  node build/proxy.mjs token list                        list tokens with their balances
+  node build/proxy.mjs token revoke <name|id>            revoke a token
+  node build/proxy.mjs token credit <name|id> <credits>  add credits to a token
+(also: npm run proxy -- <command>)`;
+
+async function main(args: string[]): Promise<number> {
+  const config = loadConfig();
+  if (args.length === 0) return serve(config);
+  if (args[0] === 'token') return token(args.slice(1), config.dataDir);
+  if (args[0] === '--help' || args[0] === '-h' || args[0] === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  console.error(`Unknown command "${args.join(' ')}".\n${USAGE}`);
+  return 2;
+}
+
+async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
+  const proxy = await startProxy(config);
+  const localUrl = `http://localhost:${proxy.port}`;
+  const lines = [
+    `Framefill proxy listening on ${localUrl} (${proxy.hosts.join(', ')})`,
+    `  url:       ${proxy.url}`,
+    `  provider:  ${proxy.provider.name} (${proxy.provider.model})`,
+    `  mode:      ${
+      proxy.mode === 'local'
+        ? `local (no tokens, loopback only: no auth; credits recorded against the "local" account, ${LOCAL_ACCOUNT_CREDITS.toLocaleString('en-US')} credits)`
+        : 'tokens (every /v1 request needs Authorization: Bearer <token>)'
+    }`,
+    `  data dir:  ${config.dataDir}`,
+  ];
+  if (proxy.mode === 'local') lines.push(`  playground: ${localUrl}/playground`);
+  lines.push(
+    '  Figma:     Plugins ▸ Development ▸ Import plugin from manifest… → choose manifest.json in this folder',
+  );
+  console.log(lines.join('\n'));
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: finishing running jobs (up to ${config.shutdownGraceMs / 1000} s), then stopping…`);
+    void proxy.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return new Promise<number>(() => undefined);
+}
+
+function token(args: string[], dataDir: string): number {
+  const db = openDb(dataDir);
+  const ledger = new Ledger(db);
+  try {
+    const [command, ...rest] = args;
+    switch (command) {
+      case 'create': {
+        const name = option(rest, '--name');
+        const credits = Number(option(rest, '--credits') ?? '0');
+        if (!name) throw new Error('token create needs --name NAME (and --credits N).');
+        const { token, account } = ledger.createToken(name, credits);
+        console.log(`Created token "${account.name}" with ${account.balance} credits. It is shown only once:`);
+        console.log(token);
+        return 0;
+      }
+      case 'list': {
+        const accounts = ledger.list();
+        if (accounts.length === 0) console.log('No tokens: the proxy runs in local mode on loopback.');
+        for (const a of accounts) {
+          console.log(
+            `${a.name}\t${a.id}\tbalance ${a.balance}\tspent ${a.spent}\t${a.revokedAt ? `revoked ${a.revokedAt}` : 'active'}`,
+          );
+        }
+        return 0;
+      }
+      case 'revoke': {
+        const target = rest[0];
+        if (!target) throw new Error('token revoke needs a token name or id.');
+        const account = ledger.revoke(target);
+        console.log(`Revoked token "${account.name}".`);
+        return 0;
+      }
+      case 'credit': {
+        const [target, amount] = rest;
+        if (!target || amount === undefined) throw new Error('token credit needs a token name and a number of credits.');
+        const account = ledger.credit(target, Number(amount));
+        console.log(`Token "${account.name}" now has ${account.balance} credits.`);
+        return 0;
+      }
+      default:
+        console.error(USAGE);
+        return 2;
+    }
+  } finally {
+    db.close();
+  }
+}
+
+function option(args: string[], name: string): string | undefined {
+  const index = args.indexOf(name);
+  if (index >= 0) return args[index + 1];
+  return args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`framefill proxy: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,221 @@
+// A streaming multipart/form-data reader for `POST /v1/generations`: text fields are kept (capped) in
+// memory, files are written to disk chunk by chunk while they arrive, so one request holds at most a chunk
+// or two in memory however large it is, and every limit is enforced as soon as it is crossed.
+import { createHash, type Hash } from 'node:crypto';
+import { mkdir, open, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { FramefillError } from './errors';
+
+export interface FilePart {
+  name: string;
+  filename: string;
+  file: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface FormLimits {
+  maxFileBytes: number;
+  maxFiles: number;
+  maxFieldBytes: number;
+  /** Called once a file's first bytes are known; throw to refuse it before the rest arrives. */
+  checkFileStart?: (head: Uint8Array, index: number) => void;
+  /** Called when a file has fully arrived (e.g. to read its dimensions); throw to refuse it. */
+  checkFile?: (part: FilePart, index: number) => Promise<void>;
+  /** Error for a file over `maxFileBytes`, and for one file too many. */
+  fileTooLarge: (index: number) => FramefillError;
+  tooManyFiles: (count: number) => FramefillError;
+  fieldTooLarge: (name: string) => FramefillError;
+}
+
+export interface ParsedForm {
+  fields: Map<string, string>;
+  files: FilePart[];
+}
+
+const CRLF = Buffer.from('\r\n');
+const HEADER_END = Buffer.from('\r\n\r\n');
+const MAX_HEADER_BYTES = 16 * 1024;
+/** A file's first bytes, enough for `sniffImageMime`. */
+const SNIFF_BYTES = 16;
+
+export function boundaryOf(contentType: string | undefined): string {
+  const match = /^multipart\/form-data\s*;(?:.*;)?\s*boundary=(?:"([^"]{1,70})"|([^\s;]{1,70}))/i.exec(contentType ?? '');
+  const boundary = match?.[1] ?? match?.[2];
+  if (!boundary) {
+    throw new FramefillError('invalid_request', 'Send the generation as multipart/form-data (prompt, aspect_ratio, resolution, reference…).');
+  }
+  return boundary;
+}
+
+const malformed = (why: string) => new FramefillError('invalid_request', `The multipart body is malformed: ${why}.`);
+
+interface OpenPart {
+  name: string;
+  filename: string | undefined;
+  size: number;
+  chunks?: Buffer[];
+  file?: { path: string; handle: Awaited<ReturnType<typeof open>>; hash: Hash; head: Buffer; checked: boolean };
+}
+
+/**
+ * Reads a multipart body into `dir` (created here; the caller removes it when done with the files). On any
+ * error the files written so far are removed and the error is thrown.
+ */
+export async function readMultipart(
+  body: ReadableStream<Uint8Array> | null,
+  contentType: string | undefined,
+  dir: string,
+  limits: FormLimits,
+): Promise<ParsedForm> {
+  const boundary = boundaryOf(contentType);
+  if (!body) throw malformed('the body is empty');
+  const dashBoundary = Buffer.from(`--${boundary}`);
+  const delimiter = Buffer.concat([CRLF, dashBoundary]);
+  const form: ParsedForm = { fields: new Map(), files: [] };
+  let state = 'preamble' as 'preamble' | 'after-boundary' | 'headers' | 'body' | 'done';
+  let buf = Buffer.alloc(0);
+  let part: OpenPart | undefined;
+  let fileCount = 0;
+  await mkdir(dir, { recursive: true });
+
+  const startPart = async (headerText: string) => {
+    const disposition = /^content-disposition:\s*form-data(.*)$/im.exec(headerText)?.[1];
+    if (disposition === undefined) throw malformed('a part has no Content-Disposition');
+    const name = /;\s*name="([^"]*)"/i.exec(disposition)?.[1] ?? /;\s*name=([^;\s]+)/i.exec(disposition)?.[1];
+    if (!name) throw malformed('a part has no name');
+    const filename = /;\s*filename="([^"]*)"/i.exec(disposition)?.[1];
+    part = { name, filename, size: 0 };
+    if (filename === undefined) {
+      part.chunks = [];
+      return;
+    }
+    fileCount++;
+    if (fileCount > limits.maxFiles) throw limits.tooManyFiles(fileCount);
+    const file = path.join(dir, `file-${fileCount}`);
+    part.file = { path: file, handle: await open(file, 'w'), hash: createHash('sha256'), head: Buffer.alloc(0), checked: false };
+  };
+
+  const writePart = async (chunk: Buffer) => {
+    if (!part || chunk.length === 0) return;
+    part.size += chunk.length;
+    if (part.chunks) {
+      if (part.size > limits.maxFieldBytes) throw limits.fieldTooLarge(part.name);
+      part.chunks.push(chunk);
+      return;
+    }
+    const file = part.file!;
+    if (part.size > limits.maxFileBytes) throw limits.fileTooLarge(fileCount - 1);
+    if (!file.checked) {
+      file.head = Buffer.concat([file.head, chunk.subarray(0, SNIFF_BYTES)]).subarray(0, SNIFF_BYTES);
+      if (file.head.length >= SNIFF_BYTES) {
+        file.checked = true;
+        limits.checkFileStart?.(file.head, fileCount - 1);
+      }
+    }
+    file.hash.update(chunk);
+    await file.handle.write(chunk);
+  };
+
+  const endPart = async () => {
+    if (!part) return;
+    const done = part;
+    part = undefined;
+    if (done.chunks) {
+      if (form.fields.has(done.name)) throw malformed(`the field "${done.name}" appears twice`);
+      form.fields.set(done.name, Buffer.concat(done.chunks).toString('utf8'));
+      return;
+    }
+    const file = done.file!;
+    await file.handle.close();
+    if (!file.checked) limits.checkFileStart?.(file.head, fileCount - 1);
+    const filePart: FilePart = {
+      name: done.name,
+      filename: done.filename ?? '',
+      file: file.path,
+      bytes: done.size,
+      sha256: file.hash.digest('hex'),
+    };
+    await limits.checkFile?.(filePart, fileCount - 1);
+    form.files.push(filePart);
+  };
+
+  // Consumes as much of `buf` as the state allows; returns false when it needs more bytes.
+  const step = async (): Promise<boolean> => {
+    switch (state) {
+      case 'preamble': {
+        const at = buf.indexOf(dashBoundary);
+        if (at < 0) {
+          if (buf.length > MAX_HEADER_BYTES) throw malformed('no opening boundary');
+          return false;
+        }
+        buf = buf.subarray(at + dashBoundary.length);
+        state = 'after-boundary';
+        return true;
+      }
+      case 'after-boundary': {
+        if (buf.length < 2) return false;
+        if (buf[0] === 0x2d && buf[1] === 0x2d) {
+          state = 'done';
+          return false;
+        }
+        if (buf[0] !== 0x0d || buf[1] !== 0x0a) throw malformed('a boundary is not followed by a line break');
+        buf = buf.subarray(2);
+        state = 'headers';
+        return true;
+      }
+      case 'headers': {
+        const at = buf.indexOf(HEADER_END);
+        if (at < 0) {
+          if (buf.length > MAX_HEADER_BYTES) throw malformed('part headers are too long');
+          return false;
+        }
+        await startPart(buf.subarray(0, at).toString('latin1'));
+        buf = buf.subarray(at + HEADER_END.length);
+        state = 'body';
+        return true;
+      }
+      case 'body': {
+        const at = buf.indexOf(delimiter);
+        if (at >= 0) {
+          await writePart(Buffer.from(buf.subarray(0, at)));
+          await endPart();
+          buf = buf.subarray(at + delimiter.length);
+          state = 'after-boundary';
+          return true;
+        }
+        // Keep a tail that could be the start of the delimiter; everything before it is the part's.
+        const safe = buf.length - (delimiter.length - 1);
+        if (safe > 0) {
+          await writePart(Buffer.from(buf.subarray(0, safe)));
+          buf = buf.subarray(safe);
+        }
+        return false;
+      }
+      case 'done':
+        return false;
+    }
+  };
+
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buf = buf.length === 0 ? Buffer.from(value) : Buffer.concat([buf, value]);
+      while (await step()) {
+        // step() advanced the state; keep going while bytes remain useful.
+      }
+      if (state === 'done') break;
+    }
+    if (state !== 'done') throw malformed('the body ended before the closing boundary');
+    return form;
+  } catch (error) {
+    await part?.file?.handle.close().catch(() => undefined);
+    await reader.cancel().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  } finally {
+    reader.releaseLock();
+  }
+}

@@ -1,0 +1,17 @@
+// Chooses the provider once, at start-up, from the configuration (DESIGN.md §8).
+import type { Config } from '../config';
+import { createDraftProvider } from './draft';
+import { createOpenAIProvider } from './openai';
+import type { Provider } from './types';
+
+export function createProvider(config: Config): Provider {
+  if (config.provider === 'openai') {
+    return createOpenAIProvider({
+      apiKey: config.openai.apiKey ?? '',
+      baseURL: config.openai.baseURL,
+      model: config.openai.model,
+      timeoutMs: config.upstreamTimeoutMs,
+    });
+  }
+  return createDraftProvider({ delayMs: config.draftDelayMs });
+}

@@ -1,0 +1,282 @@
+// Runs jobs: a FIFO queue under a bounded upstream concurrency, one AbortController per job (DELETE and the
+// per-job timeout abort it), the provider's result verified and written under the data dir, and every
+// transition published to the job's event subscribers and the log.
+import { EventEmitter } from 'node:events';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ApiError, JobEvent } from '../core/api';
+import { AUTO_DRAFT_SIZE, type OutputSize, sizeFor } from '../core/formats';
+import type { ReferenceMime } from '../core/limits';
+import { FramefillError } from './errors';
+import { verifyResult } from './images';
+import { type JobRow, type JobStore, jobView } from './jobs';
+import type { Logger } from './log';
+import type { PartialImage, Provider, ProviderReference } from './providers/types';
+
+export interface QueuedReference {
+  file: string;
+  mime: ReferenceMime;
+  width: number;
+  height: number;
+}
+
+interface Pending {
+  prompt: string;
+  references: QueuedReference[];
+  /** Folder of the uploaded references, removed when the job ends. */
+  uploadDir: string;
+  controller: AbortController;
+  lastPartial?: PartialImage;
+}
+
+export const INTERRUPTED_ERROR: ApiError = {
+  code: 'upstream_error',
+  message: 'The proxy stopped while this image was being made; its credits were released. Generate it again.',
+};
+
+export interface RunnerOptions {
+  store: JobStore;
+  provider: Provider;
+  resultsDir: string;
+  concurrency: number;
+  timeoutMs: number;
+  log: Logger;
+  logPrompts: boolean;
+}
+
+export class JobRunner {
+  private readonly queue: string[] = [];
+  private readonly pending = new Map<string, Pending>();
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly events = new EventEmitter();
+  private accepting = true;
+
+  constructor(private readonly o: RunnerOptions) {
+    this.events.setMaxListeners(0);
+  }
+
+  /** Takes a freshly created (queued) job and its in-memory inputs; the prompt never touches the disk. */
+  enqueue(row: JobRow, prompt: string, references: QueuedReference[], uploadDir: string): void {
+    this.pending.set(row.id, { prompt, references, uploadDir, controller: new AbortController() });
+    this.queue.push(row.id);
+    this.o.log({
+      kind: 'job',
+      id: row.id,
+      status: 'queued',
+      aspect_ratio: row.aspect_ratio,
+      resolution: row.resolution,
+      references: references.length,
+      cost: row.cost,
+      ...(this.o.logPrompts ? { prompt } : {}),
+    });
+    this.pump();
+  }
+
+  /** Subscribes to a job's events; returns the unsubscribe function. */
+  subscribe(id: string, listener: (event: JobEvent) => void): () => void {
+    this.events.on(id, listener);
+    return () => this.events.off(id, listener);
+  }
+
+  lastPartial(id: string): PartialImage | undefined {
+    return this.pending.get(id)?.lastPartial;
+  }
+
+  /** DELETE: a queued job ends at once, a running one is aborted. Returns whether the job was in flight. */
+  cancel(id: string): boolean {
+    if (!this.o.store.finish(id, 'canceled')) return false;
+    const index = this.queue.indexOf(id);
+    if (index >= 0) this.queue.splice(index, 1);
+    const pending = this.pending.get(id);
+    pending?.controller.abort(new FramefillError('internal', 'canceled'));
+    this.publishFinal(id);
+    if (!this.running.has(id)) void this.forget(id);
+    return true;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Stops taking jobs, waits up to `graceMs` for running ones, then aborts the rest: they and the queued
+   * ones end `interrupted`, with credits released (the same as a restart would do).
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    this.accepting = false;
+    for (const id of this.queue.splice(0)) this.interrupt(id);
+    const all = Promise.allSettled([...this.running.values()]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    for (const id of [...this.running.keys()]) this.interrupt(id);
+    await all;
+  }
+
+  private interrupt(id: string): void {
+    if (this.o.store.finish(id, 'interrupted', INTERRUPTED_ERROR)) this.publishFinal(id);
+    this.pending.get(id)?.controller.abort(new FramefillError('internal', 'interrupted'));
+    if (!this.running.has(id)) void this.forget(id);
+  }
+
+  private pump(): void {
+    while (this.accepting && this.running.size < this.o.concurrency && this.queue.length > 0) {
+      const id = this.queue.shift()!;
+      const run = this.run(id).finally(() => {
+        this.running.delete(id);
+        this.pump();
+      });
+      this.running.set(id, run);
+    }
+  }
+
+  private async run(id: string): Promise<void> {
+    const pending = this.pending.get(id);
+    if (!pending || !this.o.store.start(id)) return this.forget(id);
+    const row = this.o.store.get(id)!;
+    this.transition(id, 'running');
+    const { controller } = pending;
+    const timeout = setTimeout(
+      () =>
+        controller.abort(
+          new FramefillError(
+            'upstream_timeout',
+            `The image service did not answer within ${Math.round(this.o.timeoutMs / 1000)} s. Try again, or pick a lower resolution.`,
+          ),
+        ),
+      this.o.timeoutMs,
+    );
+    try {
+      const references: ProviderReference[] = await Promise.all(
+        pending.references.map(async (r) => ({
+          bytes: new Uint8Array(await readFile(r.file)),
+          mime: r.mime,
+          width: r.width,
+          height: r.height,
+        })),
+      );
+      const size: OutputSize = sizeFor(row.aspect_ratio, row.resolution) ?? AUTO_DRAFT_SIZE;
+      const result = await abortable(
+        this.o.provider.generate(
+          {
+            jobId: id,
+            prompt: pending.prompt,
+            aspectRatio: row.aspect_ratio,
+            resolution: row.resolution,
+            size,
+            quality: row.quality,
+            outputFormat: row.output_format,
+            references,
+          },
+          controller.signal,
+          (partial) => {
+            if (controller.signal.aborted) return;
+            pending.lastPartial = partial;
+            this.events.emit(id, { event: 'partial', data: { id, ...partial } } satisfies JobEvent);
+          },
+        ),
+        controller.signal,
+      );
+      const image = await verifyResult(result.bytes, size, row.output_format);
+      if (controller.signal.aborted) throw controller.signal.reason;
+      const resultFile = path.join(this.o.resultsDir, `${id}.${image.mime === 'image/png' ? 'png' : 'jpg'}`);
+      await writeFile(resultFile, image.bytes);
+      const completed = this.o.store.complete(id, {
+        width: image.width,
+        height: image.height,
+        mime: image.mime,
+        bytes: image.bytes.length,
+        resultFile,
+        notes: image.notes,
+        usage: result.usage,
+        upstreamRequestId: result.upstreamRequestId,
+      });
+      if (completed) this.publishFinal(id);
+      else await rm(resultFile, { force: true });
+    } catch (caught) {
+      const reason = controller.signal.aborted ? controller.signal.reason : caught;
+      const error =
+        reason instanceof FramefillError
+          ? reason
+          : new FramefillError('upstream_error', 'The image service failed. Try again in a moment.', { cause: reason });
+      // A canceled or interrupted job was already finished by cancel()/interrupt(); this is then a no-op.
+      if (this.o.store.finish(id, 'failed', { code: error.code, message: error.message })) {
+        if (!(reason instanceof FramefillError)) {
+          this.o.log({ kind: 'job_error', id, error: reason instanceof Error ? reason.message : String(reason) });
+        }
+        this.publishFinal(id);
+      }
+    } finally {
+      clearTimeout(timeout);
+      await this.forget(id);
+    }
+  }
+
+  private async forget(id: string): Promise<void> {
+    const pending = this.pending.get(id);
+    this.pending.delete(id);
+    if (pending) await rm(pending.uploadDir, { recursive: true, force: true });
+  }
+
+  private transition(id: string, status: 'running'): void {
+    this.o.log({ kind: 'job', id, status });
+    this.events.emit(id, { event: 'status', data: { id, status } } satisfies JobEvent);
+  }
+
+  /** Logs and publishes a job's terminal state from its row. */
+  private publishFinal(id: string): void {
+    const row = this.o.store.get(id);
+    if (!row) return;
+    const view = jobView(row);
+    this.o.log({ kind: 'job', id, status: row.status, ...(view.error ? { code: view.error.code } : {}) });
+    this.events.emit(id, { event: 'status', data: { id, status: row.status } } satisfies JobEvent);
+    for (const event of terminalEvents(row)) this.events.emit(id, event);
+  }
+}
+
+/** The events that end a job's stream, from its row (also what a late subscriber receives). */
+export function terminalEvents(row: JobRow): JobEvent[] {
+  const view = jobView(row);
+  switch (row.status) {
+    case 'completed':
+      return [
+        {
+          event: 'completed',
+          data: {
+            id: row.id,
+            width: row.width ?? 0,
+            height: row.height ?? 0,
+            mime: row.mime ?? 'image/png',
+            bytes: row.bytes ?? 0,
+            url: `/v1/generations/${row.id}/image`,
+          },
+        },
+      ];
+    case 'canceled':
+      return [{ event: 'canceled', data: { id: row.id } }];
+    case 'failed':
+    case 'interrupted':
+      return [{ event: 'failed', data: { id: row.id, error: view.error ?? INTERRUPTED_ERROR } }];
+    default:
+      return [];
+  }
+}
+
+/** Resolves or rejects with the provider, or rejects as soon as the signal aborts (a provider may be slow to notice). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

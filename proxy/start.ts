@@ -1,0 +1,185 @@
+// Starts the proxy: opens the data dir, settles jobs a previous process left unfinished, and listens on
+// every configured address (both loopback families by default). `close()` is the graceful stop.
+import { mkdirSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { createServer, type Server } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import type { Config } from './config';
+import { openDb } from './db';
+import { JobStore } from './jobs';
+import { Ledger } from './ledger';
+import { type Logger, stdoutLogger } from './log';
+import { createProvider } from './providers';
+import type { Provider } from './providers/types';
+import { INTERRUPTED_ERROR, JobRunner } from './runner';
+import { createApp } from './server';
+
+export interface StartOptions {
+  provider?: Provider;
+  log?: Logger;
+  /** SSE keep-alive interval (15 s by default). */
+  keepAliveMs?: number;
+  /** Folder of the built playground (build/ by default). */
+  staticDir?: string;
+  /** Per-reference byte cap (§4's 50 MB by default). */
+  referenceMaxBytes?: number;
+}
+
+export interface RunningProxy {
+  /** `http://127.0.0.1:PORT` (or the first address listened on). */
+  url: string;
+  port: number;
+  /** The addresses actually listened on. */
+  hosts: string[];
+  mode: 'local' | 'tokens';
+  provider: Provider;
+  ledger: Ledger;
+  store: JobStore;
+  /** Deletes finished jobs past the result TTL, with their files; runs hourly by itself. */
+  cleanup(): Promise<number>;
+  /** Stops accepting, lets running jobs finish within the grace period (config by default), then closes. */
+  close(graceMs?: number): Promise<void>;
+}
+
+type NodeServer = Server;
+
+/** Slow clients: headers must arrive within this; a whole upload (up to ~800 MB) within REQUEST_TIMEOUT_MS. */
+const HEADERS_TIMEOUT_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 30 * 60_000;
+const CLEANUP_EVERY_MS = 60 * 60_000;
+
+export async function startProxy(config: Config, opts: StartOptions = {}): Promise<RunningProxy> {
+  const log = opts.log ?? stdoutLogger;
+  const db = openDb(config.dataDir);
+  const ledger = new Ledger(db);
+  if (!config.loopbackOnly && !ledger.hasTokens()) {
+    db.close();
+    throw new Error(
+      `Refusing to start: HOST=${config.hosts.join(',')} serves the network, and no token exists, so anyone could spend credits. ` +
+        'Create one first with `npm run proxy -- token create --name NAME --credits N`, or unset HOST to serve only this machine.',
+    );
+  }
+  const provider = opts.provider ?? createProvider(config);
+  const resultsDir = path.join(config.dataDir, 'results');
+  const uploadsDir = path.join(config.dataDir, 'uploads');
+  mkdirSync(resultsDir, { recursive: true });
+  // Uploads belong to jobs a previous process never finished; those jobs are interrupted just below.
+  rmSync(uploadsDir, { recursive: true, force: true });
+  mkdirSync(uploadsDir, { recursive: true });
+  const store = new JobStore(db, ledger);
+  for (const id of store.unfinished()) {
+    if (store.finish(id, 'interrupted', INTERRUPTED_ERROR)) log({ kind: 'job', id, status: 'interrupted' });
+  }
+  const runner = new JobRunner({
+    store,
+    provider,
+    resultsDir,
+    concurrency: config.upstreamConcurrency,
+    timeoutMs: config.upstreamTimeoutMs,
+    log,
+    logPrompts: config.logPrompts,
+  });
+
+  let port = config.port;
+  const app = createApp({
+    config,
+    ledger,
+    store,
+    runner,
+    provider,
+    log,
+    uploadsDir,
+    selfOrigins: () => [`http://localhost:${port}`, `http://127.0.0.1:${port}`, `http://[::1]:${port}`],
+    keepAliveMs: opts.keepAliveMs,
+    staticDir: opts.staticDir,
+    referenceMaxBytes: opts.referenceMaxBytes,
+  });
+
+  const servers: NodeServer[] = [];
+  const hosts: string[] = [];
+  for (const host of config.hosts) {
+    const server = createServer(getRequestListener(app.fetch));
+    server.headersTimeout = HEADERS_TIMEOUT_MS;
+    server.requestTimeout = REQUEST_TIMEOUT_MS;
+    // SSE streams send a keep-alive every 15 s; an idle socket is closed well after that.
+    server.timeout = 120_000;
+    server.keepAliveTimeout = 5_000;
+    try {
+      await listen(server, port, host);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // A machine without IPv6 (or IPv4) cannot bind that loopback: serve the other one.
+      if ((code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT') && config.hosts.length > 1) {
+        log({ kind: 'listen_skipped', host, code });
+        continue;
+      }
+      await Promise.all(servers.map(closeServer));
+      db.close();
+      throw error;
+    }
+    port = (server.address() as AddressInfo).port;
+    servers.push(server);
+    hosts.push(host);
+  }
+  if (servers.length === 0) {
+    db.close();
+    throw new Error(`Could not listen on any of ${config.hosts.join(', ')}.`);
+  }
+
+  const cleanup = async (): Promise<number> => {
+    const cutoff = new Date(Date.now() - config.resultTtlMs).toISOString();
+    const expired = store.expired(cutoff);
+    for (const row of expired) {
+      if (row.result_file) rmSync(row.result_file, { force: true });
+      store.delete(row.id);
+    }
+    if (expired.length > 0) log({ kind: 'cleanup', deleted: expired.length });
+    return expired.length;
+  };
+  await cleanup();
+  const cleanupTimer = setInterval(() => void cleanup(), Math.min(CLEANUP_EVERY_MS, Math.max(config.resultTtlMs, 1000)));
+  cleanupTimer.unref();
+
+  const displayHost = hosts.includes('127.0.0.1') ? '127.0.0.1' : hosts[0]!;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}`,
+    port,
+    hosts,
+    mode: ledger.hasTokens() ? 'tokens' : 'local',
+    provider,
+    ledger,
+    store,
+    cleanup,
+    close(graceMs = config.shutdownGraceMs) {
+      closing ??= (async () => {
+        clearInterval(cleanupTimer);
+        const stopped = Promise.all(servers.map(closeServer));
+        await runner.shutdown(graceMs);
+        // Event streams of finished jobs have ended; whatever is left open is idle.
+        for (const server of servers) server.closeAllConnections();
+        await stopped;
+        db.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function listen(server: NodeServer, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: NodeServer): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,227 @@
+// Proxy test helpers, shared by the proxy, panel, OpenAI-provider and benchmark tests:
+// - startTestProxy(env?, opts?): an in-process proxy on 127.0.0.1, port 0, with a fresh temporary data dir
+//   and a 50 ms draft delay; returns its url, dataDir, ledger and close().
+// - spawnProxy(env?): `node build/proxy.mjs` as a child process (build it first: `node build.mjs --no-typecheck`).
+// - submitGeneration(url, fields, options): POST /v1/generations as multipart; readEvents(): the SSE stream.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createParser } from 'eventsource-parser';
+import { loadConfig } from '../../proxy/config';
+import type { LogLine } from '../../proxy/log';
+import { type RunningProxy, type StartOptions, startProxy } from '../../proxy/start';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+export const BUILT_PROXY = path.join(ROOT, 'build/proxy.mjs');
+
+export function tempDataDir(): string {
+  return mkdtempSync(path.join(tmpdir(), 'framefill-proxy-'));
+}
+
+export interface TestProxy extends RunningProxy {
+  dataDir: string;
+  /** Every log line the proxy wrote, as objects. */
+  logs: LogLine[];
+}
+
+/**
+ * An in-process proxy listening on 127.0.0.1 only, on a free port, with its own data dir. `env` overrides
+ * the environment (e.g. `{ FRAMEFILL_DRAFT_DELAY_MS: '2000' }`, or `FRAMEFILL_DATA_DIR` to reuse a dir).
+ */
+export async function startTestProxy(env: Record<string, string> = {}, opts: StartOptions = {}): Promise<TestProxy> {
+  const dataDir = env.FRAMEFILL_DATA_DIR ?? tempDataDir();
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    FRAMEFILL_PROVIDER: 'draft',
+    FRAMEFILL_DRAFT_DELAY_MS: '50',
+    FRAMEFILL_SHUTDOWN_GRACE_S: '0',
+    ...env,
+    FRAMEFILL_DATA_DIR: dataDir,
+  });
+  const logs: LogLine[] = [];
+  const proxy = await startProxy(config, { log: (line) => logs.push(line), ...opts });
+  return Object.assign(proxy, { dataDir, logs });
+}
+
+export interface SpawnedProxy {
+  url: string;
+  port: number;
+  dataDir: string;
+  child: ChildProcess;
+  /** Everything the process printed so far. */
+  output(): string;
+  /** Resolves with the exit code (or signal) once the process has ended. */
+  exited: Promise<number | string>;
+  /** SIGTERM (graceful) by default; SIGKILL to simulate a crash. Resolves when the process has ended. */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+/** Runs `node build/proxy.mjs [args]` and waits for it to listen (loopback 127.0.0.1, port 0 unless env says). */
+export async function spawnProxy(env: Record<string, string> = {}, args: string[] = []): Promise<SpawnedProxy> {
+  const dataDir = env.FRAMEFILL_DATA_DIR ?? tempDataDir();
+  const child = spawn(process.execPath, [BUILT_PROXY, ...args], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      FRAMEFILL_PROVIDER: 'draft',
+      FRAMEFILL_DRAFT_DELAY_MS: '50',
+      ...env,
+      FRAMEFILL_DATA_DIR: dataDir,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    const check = () => {
+      const match = /listening on http:\/\/localhost:(\d+)/.exec(output);
+      if (match) {
+        child.stdout?.off('data', check);
+        resolve(Number(match[1]));
+      }
+    };
+    child.stdout?.on('data', check);
+    void exited.then((code) => reject(new Error(`proxy exited (${code}) before listening:\n${output}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    dataDir,
+    child,
+    output: () => output,
+    exited,
+    stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs the CLI (`node build/proxy.mjs …args`) to completion. */
+export function runProxyCli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BUILT_PROXY, ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export interface ReferenceFile {
+  bytes: Uint8Array;
+  /** The file name sent (never trusted by the proxy). */
+  name?: string;
+  type?: string;
+}
+
+export interface SubmitOptions {
+  token?: string;
+  idempotencyKey?: string;
+  origin?: string;
+  references?: ReferenceFile[];
+  headers?: Record<string, string>;
+}
+
+/** The multipart body of `POST /v1/generations`, in the field order the panel sends. */
+export function generationForm(fields: Record<string, string>, references: ReferenceFile[] = []): FormData {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  references.forEach((ref, i) => {
+    form.append('reference', new Blob([ref.bytes], { type: ref.type ?? 'application/octet-stream' }), ref.name ?? `ref-${i + 1}.png`);
+  });
+  return form;
+}
+
+export function authHeaders(options: SubmitOptions = {}): Record<string, string> {
+  return {
+    ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}),
+    ...(options.idempotencyKey ? { 'Idempotency-Key': options.idempotencyKey } : {}),
+    ...(options.origin ? { Origin: options.origin } : {}),
+    ...options.headers,
+  };
+}
+
+/** POST /v1/generations; returns the raw Response (status and JSON body are the caller's to check). */
+export function submitGeneration(
+  url: string,
+  fields: Record<string, string>,
+  options: SubmitOptions = {},
+): Promise<Response> {
+  return fetch(`${url}/v1/generations`, {
+    method: 'POST',
+    body: generationForm(fields, options.references),
+    headers: authHeaders(options),
+  });
+}
+
+export interface SseEvent {
+  event: string;
+  data: unknown;
+}
+
+/** Reads a job's event stream until the server ends it (or `until` returns true); comments are counted. */
+export async function readEvents(
+  url: string,
+  id: string,
+  options: { token?: string; until?: (event: SseEvent) => boolean; onEvent?: (event: SseEvent) => void } = {},
+): Promise<{ events: SseEvent[]; comments: number; contentType: string | null }> {
+  const controller = new AbortController();
+  const response = await fetch(`${url}/v1/generations/${id}/events`, {
+    headers: authHeaders({ token: options.token }),
+    signal: controller.signal,
+  });
+  const events: SseEvent[] = [];
+  let comments = 0;
+  let stop = false;
+  const parser = createParser({
+    onEvent(message) {
+      const event = { event: message.event ?? 'message', data: JSON.parse(message.data) as unknown };
+      events.push(event);
+      options.onEvent?.(event);
+      if (options.until?.(event)) stop = true;
+    },
+    onComment() {
+      comments++;
+    },
+  });
+  if (!response.body) throw new Error(`no event stream (HTTP ${response.status})`);
+  const decoder = new TextDecoder();
+  const reader = response.body.getReader();
+  while (!stop) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parser.feed(decoder.decode(value, { stream: true }));
+  }
+  if (stop) controller.abort();
+  return { events, comments, contentType: response.headers.get('Content-Type') };
+}
+
+/** Submits, then follows the events to the end; returns the job id and the events. */
+export async function generateAndWait(
+  url: string,
+  fields: Record<string, string>,
+  options: SubmitOptions = {},
+): Promise<{ id: string; events: SseEvent[] }> {
+  const response = await submitGeneration(url, fields, options);
+  if (response.status !== 202) throw new Error(`submit failed: ${response.status} ${await response.text()}`);
+  const { id } = (await response.json()) as { id: string };
+  const { events } = await readEvents(url, id, { token: options.token });
+  return { id, events };
+}
