@@ -424,7 +424,7 @@ export function createFigma(options: CreateFigmaOptions = {}) {
     },
     /** Resolves with the payload of the first `name` message posted at or after index `from`. */
     async waitForMessage<T = unknown>(name: string, from = 0): Promise<T> {
-      for (let attempts = 0; attempts < 100_000; attempts++) {
+      for (let attempts = 0; attempts < 200; attempts++) {
         const hit = uiMessages.slice(from).find((m) => messageName(m) === name);
         if (hit) return (hit as unknown[])[1] as T;
         if (uncaughtErrors.length > 0) throw uncaughtErrors[0];

@@ -1,0 +1,187 @@
+// Placing a generated image: into the target's fills, or a new frame; failures keep the image and say why.
+import { describe, expect, it } from 'vitest';
+import type { MainToPanelPayload, Provenance } from '../../core/messages';
+import { encodeSolidPng, type FakeNode } from '../fakes/figma';
+import { loadPlugin } from './harness';
+
+type Placed = MainToPanelPayload<'IMAGE_PLACED'>;
+type Failed = MainToPanelPayload<'PLACE_FAILED'>;
+
+const provenance = (over: Partial<Provenance> = {}): Provenance => ({
+  prompt: 'A misty harbour at dawn, fishing boats, soft light',
+  aspectRatio: '16:9',
+  resolution: '2K',
+  model: 'gpt-image-2',
+  jobId: '0b7f6a52-2a6c-4c8e-9d4e-3f1a2b3c4d5e',
+  referenceIds: ['1:5'],
+  costCredits: 8,
+  createdAt: '2026-03-01T10:00:00.000Z',
+  ...over,
+});
+
+const png = (w: number, h: number) => encodeSolidPng(w, h, { r: 0.2, g: 0.4, b: 0.6, a: 1 });
+
+async function placeRequest(targetId: string | null, bytes: Uint8Array, w: number, h: number, over?: Partial<Provenance>) {
+  return { requestId: `place-${Math.random()}`, targetId, bytes, width: w, height: h, provenance: provenance(over) };
+}
+
+function placedOrFailed(p: Awaited<ReturnType<typeof loadPlugin>>, requestId: string, from: number) {
+  return Promise.race([
+    p.fake.waitForMessage<Placed>('IMAGE_PLACED', from).then((m) => ({ placed: m, failed: undefined })),
+    p.fake.waitForMessage<Failed>('PLACE_FAILED', from).then((m) => ({ placed: undefined, failed: m })),
+  ]).then((r) => {
+    expect((r.placed ?? r.failed)?.requestId).toBe(requestId);
+    return r;
+  });
+}
+
+async function place(p: Awaited<ReturnType<typeof loadPlugin>>, request: Awaited<ReturnType<typeof placeRequest>>) {
+  const from = p.fake.uiMessages.length;
+  p.send('PLACE_IMAGE', request);
+  return placedOrFailed(p, request.requestId, from);
+}
+
+describe('placing an image', () => {
+  it('a 2560×1440 PNG into a selected frame: one IMAGE fill with FILL, provenance, Regenerate, one undo step', async () => {
+    let target!: FakeNode;
+    const p = await loadPlugin({
+      setup: (f) => {
+        target = f.frame(1280, 720, { name: 'Hero' });
+        f.select([target]);
+      },
+    });
+    const request = await placeRequest(target.id, await png(2560, 1440), 2560, 1440);
+    const { placed } = await place(p, request);
+    expect(placed).toEqual({ requestId: request.requestId, nodeId: target.id, createdFrame: false });
+    expect(target.fills).toHaveLength(1);
+    expect(target.fills[0]).toMatchObject({ type: 'IMAGE', scaleMode: 'FILL' });
+    const hash = (target.fills[0] as { imageHash: string }).imageHash;
+    expect(await p.figma.getImageByHash(hash)?.getSizeAsync()).toEqual({ width: 2560, height: 1440 });
+    expect(JSON.parse(target.getPluginData('framefill'))).toMatchObject(provenance());
+    expect(target.getRelaunchData()).toEqual({ regenerate: expect.stringContaining('A misty harbour') });
+    expect(p.fake.undoCommits).toBe(1);
+    const note = p.fake.notifications.at(-1);
+    expect(note?.message).toMatch(/Placed/);
+    expect(Array.from(note?.message ?? '').length).toBeLessThanOrEqual(100);
+    // Nothing new was created on the page.
+    expect(p.fake.page.children).toHaveLength(1);
+  });
+
+  it('nothing selected: a new frame of the image ratio (pixels ÷ density), named from the prompt, selected and in view', async () => {
+    const p = await loadPlugin();
+    p.figma.viewport.center = { x: 5000, y: 3000 };
+    const { placed } = await place(p, await placeRequest(null, await png(1536, 2048), 1536, 2048));
+    expect(placed?.createdFrame).toBe(true);
+    const frame = (await p.figma.getNodeByIdAsync(placed!.nodeId)) as FakeNode;
+    expect([frame.width, frame.height]).toEqual([768, 1024]);
+    expect(frame.name).toBe('A misty harbour at dawn, fishing boats,…');
+    expect(frame.absoluteBoundingBox).toMatchObject({ x: 5000 - 384, y: 3000 - 512 });
+    expect(p.figma.currentPage.selection.map((n) => n.id)).toEqual([frame.id]);
+    expect(p.figma.viewport.scrolledTo.at(-1)).toEqual([frame.id]);
+    expect(frame.fills[0]).toMatchObject({ type: 'IMAGE', scaleMode: 'FILL' });
+    expect(p.fake.undoCommits).toBe(1);
+  });
+
+  it('with an unusable selection, the new frame goes beside it', async () => {
+    let text!: FakeNode;
+    const p = await loadPlugin({
+      setup: (f) => {
+        text = f.node('TEXT', 300, 50, { x: 100, y: 200 });
+        f.select([text]);
+      },
+    });
+    const { placed } = await place(p, await placeRequest(null, await png(1024, 1024), 1024, 1024));
+    const frame = (await p.figma.getNodeByIdAsync(placed!.nodeId)) as FakeNode;
+    expect(frame.absoluteBoundingBox).toEqual({ x: 440, y: 200, width: 512, height: 512 });
+  });
+
+  it('a target deleted while its job ran gets a new frame where it was', async () => {
+    let parent!: FakeNode;
+    let target!: FakeNode;
+    const p = await loadPlugin({
+      setup: (f) => {
+        parent = f.frame(2000, 2000, { name: 'Page layout', x: 1000 });
+        target = f.frame(600, 400, { name: 'Card image', parent, x: 50, y: 80 });
+        f.select([target]);
+      },
+    });
+    target.remove();
+    const { placed } = await place(p, await placeRequest(target.id, await png(1280, 720), 1280, 720));
+    expect(placed?.createdFrame).toBe(true);
+    const frame = (await p.figma.getNodeByIdAsync(placed!.nodeId)) as FakeNode;
+    expect(frame.parent?.id).toBe(parent.id);
+    expect([frame.name, frame.x, frame.y, frame.width, frame.height]).toEqual(['Card image', 50, 80, 600, 400]);
+    expect(frame.fills[0]).toMatchObject({ type: 'IMAGE', scaleMode: 'FILL' });
+  });
+
+  it('a 5000-px image answers PLACE_FAILED image_too_large, keeps the canvas as it was, and a retry still works', async () => {
+    let target!: FakeNode;
+    const p = await loadPlugin({
+      setup: (f) => {
+        target = f.frame(500, 500);
+        f.select([target]);
+      },
+    });
+    const fillsBefore = target.fills;
+    const request = await placeRequest(target.id, await png(5000, 200), 5000, 200);
+    const { failed } = await place(p, request);
+    expect(failed).toEqual({ requestId: request.requestId, code: 'image_too_large', message: expect.stringMatching(/4096/) });
+    expect(failed?.message).toMatch(/kept/);
+    expect(target.fills).toBe(fillsBefore);
+    expect(p.fake.undoCommits).toBe(0);
+    expect(p.fake.imageCount()).toBe(0);
+    // The panel still has the bytes; a smaller image placed right after goes through.
+    const { placed } = await place(p, await placeRequest(target.id, await png(2048, 2048), 2048, 2048));
+    expect(placed?.nodeId).toBe(target.id);
+    expect(p.fake.uncaughtErrors).toEqual([]);
+  });
+
+  it('corrupt bytes answer invalid_image', async () => {
+    const p = await loadPlugin();
+    const garbage = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
+    const { failed } = await place(p, await placeRequest(null, garbage, 10, 10));
+    expect(failed?.code).toBe('invalid_image');
+    expect(p.fake.page.children).toHaveLength(0);
+  });
+
+  it('a locked target (or one inside a locked frame) answers target_locked and is left alone', async () => {
+    let inner!: FakeNode;
+    const p = await loadPlugin({
+      setup: (f) => {
+        const outer = f.frame(1000, 1000, { locked: true });
+        inner = f.frame(400, 300, { parent: outer });
+      },
+    });
+    const { failed } = await place(p, await placeRequest(inner.id, await png(1280, 720), 1280, 720));
+    expect(failed?.code).toBe('target_locked');
+    expect(failed?.message).toMatch(/Unlock/);
+    expect(inner.fills[0]?.type).toBe('SOLID');
+  });
+
+  it('the worst-case provenance, 20,000 four-byte characters, is stored whole within 100 kB', async () => {
+    let target!: FakeNode;
+    const p = await loadPlugin({ setup: (f) => (target = f.frame(400, 400)) });
+    const prompt = '😀'.repeat(20_000);
+    const referenceIds = Array.from({ length: 16 }, (_, i) => `${'9'.repeat(190)}:${i}`);
+    const { placed } = await place(
+      p,
+      await placeRequest(target.id, await png(1024, 1024), 1024, 1024, { prompt, referenceIds, model: 'm'.repeat(200) }),
+    );
+    expect(placed).toBeDefined();
+    const stored = target.getPluginData('framefill');
+    expect(new TextEncoder().encode(stored).length).toBeLessThanOrEqual(100_000);
+    expect(JSON.parse(stored).prompt).toBe(prompt);
+  });
+
+  it('a prompt that JSON escaping inflates past 100 kB is cut, marked, and the image still placed', async () => {
+    let target!: FakeNode;
+    const p = await loadPlugin({ setup: (f) => (target = f.frame(400, 400)) });
+    const prompt = `start ${'\u0001'.repeat(19_990)}`;
+    const { placed } = await place(p, await placeRequest(target.id, await png(64, 64), 64, 64, { prompt }));
+    expect(placed).toBeDefined();
+    const stored = JSON.parse(target.getPluginData('framefill'));
+    expect(stored.promptTruncated).toBe(true);
+    expect(stored.prompt.startsWith('start ')).toBe(true);
+    expect(new TextEncoder().encode(target.getPluginData('framefill')).length).toBeLessThanOrEqual(100_000);
+  });
+});
