@@ -384,7 +384,7 @@ export function createFigma(options: CreateFigmaOptions = {}) {
     ui.panelReady = true;
     const copy = intoSandbox(hostClone(pluginMessage));
     later(() => {
-      figmaUi.onmessage?.(copy, { origin: 'null' });
+      runGuarded(() => figmaUi.onmessage?.(copy, { origin: 'null' }));
       for (const l of messageListeners.splice(0)) {
         if (!l.once) messageListeners.push(l);
         runGuarded(() => l.fn(copy, { origin: 'null' }));
@@ -457,4 +457,3 @@ export function createFigma(options: CreateFigmaOptions = {}) {
 }
 
 export type FakeFigma = ReturnType<typeof createFigma>;
-export type { NodeType as FakeNodeType };

@@ -1,0 +1,197 @@
+// The Figma stand-in behaves as Figma's plugin docs say, for every behaviour the main thread relies on.
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { createFigma, encodeSolidPng, readImageHeader } from '../fakes/figma';
+
+const rgbPng = (w: number, h: number) => encodeSolidPng(w, h, { r: 1, g: 0, b: 0, a: 1 });
+
+describe('Figma stand-in: exportAsync', () => {
+  it('returns real PNG bytes, sized by SCALE, WIDTH or HEIGHT, in the node colour', async () => {
+    const f = createFigma();
+    const frame = f.frame(400, 300, { fill: { r: 0, g: 0.5, b: 1 } });
+    const sizes = [];
+    for (const constraint of [undefined, { type: 'SCALE', value: 2 }, { type: 'WIDTH', value: 100 }, { type: 'HEIGHT', value: 100 }]) {
+      const bytes = await frame.exportAsync({ format: 'PNG', ...(constraint ? { constraint } : {}) });
+      const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+      sizes.push([info.width, info.height]);
+      expect([...data.subarray(0, 4)]).toEqual([0, 128, 255, 255]);
+      expect(readImageHeader(bytes)).toEqual({ format: 'png', width: info.width, height: info.height });
+    }
+    expect(sizes).toEqual([[400, 300], [800, 600], [100, 75], [133, 100]]);
+  });
+
+  it('refuses to export a removed node', async () => {
+    const f = createFigma();
+    const frame = f.frame(10, 10);
+    frame.remove();
+    await expect(frame.exportAsync()).rejects.toThrow(/does not exist/);
+  });
+});
+
+describe('Figma stand-in: createImage', () => {
+  it('accepts PNG, JPEG and GIF, reports their size, and dedupes by content hash', async () => {
+    const f = createFigma();
+    const jpeg = new Uint8Array(await sharp({ create: { width: 33, height: 21, channels: 3, background: '#08f' } }).jpeg().toBuffer());
+    const gif = new Uint8Array(await sharp({ create: { width: 7, height: 9, channels: 4, background: '#f00' } }).gif().toBuffer());
+    const png = await rgbPng(64, 48);
+    const sizes = [];
+    for (const bytes of [png, jpeg, gif]) sizes.push(await f.figma.createImage(bytes).getSizeAsync());
+    expect(sizes).toEqual([{ width: 64, height: 48 }, { width: 33, height: 21 }, { width: 7, height: 9 }]);
+    expect(f.figma.createImage(png).hash).toBe(f.figma.createImage(await rgbPng(64, 48)).hash);
+    expect(await f.figma.createImage(png).getBytesAsync()).toEqual(png);
+  });
+
+  it('refuses WebP, garbage and images over 4096 px on an edge', async () => {
+    const f = createFigma();
+    const webp = new Uint8Array(await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } }).webp().toBuffer());
+    expect(() => f.figma.createImage(webp)).toThrow(/unsupported/);
+    expect(() => f.figma.createImage(new Uint8Array([1, 2, 3, 4]))).toThrow(/unsupported/);
+    expect(() => f.figma.createImage(new Uint8Array(0))).toThrow(/unsupported/);
+    const tooWide = await rgbPng(4097, 1);
+    expect(() => f.figma.createImage(tooWide)).toThrow(/too large/);
+    expect(f.figma.createImage(await rgbPng(4096, 1)).hash).toMatch(/^[0-9a-f]{16}$/);
+  });
+});
+
+describe('Figma stand-in: fills, plugin data, relaunch data', () => {
+  it('fills are read-only: mutation throws, assigning a new array works', () => {
+    const f = createFigma();
+    const frame = f.frame(100, 100);
+    const fills = frame.fills;
+    expect(Object.isFrozen(fills)).toBe(true);
+    expect(() => (fills as unknown as unknown[]).push({ type: 'SOLID', color: { r: 0, g: 0, b: 0 } })).toThrow(TypeError);
+    expect(() => {
+      'use strict';
+      (fills[0] as { color: { r: number } }).color.r = 0.5;
+    }).toThrow(TypeError);
+    frame.fills = [{ type: 'SOLID', color: { r: 0, g: 1, b: 0 } }];
+    expect(frame.fills[0]).toEqual({ type: 'SOLID', color: { r: 0, g: 1, b: 0 } });
+  });
+
+  it('an IMAGE paint needs a hash from createImage and a valid scale mode; groups have no fills', async () => {
+    const f = createFigma();
+    const frame = f.frame(100, 100);
+    expect(() => (frame.fills = [{ type: 'IMAGE', imageHash: 'nope', scaleMode: 'FILL' }])).toThrow(/Unknown image hash/);
+    const { hash } = f.figma.createImage(await rgbPng(2, 2));
+    expect(() => (frame.fills = [{ type: 'IMAGE', imageHash: hash, scaleMode: 'STRETCH' as 'FILL' }])).toThrow(/scaleMode/);
+    frame.fills = [{ type: 'IMAGE', imageHash: hash, scaleMode: 'FILL' }];
+    expect(frame.fills).toEqual([{ type: 'IMAGE', imageHash: hash, scaleMode: 'FILL' }]);
+    expect(() => f.node('GROUP', 10, 10).fills).toThrow(/no fills/);
+  });
+
+  it('plugin data is per key, "" removes it, and an entry over 100 kB (id + key + value) throws', () => {
+    const f = createFigma({ pluginId: 'p' });
+    const node = f.frame(10, 10);
+    expect(node.getPluginData('framefill')).toBe('');
+    node.setPluginData('framefill', 'x'.repeat(100_000 - 10));
+    expect(() => node.setPluginData('framefill', 'x'.repeat(100_000 - 9))).toThrow(/100 kB/);
+    expect(() => node.setPluginData('framefill', '😀'.repeat(25_000))).toThrow(/100 kB/);
+    node.setPluginData('framefill', '');
+    expect(node.getPluginDataKeys()).toEqual([]);
+  });
+
+  it('relaunch data needs a manifest command and a description of at most 1000 characters', () => {
+    const f = createFigma({ relaunchCommands: ['regenerate'] });
+    const node = f.frame(10, 10);
+    expect(() => node.setRelaunchData({ edit: 'x' })).toThrow(/relaunchButtons/);
+    expect(() => node.setRelaunchData({ regenerate: 'x'.repeat(1001) })).toThrow(/1000/);
+    node.setRelaunchData({ regenerate: 'Make it again' });
+    expect(node.getRelaunchData()).toEqual({ regenerate: 'Make it again' });
+  });
+});
+
+describe('Figma stand-in: document access, selection, viewport, notify, undo', () => {
+  it('getNodeById throws under dynamic-page; getNodeByIdAsync resolves null for a deleted node', async () => {
+    const f = createFigma();
+    const frame = f.frame(10, 10);
+    expect(() => f.figma.getNodeById(frame.id)).toThrow(/getNodeByIdAsync/);
+    expect(await f.figma.getNodeByIdAsync(frame.id)).toBe(frame);
+    frame.remove();
+    expect(await f.figma.getNodeByIdAsync(frame.id)).toBeNull();
+    expect(createFigma({ documentAccess: undefined }).figma.getNodeById('0:0')).toBeNull();
+  });
+
+  it('selection is a frozen list of this page nodes, and every change fires selectionchange afterwards', async () => {
+    const f = createFigma({ pages: 2 });
+    let events = 0;
+    f.figma.on('selectionchange', () => events++);
+    const a = f.frame(10, 10);
+    f.select([a, a]);
+    expect(events).toBe(0);
+    await f.settle();
+    expect(events).toBe(1);
+    expect(f.figma.currentPage.selection).toEqual([a]);
+    expect(Object.isFrozen(f.figma.currentPage.selection)).toBe(true);
+    const elsewhere = f.frame(10, 10, { parent: f.pages[1] });
+    expect(() => f.select([elsewhere])).toThrow(/this page/);
+    a.remove();
+    await f.settle();
+    expect(f.figma.currentPage.selection).toEqual([]);
+    expect(events).toBe(2);
+  });
+
+  it('viewport centres on nodes; notify shows 100 characters; commitUndo is counted', () => {
+    const f = createFigma();
+    const frame = f.frame(200, 100, { x: 1000, y: 500 });
+    f.figma.viewport.scrollAndZoomIntoView([frame]);
+    expect(f.figma.viewport.center).toEqual({ x: 1100, y: 550 });
+    f.figma.notify('y'.repeat(150));
+    expect(f.notifications[0]?.shown).toHaveLength(100);
+    f.figma.commitUndo();
+    expect(f.undoCommits).toBe(1);
+  });
+
+  it('absolute positions add frame offsets but not group offsets', () => {
+    const f = createFigma();
+    const outer = f.frame(1000, 1000, { x: 100, y: 100 });
+    const group = f.node('GROUP', 500, 500, { parent: outer, x: 50, y: 50 });
+    const inner = f.frame(10, 10, { parent: group, x: 60, y: 70 });
+    expect(inner.absoluteBoundingBox).toEqual({ x: 160, y: 170, width: 10, height: 10 });
+  });
+});
+
+describe('Figma stand-in: clientStorage and the UI channel', () => {
+  it('clientStorage copies values in and out, keeps Uint8Array, and enforces 5 MB', async () => {
+    const f = createFigma();
+    const value = { list: [1, 2], bytes: new Uint8Array([1, 2, 3]) };
+    await f.figma.clientStorage.setAsync('k', value);
+    value.list.push(3);
+    const back = (await f.figma.clientStorage.getAsync('k')) as typeof value;
+    expect(back).toEqual({ list: [1, 2], bytes: new Uint8Array([1, 2, 3]) });
+    expect(back).not.toBe(await f.figma.clientStorage.getAsync('k'));
+    expect(await f.figma.clientStorage.getAsync('missing')).toBeUndefined();
+    await expect(f.figma.clientStorage.setAsync('f', { fn: () => 1 })).rejects.toThrow();
+    await expect(f.figma.clientStorage.setAsync('big', new Uint8Array(5 * 1024 * 1024))).rejects.toThrow(/5 MB/);
+    expect(await f.figma.clientStorage.keysAsync()).toEqual(['k']);
+  });
+
+  it('postMessage needs showUI, copies the message, and drops messages sent before the panel is ready', async () => {
+    const f = createFigma();
+    expect(() => f.figma.ui.postMessage(['X', {}])).toThrow(/showUI/);
+    f.figma.showUI('<p>panel</p>', { themeColors: true, width: 360, height: 640 });
+    f.figma.ui.postMessage(['EARLY', {}]);
+    expect(f.ui.droppedBeforeReady).toBe(1);
+    const received: unknown[] = [];
+    f.figma.ui.onmessage = (message: unknown) => received.push(message);
+    const bytes = new Uint8Array([9, 9]);
+    f.sendFromPanel('PANEL_READY', { bytes });
+    await f.settle();
+    expect(received).toEqual([['PANEL_READY', { bytes: new Uint8Array([9, 9]) }]]);
+    expect((received[0] as [string, { bytes: Uint8Array }])[1].bytes).not.toBe(bytes);
+    const payload = { n: 1 };
+    f.figma.ui.postMessage(['LATE', payload]);
+    payload.n = 2;
+    await f.settle();
+    expect(f.uiMessages).toEqual([['LATE', { n: 1 }]]);
+    expect(() => f.figma.ui.postMessage(['BAD', { fn: () => 1 }])).toThrow();
+  });
+
+  it('a throwing or rejecting onmessage handler is recorded as an uncaught error', async () => {
+    const f = createFigma();
+    f.figma.showUI('', {});
+    f.figma.ui.onmessage = () => Promise.reject(new Error('boom'));
+    f.sendFromPanel('X', {});
+    await f.settle();
+    expect(f.uncaughtErrors).toHaveLength(1);
+  });
+});
