@@ -31,7 +31,7 @@ describe('error sentences', () => {
     });
   }
 
-  it('content_policy shows OpenAI\'s own message and how to get past it', () => {
+  it("content_policy shows OpenAI's own message and how to get past it", () => {
     const text = shown('content_policy', 'Your request was rejected by the safety system.');
     expect(text).toContain('Your request was rejected by the safety system.');
     expect(text).toContain('Rephrase the prompt or change the references.');

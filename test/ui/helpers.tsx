@@ -3,7 +3,6 @@
 import { render } from '@testing-library/preact';
 import { act } from 'preact/test-utils';
 import type { Account, Capabilities } from '../../core/api';
-import { PRICES } from '../../core/pricing';
 import { ASPECT_RATIOS, SIZES, TIERS } from '../../core/formats';
 import {
   DEFAULT_SETTINGS,
@@ -15,6 +14,7 @@ import {
   type TrayItem,
 } from '../../core/messages';
 import { pickRatio, suggestTier } from '../../core/pick';
+import { PRICES } from '../../core/pricing';
 import type { Bridge, Handlers } from '../../ui/bridge';
 import { Panel } from '../../ui/panel';
 
@@ -92,7 +92,9 @@ export async function openPanel(
   options: { targets?: Target[]; tray?: TrayItem[]; selectionCount?: number; fetch?: typeof fetch } = {},
 ) {
   const main = new FakeMain();
-  const view = render(<Panel bridge={main} defaultProxyUrl="http://localhost:8787" fetch={options.fetch ?? fakeProxy()} />);
+  const view = render(
+    <Panel bridge={main} defaultProxyUrl="http://localhost:8787" fetch={options.fetch ?? fakeProxy()} />,
+  );
   main.emit('STORAGE_LOADED', {
     settings: DEFAULT_SETTINGS,
     tray: options.tray ?? [],

@@ -2,7 +2,7 @@
 // The panel's controls as a designer meets them: counter, ratio × resolution, the tray, the cost.
 import { cleanup, fireEvent, screen, within } from '@testing-library/preact';
 import { afterEach, describe, expect, it } from 'vitest';
-import { frame, fakeProxy, openPanel, settle, trayOf } from './helpers';
+import { fakeProxy, frame, openPanel, settle, trayOf } from './helpers';
 
 afterEach(cleanup);
 
@@ -100,7 +100,12 @@ describe('reference tray', () => {
     expect(screen.getByText('2 / 16')).toBeTruthy();
     const list = screen.getByRole('list', { name: 'References' });
     expect(within(list).getAllByRole('listitem')).toHaveLength(2);
-    expect(main.sentNamed('SAVE_STORAGE').at(-1)?.tray?.map((t) => t.name)).toEqual(['A', 'B']);
+    expect(
+      main
+        .sentNamed('SAVE_STORAGE')
+        .at(-1)
+        ?.tray?.map((t) => t.name),
+    ).toEqual(['A', 'B']);
     // Thumbnails are asked for small.
     expect(main.sentNamed('EXPORT_REFERENCES').at(-1)?.maxEdge).toBe(96);
   });
@@ -117,9 +122,19 @@ describe('reference tray', () => {
     const { main } = await openPanel({ tray: trayOf(3) });
     const list = screen.getByRole('list', { name: 'References' });
     fireEvent.click(within(list).getAllByRole('button', { name: 'Move down' })[0] as HTMLElement);
-    expect(main.sentNamed('SAVE_STORAGE').at(-1)?.tray?.map((t) => t.name)).toEqual(['Ref 2', 'Ref 1', 'Ref 3']);
+    expect(
+      main
+        .sentNamed('SAVE_STORAGE')
+        .at(-1)
+        ?.tray?.map((t) => t.name),
+    ).toEqual(['Ref 2', 'Ref 1', 'Ref 3']);
     fireEvent.click(within(list).getAllByRole('button', { name: 'Remove' })[2] as HTMLElement);
-    expect(main.sentNamed('SAVE_STORAGE').at(-1)?.tray?.map((t) => t.name)).toEqual(['Ref 2', 'Ref 1']);
+    expect(
+      main
+        .sentNamed('SAVE_STORAGE')
+        .at(-1)
+        ?.tray?.map((t) => t.name),
+    ).toEqual(['Ref 2', 'Ref 1']);
     expect(screen.getByText('2 / 16')).toBeTruthy();
   });
 });
