@@ -1,0 +1,53 @@
+// Small builders shared by the OpenAI tests: real images, generation requests, every (ratio, tier) pair.
+import sharp from 'sharp';
+import { ASPECT_RATIOS, type AspectRatio, type OutputSize, SIZES, TIERS, type Tier } from '../../core/formats';
+import type { ReferenceMime } from '../../core/limits';
+import type { GenerationRequest, ProviderReference } from '../../proxy/providers/types';
+
+export async function image(width: number, height: number, mime: ReferenceMime, shade = 90): Promise<Buffer> {
+  const base = sharp({ create: { width, height, channels: 3, background: { r: shade, g: 30, b: 255 - shade } } });
+  if (mime === 'image/png') return base.png().toBuffer();
+  if (mime === 'image/jpeg') return base.jpeg().toBuffer();
+  return base.webp().toBuffer();
+}
+
+export const png = (width: number, height: number, shade?: number) => image(width, height, 'image/png', shade);
+
+/** `count` distinct small references, cycling PNG, JPEG and WebP so content types can be told apart. */
+export async function references(count: number): Promise<ProviderReference[]> {
+  const mimes: ReferenceMime[] = ['image/png', 'image/jpeg', 'image/webp'];
+  return Promise.all(
+    Array.from({ length: count }, async (_, index) => {
+      const mime = mimes[index % mimes.length] as ReferenceMime;
+      const width = 32 + index;
+      return { bytes: new Uint8Array(await image(width, 24, mime, index * 15)), mime, width, height: 24 };
+    }),
+  );
+}
+
+export function generation(overrides: Partial<GenerationRequest> = {}): GenerationRequest {
+  return {
+    jobId: '00000000-0000-4000-8000-000000000000',
+    prompt: 'A lighthouse at dusk, flat illustration',
+    aspectRatio: '16:9',
+    resolution: '1K',
+    size: { width: 1280, height: 720 },
+    quality: 'low',
+    outputFormat: 'png',
+    references: [],
+    ...overrides,
+  };
+}
+
+export interface Pair {
+  ratio: AspectRatio;
+  tier: Tier;
+  size: OutputSize;
+}
+
+export const ALL_PAIRS: Pair[] = ASPECT_RATIOS.flatMap((ratio) =>
+  TIERS.flatMap((tier) => {
+    const size = SIZES[ratio][tier];
+    return size ? [{ ratio, tier, size }] : [];
+  }),
+);
