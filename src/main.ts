@@ -3,11 +3,11 @@
 import type { MainToPanelPayload } from '../core/messages';
 import { notifyText } from '../core/messages';
 import { listen, send } from './bridge';
+import { placeImage } from './place';
 import { decodeProvenance, PROVENANCE_KEY } from './provenance';
 import { exportReferences } from './references';
-import { placeImage } from './place';
 import { describeSelection, type LastKnownPlace } from './selection';
-import { loadStorage, saveStorage, type Stored } from './storage';
+import { loadStorage, type Stored, saveStorage } from './storage';
 
 // create-figma-plugin's showUI expects a JS-only UI; ui.html is a whole page, so call Figma directly.
 // themeColors gives the panel Figma's light/dark CSS variables: https://developers.figma.com/docs/plugins/creating-ui

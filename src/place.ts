@@ -66,7 +66,10 @@ function createImage(bytes: Uint8Array): Image {
   } catch (error) {
     const reason = describeError(error);
     if (/too large/i.test(reason)) {
-      throw new PlaceFailure('image_too_large', `Figma refused the image as too large. ${KEPT} Try a smaller resolution.`);
+      throw new PlaceFailure(
+        'image_too_large',
+        `Figma refused the image as too large. ${KEPT} Try a smaller resolution.`,
+      );
     }
     throw new PlaceFailure('invalid_image', `Figma could not read the image (${reason}). ${KEPT} Try again.`);
   }
@@ -140,9 +143,7 @@ async function destinationFor(
   const node = await figma.getNodeByIdAsync(request.targetId);
   if (!node || node.removed) {
     const place = context.places.get(request.targetId);
-    const frame = place
-      ? await newFrameWhere(place)
-      : newFrameForImage(name, size.width, size.height, context.density);
+    const frame = place ? await newFrameWhere(place) : newFrameForImage(name, size.width, size.height, context.density);
     return { node: frame, createdFrame: true };
   }
   if (!IMAGE_TARGET_TYPES.has(node.type) || !('fills' in node)) {

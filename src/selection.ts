@@ -69,7 +69,15 @@ export function describeSelection(selection: readonly SceneNode[], density: numb
     const { width, height } = node;
     try {
       const { ratio, cropFraction } = pickRatio(width, height);
-      targets.push({ id, name, width, height, ratio, cropFraction, suggestedTier: suggestTier(width, height, ratio, density) });
+      targets.push({
+        id,
+        name,
+        width,
+        height,
+        ratio,
+        cropFraction,
+        suggestedTier: suggestTier(width, height, ratio, density),
+      });
       const parent = node.parent;
       places.set(id, { name, x: node.x, y: node.y, width, height, parentId: parent ? parent.id : null });
     } catch {

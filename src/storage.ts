@@ -29,7 +29,11 @@ const LABELS = { settings: 'settings', tray: 'reference tray', pendingJobs: 'pen
 
 export async function loadStorage(): Promise<Stored> {
   const reset: string[] = [];
-  async function read<T>(key: keyof typeof STORAGE_KEYS, schema: { safeParse(v: unknown): { success: boolean; data?: T } }, fallback: T): Promise<T> {
+  async function read<T>(
+    key: keyof typeof STORAGE_KEYS,
+    schema: { safeParse(v: unknown): { success: boolean; data?: T } },
+    fallback: T,
+  ): Promise<T> {
     let raw: unknown;
     try {
       raw = await figma.clientStorage.getAsync(STORAGE_KEYS[key]);

@@ -10,14 +10,24 @@ describe('Figma stand-in: exportAsync', () => {
     const f = createFigma();
     const frame = f.frame(400, 300, { fill: { r: 0, g: 0.5, b: 1 } });
     const sizes = [];
-    for (const constraint of [undefined, { type: 'SCALE', value: 2 }, { type: 'WIDTH', value: 100 }, { type: 'HEIGHT', value: 100 }]) {
+    for (const constraint of [
+      undefined,
+      { type: 'SCALE', value: 2 },
+      { type: 'WIDTH', value: 100 },
+      { type: 'HEIGHT', value: 100 },
+    ]) {
       const bytes = await frame.exportAsync({ format: 'PNG', ...(constraint ? { constraint } : {}) });
       const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
       sizes.push([info.width, info.height]);
       expect([...data.subarray(0, 4)]).toEqual([0, 128, 255, 255]);
       expect(readImageHeader(bytes)).toEqual({ format: 'png', width: info.width, height: info.height });
     }
-    expect(sizes).toEqual([[400, 300], [800, 600], [100, 75], [133, 100]]);
+    expect(sizes).toEqual([
+      [400, 300],
+      [800, 600],
+      [100, 75],
+      [133, 100],
+    ]);
   });
 
   it('refuses to export a removed node', async () => {
@@ -31,19 +41,35 @@ describe('Figma stand-in: exportAsync', () => {
 describe('Figma stand-in: createImage', () => {
   it('accepts PNG, JPEG and GIF, reports their size, and dedupes by content hash', async () => {
     const f = createFigma();
-    const jpeg = new Uint8Array(await sharp({ create: { width: 33, height: 21, channels: 3, background: '#08f' } }).jpeg().toBuffer());
-    const gif = new Uint8Array(await sharp({ create: { width: 7, height: 9, channels: 4, background: '#f00' } }).gif().toBuffer());
+    const jpeg = new Uint8Array(
+      await sharp({ create: { width: 33, height: 21, channels: 3, background: '#08f' } })
+        .jpeg()
+        .toBuffer(),
+    );
+    const gif = new Uint8Array(
+      await sharp({ create: { width: 7, height: 9, channels: 4, background: '#f00' } })
+        .gif()
+        .toBuffer(),
+    );
     const png = await rgbPng(64, 48);
     const sizes = [];
     for (const bytes of [png, jpeg, gif]) sizes.push(await f.figma.createImage(bytes).getSizeAsync());
-    expect(sizes).toEqual([{ width: 64, height: 48 }, { width: 33, height: 21 }, { width: 7, height: 9 }]);
+    expect(sizes).toEqual([
+      { width: 64, height: 48 },
+      { width: 33, height: 21 },
+      { width: 7, height: 9 },
+    ]);
     expect(f.figma.createImage(png).hash).toBe(f.figma.createImage(await rgbPng(64, 48)).hash);
     expect(await f.figma.createImage(png).getBytesAsync()).toEqual(png);
   });
 
   it('refuses WebP, garbage and images over 4096 px on an edge', async () => {
     const f = createFigma();
-    const webp = new Uint8Array(await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } }).webp().toBuffer());
+    const webp = new Uint8Array(
+      await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } })
+        .webp()
+        .toBuffer(),
+    );
     expect(() => f.figma.createImage(webp)).toThrow(/unsupported/);
     expect(() => f.figma.createImage(new Uint8Array([1, 2, 3, 4]))).toThrow(/unsupported/);
     expect(() => f.figma.createImage(new Uint8Array(0))).toThrow(/unsupported/);
@@ -59,9 +85,10 @@ describe('Figma stand-in: fills, plugin data, relaunch data', () => {
     const frame = f.frame(100, 100);
     const fills = frame.fills;
     expect(Object.isFrozen(fills)).toBe(true);
-    expect(() => (fills as unknown as unknown[]).push({ type: 'SOLID', color: { r: 0, g: 0, b: 0 } })).toThrow(TypeError);
+    expect(() => (fills as unknown as unknown[]).push({ type: 'SOLID', color: { r: 0, g: 0, b: 0 } })).toThrow(
+      TypeError,
+    );
     expect(() => {
-      'use strict';
       (fills[0] as { color: { r: number } }).color.r = 0.5;
     }).toThrow(TypeError);
     frame.fills = [{ type: 'SOLID', color: { r: 0, g: 1, b: 0 } }];
@@ -71,9 +98,13 @@ describe('Figma stand-in: fills, plugin data, relaunch data', () => {
   it('an IMAGE paint needs a hash from createImage and a valid scale mode; groups have no fills', async () => {
     const f = createFigma();
     const frame = f.frame(100, 100);
-    expect(() => (frame.fills = [{ type: 'IMAGE', imageHash: 'nope', scaleMode: 'FILL' }])).toThrow(/Unknown image hash/);
+    expect(() => (frame.fills = [{ type: 'IMAGE', imageHash: 'nope', scaleMode: 'FILL' }])).toThrow(
+      /Unknown image hash/,
+    );
     const { hash } = f.figma.createImage(await rgbPng(2, 2));
-    expect(() => (frame.fills = [{ type: 'IMAGE', imageHash: hash, scaleMode: 'STRETCH' as 'FILL' }])).toThrow(/scaleMode/);
+    expect(() => (frame.fills = [{ type: 'IMAGE', imageHash: hash, scaleMode: 'STRETCH' as 'FILL' }])).toThrow(
+      /scaleMode/,
+    );
     frame.fills = [{ type: 'IMAGE', imageHash: hash, scaleMode: 'FILL' }];
     expect(frame.fills).toEqual([{ type: 'IMAGE', imageHash: hash, scaleMode: 'FILL' }]);
     expect(() => f.node('GROUP', 10, 10).fills).toThrow(/no fills/);

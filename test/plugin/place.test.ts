@@ -21,7 +21,13 @@ const provenance = (over: Partial<Provenance> = {}): Provenance => ({
 
 const png = (w: number, h: number) => encodeSolidPng(w, h, { r: 0.2, g: 0.4, b: 0.6, a: 1 });
 
-async function placeRequest(targetId: string | null, bytes: Uint8Array, w: number, h: number, over?: Partial<Provenance>) {
+async function placeRequest(
+  targetId: string | null,
+  bytes: Uint8Array<ArrayBuffer>,
+  w: number,
+  h: number,
+  over?: Partial<Provenance>,
+) {
   return { requestId: `place-${Math.random()}`, targetId, bytes, width: w, height: h, provenance: provenance(over) };
 }
 
@@ -125,7 +131,11 @@ describe('placing an image', () => {
     const fillsBefore = target.fills;
     const request = await placeRequest(target.id, await png(5000, 200), 5000, 200);
     const { failed } = await place(p, request);
-    expect(failed).toEqual({ requestId: request.requestId, code: 'image_too_large', message: expect.stringMatching(/4096/) });
+    expect(failed).toEqual({
+      requestId: request.requestId,
+      code: 'image_too_large',
+      message: expect.stringMatching(/4096/),
+    });
     expect(failed?.message).toMatch(/kept/);
     expect(target.fills).toBe(fillsBefore);
     expect(p.fake.undoCommits).toBe(0);
@@ -165,7 +175,11 @@ describe('placing an image', () => {
     const referenceIds = Array.from({ length: 16 }, (_, i) => `${'9'.repeat(190)}:${i}`);
     const { placed } = await place(
       p,
-      await placeRequest(target.id, await png(1024, 1024), 1024, 1024, { prompt, referenceIds, model: 'm'.repeat(200) }),
+      await placeRequest(target.id, await png(1024, 1024), 1024, 1024, {
+        prompt,
+        referenceIds,
+        model: 'm'.repeat(200),
+      }),
     );
     expect(placed).toBeDefined();
     const stored = target.getPluginData('framefill');

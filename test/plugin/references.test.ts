@@ -1,20 +1,35 @@
 // Frames become reference images: one message per export, in order, within the long-edge limit.
 import { describe, expect, it } from 'vitest';
-import { parseMessage, MainToPanel, type MainToPanelPayload } from '../../core/messages';
+import { MainToPanel, type MainToPanelPayload, parseMessage } from '../../core/messages';
 import { readImageHeader } from '../fakes/figma';
 import { loadPlugin } from './harness';
 
 type Exported = MainToPanelPayload<'REFERENCE_EXPORTED'>;
-type Closed = MainToPanelPayload<'REFERENCES_EXPORTED'>;
 
 describe('exporting references', () => {
   it('16 frames of mixed sizes: one REFERENCE_EXPORTED each, in order, within maxEdge, then one closing message', async () => {
     const p = await loadPlugin();
     const sizes: Array<[number, number]> = [
-      [1920, 1080], [1080, 1350], [300, 200], [4000, 1000], [1000, 4000], [512, 512], [2048, 2048], [2049, 10],
-      [64, 900], [1440, 900], [375, 812], [3000, 3000], [1280, 720], [100, 100], [2500, 1600], [800, 2400],
+      [1920, 1080],
+      [1080, 1350],
+      [300, 200],
+      [4000, 1000],
+      [1000, 4000],
+      [512, 512],
+      [2048, 2048],
+      [2049, 10],
+      [64, 900],
+      [1440, 900],
+      [375, 812],
+      [3000, 3000],
+      [1280, 720],
+      [100, 100],
+      [2500, 1600],
+      [800, 2400],
     ];
-    const frames = sizes.map(([w, h], i) => p.fake.frame(w, h, { name: `Ref ${i}`, fill: { r: i / 16, g: 0.2, b: 0.8 } }));
+    const frames = sizes.map(([w, h], i) =>
+      p.fake.frame(w, h, { name: `Ref ${i}`, fill: { r: i / 16, g: 0.2, b: 0.8 } }),
+    );
     const from = p.fake.uiMessages.length;
     const closed = await p.request(
       'EXPORT_REFERENCES',
@@ -40,14 +55,20 @@ describe('exporting references', () => {
     }
     expect(closed).toEqual({ requestId: 'r1', nodeIds: frames.map((f) => f.id), missing: [] });
     // The export is the frame's own rectangle.
-    expect(p.fake.exports.every((e) => e.settings?.useAbsoluteBounds === true && e.settings.format === 'PNG')).toBe(true);
+    expect(p.fake.exports.every((e) => e.settings?.useAbsoluteBounds === true && e.settings.format === 'PNG')).toBe(
+      true,
+    );
   });
 
   it('a 300×200 frame is exported at its own size, never upscaled', async () => {
     const p = await loadPlugin();
     const small = p.fake.frame(300, 200);
     const from = p.fake.uiMessages.length;
-    await p.request('EXPORT_REFERENCES', { requestId: 'small', nodeIds: [small.id], maxEdge: 2048 }, 'REFERENCES_EXPORTED');
+    await p.request(
+      'EXPORT_REFERENCES',
+      { requestId: 'small', nodeIds: [small.id], maxEdge: 2048 },
+      'REFERENCES_EXPORTED',
+    );
     const exported = await p.fake.waitForMessage<Exported>('REFERENCE_EXPORTED', from);
     expect([exported.image.width, exported.image.height]).toEqual([300, 200]);
     expect(p.fake.exports[0]?.settings?.constraint).toEqual({ type: 'SCALE', value: 1 });

@@ -9,7 +9,14 @@ describe('selection → targets', () => {
     expect(selection.selectionCount).toBe(1);
     expect(selection.unusable).toEqual([]);
     expect(selection.targets).toEqual([
-      expect.objectContaining({ name: 'Hero', width: 1920, height: 1080, ratio: '16:9', cropFraction: 0, suggestedTier: '4K' }),
+      expect.objectContaining({
+        name: 'Hero',
+        width: 1920,
+        height: 1080,
+        ratio: '16:9',
+        cropFraction: 0,
+        suggestedTier: '4K',
+      }),
     ]);
   });
 
@@ -55,7 +62,10 @@ describe('selection → targets', () => {
     const settings = { ...p.opened!.storage.settings, density: 1 };
     const from = p.fake.uiMessages.length;
     p.send('SAVE_STORAGE', { settings });
-    const changed = await p.fake.waitForMessage<{ targets: Array<{ suggestedTier: string }> }>('SELECTION_CHANGED', from);
+    const changed = await p.fake.waitForMessage<{ targets: Array<{ suggestedTier: string }> }>(
+      'SELECTION_CHANGED',
+      from,
+    );
     expect(changed.targets[0]?.suggestedTier).toBe('1K');
   });
 

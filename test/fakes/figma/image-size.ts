@@ -14,13 +14,17 @@ type Bytes = ArrayLike<number>;
 const at = (b: Bytes, i: number) => b[i] ?? 0;
 const u16be = (b: Bytes, i: number) => (at(b, i) << 8) | at(b, i + 1);
 const u16le = (b: Bytes, i: number) => at(b, i) | (at(b, i + 1) << 8);
-const u32be = (b: Bytes, i: number) => ((at(b, i) << 24) | (at(b, i + 1) << 16) | (at(b, i + 2) << 8) | at(b, i + 3)) >>> 0;
+const u32be = (b: Bytes, i: number) =>
+  ((at(b, i) << 24) | (at(b, i + 1) << 16) | (at(b, i + 2) << 8) | at(b, i + 3)) >>> 0;
 
 export function sniffFormat(b: Bytes): FigmaImageFormat | undefined {
   const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
   if (b.length >= 8 && png.every((v, i) => b[i] === v)) return 'png';
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
-  if (b.length >= 6 && String.fromCharCode(at(b, 0), at(b, 1), at(b, 2), at(b, 3), at(b, 4), at(b, 5)).match(/^GIF8[79]a$/))
+  if (
+    b.length >= 6 &&
+    String.fromCharCode(at(b, 0), at(b, 1), at(b, 2), at(b, 3), at(b, 4), at(b, 5)).match(/^GIF8[79]a$/)
+  )
     return 'gif';
   return undefined;
 }

@@ -2,13 +2,13 @@
 // to play the user and the panel. Runs in Node and in browsers (no Node APIs): the playground reuses it.
 import { type Clone, hostClone } from './clone';
 import { readImageHeader, sniffFormat } from './image-size';
-import { FakeNode, type NodeType, type Paint, type SceneType, type World } from './nodes';
+import { FakeNode, type Paint, type SceneType, type World } from './nodes';
 
-export { encodeSolidPng } from './png';
-export { readImageHeader } from './image-size';
 export { SANDBOX_CLONE_SOURCE } from './clone';
-export { FakeNode } from './nodes';
+export { readImageHeader } from './image-size';
 export type { NodeType, Paint, SceneType } from './nodes';
+export { FakeNode } from './nodes';
+export { encodeSolidPng } from './png';
 
 export interface CreateFigmaOptions {
   /** `figma.command`: '' for a normal run, a relaunch button's command when run from one. */
@@ -280,7 +280,9 @@ export function createFigma(options: CreateFigmaOptions = {}) {
      */
     getNodeById(id: string) {
       if (documentAccess === 'dynamic-page') {
-        throw new Error('Cannot call getNodeById with documentAccess: dynamic-page. Use figma.getNodeByIdAsync instead.');
+        throw new Error(
+          'Cannot call getNodeById with documentAccess: dynamic-page. Use figma.getNodeByIdAsync instead.',
+        );
       }
       const node = world.nodes.get(id);
       return node && !node.removed ? node : null;

@@ -456,7 +456,8 @@ export class FakeNode {
     const h = this.#height;
     if (!(w > 0) || !(h > 0)) throw new Error('Cannot export a node with no area');
     const constraint = settings?.constraint ?? { type: 'SCALE', value: 1 };
-    if (!(constraint.value > 0) || !Number.isFinite(constraint.value)) throw new Error('Invalid export constraint value');
+    if (!(constraint.value > 0) || !Number.isFinite(constraint.value))
+      throw new Error('Invalid export constraint value');
     const scale =
       constraint.type === 'SCALE'
         ? constraint.value
@@ -509,7 +510,12 @@ function validatePaint(raw: unknown, world: World): Paint {
     const scaleMode = paint.scaleMode;
     if (typeof scaleMode !== 'string' || !SCALE_MODES.has(scaleMode))
       throw new Error('IMAGE paint needs scaleMode FILL, FIT, CROP or TILE');
-    return { type: 'IMAGE', imageHash: hash as string | null, scaleMode: scaleMode as ImagePaint['scaleMode'], ...common };
+    return {
+      type: 'IMAGE',
+      imageHash: hash as string | null,
+      scaleMode: scaleMode as ImagePaint['scaleMode'],
+      ...common,
+    };
   }
   throw new Error(`The stand-in models SOLID and IMAGE paints only (got ${String(paint.type)})`);
 }

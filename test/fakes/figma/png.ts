@@ -80,11 +80,16 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
 const clampByte = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
 
 /** An RGBA PNG of `width` × `height` pixels, every pixel `colour` (channels 0…1). */
-export async function encodeSolidPng(width: number, height: number, colour: Rgba): Promise<Uint8Array> {
+export async function encodeSolidPng(width: number, height: number, colour: Rgba): Promise<Uint8Array<ArrayBuffer>> {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new RangeError(`PNG size must be positive integers, got ${width}×${height}`);
   }
-  const px = [clampByte(colour.r * 255), clampByte(colour.g * 255), clampByte(colour.b * 255), clampByte(colour.a * 255)];
+  const px = [
+    clampByte(colour.r * 255),
+    clampByte(colour.g * 255),
+    clampByte(colour.b * 255),
+    clampByte(colour.a * 255),
+  ];
   const stride = 1 + width * 4;
   const raw = new Uint8Array(stride * height);
   // First row: filter 0 with the colour; later rows: filter 2 ("Up") of all zeros, which repeats the row above.
