@@ -46,8 +46,9 @@ export const ProvenanceSchema = z.object({
 export type Provenance = z.infer<typeof ProvenanceSchema>;
 
 export const SettingsSchema = z.object({
-  // Not z.url(): it needs the URL global, which Figma's plugin sandbox (where main validates every
-  // SAVE_STORAGE) does not provide, so every save would be refused there.
+  // Not z.url(): it needs the URL global, and Figma's plugin sandbox (where main validates every
+  // SAVE_STORAGE) "does not expose browser APIs", so every save would be refused there.
+  // https://developers.figma.com/docs/plugins/how-plugins-run
   proxyUrl: z
     .string()
     .max(2000)

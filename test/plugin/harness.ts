@@ -1,6 +1,7 @@
 // Runs the BUILT sandbox bundle (build/main.js) against the Figma stand-in inside a node:vm context whose
 // only globals are what Figma's sandbox offers: `figma`, `__html__`, console, timers and the ES built-ins
-// (no DOM, no require). Tests drive it as the panel does, through the message protocol.
+// (no DOM, no require, no URL or TextEncoder: the sandbox "does not expose browser APIs",
+// https://developers.figma.com/docs/plugins/how-plugins-run). Tests drive it as the panel does.
 import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
