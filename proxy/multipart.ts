@@ -212,7 +212,8 @@ export async function readMultipart(
     return form;
   } catch (error) {
     await part?.file?.handle.close().catch(() => undefined);
-    await reader.cancel().catch(() => undefined);
+    // No reader.cancel(): that would destroy the socket before the error answer is written. The HTTP
+    // server drains (briefly) or closes the connection after answering.
     await rm(dir, { recursive: true, force: true });
     throw error;
   } finally {

@@ -308,8 +308,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
     if (known.code === 'rate_limited' && known.retryAfter !== undefined) {
       c.header('Retry-After', String(Math.ceil(known.retryAfter)));
     }
-    // The rest of an oversized body is not worth reading: close the connection after this answer.
-    if (known.status === 413) c.header('Connection', 'close');
+    // An upload refused part-way has unread bytes in flight: close the connection after this answer, so
+    // the client does not reuse a socket the server is about to drop.
+    if (c.req.method === 'POST') c.header('Connection', 'close');
     const body = {
       error: {
         ...known.toBody().error,
@@ -469,19 +470,26 @@ function limitBody(maxBytes: number): MiddlewareHandler<Env> {
     const raw = c.req.raw;
     const declared = Number(raw.headers.get('Content-Length') ?? Number.NaN);
     if (declared > maxBytes) throw tooLarge();
+    const source = raw.body?.getReader();
     let seen = 0;
-    c.set(
-      'body',
-      raw.body?.pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          transform(chunk, controller) {
-            seen += chunk.byteLength;
-            if (seen > maxBytes) controller.error(tooLarge());
-            else controller.enqueue(chunk);
+    // Not pipeThrough(): erroring a pipe cancels its source, which destroys the socket before the 413
+    // answer is written. This stream errors alone and leaves the connection to the HTTP server.
+    const counted = source
+      ? new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            const { done, value } = await source.read();
+            if (done) return controller.close();
+            seen += value.byteLength;
+            if (seen > maxBytes) {
+              source.releaseLock();
+              controller.error(tooLarge());
+            } else {
+              controller.enqueue(value);
+            }
           },
-        }),
-      ) ?? null,
-    );
+        })
+      : null;
+    c.set('body', counted);
     return next();
   };
 }
