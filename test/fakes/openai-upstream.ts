@@ -60,6 +60,8 @@ export interface RecordedRequest {
   /** The client closed the connection before the fake finished answering (an abort or a timeout). */
   closedByClient: boolean;
   status?: number;
+  /** The `x-request-id` the fake answered with. */
+  requestId: string;
 }
 
 export type Fault =
@@ -67,6 +69,8 @@ export type Fault =
   | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
   /** Hold the answer this long before sending headers, then answer normally. */
   | { kind: 'delay'; ms: number }
+  /** Hold the answer until `until` settles, then answer normally (lets a test attach listeners first). */
+  | { kind: 'hold'; until: Promise<unknown> }
   /** Never answer (until the client gives up). */
   | { kind: 'hang' }
   /** Close the socket before any header. */
@@ -405,12 +409,18 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   let chooser: ((request: RecordedRequest) => Fault | undefined) | undefined;
   const waiters: Array<{ count: number; resolve: () => void }> = [];
 
-  const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+  const sendJson = (
+    res: ServerResponse,
+    record: RecordedRequest,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ) => {
     const text = JSON.stringify(body);
     res.writeHead(status, {
       'content-type': 'application/json',
       'content-length': String(Buffer.byteLength(text)),
-      'x-request-id': requestId(),
+      'x-request-id': record.requestId,
       'openai-version': '2020-10-01',
       ...headers,
     });
@@ -423,6 +433,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     const closed = () => record.closedByClient;
 
     if (fault?.kind === 'delay') await delay(fault.ms);
+    if (fault?.kind === 'hold') await fault.until.catch(() => undefined);
     if (closed()) return;
     if (fault?.kind === 'hang') return;
     if (fault?.kind === 'drop-before-headers') {
@@ -432,6 +443,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     if (fault?.kind === 'status') {
       sendJson(
         res,
+        record,
         fault.status,
         fault.body ?? { error: { message: 'fault', type: 'server_error', param: null, code: null } },
         fault.headers,
@@ -439,27 +451,23 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       return;
     }
     if (fault?.kind === 'moderation') {
-      const id = requestId();
-      sendJson(
-        res,
-        400,
-        {
-          error: {
-            message:
-              fault.message ??
-              `Your request was rejected by the safety system. If you believe this is an error, contact us at help.openai.com and include the request ID ${id}. safety_violations=[violence].`,
-            type: 'image_generation_user_error',
-            param: null,
-            code: 'moderation_blocked',
-          },
+      const id = record.requestId;
+      sendJson(res, record, 400, {
+        error: {
+          message:
+            fault.message ??
+            `Your request was rejected by the safety system. If you believe this is an error, contact us at help.openai.com and include the request ID ${id}. safety_violations=[violence].`,
+          type: 'image_generation_user_error',
+          param: null,
+          code: 'moderation_blocked',
         },
-        { 'x-request-id': id },
-      );
+      });
       return;
     }
     if (fault?.kind === 'rate-limited') {
       sendJson(
         res,
+        record,
         429,
         {
           error: {
@@ -474,7 +482,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       return;
     }
     if (fault?.kind === 'unauthorized') {
-      sendJson(res, 401, {
+      sendJson(res, record, 401, {
         error: {
           message:
             'Incorrect API key provided: sk-te*****key. You can find your API key at https://platform.openai.com/account/api-keys.',
@@ -506,7 +514,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         res.writeHead(200, {
           'content-type': 'application/json',
           'content-length': '100000',
-          'x-request-id': requestId(),
+          'x-request-id': record.requestId,
         });
         res.flushHeaders();
         setImmediate(() => req.socket.destroy());
@@ -531,11 +539,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
           fault.kind === 'truncated'
             ? text.slice(0, Math.floor(text.length / 2))
             : `{"created": ${created}, "data": [{"b64_json": }`;
-        res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': requestId() });
+        res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': record.requestId });
         res.end(broken);
         return;
       }
-      sendJson(res, 200, body);
+      sendJson(res, record, 200, body);
       return;
     }
 
@@ -544,7 +552,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
-      'x-request-id': requestId(),
+      'x-request-id': record.requestId,
       'openai-version': '2020-10-01',
     });
     res.flushHeaders();
@@ -613,6 +621,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       params: {},
       images: [],
       closedByClient: false,
+      requestId: requestId(),
     };
     res.on('close', () => {
       if (!res.writableFinished) record.closedByClient = true;
@@ -687,10 +696,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       if (res.headersSent || record.closedByClient) return;
       if (error instanceof UpstreamRefusal) {
         record.status = error.status;
-        sendJson(res, error.status, error.body);
+        sendJson(res, record, error.status, error.body);
         return;
       }
-      sendJson(res, 500, {
+      sendJson(res, record, 500, {
         error: { message: `The fake upstream failed: ${String(error)}`, type: 'server_error', param: null, code: null },
       });
     } finally {
