@@ -178,7 +178,7 @@ export async function readMultipart(
       case 'body': {
         const at = buf.indexOf(delimiter);
         if (at >= 0) {
-          await writePart(Buffer.from(buf.subarray(0, at)));
+          await writePart(buf.subarray(0, at));
           await endPart();
           buf = buf.subarray(at + delimiter.length);
           state = 'after-boundary';
@@ -187,7 +187,7 @@ export async function readMultipart(
         // Keep a tail that could be the start of the delimiter; everything before it is the part's.
         const safe = buf.length - (delimiter.length - 1);
         if (safe > 0) {
-          await writePart(Buffer.from(buf.subarray(0, safe)));
+          await writePart(buf.subarray(0, safe));
           buf = buf.subarray(safe);
         }
         return false;
