@@ -36,7 +36,8 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse, body: 
     req.on('end', () => handler(req, res, Buffer.concat(chunks)));
   });
   await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server?.address() as AddressInfo).port}`;
+  const address = server?.address() as AddressInfo | undefined;
+  return `http://127.0.0.1:${address?.port ?? 0}`;
 }
 
 const fastBackoff = { backoffMs: [1], maxReconnects: 3 };

@@ -1,0 +1,242 @@
+// The built panel (build/ui.html) in Debian's Chromium, inside a host page that plays Figma's main
+// thread over postMessage, against a real proxy (draft provider) on 127.0.0.1.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { type Browser, type BrowserContext, chromium, type FrameLocator, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SETTINGS, type Target } from '../../core/messages';
+import { pickRatio, suggestTier } from '../../core/pick';
+import { imageInfo, png } from '../helpers/images';
+import { startTestProxy, type TestProxy } from '../helpers/proxy';
+import { type PanelHost, startPanelHost } from './helpers/panel-host';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const SCREENSHOTS = path.join(ROOT, 'docs/screenshots');
+
+let browser: Browser;
+let host: PanelHost;
+let context: BrowserContext | undefined;
+let proxy: TestProxy | undefined;
+
+beforeAll(async () => {
+  execFileSync(process.execPath, ['build.mjs', '--no-typecheck', '--quiet'], { cwd: ROOT, stdio: 'inherit' });
+  host = await startPanelHost();
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+      '--no-first-run',
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await host?.close();
+});
+
+afterEach(async () => {
+  await context?.close();
+  context = undefined;
+  await proxy?.close(0);
+  proxy = undefined;
+});
+
+function frame(id: string, name: string, width: number, height: number): Target {
+  const { ratio, cropFraction } = pickRatio(width, height);
+  return { id, name, width, height, ratio, cropFraction, suggestedTier: suggestTier(width, height, ratio) };
+}
+
+const HERO = frame('1:10', 'Hero', 1440, 810);
+const REFERENCES = [
+  frame('2:1', 'Logo', 200, 200),
+  frame('2:2', 'Moodboard', 300, 200),
+  frame('2:3', 'Palette', 240, 320),
+];
+
+interface Opened {
+  page: Page;
+  panel: FrameLocator;
+}
+
+/** Opens the host with the panel pointed at the test proxy, the way Figma would open the plugin. */
+async function openPanel(options: { theme?: 'light' | 'dark'; proxyUrl: string }): Promise<Opened> {
+  context = await browser.newContext({ viewport: { width: 400, height: 1140 }, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error('host page error:', error));
+  await page.goto(host.url);
+  const nodes: Record<string, { name: string; width: number; height: number; b64: string }> = {};
+  for (const [i, ref] of REFERENCES.entries()) {
+    const bytes = await png(ref.width, ref.height, i + 2);
+    nodes[ref.id] = { name: ref.name, width: ref.width, height: ref.height, b64: bytes.toString('base64') };
+  }
+  const hero = await png(HERO.width, HERO.height, 9);
+  nodes[HERO.id] = { name: HERO.name, width: HERO.width, height: HERO.height, b64: hero.toString('base64') };
+  await page.evaluate(
+    ({ nodes, settings, theme }) => {
+      const h = window.host;
+      h.nodes = nodes;
+      h.storage.settings = settings;
+      h.theme = theme;
+      h.open();
+    },
+    { nodes, settings: { ...DEFAULT_SETTINGS, proxyUrl: options.proxyUrl }, theme: options.theme ?? 'light' },
+  );
+  const panel = page.frameLocator('iframe');
+  await panel.getByText('Balance:').waitFor();
+  return { page, panel };
+}
+
+/** Pins the three references through the selection, then selects the Hero frame as the target. */
+async function pinReferencesAndTarget(page: Page, panel: FrameLocator): Promise<void> {
+  await page.evaluate((refs) => window.host.select(refs), REFERENCES);
+  await panel.getByRole('button', { name: 'Add selection as references' }).click();
+  await expect.poll(() => panel.getByRole('list', { name: 'References' }).getByRole('listitem').count()).toBe(3);
+  await page.evaluate((hero) => window.host.select([hero]), HERO);
+  await panel.getByText('1 frame: 16:9').waitFor();
+}
+
+const placed = (page: Page) => page.evaluate(() => window.host.placed);
+const storage = (page: Page) => page.evaluate(() => window.host.storage);
+
+async function account(url: string) {
+  const response = await fetch(`${url}/v1/account`);
+  return (await response.json()) as { balance_credits: number; jobs_in_flight: number };
+}
+
+describe('the panel in Chromium against the proxy', () => {
+  it('generates a 16:9 2K image with 3 references, shows progress and a preview, and places a 2560×1440 PNG', async () => {
+    proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '3000' });
+    const { page, panel } = await openPanel({ proxyUrl: proxy.url });
+    await pinReferencesAndTarget(page, panel);
+    // Every thumbnail arrived as a small export.
+    await expect.poll(() => panel.locator('.ff-thumb img').count()).toBe(3);
+
+    await panel.getByLabel('Prompt').fill('A red bicycle leaning on a sunlit wall');
+    await panel.getByRole('radiogroup', { name: 'Aspect ratio' }).getByRole('radio', { name: '16:9' }).check();
+    await panel.getByRole('radiogroup', { name: 'Resolution' }).getByRole('radio', { name: /^2K/ }).check();
+    const generate = panel.getByRole('button', { name: /^Generate/ });
+    expect(await generate.textContent()).toBe('Generate · 8 credits');
+    await generate.click();
+
+    const progress = panel.getByRole('progressbar');
+    await progress.waitFor();
+    await panel.getByRole('img', { name: /^Partial preview of Hero/ }).waitFor();
+    // Accepted jobs are saved at once, so a closed panel could resume them.
+    expect((await storage(page)).pendingJobs).toHaveLength(1);
+
+    await expect.poll(async () => (await placed(page)).length, { timeout: 30_000 }).toBe(1);
+    const [image] = await placed(page);
+    expect(image?.targetId).toBe(HERO.id);
+    expect(image?.provenance).toMatchObject({ aspectRatio: '16:9', resolution: '2K' });
+    expect(image?.provenance.referenceIds).toEqual(REFERENCES.map((r) => r.id));
+    expect(await imageInfo(Buffer.from(image?.b64 ?? '', 'base64'))).toEqual({
+      format: 'png',
+      width: 2560,
+      height: 1440,
+    });
+    // The proxy received the three references.
+    const job = (await (await fetch(`${proxy.url}/v1/generations/${image?.provenance.jobId}`)).json()) as {
+      references: number;
+    };
+    expect(job.references).toBe(3);
+    // The references went at full size (default max edge), thumbnails at 96 px.
+    const exports = (await page.evaluate(() => window.host.received)).filter(([name]) => name === 'EXPORT_REFERENCES');
+    expect(exports.map(([, p]) => (p as { maxEdge: number }).maxEdge)).toEqual([96, 2048]);
+
+    await panel.getByText('Placed in Hero.').waitFor();
+    expect(await progress.getAttribute('value')).toBe('100');
+    const download = panel.getByRole('link', { name: 'Download original' });
+    expect(await download.getAttribute('download')).toBe('a-red-bicycle-leaning-on-a-sunlit-wall-2560x1440.png');
+    expect(await download.getAttribute('href')).toMatch(/^blob:/);
+    await expect.poll(async () => (await storage(page)).pendingJobs).toEqual([]);
+
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.locator('iframe').screenshot({ path: path.join(SCREENSHOTS, 'panel-light.png') });
+  });
+
+  it('cancels a running job from the panel, and the credits come back', async () => {
+    proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '20000' });
+    const before = await account(proxy.url);
+    const { page, panel } = await openPanel({ proxyUrl: proxy.url });
+    await page.evaluate((hero) => window.host.select([hero]), HERO);
+    await panel.getByLabel('Prompt').fill('A quiet harbour at dawn');
+    // ⌘/Ctrl+Enter generates from the prompt.
+    await panel.getByLabel('Prompt').press('Control+Enter');
+    await panel.getByText(/^Generating…/).waitFor();
+    await expect.poll(async () => (await account(proxy!.url)).jobs_in_flight).toBe(1);
+    expect((await account(proxy.url)).balance_credits).toBeLessThan(before.balance_credits);
+
+    await panel.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await panel.getByText('Canceled: its credits were returned.').waitFor();
+    const after = await account(proxy.url);
+    expect(after.balance_credits).toBe(before.balance_credits);
+    expect(after.jobs_in_flight).toBe(0);
+    expect(await placed(page)).toEqual([]);
+    await expect.poll(async () => (await storage(page)).pendingJobs).toEqual([]);
+  });
+
+  it('resumes a job after the panel is closed and reopened mid-job, and places it exactly once', async () => {
+    proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '4000' });
+    const { page, panel } = await openPanel({ proxyUrl: proxy.url });
+    await page.evaluate((hero) => window.host.select([hero]), HERO);
+    await panel.getByLabel('Prompt').fill('Mountains in fog');
+    await panel.getByRole('button', { name: /^Generate/ }).click();
+    await expect.poll(async () => (await storage(page)).pendingJobs.length).toBe(1);
+    const [pending] = (await storage(page)).pendingJobs;
+
+    // Closing the plugin tears the panel down; the job keeps running on the proxy.
+    await page.evaluate(() => window.host.close());
+    const job = (await (await fetch(`${proxy.url}/v1/generations/${pending?.jobId}`)).json()) as { status: string };
+    expect(['queued', 'running']).toContain(job.status);
+
+    await page.evaluate(() => window.host.open());
+    const reopened = page.frameLocator('iframe');
+    await reopened.getByText('Placed in Hero.').waitFor({ timeout: 30_000 });
+    expect((await placed(page)).map((p) => p.provenance.jobId)).toEqual([pending?.jobId]);
+    await expect.poll(async () => (await storage(page)).pendingJobs).toEqual([]);
+
+    // A second reopen finds nothing pending, and places nothing again.
+    await page.evaluate(() => window.host.open());
+    await page.frameLocator('iframe').getByText('Balance:').waitFor();
+    expect(await placed(page)).toHaveLength(1);
+  });
+
+  it('says how to start the proxy when it is not running', async () => {
+    proxy = await startTestProxy();
+    const { page, panel } = await openPanel({ proxyUrl: proxy.url });
+    await page.evaluate((hero) => window.host.select([hero]), HERO);
+    await proxy.close(0);
+    proxy = undefined;
+
+    await panel.getByLabel('Prompt').fill('A lighthouse');
+    await panel.getByRole('button', { name: /^Generate/ }).click();
+    const alert = panel.getByRole('alert').filter({ hasText: 'Cannot reach the Framefill proxy' }).first();
+    await alert.waitFor({ timeout: 30_000 });
+    const text = (await alert.textContent()) ?? '';
+    expect(text).toContain('npm start');
+    expect(text).toContain('local network access');
+    expect(await placed(page)).toEqual([]);
+  });
+
+  it("follows Figma's dark theme", async () => {
+    proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '10000' });
+    const { page, panel } = await openPanel({ proxyUrl: proxy.url, theme: 'dark' });
+    await pinReferencesAndTarget(page, panel);
+    await expect.poll(() => panel.locator('.ff-thumb img').count()).toBe(3);
+    const background = await panel.locator('body').evaluate((body) => getComputedStyle(body).backgroundColor);
+    expect(background).toBe('rgb(44, 44, 44)');
+    await panel.getByLabel('Prompt').fill('A red bicycle leaning on a sunlit wall, golden hour, film grain');
+    await panel.getByRole('button', { name: /^Generate/ }).click();
+    await panel.getByRole('img', { name: /^Partial preview of Hero/ }).waitFor({ timeout: 30_000 });
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.locator('iframe').screenshot({ path: path.join(SCREENSHOTS, 'panel-dark.png') });
+  });
+});
