@@ -1,8 +1,8 @@
 // Images through sharp: what a reference really is (type from its bytes, dimensions from its header), and
 // the one check every provider result passes before a job may complete.
 import sharp, { type Metadata } from 'sharp';
-import { FIGMA_MAX_IMAGE_EDGE, REFERENCE_MAX_EDGE, type ReferenceMime, sniffImageMime } from '../core/limits';
 import { formatSize, type OutputFormat, type OutputSize } from '../core/formats';
+import { FIGMA_MAX_IMAGE_EDGE, REFERENCE_MAX_EDGE, type ReferenceMime, sniffImageMime } from '../core/limits';
 import { FramefillError } from './errors';
 
 /** Decoding refuses images over this many pixels, so a small file that claims a huge image cannot exhaust memory. */
@@ -95,6 +95,7 @@ export async function verifyResult(bytes: Buffer, expected: OutputSize, format: 
       `The image service returned ${width}×${height}; it was scaled to ${out.info.width}×${out.info.height} to fit Figma's ${FIGMA_MAX_IMAGE_EDGE}-px limit.`,
     );
   }
-  if (!sameFormat) notes.push(`The image service returned ${meta.format ?? 'another format'}; it was converted to ${format}.`);
+  if (!sameFormat)
+    notes.push(`The image service returned ${meta.format ?? 'another format'}; it was converted to ${format}.`);
   return { bytes: out.data, mime: wantMime, width: out.info.width, height: out.info.height, notes };
 }

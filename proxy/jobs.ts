@@ -171,8 +171,9 @@ export class JobStore {
   /** queued → running; false when the job left `queued` meanwhile (canceled). */
   start(id: string): boolean {
     return (
-      this.db.prepare("UPDATE jobs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'").run(nowIso(), id)
-        .changes === 1
+      this.db
+        .prepare("UPDATE jobs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'")
+        .run(nowIso(), id).changes === 1
     );
   }
 
@@ -207,7 +208,12 @@ export class JobStore {
   }
 
   /** queued|running → failed|canceled|interrupted, releasing the reservation; false when already final. */
-  finish(id: string, status: 'failed' | 'canceled' | 'interrupted', error?: ApiError, upstreamRequestId?: string): boolean {
+  finish(
+    id: string,
+    status: 'failed' | 'canceled' | 'interrupted',
+    error?: ApiError,
+    upstreamRequestId?: string,
+  ): boolean {
     return this.db
       .transaction(() => {
         const changed = this.db

@@ -77,9 +77,9 @@ export class Ledger {
   /** The account of a live token, or `undefined`. The hash lookup is followed by a constant-time compare. */
   authenticate(token: string): Account | undefined {
     const hash = hashToken(token);
-    const row = this.db
-      .prepare('SELECT * FROM accounts WHERE token_hash = ? AND revoked_at IS NULL')
-      .get(hash) as AccountRow | undefined;
+    const row = this.db.prepare('SELECT * FROM accounts WHERE token_hash = ? AND revoked_at IS NULL').get(hash) as
+      | AccountRow
+      | undefined;
     if (!row?.token_hash) return undefined;
     const a = Buffer.from(row.token_hash, 'hex');
     const b = Buffer.from(hash, 'hex');

@@ -2,7 +2,7 @@
 // tokens and credits in the data dir's database (DESIGN.md §7).
 import { loadConfig } from './config';
 import { openDb } from './db';
-import { LOCAL_ACCOUNT_CREDITS, Ledger } from './ledger';
+import { Ledger, LOCAL_ACCOUNT_CREDITS } from './ledger';
 import { startProxy } from './start';
 
 const USAGE = `Usage:
@@ -40,9 +40,7 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
     `  data dir:  ${config.dataDir}`,
   ];
   if (proxy.mode === 'local') lines.push(`  playground: ${localUrl}/playground`);
-  lines.push(
-    '  Figma:     Plugins ▸ Development ▸ Import plugin from manifest… → choose manifest.json in this folder',
-  );
+  lines.push('  Figma:     Plugins ▸ Development ▸ Import plugin from manifest… → choose manifest.json in this folder');
   console.log(lines.join('\n'));
   let stopping = false;
   const stop = (signal: string) => {
@@ -96,7 +94,8 @@ function token(args: string[], dataDir: string): number {
       }
       case 'credit': {
         const [target, amount] = rest;
-        if (!target || amount === undefined) throw new Error('token credit needs a token name and a number of credits.');
+        if (!target || amount === undefined)
+          throw new Error('token credit needs a token name and a number of credits.');
         const account = ledger.credit(target, Number(amount));
         console.log(`Token "${account.name}" now has ${account.balance} credits.`);
         return 0;

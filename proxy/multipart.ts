@@ -40,10 +40,15 @@ const MAX_HEADER_BYTES = 16 * 1024;
 const SNIFF_BYTES = 16;
 
 export function boundaryOf(contentType: string | undefined): string {
-  const match = /^multipart\/form-data\s*;(?:.*;)?\s*boundary=(?:"([^"]{1,70})"|([^\s;]{1,70}))/i.exec(contentType ?? '');
+  const match = /^multipart\/form-data\s*;(?:.*;)?\s*boundary=(?:"([^"]{1,70})"|([^\s;]{1,70}))/i.exec(
+    contentType ?? '',
+  );
   const boundary = match?.[1] ?? match?.[2];
   if (!boundary) {
-    throw new FramefillError('invalid_request', 'Send the generation as multipart/form-data (prompt, aspect_ratio, resolution, reference…).');
+    throw new FramefillError(
+      'invalid_request',
+      'Send the generation as multipart/form-data (prompt, aspect_ratio, resolution, reference…).',
+    );
   }
   return boundary;
 }
@@ -93,7 +98,13 @@ export async function readMultipart(
     fileCount++;
     if (fileCount > limits.maxFiles) throw limits.tooManyFiles(fileCount);
     const file = path.join(dir, `file-${fileCount}`);
-    part.file = { path: file, handle: await open(file, 'w'), hash: createHash('sha256'), head: Buffer.alloc(0), checked: false };
+    part.file = {
+      path: file,
+      handle: await open(file, 'w'),
+      hash: createHash('sha256'),
+      head: Buffer.alloc(0),
+      checked: false,
+    };
   };
 
   const writePart = async (chunk: Buffer) => {

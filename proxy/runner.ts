@@ -106,7 +106,7 @@ export class JobRunner {
     this.accepting = false;
     for (const id of this.queue.splice(0)) this.interrupt(id);
     const all = Promise.allSettled([...this.running.values()]);
-    let timer: NodeJS.Timeout | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
     for (const id of [...this.running.keys()]) this.interrupt(id);

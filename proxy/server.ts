@@ -6,7 +6,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import {
   type Account as AccountBody,
@@ -111,9 +111,13 @@ export function createApp(deps: AppDeps): Hono<Env> {
         },
         checkFile: async (part, index) => {
           if (part.name !== 'reference' && part.name !== 'reference[]') {
-            throw new FramefillError('invalid_request', `Unexpected file field "${part.name}": send images as "reference".`, {
-              field: part.name,
-            });
+            throw new FramefillError(
+              'invalid_request',
+              `Unexpected file field "${part.name}": send images as "reference".`,
+              {
+                field: part.name,
+              },
+            );
           }
           const { width, height } = await referenceDimensions(part.file, index);
           references[index] = { file: part.file, mime: mimes[index]!, width, height };
@@ -219,7 +223,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
         if (!row) return;
         await stream.writeSSE({ event: 'status', data: JSON.stringify({ id, status: row.status }) });
         if (isTerminal(row.status)) {
-          for (const event of terminalEvents(row)) await stream.writeSSE({ event: event.event, data: JSON.stringify(event.data) });
+          for (const event of terminalEvents(row))
+            await stream.writeSSE({ event: event.event, data: JSON.stringify(event.data) });
           return;
         }
         const partial = runner.lastPartial(id);
@@ -298,10 +303,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   );
 
   app.onError((error, c) => {
-    const known =
-      error instanceof FramefillError
-        ? error
-        : new FramefillError('internal', undefined, { cause: error });
+    const known = error instanceof FramefillError ? error : new FramefillError('internal', undefined, { cause: error });
     if (!(error instanceof FramefillError)) {
       log({ kind: 'error', method: c.req.method, path: c.req.path, error: error.message });
     }
@@ -378,7 +380,8 @@ function requestLog(log: Logger): MiddlewareHandler<Env> {
 function cors(allowedOrigins: readonly string[]): MiddlewareHandler<Env> {
   return async (c, next) => {
     const origin = c.req.header('Origin');
-    const allow = origin === undefined || origin === 'null' ? '*' : allowedOrigins.includes(origin) ? origin : undefined;
+    const allow =
+      origin === undefined || origin === 'null' ? '*' : allowedOrigins.includes(origin) ? origin : undefined;
     const headers: Record<string, string> = allow
       ? {
           'Access-Control-Allow-Origin': allow,
@@ -410,8 +413,7 @@ function cors(allowedOrigins: readonly string[]): MiddlewareHandler<Env> {
  */
 function refuseForeignOrigins(config: Config, selfOrigins: () => readonly string[]): MiddlewareHandler<Env> {
   return async (c, next) => {
-    const forbidden = () =>
-      new FramefillError('forbidden_origin', undefined, { field: 'Origin' });
+    const forbidden = () => new FramefillError('forbidden_origin', undefined, { field: 'Origin' });
     if (config.loopbackOnly) {
       const host = c.req.header('Host') ?? '';
       if (!/^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i.test(host)) throw forbidden();
@@ -500,7 +502,8 @@ async function servePlayground(c: Context<Env>, dir: string | undefined, file: s
   const full = path.join(folder, file);
   const bytes = await readFile(full).catch(() => undefined);
   if (!bytes) throw new FramefillError('not_found');
-  const type = file === 'playground.html' ? 'text/html; charset=utf-8' : (PLAYGROUND_FILES[file] ?? 'application/octet-stream');
+  const type =
+    file === 'playground.html' ? 'text/html; charset=utf-8' : (PLAYGROUND_FILES[file] ?? 'application/octet-stream');
   return c.body(new Uint8Array(bytes), 200, { 'Content-Type': type, 'Cache-Control': 'no-store' });
 }
 

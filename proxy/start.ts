@@ -1,9 +1,9 @@
 // Starts the proxy: opens the data dir, settles jobs a previous process left unfinished, and listens on
 // every configured address (both loopback families by default). `close()` is the graceful stop.
 import { mkdirSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { createServer, type Server } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import type { Config } from './config';
 import { openDb } from './db';
@@ -138,8 +138,12 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
     return expired.length;
   };
   await cleanup();
-  const cleanupTimer = setInterval(() => void cleanup(), Math.min(CLEANUP_EVERY_MS, Math.max(config.resultTtlMs, 1000)));
-  cleanupTimer.unref();
+  const cleanupTimer = setInterval(
+    () => void cleanup(),
+    Math.min(CLEANUP_EVERY_MS, Math.max(config.resultTtlMs, 1000)),
+  );
+  // Typed as a number where the DOM lib is loaded too (the tests' project); on Node it is a Timeout.
+  (cleanupTimer as unknown as NodeJS.Timeout).unref();
 
   const displayHost = hosts.includes('127.0.0.1') ? '127.0.0.1' : hosts[0]!;
   let closing: Promise<void> | undefined;

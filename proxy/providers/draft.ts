@@ -47,7 +47,10 @@ export async function renderDraft(request: GenerationRequest, size: PixelSize): 
   const unit = Math.min(width, height) / 20;
   const sheet = await contactSheet(request, size, unit);
   const prompt = [...request.prompt.trim()].slice(0, PROMPT_PREVIEW_CHARS).join('');
-  const promptLines = wrap(prompt + (countChars(request.prompt.trim()) > PROMPT_PREVIEW_CHARS ? '…' : ''), 48).slice(0, 4);
+  const promptLines = wrap(prompt + (countChars(request.prompt.trim()) > PROMPT_PREVIEW_CHARS ? '…' : ''), 48).slice(
+    0,
+    4,
+  );
   const textTop = sheet ? sheet.top + sheet.height + unit * 1.2 : height * 0.42;
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
   <defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1">
@@ -68,11 +71,7 @@ export async function renderDraft(request: GenerationRequest, size: PixelSize): 
     .join('\n  ')}
 </svg>`;
   const layers: OverlayOptions[] = sheet ? sheet.tiles : [];
-  return sharp(Buffer.from(svg))
-    .resize(width, height)
-    .composite(layers)
-    .png({ compressionLevel: 1 })
-    .toBuffer();
+  return sharp(Buffer.from(svg)).resize(width, height).composite(layers).png({ compressionLevel: 1 }).toBuffer();
 }
 
 /** The references side by side, each fitted in a cell, in their order. */
@@ -152,5 +151,8 @@ function escapeXml(text: string): string {
   // Control characters other than tab/newline are invalid in XML and would make librsvg refuse the SVG.
   // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
   const clean = text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '');
-  return clean.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
+  return clean.replace(
+    /[<>&"']/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!,
+  );
 }

@@ -144,7 +144,11 @@ export function generationForm(fields: Record<string, string>, references: Refer
   const form = new FormData();
   for (const [name, value] of Object.entries(fields)) form.append(name, value);
   references.forEach((ref, i) => {
-    form.append('reference', new Blob([ref.bytes], { type: ref.type ?? 'application/octet-stream' }), ref.name ?? `ref-${i + 1}.png`);
+    form.append(
+      'reference',
+      new Blob([new Uint8Array(ref.bytes)], { type: ref.type ?? 'application/octet-stream' }),
+      ref.name ?? `ref-${i + 1}.png`,
+    );
   });
   return form;
 }

@@ -17,13 +17,14 @@ describe('auth', () => {
       const { token } = proxy.ledger.createToken('alice', 50);
       const { token: revoked } = proxy.ledger.createToken('mallory', 50);
       proxy.ledger.revoke('mallory');
-      for (const headers of [
+      const attempts: Record<string, string>[] = [
         {},
         { Authorization: 'Bearer ff_unknown' },
         { Authorization: `Bearer ${revoked}` },
         { Authorization: `Basic ${token}` },
         { Authorization: token },
-      ]) {
+      ];
+      for (const headers of attempts) {
         for (const route of ['/v1/account', `/v1/generations/${crypto.randomUUID()}`]) {
           const response = await fetch(`${proxy.url}${route}`, { headers });
           expect(response.status, JSON.stringify(headers)).toBe(401);
@@ -157,7 +158,9 @@ describe('CORS and origins', () => {
       expect(del.status).toBe(403);
       expect((await submitGeneration(proxy.url, fields, { origin: 'https://tools.example.com' })).status).toBe(202);
       // Its own origin (the playground it serves) may post.
-      expect((await submitGeneration(proxy.url, fields, { origin: `http://localhost:${proxy.port}` })).status).toBe(202);
+      expect((await submitGeneration(proxy.url, fields, { origin: `http://localhost:${proxy.port}` })).status).toBe(
+        202,
+      );
     } finally {
       await proxy.close();
     }
@@ -169,7 +172,12 @@ describe('CORS and origins', () => {
       // fetch() will not send a Host of our choosing; node:http will.
       const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
         const req = request(
-          { host: '127.0.0.1', port: proxy.port, path: '/v1/account', headers: { Host: `rebound.example:${proxy.port}` } },
+          {
+            host: '127.0.0.1',
+            port: proxy.port,
+            path: '/v1/account',
+            headers: { Host: `rebound.example:${proxy.port}` },
+          },
           (res) => {
             let text = '';
             res.on('data', (d: Buffer) => (text += d.toString()));

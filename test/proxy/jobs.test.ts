@@ -37,9 +37,13 @@ function manualProvider(result?: (size: { width: number; height: number }) => Pr
         calls.push({
           signal,
           finish: () => {
-            void (result ?? ((s) => sharp({ create: { ...s, channels: 3, background: '#888' } }).png().toBuffer()))(size).then(
-              (bytes) => resolve({ bytes, usage: { total_tokens: 42 }, upstreamRequestId: 'req_123' }),
-            );
+            void (
+              result ??
+              ((s) =>
+                sharp({ create: { ...s, channels: 3, background: '#888' } })
+                  .png()
+                  .toBuffer())
+            )(size).then((bytes) => resolve({ bytes, usage: { total_tokens: 42 }, upstreamRequestId: 'req_123' }));
           },
           fail: reject,
         });
@@ -147,7 +151,11 @@ describe('cancel', () => {
       const { events } = await reading;
       expect(events.at(-1)).toEqual({ event: 'canceled', data: { id } });
       expect(calls[0]!.signal.aborted).toBe(true);
-      expect(await account(proxy.url)).toMatchObject({ balance_credits: before.balance_credits, spent_credits: 0, jobs_in_flight: 0 });
+      expect(await account(proxy.url)).toMatchObject({
+        balance_credits: before.balance_credits,
+        spent_credits: 0,
+        jobs_in_flight: 0,
+      });
       expect(proxy.ledger.rowsForJob(id)).toEqual([
         { kind: 'reserve', amount: -6 },
         { kind: 'release', amount: 6 },
@@ -293,7 +301,9 @@ describe('the check of every provider result', () => {
       const done = await job(proxy.url, id);
       expect(done).toMatchObject({ status: 'completed', width: 4096, height: 2048 });
       expect(done.notes?.[0]).toContain('5000×2500');
-      const image = await sharp(Buffer.from(await (await fetch(`${proxy.url}/v1/generations/${id}/image`)).arrayBuffer())).metadata();
+      const image = await sharp(
+        Buffer.from(await (await fetch(`${proxy.url}/v1/generations/${id}/image`)).arrayBuffer()),
+      ).metadata();
       expect([image.width, image.height]).toEqual([4096, 2048]);
     } finally {
       await proxy.close();
@@ -345,7 +355,11 @@ describe('results', () => {
       await generateAndWait(proxy.url, { ...fields, prompt: secret });
       const text = JSON.stringify(proxy.logs);
       expect(text).not.toContain(secret);
-      expect(proxy.logs.filter((l) => l.kind === 'job').map((l) => l.status)).toEqual(['queued', 'running', 'completed']);
+      expect(proxy.logs.filter((l) => l.kind === 'job').map((l) => l.status)).toEqual([
+        'queued',
+        'running',
+        'completed',
+      ]);
       expect(proxy.logs.some((l) => l.kind === 'request' && l.method === 'POST' && l.status === 202)).toBe(true);
     } finally {
       await proxy.close();

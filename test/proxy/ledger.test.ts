@@ -11,7 +11,9 @@ async function tokenProxy(credits: number, env: Record<string, string> = {}) {
   const proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0', ...env });
   const { token, account } = proxy.ledger.createToken('alice', credits);
   const balance = async () =>
-    AccountSchema.parse(await (await fetch(`${proxy.url}/v1/account`, { headers: { Authorization: `Bearer ${token}` } })).json());
+    AccountSchema.parse(
+      await (await fetch(`${proxy.url}/v1/account`, { headers: { Authorization: `Bearer ${token}` } })).json(),
+    );
   return { proxy, token, accountId: account.id, balance };
 }
 
@@ -51,7 +53,9 @@ describe('the ledger', () => {
   it('accepts exactly 8 of 20 parallel 4K jobs against 100 credits, and never goes below zero', async () => {
     const { proxy, token, accountId, balance } = await tokenProxy(100, { FRAMEFILL_DRAFT_DELAY_MS: '5000' });
     try {
-      const responses = await Promise.all(Array.from({ length: 20 }, () => submitGeneration(proxy.url, fourK, { token })));
+      const responses = await Promise.all(
+        Array.from({ length: 20 }, () => submitGeneration(proxy.url, fourK, { token })),
+      );
       const statuses = responses.map((r) => r.status);
       expect(statuses.filter((s) => s === 202)).toHaveLength(8);
       expect(statuses.filter((s) => s === 402)).toHaveLength(12);
@@ -66,7 +70,8 @@ describe('the ledger', () => {
     const { proxy, token, balance } = await tokenProxy(100);
     try {
       const ref = await png(40, 40);
-      const send = () => submitGeneration(proxy.url, fourK, { token, idempotencyKey: 'key-1', references: [{ bytes: ref }] });
+      const send = () =>
+        submitGeneration(proxy.url, fourK, { token, idempotencyKey: 'key-1', references: [{ bytes: ref }] });
       const first = await send();
       const second = await send();
       expect(first.status).toBe(202);
@@ -89,13 +94,20 @@ describe('the ledger', () => {
     try {
       const refA = await png(40, 40, 1);
       const refB = await png(40, 40, 2);
-      expect((await submitGeneration(proxy.url, fourK, { token, idempotencyKey: 'k', references: [{ bytes: refA }] })).status).toBe(202);
+      expect(
+        (await submitGeneration(proxy.url, fourK, { token, idempotencyKey: 'k', references: [{ bytes: refA }] }))
+          .status,
+      ).toBe(202);
       for (const [body, refs] of [
         [{ ...fourK, prompt: 'another prompt' }, [refA]],
         [fourK, [refB]],
         [{ ...fourK, resolution: '2K' }, [refA]],
       ] as const) {
-        const response = await submitGeneration(proxy.url, body, { token, idempotencyKey: 'k', references: refs.map((bytes) => ({ bytes })) });
+        const response = await submitGeneration(proxy.url, body, {
+          token,
+          idempotencyKey: 'k',
+          references: refs.map((bytes) => ({ bytes })),
+        });
         expect(response.status).toBe(409);
         expect(ErrorBodySchema.parse(await response.json()).error.code).toBe('idempotency_conflict');
       }
@@ -109,11 +121,17 @@ describe('the ledger', () => {
     const { proxy, token } = await tokenProxy(100);
     try {
       const other = proxy.ledger.createToken('bob', 100).token;
-      const a = JobSchema.parse(await (await submitGeneration(proxy.url, fourK, { token, idempotencyKey: 'same' })).json());
-      const b = JobSchema.parse(await (await submitGeneration(proxy.url, fourK, { token: other, idempotencyKey: 'same' })).json());
+      const a = JobSchema.parse(
+        await (await submitGeneration(proxy.url, fourK, { token, idempotencyKey: 'same' })).json(),
+      );
+      const b = JobSchema.parse(
+        await (await submitGeneration(proxy.url, fourK, { token: other, idempotencyKey: 'same' })).json(),
+      );
       expect(b.id).not.toBe(a.id);
       // And bob cannot see alice's job.
-      const response = await fetch(`${proxy.url}/v1/generations/${a.id}`, { headers: { Authorization: `Bearer ${other}` } });
+      const response = await fetch(`${proxy.url}/v1/generations/${a.id}`, {
+        headers: { Authorization: `Bearer ${other}` },
+      });
       expect(response.status).toBe(404);
     } finally {
       await proxy.close();

@@ -56,10 +56,18 @@ describe('reference count', () => {
   it('accepts 16 references and refuses 17 with too_many_references', async () => {
     const refs = await Promise.all(Array.from({ length: 17 }, (_, i) => png(32, 24, i)));
     const ok = await accepted(
-      await submitGeneration(proxy.url, { ...base, prompt: 'sixteen' }, { references: refs.slice(0, 16).map((bytes) => ({ bytes })) }),
+      await submitGeneration(
+        proxy.url,
+        { ...base, prompt: 'sixteen' },
+        { references: refs.slice(0, 16).map((bytes) => ({ bytes })) },
+      ),
     );
     expect(ok.references).toBe(16);
-    const response = await submitGeneration(proxy.url, { ...base, prompt: 'seventeen' }, { references: refs.map((bytes) => ({ bytes })) });
+    const response = await submitGeneration(
+      proxy.url,
+      { ...base, prompt: 'seventeen' },
+      { references: refs.map((bytes) => ({ bytes })) },
+    );
     expect(response.status).toBe(400);
     expect(await error(response)).toMatchObject({ code: 'too_many_references', field: 'reference' });
   });
@@ -85,7 +93,9 @@ describe('reference format, from the bytes', () => {
     );
     const job = await accepted(response);
     const row = proxy.store.get(job.id)!;
-    expect(JSON.parse(row.references_json)).toEqual([{ mime: 'image/jpeg', width: 64, height: 48, bytes: expect.any(Number) }]);
+    expect(JSON.parse(row.references_json)).toEqual([
+      { mime: 'image/jpeg', width: 64, height: 48, bytes: expect.any(Number) },
+    ]);
   });
 
   it('refuses random bytes named .png with 415 unsupported_image', async () => {
@@ -140,7 +150,11 @@ describe('reference size', () => {
       return bytes;
     };
     await accepted(
-      await submitGeneration(proxy.url, { ...base, prompt: 'big' }, { references: [{ bytes: padded(REFERENCE_MAX_BYTES) }] }),
+      await submitGeneration(
+        proxy.url,
+        { ...base, prompt: 'big' },
+        { references: [{ bytes: padded(REFERENCE_MAX_BYTES) }] },
+      ),
     );
     const response = await submitGeneration(
       proxy.url,

@@ -6,10 +6,21 @@ import { request } from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorBodySchema, JobSchema } from '../../core/api';
 import { jpeg } from '../helpers/images';
-import { generateAndWait, ROOT, readEvents, runProxyCli, spawnProxy, submitGeneration, tempDataDir } from '../helpers/proxy';
+import {
+  generateAndWait,
+  ROOT,
+  readEvents,
+  runProxyCli,
+  spawnProxy,
+  submitGeneration,
+  tempDataDir,
+} from '../helpers/proxy';
 
 beforeAll(() => {
-  execFileSync(process.execPath, ['build.mjs', '--no-typecheck', '--quiet', '--proxy-only'], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(process.execPath, ['build.mjs', '--no-typecheck', '--quiet', '--proxy-only'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
 });
 
 const fields = { prompt: 'a lighthouse', aspect_ratio: '16:9', resolution: '2K' };
@@ -75,7 +86,9 @@ describe('stopping mid-job', () => {
     await first.stop();
     const second = await spawnProxy({ FRAMEFILL_DATA_DIR: dataDir, FRAMEFILL_DRAFT_DELAY_MS: '60000' });
     const running = JobSchema.parse(await (await submitGeneration(second.url, fields)).json());
-    await readEvents(second.url, running.id, { until: (e) => e.event === 'status' && (e.data as { status: string }).status === 'running' });
+    await readEvents(second.url, running.id, {
+      until: (e) => e.event === 'status' && (e.data as { status: string }).status === 'running',
+    });
     expect((await (await fetch(`${second.url}/v1/account`)).json()).balance_credits).toBe(1_000_000 - 16);
     expect(await second.stop('SIGKILL')).toBe('SIGKILL');
 
@@ -102,13 +115,21 @@ describe('stopping mid-job', () => {
 
   it('on SIGTERM, lets a running job finish within the grace period, then exits 0', async () => {
     const dataDir = tempDataDir();
-    const server = await spawnProxy({ FRAMEFILL_DATA_DIR: dataDir, FRAMEFILL_DRAFT_DELAY_MS: '800', FRAMEFILL_SHUTDOWN_GRACE_S: '30' });
+    const server = await spawnProxy({
+      FRAMEFILL_DATA_DIR: dataDir,
+      FRAMEFILL_DRAFT_DELAY_MS: '800',
+      FRAMEFILL_SHUTDOWN_GRACE_S: '30',
+    });
     const job = JobSchema.parse(await (await submitGeneration(server.url, fields)).json());
-    await readEvents(server.url, job.id, { until: (e) => e.event === 'status' && (e.data as { status: string }).status === 'running' });
+    await readEvents(server.url, job.id, {
+      until: (e) => e.event === 'status' && (e.data as { status: string }).status === 'running',
+    });
     expect(await server.stop('SIGTERM')).toBe(0);
     const after = await spawnProxy({ FRAMEFILL_DATA_DIR: dataDir });
     try {
-      expect(JobSchema.parse(await (await fetch(`${after.url}/v1/generations/${job.id}`)).json()).status).toBe('completed');
+      expect(JobSchema.parse(await (await fetch(`${after.url}/v1/generations/${job.id}`)).json()).status).toBe(
+        'completed',
+      );
     } finally {
       await after.stop();
     }
@@ -155,7 +176,9 @@ describe('memory under the body cap', () => {
             `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
           req.write(field('prompt', 'memory') + field('aspect_ratio', '1:1') + field('resolution', '1K'));
           for (let f = 0; f < 4; f++) {
-            req.write(`--${boundary}\r\nContent-Disposition: form-data; name="reference"; filename="r${f}.jpg"\r\n\r\n`);
+            req.write(
+              `--${boundary}\r\nContent-Disposition: form-data; name="reference"; filename="r${f}.jpg"\r\n\r\n`,
+            );
             req.write(image);
             for (let written = image.length; written < fileBytes; written += chunk.length) {
               if (req.destroyed) return;
@@ -171,7 +194,9 @@ describe('memory under the body cap', () => {
       expect(status).toBe(413);
       expect(ErrorBodySchema.parse(JSON.parse(body)).error.code).toBe('payload_too_large');
       const grown = peakRss(pid) - before;
-      console.log(`body cap ${cap / 2 ** 20} MiB: sent ${(sent / 2 ** 20).toFixed(0)} MiB, server peak RSS grew ${(grown / 2 ** 20).toFixed(1)} MiB`);
+      console.log(
+        `body cap ${cap / 2 ** 20} MiB: sent ${(sent / 2 ** 20).toFixed(0)} MiB, server peak RSS grew ${(grown / 2 ** 20).toFixed(1)} MiB`,
+      );
       expect(sent).toBeGreaterThan(cap * 0.9);
       expect(grown).toBeLessThan(cap / 3);
     } finally {

@@ -35,10 +35,16 @@ describe('GET /v1/health and /v1/capabilities', () => {
 });
 
 describe('POST /v1/generations → the image', () => {
-  const pairs = ASPECT_RATIOS.flatMap((ratio) => TIERS.filter((t) => SIZES[ratio][t]).map((tier) => [ratio, tier] as const));
+  const pairs = ASPECT_RATIOS.flatMap((ratio) =>
+    TIERS.filter((t) => SIZES[ratio][t]).map((tier) => [ratio, tier] as const),
+  );
 
   it.each(pairs)('%s at %s returns an image of exactly the table size', async (ratio, tier) => {
-    const { id, events } = await generateAndWait(proxy.url, { prompt: `a ${ratio} scene`, aspect_ratio: ratio, resolution: tier });
+    const { id, events } = await generateAndWait(proxy.url, {
+      prompt: `a ${ratio} scene`,
+      aspect_ratio: ratio,
+      resolution: tier,
+    });
     expect(events.at(-1)?.event).toBe('completed');
     const response = await fetch(`${proxy.url}/v1/generations/${id}/image`);
     expect(response.status).toBe(200);
@@ -47,7 +53,12 @@ describe('POST /v1/generations → the image', () => {
     const size = SIZES[ratio][tier];
     expect(info).toEqual({ format: 'png', ...(size === 'auto' ? { width: 1024, height: 1024 } : size) });
     const job = JobSchema.parse(await (await fetch(`${proxy.url}/v1/generations/${id}`)).json());
-    expect(job).toMatchObject({ status: 'completed', width: info.width, height: info.height, cost_credits: PRICES[tier] });
+    expect(job).toMatchObject({
+      status: 'completed',
+      width: info.width,
+      height: info.height,
+      cost_credits: PRICES[tier],
+    });
   });
 
   it.each([
@@ -64,7 +75,14 @@ describe('POST /v1/generations → the image', () => {
     const response = await submitGeneration(proxy.url, { prompt: 'hello', aspect_ratio: '4:3', resolution: '1K' });
     expect(response.status).toBe(202);
     const job = JobSchema.parse(await response.json());
-    expect(job).toMatchObject({ status: 'queued', prompt_chars: 5, width: 1024, height: 768, references: 0, cost_credits: 6 });
+    expect(job).toMatchObject({
+      status: 'queued',
+      prompt_chars: 5,
+      width: 1024,
+      height: 768,
+      references: 0,
+      cost_credits: 6,
+    });
     expect(response.headers.get('Location')).toBe(`/v1/generations/${job.id}`);
   });
 
