@@ -17,7 +17,7 @@ export interface OpenAIProviderOptions {
 }
 
 /** Previews asked for when streaming; the spec allows 0–3 (PartialImages). */
-const PARTIAL_IMAGES = 0;
+const PARTIAL_IMAGES = 2;
 /** One retry at most, only before any image exists, after this pause. */
 const RETRY_DELAY_MS = 500;
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -152,7 +152,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
               stream = false;
               continue;
             }
-            if (!imageSeen && isRetryable(error)) {
+            if (!retried && !imageSeen && isRetryable(error)) {
               retried = true;
               await pause(RETRY_DELAY_MS, callSignal);
               continue;
