@@ -37,7 +37,7 @@ export function createDraftProvider(options: DraftProviderOptions): Provider {
   };
 }
 
-/** Renders the draft as raw-free PNG bytes at `size` (the encoder then writes the requested format). */
+/** Renders the draft as lossless PNG bytes at `size`; `generate` then encodes the requested format. */
 export async function renderDraft(request: GenerationRequest, size: PixelSize): Promise<Buffer> {
   const { width, height } = size;
   const seed = createHash('sha256')
