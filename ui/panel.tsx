@@ -12,7 +12,6 @@ import {
   type Settings,
   type TrayItem,
 } from '../core/messages';
-import { PRICES } from '../core/pricing';
 import { validateGeneration } from '../core/validate';
 import type { Bridge } from './bridge';
 import { ErrorText } from './components/ErrorText';
@@ -209,7 +208,6 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
   };
 
   const jobs = planJobs(targets, ratioChoice, tier);
-  const prices = (capabilities?.prices as Record<Tier, number> | undefined) ?? PRICES;
   const cost = planCost(jobs);
   const referenceCount = tray.length + (settings.useTargetAsReference && targets.length > 0 ? 1 : 0);
   const blockedBy = generateBlocker({
@@ -295,7 +293,6 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
         targets={targets}
         suggested={suggested}
         capabilities={capabilities}
-        prices={prices}
         onChange={chooseTier}
       />
       <VerticalSpace space="small" />

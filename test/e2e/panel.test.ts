@@ -209,6 +209,29 @@ describe('the panel in Chromium against the proxy', () => {
     expect(await placed(page)).toHaveLength(1);
   });
 
+  it('keeps a result whose placement failed, and places it in a new frame on request', async () => {
+    proxy = await startTestProxy();
+    const { page, panel } = await openPanel({ proxyUrl: proxy.url });
+    await page.evaluate((hero) => {
+      window.host.failTargets = [hero.id];
+      window.host.select([hero]);
+    }, HERO);
+    await panel.getByLabel('Prompt').fill('A bowl of lemons');
+    await panel.getByRole('radiogroup', { name: 'Resolution' }).getByRole('radio', { name: /^1K/ }).check();
+    await panel.getByRole('button', { name: /^Generate/ }).click();
+    await panel.getByText('Generated, but could not be placed.').waitFor({ timeout: 30_000 });
+    expect(await panel.getByRole('alert').filter({ hasText: 'The target is locked' }).count()).toBe(1);
+    expect(await panel.getByRole('link', { name: 'Download' }).getAttribute('download')).toBe(
+      'a-bowl-of-lemons-1280x720.png',
+    );
+    expect(await placed(page)).toEqual([]);
+
+    await panel.getByRole('button', { name: 'Place in a new frame' }).click();
+    await panel.getByText('Placed in a new frame.').waitFor();
+    const [image] = await placed(page);
+    expect(image).toMatchObject({ targetId: null, width: 1280, height: 720 });
+  });
+
   it('says how to start the proxy when it is not running', async () => {
     proxy = await startTestProxy();
     const { page, panel } = await openPanel({ proxyUrl: proxy.url });

@@ -1,8 +1,10 @@
 // @vitest-environment happy-dom
 // The panel's controls as a designer meets them: counter, ratio × resolution, the tray, the cost.
-import { cleanup, fireEvent, screen, within } from '@testing-library/preact';
+import { cleanup, fireEvent, render, screen, within } from '@testing-library/preact';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fakeProxy, frame, openPanel, settle, trayOf } from './helpers';
+import { DEFAULT_SETTINGS } from '../../core/messages';
+import { Panel } from '../../ui/panel';
+import { FakeMain, fakeProxy, frame, openPanel, settle, trayOf } from './helpers';
 
 afterEach(cleanup);
 
@@ -182,5 +184,89 @@ describe('targets and cost', () => {
     await settle();
     expect((generateButton() as HTMLButtonElement).disabled).toBe(true);
     expect(screen.getByText(/Not enough credits: this batch costs 12 and the balance is 10/)).toBeTruthy();
+  });
+});
+
+describe('generating', () => {
+  it('shows "Exporting n of m" while references arrive one message per image', async () => {
+    const { main } = await openPanel({ tray: trayOf(3), targets: [frame('Hero', 1440, 810)] });
+    typePrompt('a poster');
+    fireEvent.click(generateButton());
+    const request = main.sentNamed('EXPORT_REFERENCES').find((r) => r.maxEdge === 2048);
+    expect(request?.nodeIds).toEqual(['9:0', '9:1', '9:2']);
+    expect(screen.getByText('Exporting 0 of 3')).toBeTruthy();
+    main.emit('REFERENCE_EXPORTED', {
+      requestId: request?.requestId ?? '',
+      index: 0,
+      total: 3,
+      image: { nodeId: '9:0', name: 'Ref 1', mime: 'image/png', width: 4, height: 4, bytes: new Uint8Array([1]) },
+    });
+    expect(screen.getByText('Exporting 1 of 3')).toBeTruthy();
+    expect((generateButton() as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it('pre-fills prompt, ratio and tier when run from a Regenerate button', async () => {
+    const main = new FakeMain();
+    render(<Panel bridge={main} defaultProxyUrl="http://localhost:8787" fetch={fakeProxy()} />);
+    main.emit('STORAGE_LOADED', {
+      settings: DEFAULT_SETTINGS,
+      tray: [],
+      pendingJobs: [],
+      relaunch: {
+        targetId: '1:2',
+        provenance: {
+          prompt: 'A lighthouse at night',
+          aspectRatio: '4:3',
+          resolution: '4K',
+          model: 'gpt-image-2',
+          jobId: '3f2b8c1e-9d4a-4b6e-8f1a-2c3d4e5f6a7b',
+          referenceIds: [],
+          costCredits: 12,
+          createdAt: '2026-01-01T00:00:00.000Z',
+        },
+      },
+    });
+    await settle();
+    expect((screen.getByLabelText('Prompt') as HTMLTextAreaElement).value).toBe('A lighthouse at night');
+    const ratio = within(screen.getByRole('radiogroup', { name: 'Aspect ratio' })).getByRole('radio', { name: '4:3' });
+    expect((ratio as HTMLInputElement).checked).toBe(true);
+    expect(generateButton().textContent).toBe('Generate · 12 credits');
+  });
+
+  it('sends PANEL_READY once on start', async () => {
+    const { main } = await openPanel();
+    expect(main.sentNamed('PANEL_READY')).toHaveLength(1);
+  });
+});
+
+describe('settings', () => {
+  // Preact listens to focusout for onBlur; a browser fires both when a field is left.
+  const leave = (element: HTMLElement) => {
+    fireEvent.blur(element);
+    fireEvent.focusOut(element);
+  };
+
+  it('saves a new proxy URL and token through the main thread when the field is left', async () => {
+    const { main } = await openPanel();
+    fireEvent.click(screen.getByText('Settings'));
+    const url = screen.getByLabelText('Proxy URL');
+    fireEvent.input(url, { target: { value: 'https://framefill.example.com/' } });
+    leave(url);
+    const token = screen.getByLabelText('Token');
+    fireEvent.input(token, { target: { value: ' secret-token ' } });
+    leave(token);
+    const saved = main.sentNamed('SAVE_STORAGE').at(-1)?.settings;
+    expect(saved).toMatchObject({ proxyUrl: 'https://framefill.example.com', token: 'secret-token' });
+  });
+
+  it('refuses a reference max edge outside the allowed range, and says why', async () => {
+    const { main } = await openPanel();
+    fireEvent.click(screen.getByText('Settings'));
+    const before = main.sentNamed('SAVE_STORAGE').length;
+    const edge = screen.getByLabelText('Reference max edge (px)');
+    fireEvent.input(edge, { target: { value: '99999' } });
+    leave(edge);
+    expect(screen.getByRole('alert').textContent).toContain('Not saved: referenceMaxEdge');
+    expect(main.sentNamed('SAVE_STORAGE')).toHaveLength(before);
   });
 });

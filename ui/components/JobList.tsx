@@ -15,7 +15,7 @@ export function JobList(props: {
   if (props.cards.length === 0) return null;
   const active = props.cards.filter(isActive).length;
   return (
-    <section class="ff-section" aria-labelledby="ff-jobs-label">
+    <section class="ff-section ff-jobs-section" aria-labelledby="ff-jobs-label">
       <div class="ff-row">
         <h3 class="ff-label" id="ff-jobs-label">
           Jobs

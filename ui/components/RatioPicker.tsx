@@ -29,7 +29,7 @@ export function RatioPicker(props: {
       <legend class="ff-label" id="ff-ratio-label">
         Aspect ratio
       </legend>
-      <div role="radiogroup" aria-labelledby="ff-ratio-label" class="ff-radios">
+      <div role="radiogroup" aria-labelledby="ff-ratio-label" class="ff-radios ff-radios-inline">
         <RadioButtons
           {...radioName('ff-aspect-ratio')}
           options={options}

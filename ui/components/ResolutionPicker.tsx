@@ -4,7 +4,7 @@ import { RadioButtons } from '@create-figma-plugin/ui';
 import type { Capabilities } from '../../core/api';
 import { type AspectRatio, TIERS, type Tier, unsupportedReason } from '../../core/formats';
 import type { Target } from '../../core/messages';
-import { outputSize, planJobs, type RatioChoice } from '../plan';
+import { outputSize, planCost, planJobs, type RatioChoice } from '../plan';
 import { radioName } from './radio-name';
 
 export function ResolutionPicker(props: {
@@ -13,7 +13,6 @@ export function ResolutionPicker(props: {
   targets: readonly Target[];
   suggested: Tier | undefined;
   capabilities: Capabilities | undefined;
-  prices: Readonly<Record<Tier, number>>;
   onChange: (tier: Tier) => void;
 }) {
   const tiers = props.capabilities ? TIERS.filter((t) => props.capabilities?.tiers.includes(t)) : [...TIERS];
@@ -21,15 +20,16 @@ export function ResolutionPicker(props: {
     // A fixed ratio can make a tier impossible; "From frame" only caps targets, noted beside them.
     const reason =
       props.ratioChoice === 'from-frame' ? undefined : unsupportedReason(props.ratioChoice as AspectRatio, tier);
-    const sizes = reason
-      ? []
-      : [
-          ...new Set(
-            planJobs(props.targets, props.ratioChoice, tier)
-              .map((job) => outputSize(props.capabilities, job.ratio, job.tier))
-              .filter((size): size is string => size !== undefined),
-          ),
-        ];
+    const jobs = reason ? [] : planJobs(props.targets, props.ratioChoice, tier);
+    const sizes = [
+      ...new Set(
+        jobs
+          .map((job) => outputSize(props.capabilities, job.ratio, job.tier))
+          .filter((size): size is string => size !== undefined),
+      ),
+    ];
+    // What the whole batch would cost at this tier, each target at the tier its ratio really has.
+    const cost = planCost(jobs);
     return {
       value: tier,
       disabled: reason !== undefined,
@@ -37,7 +37,7 @@ export function ResolutionPicker(props: {
         <span class="ff-option">
           <span class="ff-option-name">{tier}</span>
           {sizes.length > 0 && <span class="ff-muted"> {sizes.join(', ')}</span>}
-          <span class="ff-muted"> · {props.prices[tier]} credits</span>
+          {!reason && <span class="ff-muted"> · {cost} credits</span>}
           {props.suggested === tier && <span class="ff-badge"> suggested</span>}
           {reason && <span class="ff-muted"> — {reason}</span>}
         </span>

@@ -32,6 +32,8 @@ const host = {
   nodes: {},
   received: [],
   placed: [],
+  /** Target ids whose placement fails, as a locked or deleted node would in Figma. */
+  failTargets: [],
   frame: null,
   theme: 'light',
   open() {
@@ -108,6 +110,10 @@ window.addEventListener('message', (event) => {
       break;
     }
     case 'PLACE_IMAGE':
+      if (host.failTargets.includes(payload.targetId)) {
+        host.post('PLACE_FAILED', { requestId: payload.requestId, code: 'target_locked', message: 'The target is locked: unlock it, or place the image in a new frame.' });
+        break;
+      }
       host.placed.push({
         requestId: payload.requestId,
         targetId: payload.targetId,
@@ -166,6 +172,7 @@ export interface HostApi {
     provenance: { jobId: string; aspectRatio: string; resolution: string; referenceIds: string[]; prompt: string };
   }[];
   theme: 'light' | 'dark';
+  failTargets: string[];
   open(): void;
   close(): void;
   select(targets: unknown[], unusable?: unknown[]): void;
