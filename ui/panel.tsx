@@ -318,6 +318,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
         jobs={jobs}
         chosenTier={tier}
         summary={targetsSummary(targets)}
+        unusable={selection.unusable}
         cost={cost}
         account={account}
         blockedBy={blockedBy}

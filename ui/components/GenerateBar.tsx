@@ -3,12 +3,15 @@
 import { Button } from '@create-figma-plugin/ui';
 import type { Account } from '../../core/api';
 import type { Tier } from '../../core/formats';
+import type { UnusableNode } from '../../core/messages';
 import type { PlannedJob } from '../plan';
 
 export function GenerateBar(props: {
   jobs: readonly PlannedJob[];
   chosenTier: Tier;
   summary: string;
+  /** Selected layers that cannot take an image fill, with Figma's reason. */
+  unusable: readonly UnusableNode[];
   cost: number;
   account: Account | undefined;
   blockedBy: string | undefined;
@@ -37,6 +40,15 @@ export function GenerateBar(props: {
           </li>
         ))}
       </ul>
+      {props.unusable.length > 0 && (
+        <ul class="ff-hint-list" aria-label="Selected but not targets">
+          {props.unusable.map((node) => (
+            <li key={node.id}>
+              {node.name} is not a target: {node.reason}
+            </li>
+          ))}
+        </ul>
+      )}
       {props.account && (
         <p class="ff-muted">
           Balance: {props.account.balance_credits.toLocaleString('en-US')} credits ({props.account.name})

@@ -16,10 +16,21 @@ function themeVariables(theme: 'light' | 'dark'): string {
   return `:root {${css.slice(css.indexOf('{', start) + 1, end)}}`;
 }
 
+/**
+ * build/ui.html, read whole: other test files may rebuild it at the same moment (vitest runs files in
+ * parallel), so a read that catches a half-written file is retried.
+ */
+function builtPanel(): string {
+  for (let attempt = 0; ; attempt++) {
+    const html = readFileSync(path.join(ROOT, 'build/ui.html'), 'utf8');
+    if (html.trimEnd().endsWith('</html>') || attempt >= 20) return html;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+  }
+}
+
 /** build/ui.html as Figma would show it: theme class on <html>, variables injected. */
 export function panelHtml(theme: 'light' | 'dark'): string {
-  const html = readFileSync(path.join(ROOT, 'build/ui.html'), 'utf8');
-  return html
+  return builtPanel()
     .replace('<html lang="en">', `<html lang="en" class="figma-${theme}">`)
     .replace('<head>', `<head>\n<style id="figma-style">${themeVariables(theme)}</style>`);
 }
