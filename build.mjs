@@ -2,7 +2,7 @@
 // one self-contained file) and build/proxy.mjs (Node 20), plus the playground's assets, and writes
 // manifest.json. `--watch` rebuilds on change; `--no-typecheck` skips tsc (npm test runs it first).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -152,6 +152,49 @@ async function buildProxy() {
 async function buildPlayground() {
   const entry = path.join(root, 'playground/main.ts');
   if (!existsSync(entry)) return undefined;
+  // The sandbox worker is bundled on its own and inlined into playground.js as text (the page starts it
+  // from a Blob URL), so the proxy serves just playground.html, playground.js, main.js and ui.html.
+  const inlineSandboxWorker = {
+    name: 'inline-sandbox-worker',
+    setup(build) {
+      build.onResolve({ filter: /^playground:sandbox-worker$/ }, () => ({
+        path: 'sandbox-worker',
+        namespace: 'worker',
+      }));
+      build.onLoad({ filter: /.*/, namespace: 'worker' }, async () => {
+        const result = await esbuild.build({
+          ...common,
+          entryPoints: [path.join(root, 'playground/sandbox-worker.ts')],
+          write: false,
+          metafile: true,
+          format: 'iife',
+          target: 'es2022',
+          platform: 'browser',
+          minify: true,
+        });
+        return {
+          contents: result.outputFiles[0].text,
+          loader: 'text',
+          watchFiles: Object.keys(result.metafile.inputs).map((input) => path.resolve(root, input)),
+        };
+      });
+    },
+  };
+  // build/playground.html: the page with its styles inlined.
+  const writePage = {
+    name: 'playground-html',
+    setup(build) {
+      build.onEnd((result) => {
+        if (result.errors.length > 0) return;
+        const page = readFileSync(path.join(root, 'playground/index.html'), 'utf8');
+        const css = readFileSync(path.join(root, 'playground/styles.css'), 'utf8');
+        writeFileSync(
+          path.join(out, 'playground.html'),
+          page.replace('/*STYLES*/', () => css),
+        );
+      });
+    },
+  };
   return esbuild.context({
     ...common,
     entryPoints: [entry],
@@ -159,6 +202,7 @@ async function buildPlayground() {
     format: 'esm',
     target: 'es2022',
     platform: 'browser',
+    plugins: [inlineSandboxWorker, writePage],
   });
 }
 
