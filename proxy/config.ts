@@ -21,6 +21,12 @@ const EnvSchema = z.object({
   FRAMEFILL_BODY_LIMIT_BYTES: int(DEFAULT_BODY_LIMIT_BYTES, 1024),
   FRAMEFILL_LOG_PROMPTS: z.enum(['0', '1', 'true', 'false']).default('0'),
   FRAMEFILL_SHUTDOWN_GRACE_S: z.coerce.number().nonnegative().default(30),
+  // Slow clients (slowloris): the headers must arrive within the first, the whole request within the second.
+  FRAMEFILL_HEADERS_TIMEOUT_S: z.coerce.number().positive().default(30),
+  FRAMEFILL_REQUEST_TIMEOUT_S: z.coerce.number().positive().default(1800),
+  // Failed authentications one client may make per window before it is answered 429 rate_limited.
+  FRAMEFILL_AUTH_FAILURE_LIMIT: int(20, 1),
+  FRAMEFILL_AUTH_FAILURE_WINDOW_S: z.coerce.number().positive().default(60),
 });
 
 export interface Config {
@@ -39,6 +45,11 @@ export interface Config {
   bodyLimitBytes: number;
   logPrompts: boolean;
   shutdownGraceMs: number;
+  headersTimeoutMs: number;
+  /** Never below the headers timeout (Node refuses a request timeout shorter than it). */
+  requestTimeoutMs: number;
+  authFailureLimit: number;
+  authFailureWindowMs: number;
 }
 
 export const LOOPBACK_HOSTS = ['127.0.0.1', '::1'];
@@ -80,5 +91,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: e.FRAMEFILL_BODY_LIMIT_BYTES,
     logPrompts: e.FRAMEFILL_LOG_PROMPTS === '1' || e.FRAMEFILL_LOG_PROMPTS === 'true',
     shutdownGraceMs: e.FRAMEFILL_SHUTDOWN_GRACE_S * 1000,
+    headersTimeoutMs: e.FRAMEFILL_HEADERS_TIMEOUT_S * 1000,
+    requestTimeoutMs: Math.max(e.FRAMEFILL_REQUEST_TIMEOUT_S, e.FRAMEFILL_HEADERS_TIMEOUT_S) * 1000,
+    authFailureLimit: e.FRAMEFILL_AUTH_FAILURE_LIMIT,
+    authFailureWindowMs: e.FRAMEFILL_AUTH_FAILURE_WINDOW_S * 1000,
   };
 }

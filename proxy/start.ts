@@ -44,9 +44,6 @@ export interface RunningProxy {
 
 type NodeServer = Server;
 
-/** Slow clients: headers must arrive within this; a whole upload (up to ~800 MB) within REQUEST_TIMEOUT_MS. */
-const HEADERS_TIMEOUT_MS = 30_000;
-const REQUEST_TIMEOUT_MS = 30 * 60_000;
 const CLEANUP_EVERY_MS = 60 * 60_000;
 
 export async function startProxy(config: Config, opts: StartOptions = {}): Promise<RunningProxy> {
@@ -99,9 +96,17 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
   const servers: NodeServer[] = [];
   const hosts: string[] = [];
   for (const host of config.hosts) {
-    const server = createServer(getRequestListener(app.fetch));
-    server.headersTimeout = HEADERS_TIMEOUT_MS;
-    server.requestTimeout = REQUEST_TIMEOUT_MS;
+    // Slow clients: headers must arrive within FRAMEFILL_HEADERS_TIMEOUT_S, a whole upload (up to ~800 MB) within
+    // FRAMEFILL_REQUEST_TIMEOUT_S. Node checks both only every `connectionsCheckingInterval` (30 s by default),
+    // so a short timeout gets a matching check: https://nodejs.org/api/http.html#httpcreateserveroptions-requestlistener
+    const server = createServer(
+      {
+        headersTimeout: config.headersTimeoutMs,
+        requestTimeout: config.requestTimeoutMs,
+        connectionsCheckingInterval: Math.min(30_000, Math.max(250, config.headersTimeoutMs / 4)),
+      },
+      getRequestListener(app.fetch),
+    );
     // SSE streams send a keep-alive every 15 s; an idle socket is closed well after that.
     server.timeout = 120_000;
     server.keepAliveTimeout = 5_000;
