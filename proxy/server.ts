@@ -6,6 +6,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import {
@@ -434,6 +435,7 @@ function refuseForeignOrigins(config: Config, selfOrigins: () => readonly string
 }
 
 function authenticate(ledger: Ledger, config: Config): MiddlewareHandler<Env> {
+  const failures = new AuthFailures(config.authFailureLimit, config.authFailureWindowMs);
   return async (c, next) => {
     if (c.req.path === '/v1/health' || c.req.path === '/v1/capabilities' || c.req.method === 'OPTIONS') {
       return next();
@@ -441,8 +443,11 @@ function authenticate(ledger: Ledger, config: Config): MiddlewareHandler<Env> {
     if (ledger.hasTokens() || !config.loopbackOnly) {
       const header = c.req.header('Authorization') ?? '';
       const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+      const client = token ? clientAddress(c) : '';
+      if (token) failures.check(client);
       const account = token ? ledger.authenticate(token) : undefined;
       if (!account) {
+        if (token) failures.record(client);
         throw new FramefillError(
           'unauthorized',
           token
@@ -456,6 +461,63 @@ function authenticate(ledger: Ledger, config: Config): MiddlewareHandler<Env> {
     }
     return next();
   };
+}
+
+function clientAddress(c: Context<Env>): string {
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    // Not served by @hono/node-server (app.request() in a unit test): one shared bucket.
+    return 'unknown';
+  }
+}
+
+/**
+ * Guessing tokens: a client whose wrong tokens reach `limit` within a window gets `429 rate_limited` (with
+ * Retry-After) for every authenticated request until the window ends — a right token too, or the limit would be
+ * an oracle. A missing token is not counted (a panel not set up yet is no attack). The map is bounded.
+ */
+class AuthFailures {
+  private readonly clients = new Map<string, { count: number; resetAt: number }>();
+  private static readonly MAX_CLIENTS = 10_000;
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+  ) {}
+
+  check(client: string): void {
+    const entry = this.live(client);
+    if (entry && entry.count >= this.limit) {
+      throw new FramefillError('rate_limited', 'Too many wrong tokens from this client: wait, then check the token.', {
+        retryAfter: Math.max(1, Math.ceil((entry.resetAt - Date.now()) / 1000)),
+      });
+    }
+  }
+
+  record(client: string): void {
+    const entry = this.live(client);
+    if (entry) {
+      entry.count++;
+      return;
+    }
+    if (this.clients.size >= AuthFailures.MAX_CLIENTS) {
+      const now = Date.now();
+      for (const [key, value] of this.clients) if (value.resetAt <= now) this.clients.delete(key);
+      const oldest = this.clients.keys().next();
+      if (this.clients.size >= AuthFailures.MAX_CLIENTS && !oldest.done) this.clients.delete(oldest.value);
+    }
+    this.clients.set(client, { count: 1, resetAt: Date.now() + this.windowMs });
+  }
+
+  private live(client: string): { count: number; resetAt: number } | undefined {
+    const entry = this.clients.get(client);
+    if (entry && entry.resetAt <= Date.now()) {
+      this.clients.delete(client);
+      return undefined;
+    }
+    return entry;
+  }
 }
 
 /**
