@@ -13,7 +13,6 @@ import {
   type Target,
   type TrayItem,
 } from '../../core/messages';
-import { pickRatio, suggestTier } from '../../core/pick';
 import { PRICES } from '../../core/pricing';
 import type { Bridge, Handlers } from '../../ui/bridge';
 import { Panel } from '../../ui/panel';
@@ -49,15 +48,7 @@ export class FakeMain implements Bridge {
   }
 }
 
-/** A frame the way the main thread describes it. */
-export function frame(name: string, width: number, height: number, id = `1:${name}`): Target {
-  const { ratio, cropFraction } = pickRatio(width, height);
-  return { id, name, width, height, ratio, cropFraction, suggestedTier: suggestTier(width, height, ratio) };
-}
-
-export function trayOf(count: number): TrayItem[] {
-  return Array.from({ length: count }, (_, i) => ({ nodeId: `9:${i}`, name: `Ref ${i + 1}` }));
-}
+export { frame, trayOf } from './fixtures';
 
 export const CAPABILITIES: Capabilities = {
   model: 'draft',
