@@ -183,6 +183,27 @@ describe('the panel in Chromium against the proxy', () => {
     await expect.poll(async () => (await storage(page)).pendingJobs).toEqual([]);
   });
 
+  it('runs one job per target, and Cancel all stops them all', async () => {
+    proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '20000' });
+    const before = await account(proxy.url);
+    const { page, panel } = await openPanel({ proxyUrl: proxy.url });
+    const story = frame('1:11', 'Story', 1080, 1920);
+    await page.evaluate((targets) => window.host.select(targets), [HERO, story]);
+    await panel.getByText('2 frames: 16:9, 9:16').waitFor();
+    await panel.getByRole('radiogroup', { name: 'Resolution' }).getByRole('radio', { name: /^1K/ }).check();
+    await panel.getByLabel('Prompt').fill('Two sizes of one campaign');
+    const generate = panel.getByRole('button', { name: /^Generate/ });
+    expect(await generate.textContent()).toBe('Generate · 12 credits');
+    await generate.click();
+    await expect.poll(() => panel.getByRole('progressbar').count()).toBe(2);
+    await expect.poll(async () => (await account(proxy!.url)).jobs_in_flight).toBe(2);
+
+    await panel.getByRole('button', { name: 'Cancel all' }).click();
+    await expect.poll(() => panel.getByText('Canceled: its credits were returned.').count()).toBe(2);
+    expect((await account(proxy.url)).balance_credits).toBe(before.balance_credits);
+    expect(await placed(page)).toEqual([]);
+  });
+
   it('resumes a job after the panel is closed and reopened mid-job, and places it exactly once', async () => {
     proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '4000' });
     const { page, panel } = await openPanel({ proxyUrl: proxy.url });
