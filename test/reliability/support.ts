@@ -1,0 +1,107 @@
+// Shared by the reliability suites: the soak switch, a seeded random source, a bounded worker pool, the
+// figures file (test/reliability/results.json) and a read-only look at a proxy's database.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { DB_FILE } from '../../proxy/db';
+
+/** `npm run soak` sets FRAMEFILL_SOAK=1: the same suites, larger. */
+export const SOAK = process.env.FRAMEFILL_SOAK === '1';
+
+export const size = (normal: number, soak: number): number => (SOAK ? soak : normal);
+
+/** A small seeded PRNG (mulberry32), so a failing campaign can be replayed from its seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** Runs `task(i)` for i in [0, count) with at most `concurrency` at once; results in index order. */
+export async function pool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const results = new Array<T>(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      results[i] = await task(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return results;
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+const RESULTS = path.join(import.meta.dirname, 'results.json');
+
+/** Merges one suite's figures into results.json under `normal` or `soak` (figures only, never asserted on). */
+export function recordFigures(suite: string, figures: Record<string, unknown>): void {
+  const all = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown>) : {};
+  const mode = SOAK ? 'soak' : 'normal';
+  const section = (all[mode] ?? {}) as Record<string, unknown>;
+  section[suite] = { ...figures, measured_at: new Date().toISOString() };
+  all[mode] = section;
+  writeFileSync(RESULTS, `${JSON.stringify(all, null, 2)}\n`);
+  console.log(`[reliability] ${suite}: ${JSON.stringify(figures)}`);
+}
+
+/** Opens a proxy's database read-only (the proxy may still hold it; WAL allows a reader). */
+export function openDbReadOnly(dataDir: string): Database.Database {
+  return new Database(path.join(dataDir, DB_FILE), { readonly: true, fileMustExist: true });
+}
+
+export interface LedgerFacts {
+  name: string;
+  balance: number;
+  spent: number;
+  granted: number;
+  /** Σ grant + Σ reserve + Σ release from the ledger rows. */
+  ledgerBalance: number;
+  /** Σ cost of this account's completed jobs. */
+  completedCost: number;
+}
+
+/** Per account: the balance, and what the ledger rows and the job rows say it must be. */
+export function ledgerFacts(db: Database.Database): LedgerFacts[] {
+  return db
+    .prepare(
+      `SELECT a.name, a.balance, a.spent,
+         (SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE account_id = a.id AND kind = 'grant') AS granted,
+         (SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE account_id = a.id AND kind != 'charge') AS ledgerBalance,
+         (SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE account_id = a.id AND status = 'completed') AS completedCost
+       FROM accounts a ORDER BY a.name`,
+    )
+    .all() as LedgerFacts[];
+}
+
+/** Jobs whose ledger rows are not exactly what their status demands (reserve, then one charge or one release). */
+export function jobsWithWrongLedger(db: Database.Database): string[] {
+  const rows = db
+    .prepare(
+      `SELECT j.id, j.status, j.cost, GROUP_CONCAT(l.kind || ':' || l.amount, ',') AS moves
+       FROM jobs j LEFT JOIN ledger l ON l.job_id = j.id GROUP BY j.id`,
+    )
+    .all() as { id: string; status: string; cost: number; moves: string | null }[];
+  return rows
+    .filter((r) => {
+      const moves = (r.moves ?? '').split(',').sort().join(',');
+      const want =
+        r.status === 'completed'
+          ? [`charge:${r.cost}`, `reserve:${-r.cost}`]
+          : ['queued', 'running'].includes(r.status)
+            ? [`reserve:${-r.cost}`]
+            : [`release:${r.cost}`, `reserve:${-r.cost}`];
+      return moves !== want.sort().join(',');
+    })
+    .map((r) => `${r.id} ${r.status} ${r.moves}`);
+}
