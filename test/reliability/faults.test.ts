@@ -177,7 +177,8 @@ describe('fault campaign against the OpenAI stand-in', () => {
     outcomes.forEach((outcome, i) => {
       const job = jobs[i]!;
       const expected = EXPECTED[job.kind];
-      const entry = (perKind[job.kind] ??= { injected: 0, survived: 0, outcomes: {} });
+      perKind[job.kind] ??= { injected: 0, survived: 0, outcomes: {} };
+      const entry = perKind[job.kind]!;
       entry.injected++;
       const label = outcome.code ? `${outcome.status}:${outcome.code}` : outcome.status;
       entry.outcomes[label] = (entry.outcomes[label] ?? 0) + 1;
