@@ -1,0 +1,104 @@
+// §1 Proxy overhead: the same job through the proxy (multipart submit → events until completed → GET image) and
+// straight to the fake upstream with the official SDK, with the upstream answering at once.
+import OpenAI, { toFile } from 'openai';
+import { sizeFor, sizeParam } from '../core/formats';
+import { form, type Reference, runJob } from './client';
+import type { Row } from './stats';
+import { summarize } from './stats';
+
+export interface OverheadCase {
+  name: string;
+  references: readonly Reference[];
+  /** Raw bytes of the references, for the SDK path. */
+  bytes: readonly Buffer[];
+}
+
+const FIELDS = {
+  prompt: 'A lighthouse at dusk, film photograph',
+  aspect_ratio: '16:9',
+  resolution: '4K',
+  quality: 'high',
+  output_format: 'png',
+};
+
+/** What the proxy's OpenAI provider sends (proxy/providers/openai.ts), sent directly. */
+async function direct(client: OpenAI, bytes: readonly Buffer[]): Promise<Buffer> {
+  const size = sizeParam(sizeFor('16:9', '4K')!);
+  const params = {
+    model: 'gpt-image-2',
+    prompt: FIELDS.prompt,
+    n: 1,
+    size,
+    quality: 'high' as const,
+    output_format: 'png' as const,
+  };
+  const streaming = { stream: true as const, partial_images: 2 };
+  const stream =
+    bytes.length === 0
+      ? await client.images.generate({ ...params, ...streaming })
+      : await client.images.edit({
+          ...params,
+          ...streaming,
+          image: await Promise.all(bytes.map((b, i) => toFile(b, `reference-${i + 1}.png`, { type: 'image/png' }))),
+        });
+  for await (const event of stream) {
+    if (event.type === 'image_generation.completed' || event.type === 'image_edit.completed') {
+      return Buffer.from(event.b64_json, 'base64');
+    }
+  }
+  throw new Error('the direct stream ended without an image');
+}
+
+export async function measureOverhead(
+  proxyUrl: string,
+  upstreamUrl: string,
+  cases: readonly OverheadCase[],
+  runs: number,
+  clearUpstream: () => void,
+): Promise<{ rows: Row[]; raw: Record<string, { proxy: number[]; direct: number[] }> }> {
+  const client = new OpenAI({ apiKey: 'sk-bench', baseURL: upstreamUrl, maxRetries: 0, logLevel: 'off' });
+  const rows: Row[] = [];
+  const raw: Record<string, { proxy: number[]; direct: number[] }> = {};
+  for (const c of cases) {
+    const viaProxy: number[] = [];
+    const straight: number[] = [];
+    // One warm-up of each path (JIT, the fake's 4K render cache, connection set-up), then alternate the two.
+    await runJob(proxyUrl, form(FIELDS, c.references));
+    await direct(client, c.bytes);
+    for (let i = 0; i < runs; i++) {
+      clearUpstream();
+      let t = performance.now();
+      const a = await runJob(proxyUrl, form(FIELDS, c.references));
+      viaProxy.push(performance.now() - t);
+      t = performance.now();
+      const b = await direct(client, c.bytes);
+      straight.push(performance.now() - t);
+      if (a.length !== b.length) throw new Error(`the proxy delivered ${a.length} bytes, the upstream ${b.length}`);
+    }
+    raw[c.name] = { proxy: viaProxy, direct: straight };
+    const ratios = viaProxy.map((v, i) => v / straight[i]!);
+    const extra = viaProxy.map((v, i) => v - straight[i]!);
+    const strict = c.references.length > 0;
+    const ratio = summarize(ratios);
+    const added = summarize(extra);
+    rows.push(
+      { section: '1', metric: `${c.name}: through the proxy`, unit: 'ms', summary: summarize(viaProxy) },
+      { section: '1', metric: `${c.name}: SDK straight to upstream`, unit: 'ms', summary: summarize(straight) },
+      {
+        section: '1',
+        metric: `${c.name}: ratio proxy / direct`,
+        unit: '×',
+        summary: ratio,
+        ...(strict ? { target: '≤ 1.10', pass: ratio.median <= 1.1 } : {}),
+      },
+      {
+        section: '1',
+        metric: `${c.name}: extra`,
+        unit: 'ms',
+        summary: added,
+        ...(strict ? { target: '≤ 50 ms', pass: added.median <= 50 } : {}),
+      },
+    );
+  }
+  return { rows, raw };
+}
