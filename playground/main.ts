@@ -21,6 +21,8 @@ const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
 
 let snapshot: Snapshot = { nodes: [], selection: [] };
 let view: View | undefined;
+/** The view follows the content (and the canvas's size) until the user pans, zooms or a scroll moves it. */
+let autoFit = true;
 const images = new Map<string, ImageBitmap>();
 const imageBytes = new Map<string, Uint8Array>();
 let iframe: HTMLIFrameElement | undefined;
@@ -67,7 +69,10 @@ sandbox.addEventListener('message', (event) => {
     case 'scroll-into-view': {
       const rects = message.ids.map(absoluteRect).filter((r): r is NonNullable<typeof r> => r !== undefined);
       const bounds = boundsOf(rects);
-      if (bounds) setView(fitView(bounds, canvasArea.clientWidth, canvasArea.clientHeight, 96));
+      if (bounds) {
+        autoFit = false;
+        setView(fitView(bounds, canvasArea.clientWidth, canvasArea.clientHeight, 96));
+      }
       return;
     }
     case 'plugin-error':
@@ -274,7 +279,10 @@ overlay.addEventListener('click', (event) => {
 window.addEventListener('keydown', (event) => {
   if (event.target instanceof HTMLElement && event.target.closest('#plugin-window')) return;
   if (event.key === 'Escape') toSandbox({ kind: 'select', ids: [] });
-  if (event.key === '!' && event.shiftKey) zoomToFit(snapshot.nodes);
+  if (event.key === '!' && event.shiftKey) {
+    autoFit = true;
+    zoomToFit(snapshot.nodes);
+  }
 });
 
 // Scroll pans, Ctrl/⌘-scroll (and pinch) zooms about the pointer, as on Figma's canvas.
@@ -283,6 +291,7 @@ canvasArea.addEventListener(
   (event) => {
     if (!view) return;
     event.preventDefault();
+    autoFit = false;
     if (event.ctrlKey || event.metaKey) {
       const box = canvasArea.getBoundingClientRect();
       const px = event.clientX - box.left;
@@ -303,10 +312,14 @@ canvasArea.addEventListener(
 );
 
 new ResizeObserver(() => {
-  if (view) setView({ ...view, width: canvasArea.clientWidth, height: canvasArea.clientHeight });
+  if (autoFit) zoomToFit(snapshot.nodes);
+  else if (view) setView({ ...view, width: canvasArea.clientWidth, height: canvasArea.clientHeight });
 }).observe(canvasArea);
 
-element('zoom-to-fit', HTMLButtonElement).addEventListener('click', () => zoomToFit(snapshot.nodes));
+element('zoom-to-fit', HTMLButtonElement).addEventListener('click', () => {
+  autoFit = true;
+  zoomToFit(snapshot.nodes);
+});
 element('run-plugin', HTMLButtonElement).addEventListener('click', () => toSandbox({ kind: 'run', command: '' }));
 element('close-plugin', HTMLButtonElement).addEventListener('click', () => toSandbox({ kind: 'close' }));
 
