@@ -84,6 +84,13 @@ export const PendingJobSchema = z.object({
 export type PendingJob = z.infer<typeof PendingJobSchema>;
 export const PendingJobsSchema = z.array(PendingJobSchema).max(500);
 
+/** Jobs already placed (job id → node id), so a PLACE_IMAGE repeated after a panel closed mid-reply places once. */
+export const PLACED_JOBS_REMEMBERED = 500;
+export const PlacedJobsSchema = z
+  .array(z.object({ jobId: z.string().max(100), nodeId: NodeId }))
+  .max(PLACED_JOBS_REMEMBERED);
+export type PlacedJob = z.infer<typeof PlacedJobsSchema>[number];
+
 export const ExportedImageSchema = z.object({
   nodeId: NodeId,
   name: z.string(),

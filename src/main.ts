@@ -7,7 +7,7 @@ import { placeImage } from './place';
 import { decodeProvenance, PROVENANCE_KEY } from './provenance';
 import { exportReferences } from './references';
 import { describeSelection, type LastKnownPlace } from './selection';
-import { loadStorage, type Stored, saveStorage } from './storage';
+import { loadStorage, type Stored, savePlacedJob, saveStorage } from './storage';
 
 // create-figma-plugin's showUI expects a JS-only UI; ui.html is a whole page, so call Figma directly.
 // themeColors gives the panel Figma's light/dark CSS variables: https://developers.figma.com/docs/plugins/creating-ui
@@ -81,8 +81,18 @@ listen({
     exportQueue = exportQueue.then(() => exportReferences(request));
     return exportQueue;
   },
-  PLACE_IMAGE(request) {
-    return placeImage(request, { density, places });
+  async PLACE_IMAGE(request) {
+    const { placedJobs } = await stored;
+    const { jobId } = request.provenance;
+    // The panel may resend a job it placed if it closed before IMAGE_PLACED arrived: answer, don't place twice.
+    const already = placedJobs.find((placed) => placed.jobId === jobId);
+    const node = already ? await figma.getNodeByIdAsync(already.nodeId) : null;
+    if (already && node && !node.removed) {
+      send('IMAGE_PLACED', { requestId: request.requestId, nodeId: already.nodeId, createdFrame: false });
+      return;
+    }
+    const nodeId = await placeImage(request, { density, places });
+    if (nodeId) await savePlacedJob(placedJobs, { jobId, nodeId }).catch(() => undefined);
   },
   async SAVE_STORAGE(save) {
     try {

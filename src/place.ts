@@ -162,7 +162,11 @@ async function destinationFor(
   return { node: scene, createdFrame: false };
 }
 
-export async function placeImage(request: PanelToMainPayload<'PLACE_IMAGE'>, context: PlaceContext): Promise<void> {
+/** Returns the id of the node that got the image, or `undefined` when PLACE_FAILED was answered. */
+export async function placeImage(
+  request: PanelToMainPayload<'PLACE_IMAGE'>,
+  context: PlaceContext,
+): Promise<string | undefined> {
   const { requestId } = request;
   let created: SceneNode | undefined;
   try {
@@ -186,6 +190,7 @@ export async function placeImage(request: PanelToMainPayload<'PLACE_IMAGE'>, con
     // https://developers.figma.com/docs/plugins/api/properties/figma-notify — Figma shows 100 characters.
     figma.notify(notifyText(`Placed “${node.name}” (${request.provenance.resolution})`));
     send('IMAGE_PLACED', { requestId, nodeId: node.id, createdFrame: destination.createdFrame });
+    return node.id;
   } catch (error) {
     if (created && !created.removed) created.remove();
     const failure =
@@ -193,5 +198,6 @@ export async function placeImage(request: PanelToMainPayload<'PLACE_IMAGE'>, con
         ? error
         : new PlaceFailure('place_failed', `Figma refused the placement (${describeError(error)}). ${KEPT} Try again.`);
     send('PLACE_FAILED', { requestId, code: failure.code, message: failure.message });
+    return undefined;
   }
 }

@@ -6,6 +6,9 @@ import {
   type PanelToMainPayload,
   type PendingJob,
   PendingJobsSchema,
+  PLACED_JOBS_REMEMBERED,
+  type PlacedJob,
+  PlacedJobsSchema,
   type Settings,
   SettingsSchema,
   type TrayItem,
@@ -16,16 +19,23 @@ export const STORAGE_KEYS = {
   settings: 'framefill.settings',
   tray: 'framefill.tray',
   pendingJobs: 'framefill.pendingJobs',
+  placedJobs: 'framefill.placedJobs',
 } as const;
 
 export interface Stored {
   settings: Settings;
   tray: TrayItem[];
   pendingJobs: PendingJob[];
+  placedJobs: PlacedJob[];
   notice?: string;
 }
 
-const LABELS = { settings: 'settings', tray: 'reference tray', pendingJobs: 'pending jobs' } as const;
+const LABELS = {
+  settings: 'settings',
+  tray: 'reference tray',
+  pendingJobs: 'pending jobs',
+  placedJobs: 'record of placed images',
+} as const;
 
 export async function loadStorage(): Promise<Stored> {
   const reset: string[] = [];
@@ -51,7 +61,8 @@ export async function loadStorage(): Promise<Stored> {
   const settings = await read('settings', SettingsSchema, DEFAULT_SETTINGS);
   const tray = await read('tray', TraySchema, [] as TrayItem[]);
   const pendingJobs = await read('pendingJobs', PendingJobsSchema, [] as PendingJob[]);
-  const stored: Stored = { settings, tray, pendingJobs };
+  const placedJobs = await read('placedJobs', PlacedJobsSchema, [] as PlacedJob[]);
+  const stored: Stored = { settings, tray, pendingJobs, placedJobs };
   if (reset.length > 0) {
     stored.notice = `Framefill's saved ${reset.join(' and ')} could not be read and ${reset.length === 1 ? 'was' : 'were'} reset.`;
   }
@@ -63,4 +74,11 @@ export async function saveStorage(save: PanelToMainPayload<'SAVE_STORAGE'>): Pro
     const value = save[key];
     if (value !== undefined) await figma.clientStorage.setAsync(STORAGE_KEYS[key], value);
   }
+}
+
+/** Remembers a placed job, newest last, forgetting the oldest beyond the cap. */
+export async function savePlacedJob(placed: PlacedJob[], job: PlacedJob): Promise<void> {
+  const next = [...placed.filter((p) => p.jobId !== job.jobId), job].slice(-PLACED_JOBS_REMEMBERED);
+  placed.splice(0, placed.length, ...next);
+  await figma.clientStorage.setAsync(STORAGE_KEYS.placedJobs, next);
 }

@@ -199,3 +199,46 @@ describe('placing an image', () => {
     expect(new TextEncoder().encode(target.getPluginData('framefill')).length).toBeLessThanOrEqual(100_000);
   });
 });
+
+describe('placing a job exactly once', () => {
+  it('a PLACE_IMAGE repeated for the same job, even after the plugin restarts, places one frame', async () => {
+    const first = await loadPlugin();
+    const request = await placeRequest(null, await png(1024, 1024), 1024, 1024, {
+      aspectRatio: '1:1',
+      resolution: '1K',
+    });
+    const { placed } = await place(first, request);
+    expect(placed?.createdFrame).toBe(true);
+    expect(first.fake.page.children).toHaveLength(1);
+
+    // Same plugin: the panel resent the job it had not heard back about.
+    const again = await place(first, { ...request, requestId: 'resent' });
+    expect(again.placed).toEqual({ requestId: 'resent', nodeId: placed?.nodeId, createdFrame: false });
+    expect(first.fake.page.children).toHaveLength(1);
+    expect(first.fake.undoCommits).toBe(1);
+
+    // The record survives in clientStorage: a reopened plugin answers from it too.
+    const stored = Object.fromEntries(
+      await Promise.all(
+        (await first.figma.clientStorage.keysAsync()).map(async (k) => [
+          k,
+          await first.figma.clientStorage.getAsync(k),
+        ]),
+      ),
+    );
+    expect(stored['framefill.placedJobs']).toEqual([{ jobId: request.provenance.jobId, nodeId: placed?.nodeId }]);
+    const reopened = await loadPlugin({ storage: stored });
+    const other = await placeRequest(null, await png(1024, 1024), 1024, 1024, { jobId: 'another-job' });
+    expect((await place(reopened, other)).placed?.createdFrame).toBe(true);
+  });
+
+  it('a job whose frame was deleted since is placed again', async () => {
+    const p = await loadPlugin();
+    const request = await placeRequest(null, await png(1024, 1024), 1024, 1024);
+    const { placed } = await place(p, request);
+    (await p.figma.getNodeByIdAsync(placed!.nodeId))?.remove();
+    const again = await place(p, { ...request, requestId: 'after-delete' });
+    expect(again.placed?.createdFrame).toBe(true);
+    expect(again.placed?.nodeId).not.toBe(placed?.nodeId);
+  });
+});
