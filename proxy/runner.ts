@@ -264,7 +264,11 @@ export function terminalEvents(row: JobRow): JobEvent[] {
 
 /** Resolves or rejects with the provider, or rejects as soon as the signal aborts (a provider may be slow to notice). */
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+  if (signal.aborted) {
+    // The provider's late failure must still be handled: an unhandled rejection would end the whole process.
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
