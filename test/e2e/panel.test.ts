@@ -1,18 +1,11 @@
-// The built panel (build/ui.html) in Debian's Chromium, inside a host page that plays Figma's main
-// thread over postMessage, against a real proxy (draft provider) on 127.0.0.1.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { type Browser, type BrowserContext, chromium, type FrameLocator, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, FrameLocator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS, type Target } from '../../core/messages';
 import { pickRatio, suggestTier } from '../../core/pick';
 import { imageInfo, png } from '../helpers/images';
 import { startTestProxy, type TestProxy } from '../helpers/proxy';
+import { buildPlugin, launchChromium, saveScreenshot } from './helpers/chromium';
 import { type PanelHost, startPanelHost } from './helpers/panel-host';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const SCREENSHOTS = path.join(ROOT, 'docs/screenshots');
 
 let browser: Browser;
 let host: PanelHost;
@@ -20,21 +13,9 @@ let context: BrowserContext | undefined;
 let proxy: TestProxy | undefined;
 
 beforeAll(async () => {
-  execFileSync(process.execPath, ['build.mjs', '--no-typecheck', '--quiet'], { cwd: ROOT, stdio: 'inherit' });
+  buildPlugin();
   host = await startPanelHost();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -158,8 +139,7 @@ describe('the panel in Chromium against the proxy', () => {
     expect(await download.getAttribute('href')).toMatch(/^blob:/);
     await expect.poll(async () => (await storage(page)).pendingJobs).toEqual([]);
 
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.locator('iframe').screenshot({ path: path.join(SCREENSHOTS, 'panel-light.png') });
+    await saveScreenshot(page.locator('iframe'), 'panel-light.png');
   });
 
   it('cancels a running job from the panel, and the credits come back', async () => {
@@ -280,7 +260,6 @@ describe('the panel in Chromium against the proxy', () => {
     await panel.getByLabel('Prompt').fill('A red bicycle leaning on a sunlit wall, golden hour, film grain');
     await panel.getByRole('button', { name: /^Generate/ }).click();
     await panel.getByRole('img', { name: /^Partial preview of Hero/ }).waitFor({ timeout: 30_000 });
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.locator('iframe').screenshot({ path: path.join(SCREENSHOTS, 'panel-dark.png') });
+    await saveScreenshot(page.locator('iframe'), 'panel-dark.png');
   });
 });

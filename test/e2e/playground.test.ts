@@ -1,9 +1,4 @@
-// The playground in Debian's Chromium: build/main.js on the Figma stand-in in a Worker, build/ui.html in a
-// sandboxed iframe, against a real proxy (draft provider) on 127.0.0.1 that also serves the page.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { type Browser, type BrowserContext, chromium, type FrameLocator, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, FrameLocator, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Provenance, ProvenanceSchema } from '../../core/messages';
@@ -11,29 +6,15 @@ import { pickRatio } from '../../core/pick';
 import type { NodeView } from '../../playground/protocol';
 import { imageInfo } from '../helpers/images';
 import { startTestProxy, type TestProxy } from '../helpers/proxy';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const SCREENSHOTS = path.join(ROOT, 'docs/screenshots');
+import { buildPlugin, launchChromium, saveScreenshot } from './helpers/chromium';
 
 let browser: Browser;
 let context: BrowserContext | undefined;
 let proxy: TestProxy | undefined;
 
 beforeAll(async () => {
-  execFileSync(process.execPath, ['build.mjs', '--no-typecheck', '--quiet'], { cwd: ROOT, stdio: 'inherit' });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-      '--no-first-run',
-    ],
-  });
+  buildPlugin();
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -240,8 +221,7 @@ describe('the playground runs the built plugin end to end', () => {
     await page.getByRole('button', { name: 'Regenerate Post 1080×1080' }).waitFor();
     expect(errors).toEqual([]);
 
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'playground.png') });
+    await saveScreenshot(page, 'playground.png');
   });
 
   it('makes a new frame holding the image when nothing is selected, and Regenerate on it pre-fills the prompt', async () => {
