@@ -31,7 +31,7 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
   const lines = [
     `Framefill proxy listening on ${localUrl} (${proxy.hosts.join(', ')})`,
     `  url:       ${proxy.url}`,
-    `  provider:  ${proxy.provider.name} (${proxy.provider.model})`,
+    `  provider:  ${proxy.provider.name === 'draft' ? 'draft (offline placeholders, no model; set OPENAI_API_KEY for OpenAI)' : `${proxy.provider.name} (${proxy.provider.model})`}`,
     `  mode:      ${
       proxy.mode === 'local'
         ? `local (no tokens, loopback only: no auth; credits recorded against the "local" account, ${LOCAL_ACCOUNT_CREDITS.toLocaleString('en-US')} credits)`
