@@ -1,0 +1,340 @@
+// Security: tokens on every route but health and capabilities, stored hashed and compared in constant time,
+// another token's job as absent as a missing one, no secret in the logs, failed-auth rate limiting, CORS, and
+// slow clients cut off by the header and request timeouts.
+import { execFileSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import path from 'node:path';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { ErrorBodySchema, JobSchema } from '../../core/api';
+import { startFakeOpenAI } from '../fakes/openai-upstream';
+import { png } from '../helpers/images';
+import {
+  generateAndWait,
+  ROOT,
+  readEvents,
+  runProxyCli,
+  spawnProxy,
+  startTestProxy,
+  submitGeneration,
+  tempDataDir,
+} from '../helpers/proxy';
+import { openDbReadOnly } from './support';
+
+// Wraps the real timingSafeEqual so a test can see the ledger use it (ESM exports cannot be spied on otherwise).
+vi.mock('node:crypto', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:crypto')>();
+  return { ...actual, timingSafeEqual: vi.fn(actual.timingSafeEqual) };
+});
+
+beforeAll(() => {
+  execFileSync(process.execPath, ['build.mjs', '--no-typecheck', '--quiet', '--proxy-only'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+});
+
+const fields = { prompt: 'a lighthouse', aspect_ratio: '1:1', resolution: '1K' };
+const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+/** Every authenticated route, for a given job id. */
+function routes(id: string): Array<{ method: string; path: string; form?: boolean }> {
+  return [
+    { method: 'POST', path: '/v1/generations', form: true },
+    { method: 'GET', path: `/v1/generations/${id}` },
+    { method: 'GET', path: `/v1/generations/${id}/events` },
+    { method: 'GET', path: `/v1/generations/${id}/image` },
+    { method: 'DELETE', path: `/v1/generations/${id}` },
+    { method: 'GET', path: '/v1/account' },
+  ];
+}
+
+function call(url: string, route: { method: string; path: string; form?: boolean }, headers: Record<string, string>) {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  return fetch(`${url}${route.path}`, { method: route.method, headers, ...(route.form ? { body: form } : {}) });
+}
+
+describe('tokens', () => {
+  it('every route but health and capabilities refuses a missing, wrong or revoked token with 401 unauthorized', async () => {
+    const proxy = await startTestProxy();
+    try {
+      const { token } = proxy.ledger.createToken('alice', 100);
+      const { token: revoked } = proxy.ledger.createToken('mallory', 100);
+      const { id } = await generateAndWait(proxy.url, fields, { token });
+      proxy.ledger.revoke('mallory');
+      const refusals: Array<Record<string, string>> = [
+        {},
+        bearer('ff_wrong'),
+        bearer(`${token}x`),
+        bearer(revoked),
+        { Authorization: token },
+        { Authorization: `Basic ${Buffer.from(`x:${token}`).toString('base64')}` },
+      ];
+      for (const route of routes(id)) {
+        for (const headers of refusals) {
+          const response = await call(proxy.url, route, headers);
+          expect(response.status, `${route.method} ${route.path} ${JSON.stringify(headers)}`).toBe(401);
+          expect(ErrorBodySchema.parse(await response.json()).error.code).toBe('unauthorized');
+        }
+        expect((await call(proxy.url, route, bearer(token))).status).toBeLessThan(400);
+      }
+      for (const open of ['/v1/health', '/v1/capabilities'])
+        expect((await fetch(`${proxy.url}${open}`)).status).toBe(200);
+      // Nothing was charged by the refused submissions.
+      expect(proxy.ledger.find('mallory')?.balance).toBe(100);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('stores tokens only as SHA-256 hashes: the token itself is nowhere in the database files', async () => {
+    const proxy = await startTestProxy();
+    const { token } = proxy.ledger.createToken('alice', 10);
+    await proxy.close();
+    const db = openDbReadOnly(proxy.dataDir);
+    try {
+      const row = db.prepare("SELECT token_hash FROM accounts WHERE name = 'alice'").get() as { token_hash: string };
+      expect(row.token_hash).toBe(crypto.createHash('sha256').update(token).digest('hex'));
+    } finally {
+      db.close();
+    }
+    for (const file of readdirSync(proxy.dataDir).filter((f) => f.startsWith('framefill.sqlite'))) {
+      expect(readFileSync(path.join(proxy.dataDir, file)).includes(Buffer.from(token))).toBe(false);
+    }
+  });
+
+  it('compares token hashes with crypto.timingSafeEqual', async () => {
+    const spy = vi.mocked(crypto.timingSafeEqual);
+    const proxy = await startTestProxy();
+    try {
+      const { token } = proxy.ledger.createToken('alice', 10);
+      spy.mockClear();
+      expect((await fetch(`${proxy.url}/v1/account`, { headers: bearer(token) })).status).toBe(200);
+      expect(spy).toHaveBeenCalledTimes(1);
+      const [a, b] = spy.mock.calls[0]!;
+      expect(Buffer.from(a as Uint8Array).toString('hex')).toBe(
+        crypto.createHash('sha256').update(token).digest('hex'),
+      );
+      expect((a as Uint8Array).byteLength).toBe((b as Uint8Array).byteLength);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("answers 404 not_found for another token's job on every job route, and leaves that job alone", async () => {
+    const proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '400' });
+    try {
+      const { token: alice } = proxy.ledger.createToken('alice', 100);
+      const { token: bob } = proxy.ledger.createToken('bob', 100);
+      const job = JobSchema.parse(await (await submitGeneration(proxy.url, fields, { token: alice })).json());
+      for (const route of routes(job.id).filter((r) => r.path.includes(job.id))) {
+        const response = await call(proxy.url, route, bearer(bob));
+        expect(response.status, `${route.method} ${route.path}`).toBe(404);
+        expect(ErrorBodySchema.parse(await response.json()).error.code).toBe('not_found');
+      }
+      const { events } = await readEvents(proxy.url, job.id, { token: alice });
+      expect(events.at(-1)?.event).toBe('completed');
+      expect(proxy.ledger.find('bob')?.balance).toBe(100);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('logs', () => {
+  it('never hold the OpenAI key, a token (right or wrong) or a prompt, through successes and failures', async () => {
+    const key = 'sk-proj-DISTINCTIVEkey0123456789abcdef';
+    const prompt = 'PROMPT-DISTINCTIVE purple giraffe over Reykjavik';
+    const fake = await startFakeOpenAI({ apiKey: key });
+    const dataDir = tempDataDir();
+    const created = await runProxyCli(['token', 'create', '--name', 'logs', '--credits', '1000'], {
+      FRAMEFILL_DATA_DIR: dataDir,
+    });
+    const token = created.stdout.trim().split('\n').at(-1)!;
+    const wrong = 'ff_WRONGdistinctiveTOKEN0123456789';
+    const server = await spawnProxy({
+      FRAMEFILL_DATA_DIR: dataDir,
+      FRAMEFILL_PROVIDER: 'openai',
+      OPENAI_API_KEY: key,
+      OPENAI_BASE_URL: fake.url,
+      FRAMEFILL_UPSTREAM_TIMEOUT_S: '2',
+    });
+    try {
+      const reference = await png(32, 32);
+      expect((await generateAndWait(server.url, { ...fields, prompt }, { token })).events.at(-1)?.event).toBe(
+        'completed',
+      );
+      await generateAndWait(server.url, { ...fields, prompt }, { token, references: [{ bytes: reference }] });
+      for (const fault of [
+        { kind: 'unauthorized' },
+        { kind: 'moderation' },
+        { kind: 'status', status: 500 },
+        { kind: 'status', status: 500 },
+        { kind: 'malformed-json' },
+        { kind: 'hang' },
+      ] as const) {
+        fake.failNext(fault);
+        await generateAndWait(server.url, { ...fields, prompt: `${prompt} ${fault.kind}` }, { token });
+      }
+      for (let i = 0; i < 3; i++) await fetch(`${server.url}/v1/account`, { headers: bearer(wrong) });
+      await submitGeneration(server.url, { ...fields, prompt: '' }, { token });
+      await submitGeneration(server.url, { ...fields, prompt: 'x'.repeat(20_001) }, { token });
+    } finally {
+      await server.stop();
+      await fake.close();
+    }
+    const output = server.output();
+    expect(output).toContain('"kind":"request"');
+    expect(output).toContain('"status":"failed"');
+    for (const secret of [key, key.slice(-12), token, token.slice(3, 20), wrong, prompt, 'PROMPT-DISTINCTIVE']) {
+      expect(output.includes(secret), `log holds ${secret.slice(0, 8)}…`).toBe(false);
+    }
+  });
+});
+
+describe('failed authentication', () => {
+  it('rate-limits a client after repeated wrong tokens: 429 rate_limited with Retry-After, a right token too, until the window ends', async () => {
+    const proxy = await startTestProxy({ FRAMEFILL_AUTH_FAILURE_LIMIT: '5', FRAMEFILL_AUTH_FAILURE_WINDOW_S: '2' });
+    try {
+      const { token } = proxy.ledger.createToken('alice', 10);
+      for (let i = 0; i < 5; i++) {
+        expect((await fetch(`${proxy.url}/v1/account`, { headers: bearer(`ff_guess${i}`) })).status).toBe(401);
+      }
+      for (const headers of [bearer('ff_guess5'), bearer(token)]) {
+        const limited = await fetch(`${proxy.url}/v1/account`, { headers });
+        expect(limited.status).toBe(429);
+        const retryAfter = Number(limited.headers.get('Retry-After'));
+        expect(retryAfter).toBeGreaterThanOrEqual(1);
+        expect(retryAfter).toBeLessThanOrEqual(2);
+        const body = ErrorBodySchema.parse(await limited.json());
+        expect(body.error.code).toBe('rate_limited');
+        expect(body.error.retry_after).toBe(retryAfter);
+      }
+      // A missing token is no guess: still 401. The open routes stay open.
+      expect((await fetch(`${proxy.url}/v1/account`)).status).toBe(401);
+      expect((await fetch(`${proxy.url}/v1/health`)).status).toBe(200);
+      // Once the window has passed, the right token works again.
+      let status = 429;
+      while (status === 429) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        status = (await fetch(`${proxy.url}/v1/account`, { headers: bearer(token) })).status;
+      }
+      expect(status).toBe(200);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('allows 20 wrong tokens per minute by default, then refuses the 21st', async () => {
+    const proxy = await startTestProxy();
+    try {
+      proxy.ledger.createToken('alice', 10);
+      const statuses: number[] = [];
+      for (let i = 0; i < 21; i++) {
+        statuses.push((await fetch(`${proxy.url}/v1/account`, { headers: bearer(`ff_guess${i}`) })).status);
+      }
+      expect(statuses).toEqual([...Array(20).fill(401), 429]);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('CORS', () => {
+  it('allows only null (as *), no Origin (as *) and configured origins, on every route', async () => {
+    const proxy = await startTestProxy({ FRAMEFILL_ALLOWED_ORIGINS: 'https://team.example' });
+    try {
+      const { token } = proxy.ledger.createToken('alice', 100);
+      const { id } = await generateAndWait(proxy.url, fields, { token });
+      const all = [
+        { method: 'GET', path: '/v1/health' },
+        { method: 'GET', path: '/v1/capabilities' },
+        ...routes(id).filter((r) => r.method === 'GET' && !r.path.endsWith('/events')),
+      ];
+      for (const route of all) {
+        const headers = (origin?: string) => ({ ...bearer(token), ...(origin ? { Origin: origin } : {}) });
+        const acao = async (origin?: string) =>
+          (await call(proxy.url, route, headers(origin))).headers.get('Access-Control-Allow-Origin');
+        expect(await acao('null')).toBe('*');
+        expect(await acao()).toBe('*');
+        expect(await acao('https://team.example')).toBe('https://team.example');
+        expect(await acao('https://evil.example')).toBeNull();
+        expect(await acao('https://team.example.evil.example')).toBeNull();
+        expect(
+          (await call(proxy.url, route, headers('https://evil.example'))).headers.get(
+            'Access-Control-Allow-Credentials',
+          ),
+        ).toBeNull();
+      }
+      for (const route of routes(id).filter((r) => r.method !== 'GET')) {
+        const refused = await call(proxy.url, route, { ...bearer(token), Origin: 'https://evil.example' });
+        expect(refused.status).toBe(403);
+        expect(ErrorBodySchema.parse(await refused.json()).error.code).toBe('forbidden_origin');
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+/** Opens a raw socket, writes `head`, then drips `drip` every 100 ms; resolves with what happened. */
+function slowClient(port: number, head: string, drip: string, maxDrips: number) {
+  return new Promise<{ closedByServer: boolean; drips: number; answer: string }>((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let drips = 0;
+    let answer = '';
+    let timer: ReturnType<typeof setInterval> | undefined;
+    const finish = (closedByServer: boolean) => {
+      clearInterval(timer);
+      socket.destroy();
+      resolve({ closedByServer, drips, answer });
+    };
+    socket.on('data', (d) => (answer += d.toString()));
+    socket.on('close', () => finish(true));
+    socket.on('error', () => undefined);
+    socket.on('connect', () => {
+      socket.write(head);
+      timer = setInterval(() => {
+        if (drips >= maxDrips) return finish(false);
+        drips++;
+        socket.write(drip);
+      }, 100);
+    });
+  });
+}
+
+describe('slow clients', () => {
+  it('disconnects a client that sends its headers too slowly (slowloris), and keeps serving others meanwhile', async () => {
+    const proxy = await startTestProxy({ FRAMEFILL_HEADERS_TIMEOUT_S: '1', FRAMEFILL_REQUEST_TIMEOUT_S: '2' });
+    try {
+      const head = `GET /v1/health HTTP/1.1\r\nHost: localhost:${proxy.port}\r\n`;
+      const slow = Array.from({ length: 20 }, (_, i) => slowClient(proxy.port, head, `X-Slow-${i}: a\r\n`, 150));
+      expect((await fetch(`${proxy.url}/v1/health`)).status).toBe(200);
+      const results = await Promise.all(slow);
+      for (const result of results) {
+        expect(result.closedByServer).toBe(true);
+        expect(result.drips).toBeLessThan(150);
+        expect(result.answer).not.toContain('"ok":true');
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('disconnects a client that sends its body too slowly', async () => {
+    const proxy = await startTestProxy({ FRAMEFILL_HEADERS_TIMEOUT_S: '1', FRAMEFILL_REQUEST_TIMEOUT_S: '2' });
+    try {
+      const head =
+        `POST /v1/generations HTTP/1.1\r\nHost: localhost:${proxy.port}\r\n` +
+        'Content-Type: multipart/form-data; boundary=w\r\nContent-Length: 100000\r\n\r\n--w\r\n';
+      const result = await slowClient(proxy.port, head, 'xxxxxxxxxx', 300);
+      expect(result.closedByServer).toBe(true);
+      expect(result.drips).toBeLessThan(300);
+      expect((await fetch(`${proxy.url}/v1/health`)).status).toBe(200);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
