@@ -1,6 +1,6 @@
 // Load: many submissions at 50 concurrent against the built proxy (draft provider, tiny delay) while hundreds of
 // event streams stay open. Nothing is lost or duplicated, every stream ends exactly once, the ledger is exact.
-// Submit latency is measured and written to results.json (figures only: no timed assertion).
+// Submit latency is measured and written to build/reliability-results.json (figures only: no timed assertion).
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobSchema } from '../../core/api';

@@ -1,6 +1,6 @@
 // Shared by the reliability suites: the soak switch, a seeded random source, a bounded worker pool, the
-// figures file (test/reliability/results.json) and a read-only look at a proxy's database.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// figures file (build/reliability-results.json) and a read-only look at a proxy's database.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { DB_FILE } from '../../proxy/db';
@@ -42,15 +42,17 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-const RESULTS = path.join(import.meta.dirname, 'results.json');
+// In the git-ignored build folder, so a test run leaves the tree clean; the README quotes the figures.
+const RESULTS = path.join(import.meta.dirname, '../../build/reliability-results.json');
 
-/** Merges one suite's figures into results.json under `normal` or `soak` (figures only, never asserted on). */
+/** Merges one suite's figures into build/reliability-results.json under `normal` or `soak` (never asserted on). */
 export function recordFigures(suite: string, figures: Record<string, unknown>): void {
   const all = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown>) : {};
   const mode = SOAK ? 'soak' : 'normal';
   const section = (all[mode] ?? {}) as Record<string, unknown>;
   section[suite] = { ...figures, measured_at: new Date().toISOString() };
   all[mode] = section;
+  mkdirSync(path.dirname(RESULTS), { recursive: true });
   writeFileSync(RESULTS, `${JSON.stringify(all, null, 2)}\n`);
   console.log(`[reliability] ${suite}: ${JSON.stringify(figures)}`);
 }
