@@ -2,7 +2,7 @@
 // per-job timeout abort it), the provider's result verified and written under the data dir, and every
 // transition published to the job's event subscribers and the log.
 import { EventEmitter } from 'node:events';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ApiError, JobEvent } from '../core/api';
 import { AUTO_DRAFT_SIZE, type OutputSize, sizeFor } from '../core/formats';
@@ -11,7 +11,7 @@ import { FramefillError } from './errors';
 import { verifyResult } from './images';
 import { type JobRow, type JobStore, jobView } from './jobs';
 import type { Logger } from './log';
-import type { PartialImage, Provider, ProviderReference } from './providers/types';
+import type { PartialImage, Provider, SpooledReference } from './providers/types';
 
 export interface QueuedReference {
   file: string;
@@ -147,14 +147,13 @@ export class JobRunner {
       this.o.timeoutMs,
     );
     try {
-      const references: ProviderReference[] = await Promise.all(
-        pending.references.map(async (r) => ({
-          bytes: new Uint8Array(await readFile(r.file)),
-          mime: r.mime,
-          width: r.width,
-          height: r.height,
-        })),
-      );
+      // The spooled files themselves: the upload dir lives until forget(), after the provider call.
+      const references: SpooledReference[] = pending.references.map((r) => ({
+        file: r.file,
+        mime: r.mime,
+        width: r.width,
+        height: r.height,
+      }));
       const size: OutputSize = sizeFor(row.aspect_ratio, row.resolution) ?? AUTO_DRAFT_SIZE;
       const result = await abortable(
         this.o.provider.generate(

@@ -90,7 +90,9 @@ async function contactSheet(
   const top = Math.round(unit * 3);
   const tiles = await Promise.all(
     request.references.map(async (reference, i) => ({
-      input: await sharp(reference.bytes, { limitInputPixels: MAX_DECODE_PIXELS })
+      input: await sharp('bytes' in reference ? reference.bytes : reference.file, {
+        limitInputPixels: MAX_DECODE_PIXELS,
+      })
         .resize(cell, cell, { fit: 'contain', background: { r: 255, g: 255, b: 255, alpha: 0.6 } })
         .png()
         .toBuffer(),

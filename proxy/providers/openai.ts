@@ -1,5 +1,6 @@
 // OpenAI provider (DESIGN.md §8): one GPT image per job through the official `openai` SDK, partial previews
 // streamed when the upstream allows it, and every upstream failure turned into a §6 code.
+import { openAsBlob } from 'node:fs';
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, toFile } from 'openai';
 import sharp from 'sharp';
 import { Agent } from 'undici';
@@ -105,10 +106,13 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
 
     // The SDK sends an array under `image` as repeated `image[]` parts in order, each with the File's name and
     // type (a repeated plain `image` field is refused): https://platform.openai.com/docs/api-reference/images/createEdit
+    // A spooled reference goes as a file-backed Blob, read from disk while the request is sent, never held whole.
     const image = await Promise.all(
-      request.references.map((reference, index) =>
-        toFile(reference.bytes, `reference-${index + 1}.${EXTENSIONS[reference.mime]}`, { type: reference.mime }),
-      ),
+      request.references.map(async (reference, index) => {
+        const name = `reference-${index + 1}.${EXTENSIONS[reference.mime]}`;
+        if ('bytes' in reference) return toFile(reference.bytes, name, { type: reference.mime });
+        return new File([await openAsBlob(reference.file, { type: reference.mime })], name, { type: reference.mime });
+      }),
     );
     if (stream) {
       const { data, request_id } = await client.images

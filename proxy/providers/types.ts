@@ -10,6 +10,17 @@ export interface ProviderReference {
   height: number;
 }
 
+/**
+ * A reference as the job runner hands it over: the file its upload was spooled to, so 50 jobs of 16 references
+ * are streamed from disk to the upstream rather than held in memory (bench/: memory under load).
+ */
+export interface SpooledReference {
+  file: string;
+  mime: ReferenceMime;
+  width: number;
+  height: number;
+}
+
 export interface GenerationRequest {
   jobId: string;
   prompt: string;
@@ -19,7 +30,7 @@ export interface GenerationRequest {
   size: OutputSize;
   quality: Quality;
   outputFormat: OutputFormat;
-  references: readonly ProviderReference[];
+  references: readonly (ProviderReference | SpooledReference)[];
 }
 
 export interface PartialImage {
