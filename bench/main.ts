@@ -30,13 +30,13 @@ export async function main(args: string[]): Promise<void> {
   const log = (line: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${line}`);
   const rows: Row[] = [];
   const details: Record<string, unknown> = {};
-  const cleanups: Array<() => Promise<unknown> | void> = [];
+  const cleanups: Array<() => Promise<unknown>> = [];
 
   try {
     log('making 16 photo-like references of ~2 MB');
     const bytes = await Promise.all(Array.from({ length: 16 }, (_, i) => photoReference(i + 1, REFERENCE_SIDE)));
     const references: Reference[] = bytes.map((b, i) => ({
-      blob: new Blob([b], { type: 'image/png' }),
+      blob: new Blob([new Uint8Array(b)], { type: 'image/png' }),
       name: `reference-${i + 1}.png`,
     }));
     details.referenceMB = bytes.map((b) => +(b.length / 1024 / 1024).toFixed(2));

@@ -39,8 +39,9 @@ export async function measureMemory(
   await completion(proxyUrl, await submit(proxyUrl, form(fields, references)));
   await sleep(500);
   const runs: MemoryRun[] = [];
+  // The rest level before any burst: every run's "after" must come back to it, not to the previous run's.
+  const baseline = memoryOf(pid).rss;
   for (let run = 0; run < opts.runs; run++) {
-    const baseline = memoryOf(pid).rss;
     let peak = baseline;
     const sampler = setInterval(() => {
       peak = Math.max(peak, memoryOf(pid).rss);
