@@ -25,7 +25,11 @@ const FigmaManifest = z
       devAllowedDomains: z.array(DomainEntry).optional(),
       reasoning: z.string().min(1).optional(),
     }),
-    relaunchButtons: z.array(z.object({ command: z.string().min(1), name: z.string().min(1), multipleSelection: z.boolean().optional() })).optional(),
+    relaunchButtons: z
+      .array(
+        z.object({ command: z.string().min(1), name: z.string().min(1), multipleSelection: z.boolean().optional() }),
+      )
+      .optional(),
   })
   .strict();
 
