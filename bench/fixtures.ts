@@ -1,18 +1,7 @@
 // Deterministic benchmark images made with sharp: photo-like content (a 1/f "natural image" spectrum built from
 // noise octaves, plus sensor grain) that compresses the way photos do, and the measures of what re-encoding costs.
 import sharp from 'sharp';
-
-/** A small seeded PRNG (mulberry32), so every run and every machine draws the same images. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../test/helpers/random';
 
 export interface RawImage {
   data: Buffer;
@@ -26,7 +15,7 @@ export interface RawImage {
  * scale (the 1/f spectrum of natural images) plus `grain` (the per-pixel noise every camera adds).
  */
 export async function photoLike(width: number, height: number, seed: number, grain = 4): Promise<RawImage> {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const sum = new Float32Array(width * height * 3);
   let amplitude = 90;
   for (let cells = 3; cells <= Math.max(width, height) / 4; cells *= 2) {

@@ -7,7 +7,8 @@ import { ErrorBodySchema, JobSchema, type JobStatus } from '../../core/api';
 import { SIZES } from '../../core/formats';
 import { type FakeOpenAI, type Fault, startFakeOpenAI } from '../fakes/openai-upstream';
 import { readEvents, startTestProxy, submitGeneration, type TestProxy } from '../helpers/proxy';
-import { jobsWithWrongLedger, ledgerFacts, openDbReadOnly, pool, recordFigures, seededRandom, size } from './support';
+import { seededRandom } from '../helpers/random';
+import { jobsWithWrongLedger, ledgerFacts, openDbReadOnly, pool, recordFigures, size } from './support';
 
 const JOBS = size(1000, 5000);
 const CLIENTS = 16;

@@ -1,4 +1,4 @@
-// Shared by the reliability suites: the soak switch, a seeded random source, a bounded worker pool, the
+// Shared by the reliability suites: the soak switch, a bounded worker pool, the
 // figures file (build/reliability-results.json) and a read-only look at a proxy's database.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,18 +9,6 @@ import { DB_FILE } from '../../proxy/db';
 export const SOAK = process.env.FRAMEFILL_SOAK === '1';
 
 export const size = (normal: number, soak: number): number => (SOAK ? soak : normal);
-
-/** A small seeded PRNG (mulberry32), so a failing campaign can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** Runs `task(i)` for i in [0, count) with at most `concurrency` at once; results in index order. */
 export async function pool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
