@@ -22,6 +22,14 @@ export const DEFAULT_REFERENCE_MAX_EDGE = 2048;
 export const MIN_REFERENCE_MAX_EDGE = 256;
 export const DEFAULT_DENSITY = 2;
 
+/**
+ * A PNG reference larger than this is re-encoded as JPEG in the panel before upload: Figma exports only PNG
+ * (or JPG without a quality setting), and a photo-like 2048 px PNG runs to several MB (issue 8 §4's target).
+ */
+export const REFERENCE_REENCODE_MIN_BYTES = 1.5 * 1024 * 1024;
+/** JPEG quality of that re-encode (canvas `convertToBlob`, 0–1): ~39 dB PSNR on photo-like frames. */
+export const REFERENCE_JPEG_QUALITY = 0.9;
+
 /** The proxy's multipart cap: every reference at its maximum plus room for the prompt and fields. */
 export const DEFAULT_BODY_LIMIT_BYTES = MAX_REFERENCES * REFERENCE_MAX_BYTES + 1024 * 1024;
 

@@ -5,13 +5,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import type { Account, Capabilities } from '../core/api';
 import { effectiveTier, type Tier, tiersFor } from '../core/formats';
 import { MAX_REFERENCES } from '../core/limits';
-import {
-  DEFAULT_SETTINGS,
-  type ExportedImage,
-  type MainToPanelPayload,
-  type Settings,
-  type TrayItem,
-} from '../core/messages';
+import { DEFAULT_SETTINGS, type MainToPanelPayload, type Settings, type TrayItem } from '../core/messages';
 import { validateGeneration } from '../core/validate';
 import type { Bridge } from './bridge';
 import { ErrorText } from './components/ErrorText';
@@ -23,7 +17,7 @@ import { ReferenceTray, type Thumbnail } from './components/ReferenceTray';
 import { ResolutionPicker } from './components/ResolutionPicker';
 import { SettingsPanel } from './components/SettingsPanel';
 import type { ShownError } from './errors';
-import { Exporter } from './exporter';
+import { type ExportedReference, Exporter } from './exporter';
 import { type JobCard, JobRunner } from './jobs';
 import { planCost, planJobs, type RatioChoice, ratioOptions, suggestedTier, targetsSummary } from './plan';
 import { ProxyClient, toApiError } from './proxy-client';
@@ -227,7 +221,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
     const targetIds = current.useTargetAsReference ? targets.map((t) => t.id) : [];
     const ids = [...new Set([...trayIds, ...targetIds])];
     setNotice(undefined);
-    const images = new Map<string, ExportedImage>();
+    const images = new Map<string, ExportedReference>();
     const missing: string[] = [];
     if (ids.length > 0) {
       setExporting({ done: 0, total: ids.length });
@@ -248,7 +242,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
       const refIds = [...new Set([...trayIds, ...(current.useTargetAsReference && job.target ? [job.target.id] : [])])];
       const references = refIds
         .map((id) => images.get(id))
-        .filter((image): image is ExportedImage => image !== undefined);
+        .filter((image): image is ExportedReference => image !== undefined);
       void runner.start({
         proxyUrl: current.proxyUrl,
         targetId: job.target?.id ?? null,
@@ -384,6 +378,6 @@ export function generateBlocker(input: {
   return undefined;
 }
 
-function imageUrl(image: ExportedImage): string {
+function imageUrl(image: ExportedReference): string {
   return URL.createObjectURL(new Blob([image.bytes], { type: image.mime }));
 }
