@@ -144,14 +144,14 @@ const REFERENCE = frame('2:1', 'Reference', 2048, 1152);
  * Opens the panel against the recorder, with the host answering every export of the reference node with
  * `bytes`, pins that node as the one reference, generates for the Hero frame and waits for the placement.
  */
-async function generateWithReference(bytes: Buffer): Promise<Upload> {
+async function generateWithReference(bytes: Buffer, options: { placed?: boolean } = {}): Promise<Upload> {
   proxy = await startTestProxy();
   recorder = await startRecorder(proxy.url);
   context = await browser.newContext({ viewport: { width: 400, height: 1140 }, deviceScaleFactor: 1 });
   const page: Page = await context.newPage();
   page.on('pageerror', (error) => console.error('host page error:', error));
   await page.goto(host.url);
-  const { width, height } = await imageInfo(bytes);
+  const { width, height } = REFERENCE;
   const nodes = {
     [REFERENCE.id]: { name: REFERENCE.name, width, height, b64: bytes.toString('base64') },
     [HERO.id]: { name: HERO.name, width: HERO.width, height: HERO.height, b64: (await png(64, 36)).toString('base64') },
@@ -174,7 +174,8 @@ async function generateWithReference(bytes: Buffer): Promise<Upload> {
   await panel.getByLabel('Prompt').fill('The same scene at dusk');
   await panel.getByRole('radiogroup', { name: 'Resolution' }).getByRole('radio', { name: /^1K/ }).check();
   await panel.getByRole('button', { name: /^Generate/ }).click();
-  await panel.getByText('Placed in Hero.').waitFor({ timeout: 30_000 });
+  if (options.placed === false) await expect.poll(() => recorder?.uploads.length, { timeout: 30_000 }).toBe(1);
+  else await panel.getByText('Placed in Hero.').waitFor({ timeout: 30_000 });
   expect(recorder.uploads).toHaveLength(1);
   const [parts] = recorder.uploads;
   expect(parts).toHaveLength(1);
@@ -215,5 +216,17 @@ describe('reference uploads from the panel in Chromium', () => {
 
     expect(upload.type).toBe('image/png');
     expect(upload.bytes.equals(transparent)).toBe(true);
+  });
+
+  it('sends a large PNG reference the browser cannot decode as it is, instead of failing in the panel', async () => {
+    const photo = await photoLikePng(2048, 1152, 13);
+    // Cut short mid-image: the signature and header still say PNG, the pixels never finish.
+    const broken = photo.subarray(0, Math.floor(photo.length * 0.9));
+    expect(broken.length).toBeGreaterThan(REFERENCE_REENCODE_MIN_BYTES);
+
+    const upload = await generateWithReference(broken, { placed: false });
+
+    expect(upload.type).toBe('image/png');
+    expect(upload.bytes.equals(broken)).toBe(true);
   });
 });
