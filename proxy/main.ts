@@ -26,7 +26,25 @@ async function main(args: string[]): Promise<number> {
 }
 
 async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
-  const proxy = await startProxy(config);
+  // Handlers first: a supervisor may signal as soon as it sees the start-up lines.
+  let proxy: Awaited<ReturnType<typeof startProxy>> | undefined;
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    if (!proxy) process.exit(0);
+    console.log(`${signal}: finishing running jobs (up to ${config.shutdownGraceMs / 1000} s), then stopping…`);
+    void proxy.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  proxy = await startProxy(config);
   const localUrl = `http://localhost:${proxy.port}`;
   const lines = [
     `Framefill proxy listening on ${localUrl} (${proxy.hosts.join(', ')})`,
@@ -42,21 +60,6 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
   if (proxy.mode === 'local') lines.push(`  playground: ${localUrl}/playground`);
   lines.push('  Figma:     Plugins ▸ Development ▸ Import plugin from manifest… → choose manifest.json in this folder');
   console.log(lines.join('\n'));
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`${signal}: finishing running jobs (up to ${config.shutdownGraceMs / 1000} s), then stopping…`);
-    void proxy.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
   return new Promise<number>(() => undefined);
 }
 
