@@ -6,10 +6,10 @@ import type { Browser, BrowserContext, FrameLocator, Page } from 'playwright-cor
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REFERENCE_REENCODE_MIN_BYTES } from '../../core/limits';
-import { DEFAULT_SETTINGS, type Target } from '../../core/messages';
-import { pickRatio, suggestTier } from '../../core/pick';
+import { DEFAULT_SETTINGS } from '../../core/messages';
 import { imageInfo, png } from '../helpers/images';
 import { startTestProxy, type TestProxy } from '../helpers/proxy';
+import { frame } from '../ui/fixtures';
 import { buildPlugin, launchChromium } from './helpers/chromium';
 import { type PanelHost, startPanelHost } from './helpers/panel-host';
 
@@ -132,13 +132,8 @@ async function photoLikePng(width: number, height: number, seed: number, alpha =
   return sharp(data, { raw: { width, height, channels } }).png().toBuffer();
 }
 
-function frame(id: string, name: string, width: number, height: number): Target {
-  const { ratio, cropFraction } = pickRatio(width, height);
-  return { id, name, width, height, ratio, cropFraction, suggestedTier: suggestTier(width, height, ratio) };
-}
-
-const HERO = frame('1:10', 'Hero', 1440, 810);
-const REFERENCE = frame('2:1', 'Reference', 2048, 1152);
+const HERO = frame('Hero', 1440, 810, '1:10');
+const REFERENCE = frame('Reference', 2048, 1152, '2:1');
 
 /**
  * Opens the panel against the recorder, with the host answering every export of the reference node with

@@ -1,9 +1,9 @@
 import type { Browser, BrowserContext, FrameLocator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, type Target } from '../../core/messages';
-import { pickRatio, suggestTier } from '../../core/pick';
+import { DEFAULT_SETTINGS } from '../../core/messages';
 import { imageInfo, png } from '../helpers/images';
 import { startTestProxy, type TestProxy } from '../helpers/proxy';
+import { frame } from '../ui/fixtures';
 import { buildPlugin, launchChromium, saveScreenshot } from './helpers/chromium';
 import { type PanelHost, startPanelHost } from './helpers/panel-host';
 
@@ -30,16 +30,11 @@ afterEach(async () => {
   proxy = undefined;
 });
 
-function frame(id: string, name: string, width: number, height: number): Target {
-  const { ratio, cropFraction } = pickRatio(width, height);
-  return { id, name, width, height, ratio, cropFraction, suggestedTier: suggestTier(width, height, ratio) };
-}
-
-const HERO = frame('1:10', 'Hero', 1440, 810);
+const HERO = frame('Hero', 1440, 810, '1:10');
 const REFERENCES = [
-  frame('2:1', 'Logo', 200, 200),
-  frame('2:2', 'Moodboard', 300, 200),
-  frame('2:3', 'Palette', 240, 320),
+  frame('Logo', 200, 200, '2:1'),
+  frame('Moodboard', 300, 200, '2:2'),
+  frame('Palette', 240, 320, '2:3'),
 ];
 
 interface Opened {
@@ -167,7 +162,7 @@ describe('the panel in Chromium against the proxy', () => {
     proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '20000' });
     const before = await account(proxy.url);
     const { page, panel } = await openPanel({ proxyUrl: proxy.url });
-    const story = frame('1:11', 'Story', 1080, 1920);
+    const story = frame('Story', 1080, 1920, '1:11');
     await page.evaluate((targets) => window.host.select(targets), [HERO, story]);
     await panel.getByText('2 frames: 16:9, 9:16').waitFor();
     await panel.getByRole('radiogroup', { name: 'Resolution' }).getByRole('radio', { name: /^1K/ }).check();
