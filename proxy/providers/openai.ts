@@ -66,7 +66,10 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
     // The SDK's own retries would re-send after 429 (sleeping Retry-After without heeding the abort signal) and
     // after timeouts; this provider retries once itself, and only where no image can have been produced.
     maxRetries: 0,
-    fetchOptions: { dispatcher },
+    // Node 20's fetch clones every request unless it has no window and refuses redirects, and the clone tees the
+    // multipart body: the untouched branch then queues all of it until the answer, 32 MB per 16-reference job
+    // (bench/ §2). https://fetch.spec.whatwg.org/#http-network-or-cache-fetch step 2; OpenAI does not redirect.
+    fetchOptions: { dispatcher, redirect: 'error', window: null },
     // The SDK logs unparsable SSE chunks with console.error; the job reports the failure instead.
     logLevel: 'off',
   });
