@@ -1,5 +1,7 @@
 // The OpenAI provider against the local Images API stand-in: what reaches "OpenAI", what comes back, and what
 // every failure becomes for the user.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sizeParam } from '../../core/formats';
@@ -349,3 +351,48 @@ describe('cancelling', () => {
     expect(fake.requests).toHaveLength(0);
   });
 });
+
+describe('the upload path', () => {
+  it('never follows a redirect: fetch may then send the request body without keeping a copy of it', async () => {
+    // Node 20's fetch keeps a second copy of a streamed body (for replay on redirect) unless redirects are
+    // refused; a 307 must end the job as upstream_error, and the redirect target must never see the upload.
+    let followed = 0;
+    const target = createServer((_req, res) => {
+      followed++;
+      res.writeHead(500).end();
+    });
+    const redirector = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(307, { Location: `http://127.0.0.1:${port(target)}${req.url}` }).end());
+    });
+    await Promise.all([listen(target), listen(redirector)]);
+    try {
+      const viaRedirect = createOpenAIProvider({
+        apiKey: 'test-key',
+        baseURL: `http://127.0.0.1:${port(redirector)}/v1`,
+        model: 'gpt-image-2',
+        timeoutMs: 30_000,
+      });
+      const error = await viaRedirect
+        .generate(generation({ references: await references(2) }), never(), () => {})
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(error).toBeInstanceOf(FramefillError);
+      expect((error as FramefillError).code).toBe('upstream_error');
+      expect(followed).toBe(0);
+    } finally {
+      target.close();
+      redirector.close();
+    }
+  });
+});
+
+function listen(server: Server): Promise<void> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+}
+
+function port(server: Server): number {
+  return (server.address() as AddressInfo).port;
+}
