@@ -1,5 +1,6 @@
 // Every limit of DESIGN.md §4 and the platform limits the parts must respect. Panel and proxy both
 // validate with these, so the boundary is the same on each side.
+import { imageFormatOf } from './image-header';
 
 export const PROMPT_MAX_CHARS = 20_000;
 export const MAX_REFERENCES = 16;
@@ -51,33 +52,6 @@ export function promptProblem(prompt: string): PromptProblem | undefined {
 
 /** Sniffs PNG, JPEG or WebP from the first bytes; the file name and declared type are never trusted. */
 export function sniffImageMime(bytes: Uint8Array): ReferenceMime | undefined {
-  const b = bytes;
-  if (
-    b.length >= 8 &&
-    b[0] === 0x89 &&
-    b[1] === 0x50 &&
-    b[2] === 0x4e &&
-    b[3] === 0x47 &&
-    b[4] === 0x0d &&
-    b[5] === 0x0a &&
-    b[6] === 0x1a &&
-    b[7] === 0x0a
-  ) {
-    return 'image/png';
-  }
-  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
-  if (
-    b.length >= 12 &&
-    b[0] === 0x52 &&
-    b[1] === 0x49 &&
-    b[2] === 0x46 &&
-    b[3] === 0x46 &&
-    b[8] === 0x57 &&
-    b[9] === 0x45 &&
-    b[10] === 0x42 &&
-    b[11] === 0x50
-  ) {
-    return 'image/webp';
-  }
-  return undefined;
+  const format = imageFormatOf(bytes);
+  return format === 'png' || format === 'jpeg' || format === 'webp' ? `image/${format}` : undefined;
 }

@@ -67,11 +67,11 @@ export async function verifyResult(bytes: Buffer, expected: OutputSize, format: 
     new FramefillError('upstream_error', `The image service returned ${why}. Try again.`, { cause });
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, { limitInputPixels: 8192 * 8192 }).metadata();
+    meta = await sharp(bytes, { limitInputPixels: MAX_DECODE_PIXELS }).metadata();
     // Decodes every pixel, so a truncated or corrupt file fails here rather than in Figma. Averaging down to one
     // pixel reads them all without keeping them; stats() did the same but also computed sharpness and entropy,
     // ~220 ms per 4K image (bench/: proxy overhead).
-    await sharp(bytes, { limitInputPixels: 8192 * 8192, failOn: 'truncated' })
+    await sharp(bytes, { limitInputPixels: MAX_DECODE_PIXELS, failOn: 'truncated' })
       .resize(1, 1, { fit: 'fill' })
       .raw()
       .toBuffer();
@@ -89,7 +89,7 @@ export async function verifyResult(bytes: Buffer, expected: OutputSize, format: 
   const sameFormat = (meta.format === 'png' && format === 'png') || (meta.format === 'jpeg' && format === 'jpeg');
   if (!tooLarge && sameFormat) return { bytes, mime: wantMime, width, height, notes };
 
-  let pipeline = sharp(bytes, { limitInputPixels: 8192 * 8192 });
+  let pipeline = sharp(bytes, { limitInputPixels: MAX_DECODE_PIXELS });
   if (tooLarge) {
     pipeline = pipeline.resize(FIGMA_MAX_IMAGE_EDGE, FIGMA_MAX_IMAGE_EDGE, { fit: 'inside' });
   }

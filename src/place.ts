@@ -1,10 +1,11 @@
 // Places a generated image: into the target's fills, or into a new frame when there is no target or the
 // target was deleted meanwhile (DESIGN.md §9). Every failure is answered with PLACE_FAILED and a sentence
 // saying what to do; the panel keeps the bytes, so a paid image is never dropped.
+
+import { readImageSize } from '../core/image-header';
 import { FIGMA_MAX_IMAGE_EDGE } from '../core/limits';
 import { notifyText, type PanelToMainPayload, type PlaceFailureCode, type Provenance } from '../core/messages';
 import { describeError, send } from './bridge';
-import { readImageSize } from './image-size';
 import { encodeProvenance, PROVENANCE_KEY } from './provenance';
 import { IMAGE_TARGET_TYPES, type LastKnownPlace } from './selection';
 

@@ -1,9 +1,10 @@
 // Frames as reference images: each exported on its own, in order, within the panel's long-edge limit
 // (DESIGN.md §9). One message per image, since a single message with 16 images can exhaust the sandbox's
 // memory and exportAsync blocks Figma's main thread between them.
+
+import { readImageSize } from '../core/image-header';
 import type { PanelToMainPayload } from '../core/messages';
 import { describeError, send } from './bridge';
-import { readImageSize } from './image-size';
 
 /**
  * SCALE 1 for a frame already within `maxEdge` (never upscale), otherwise pin its long edge with a WIDTH or
