@@ -18,6 +18,8 @@ export interface JobReference {
 }
 
 export interface NewJob {
+  /** Set when the job's provider call began before its row (JobRunner.startEarly); otherwise a new UUID. */
+  id?: string;
   accountId: string;
   promptChars: number;
   aspectRatio: AspectRatio;
@@ -138,7 +140,7 @@ export class JobStore {
           // An expired key may be reused: the old job keeps its row but gives the key up.
           if (previous) this.db.prepare('UPDATE jobs SET idempotency_key = NULL WHERE id = ?').run(previous.id);
         }
-        const id = randomUUID();
+        const id = job.id ?? randomUUID();
         this.ledger.reserveIn(job.accountId, id, job.cost);
         this.db
           .prepare(
@@ -166,6 +168,14 @@ export class JobStore {
         return { row: this.get(id)!, replayed: false };
       })
       .immediate();
+  }
+
+  /** Whether this Idempotency-Key names a job within the window (a request carrying it would be replayed). */
+  idempotencyKeyInUse(accountId: string, key: string): boolean {
+    const row = this.db
+      .prepare('SELECT created_at FROM jobs WHERE account_id = ? AND idempotency_key = ?')
+      .get(accountId, key) as { created_at: string } | undefined;
+    return row !== undefined && Date.now() - Date.parse(row.created_at) < IDEMPOTENCY_WINDOW_MS;
   }
 
   /** queued → running; false when the job left `queued` meanwhile (canceled). */

@@ -26,6 +26,18 @@ export interface FormLimits {
   fileTooLarge: (index: number) => FramefillError;
   tooManyFiles: (count: number) => FramefillError;
   fieldTooLarge: (name: string) => FramefillError;
+  /** Told of each file's progress on disk, so it can be forwarded while it still arrives. */
+  observer?: SpoolObserver;
+}
+
+export interface SpoolObserver {
+  /** File `index` passed `checkFileStart`; `fields` are the text fields that came before it. */
+  fileStarted(index: number, file: string, bytesOnDisk: number, fields: ReadonlyMap<string, string>): void;
+  /** The next bytes of file `index`, as they arrived (they reach the disk later, in batches). */
+  fileData(index: number, chunk: Buffer): void;
+  fileWritten(index: number, bytesOnDisk: number): void;
+  /** All of file `index` is on disk. */
+  fileEnded(index: number): void;
 }
 
 export interface ParsedForm {
@@ -63,6 +75,7 @@ interface OpenPart {
   size: number;
   chunks?: Buffer[];
   file?: {
+    index: number;
     path: string;
     handle: Awaited<ReturnType<typeof open>>;
     hash: Hash;
@@ -71,6 +84,8 @@ interface OpenPart {
     /** Chunks not yet on disk: written together with writev, not one write per network chunk. */
     pending: Buffer[];
     pendingBytes: number;
+    /** Bytes written to disk so far. */
+    flushed: number;
   };
 }
 
@@ -79,7 +94,7 @@ interface OpenPart {
  * error the files written so far are removed and the error is thrown.
  */
 export async function readMultipart(
-  body: ReadableStream<Uint8Array> | null,
+  body: AsyncIterable<Uint8Array> | null,
   contentType: string | undefined,
   dir: string,
   limits: FormLimits,
@@ -110,6 +125,7 @@ export async function readMultipart(
     if (fileCount > limits.maxFiles) throw limits.tooManyFiles(fileCount);
     const file = path.join(dir, `file-${fileCount}`);
     part.file = {
+      index: fileCount - 1,
       path: file,
       handle: await open(file, 'w'),
       hash: createHash('sha256'),
@@ -117,6 +133,7 @@ export async function readMultipart(
       checked: false,
       pending: [],
       pendingBytes: 0,
+      flushed: 0,
     };
   };
 
@@ -132,23 +149,32 @@ export async function readMultipart(
     if (part.size > limits.maxFileBytes) throw limits.fileTooLarge(fileCount - 1);
     if (!file.checked) {
       file.head = Buffer.concat([file.head, chunk.subarray(0, SNIFF_BYTES)]).subarray(0, SNIFF_BYTES);
-      if (file.head.length >= SNIFF_BYTES) {
-        file.checked = true;
-        limits.checkFileStart?.(file.head, fileCount - 1);
-      }
+      if (file.head.length >= SNIFF_BYTES) checkStart(file);
     }
     file.hash.update(chunk);
+    if (file.checked) limits.observer?.fileData(file.index, chunk);
     file.pending.push(chunk);
     file.pendingBytes += chunk.length;
     if (file.pendingBytes >= WRITE_BATCH_BYTES) await flush(file);
   };
 
+  const checkStart = (file: NonNullable<OpenPart['file']>) => {
+    file.checked = true;
+    limits.checkFileStart?.(file.head, file.index);
+    limits.observer?.fileStarted(file.index, file.path, file.flushed, form.fields);
+    // The bytes before the type check are not on disk yet: they are the file's first data.
+    for (const chunk of file.pending) limits.observer?.fileData(file.index, chunk);
+  };
+
   const flush = async (file: NonNullable<OpenPart['file']>) => {
     if (file.pending.length === 0) return;
     const chunks = file.pending;
+    const bytes = file.pendingBytes;
     file.pending = [];
     file.pendingBytes = 0;
     await file.handle.writev(chunks);
+    file.flushed += bytes;
+    if (file.checked) limits.observer?.fileWritten(file.index, file.flushed);
   };
 
   const endPart = async () => {
@@ -163,7 +189,8 @@ export async function readMultipart(
     const file = done.file!;
     await flush(file);
     await file.handle.close();
-    if (!file.checked) limits.checkFileStart?.(file.head, fileCount - 1);
+    if (!file.checked) checkStart(file);
+    limits.observer?.fileEnded(file.index);
     const filePart: FilePart = {
       name: done.name,
       filename: done.filename ?? '',
@@ -232,11 +259,8 @@ export async function readMultipart(
     }
   };
 
-  const reader = body.getReader();
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
+    for await (const value of body) {
       // Views, not copies, of the network chunks: a 32 MB upload would otherwise be copied chunk by chunk.
       const chunk = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
       if (buf.length === 0) buf = chunk;
@@ -261,11 +285,8 @@ export async function readMultipart(
     return form;
   } catch (error) {
     await part?.file?.handle.close().catch(() => undefined);
-    // No reader.cancel(): that would destroy the socket before the error answer is written. The HTTP
-    // server drains (briefly) or closes the connection after answering.
+    // Leaving the body unread: the HTTP server drains (briefly) or closes the connection after answering.
     await rm(dir, { recursive: true, force: true });
     throw error;
-  } finally {
-    reader.releaseLock();
   }
 }

@@ -11,7 +11,14 @@ import { FramefillError } from './errors';
 import { verifyResult } from './images';
 import { type JobRow, type JobStore, jobView } from './jobs';
 import type { Logger } from './log';
-import type { PartialImage, Provider, SpooledReference } from './providers/types';
+import type {
+  ArrivingReferenceSource,
+  GenerationRequest,
+  PartialImage,
+  Provider,
+  ProviderResult,
+  SpooledReference,
+} from './providers/types';
 
 export interface QueuedReference {
   file: string;
@@ -27,6 +34,24 @@ interface Pending {
   uploadDir: string;
   controller: AbortController;
   lastPartial?: PartialImage;
+}
+
+/** What a job needs before its row exists, to be started while its references still arrive. */
+export interface EarlyInput {
+  id: string;
+  prompt: string;
+  aspectRatio: GenerationRequest['aspectRatio'];
+  resolution: GenerationRequest['resolution'];
+  quality: GenerationRequest['quality'];
+  outputFormat: GenerationRequest['outputFormat'];
+  arriving: ArrivingReferenceSource;
+}
+
+/** A provider call started before its job was accepted; `adopt` or `abandon` it. */
+export interface EarlyStart {
+  readonly id: string;
+  readonly pending: Pending;
+  readonly result: Promise<ProviderResult>;
 }
 
 export const INTERRUPTED_ERROR: ApiError = {
@@ -48,6 +73,8 @@ export class JobRunner {
   private readonly queue: string[] = [];
   private readonly pending = new Map<string, Pending>();
   private readonly running = new Map<string, Promise<void>>();
+  /** Calls started while their upload arrives; they hold a concurrency slot like a running job. */
+  private readonly early = new Map<string, EarlyStart>();
   private readonly events = new EventEmitter();
   private accepting = true;
 
@@ -59,17 +86,85 @@ export class JobRunner {
   enqueue(row: JobRow, prompt: string, references: QueuedReference[], uploadDir: string): void {
     this.pending.set(row.id, { prompt, references, uploadDir, controller: new AbortController() });
     this.queue.push(row.id);
+    this.logQueued(row, prompt, references.length);
+    this.pump();
+  }
+
+  private logQueued(row: JobRow, prompt: string, references: number): void {
     this.o.log({
       kind: 'job',
       id: row.id,
       status: 'queued',
       aspect_ratio: row.aspect_ratio,
       resolution: row.resolution,
-      references: references.length,
+      references,
       cost: row.cost,
       ...(this.o.logPrompts ? { prompt } : {}),
     });
+  }
+
+  private partial(id: string, pending: Pending, partial: PartialImage): void {
+    if (pending.controller.signal.aborted) return;
+    pending.lastPartial = partial;
+    this.events.emit(id, { event: 'partial', data: { id, ...partial } } satisfies JobEvent);
+  }
+
+  /**
+   * Starts the provider on references that are still arriving, if it can forward them and a slot is free now
+   * (nothing queued, so no job is overtaken). The upstream request cannot complete before the upload is accepted
+   * (see ArrivingReferenceSource), so an upload refused later costs nothing upstream.
+   */
+  startEarly(input: EarlyInput): EarlyStart | undefined {
+    if (!this.o.provider.forwardsArriving || !this.accepting || this.queue.length > 0) return undefined;
+    if (this.running.size + this.early.size >= this.o.concurrency) return undefined;
+    const pending: Pending = { prompt: input.prompt, references: [], uploadDir: '', controller: new AbortController() };
+    const size: OutputSize = sizeFor(input.aspectRatio, input.resolution) ?? AUTO_DRAFT_SIZE;
+    const result = this.o.provider.generate(
+      {
+        jobId: input.id,
+        prompt: input.prompt,
+        aspectRatio: input.aspectRatio,
+        resolution: input.resolution,
+        size,
+        quality: input.quality,
+        outputFormat: input.outputFormat,
+        references: [],
+        arriving: input.arriving,
+      },
+      pending.controller.signal,
+      (partial) => this.partial(input.id, pending, partial),
+    );
+    // Handled when adopted; until then a failure must not end the process as an unhandled rejection.
+    result.catch(() => undefined);
+    const early: EarlyStart = { id: input.id, pending, result };
+    this.early.set(input.id, early);
+    return early;
+  }
+
+  /** The upload was refused or replayed: stop its early call and free the slot. */
+  abandon(early: EarlyStart): void {
+    if (!this.early.delete(early.id)) return;
+    early.pending.controller.abort(new FramefillError('internal', 'upload refused'));
     this.pump();
+  }
+
+  /** Takes the freshly created job of an early start; it is running already. */
+  adopt(early: EarlyStart, row: JobRow, references: QueuedReference[], uploadDir: string): void {
+    if (!this.accepting) {
+      // Shutting down: the early call was aborted already; the job waits queued, as any other would.
+      this.abandon(early);
+      this.enqueue(row, early.pending.prompt, references, uploadDir);
+      return;
+    }
+    this.early.delete(early.id);
+    Object.assign(early.pending, { references, uploadDir });
+    this.pending.set(row.id, early.pending);
+    this.logQueued(row, early.pending.prompt, references.length);
+    const run = this.run(row.id, early.result).finally(() => {
+      this.running.delete(row.id);
+      this.pump();
+    });
+    this.running.set(row.id, run);
   }
 
   /** Subscribes to a job's events; returns the unsubscribe function. */
@@ -104,6 +199,7 @@ export class JobRunner {
    */
   async shutdown(graceMs: number): Promise<void> {
     this.accepting = false;
+    for (const early of [...this.early.values()]) this.abandon(early);
     for (const id of this.queue.splice(0)) this.interrupt(id);
     const all = Promise.allSettled([...this.running.values()]);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -120,7 +216,7 @@ export class JobRunner {
   }
 
   private pump(): void {
-    while (this.accepting && this.running.size < this.o.concurrency && this.queue.length > 0) {
+    while (this.accepting && this.running.size + this.early.size < this.o.concurrency && this.queue.length > 0) {
       const id = this.queue.shift()!;
       const run = this.run(id).finally(() => {
         this.running.delete(id);
@@ -130,9 +226,13 @@ export class JobRunner {
     }
   }
 
-  private async run(id: string): Promise<void> {
+  /** Runs a job, or, given `started`, finishes the provider call an early start began. */
+  private async run(id: string, started?: Promise<ProviderResult>): Promise<void> {
     const pending = this.pending.get(id);
-    if (!pending || !this.o.store.start(id)) return this.forget(id);
+    if (!pending || !this.o.store.start(id)) {
+      pending?.controller.abort(new FramefillError('internal', 'canceled'));
+      return this.forget(id);
+    }
     const row = this.o.store.get(id)!;
     this.transition(id, 'running');
     const { controller } = pending;
@@ -156,24 +256,21 @@ export class JobRunner {
       }));
       const size: OutputSize = sizeFor(row.aspect_ratio, row.resolution) ?? AUTO_DRAFT_SIZE;
       const result = await abortable(
-        this.o.provider.generate(
-          {
-            jobId: id,
-            prompt: pending.prompt,
-            aspectRatio: row.aspect_ratio,
-            resolution: row.resolution,
-            size,
-            quality: row.quality,
-            outputFormat: row.output_format,
-            references,
-          },
-          controller.signal,
-          (partial) => {
-            if (controller.signal.aborted) return;
-            pending.lastPartial = partial;
-            this.events.emit(id, { event: 'partial', data: { id, ...partial } } satisfies JobEvent);
-          },
-        ),
+        started ??
+          this.o.provider.generate(
+            {
+              jobId: id,
+              prompt: pending.prompt,
+              aspectRatio: row.aspect_ratio,
+              resolution: row.resolution,
+              size,
+              quality: row.quality,
+              outputFormat: row.output_format,
+              references,
+            },
+            controller.signal,
+            (partial) => this.partial(id, pending, partial),
+          ),
         controller.signal,
       );
       const image = await verifyResult(result.bytes, size, row.output_format);

@@ -4,6 +4,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { getConnInfo } from '@hono/node-server/conninfo';
@@ -31,6 +32,7 @@ import {
 import { PRICES } from '../core/pricing';
 import { validateGeneration } from '../core/validate';
 import packageJson from '../package.json';
+import { ArrivingReferences } from './arriving';
 import type { Config } from './config';
 import { FramefillError } from './errors';
 import { referenceDimensions, referenceMimeOf } from './images';
@@ -39,7 +41,8 @@ import type { Account, Ledger } from './ledger';
 import type { Logger } from './log';
 import { readMultipart } from './multipart';
 import type { Provider } from './providers/types';
-import { type JobRunner, type QueuedReference, terminalEvents } from './runner';
+import { countedBody } from './request-body';
+import { type EarlyStart, type JobRunner, type QueuedReference, terminalEvents } from './runner';
 
 export interface AppDeps {
   config: Config;
@@ -60,7 +63,11 @@ export interface AppDeps {
   referenceMaxBytes?: number;
 }
 
-type Env = { Variables: { account: Account; body: ReadableStream<Uint8Array> | null } };
+type Env = {
+  /** Set by @hono/node-server; absent under app.request() in unit tests. */
+  Bindings: { incoming?: IncomingMessage } | undefined;
+  Variables: { account: Account; body: AsyncIterable<Uint8Array> | null };
+};
 
 const KEEP_ALIVE_MS = 15_000;
 /** A prompt of 20,000 four-byte characters plus generous whitespace; the other fields are tiny. */
@@ -102,6 +109,33 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const mimes: ReferenceMime[] = [];
     const references: QueuedReference[] = [];
     const maxBytes = deps.referenceMaxBytes ?? REFERENCE_MAX_BYTES;
+    // The upstream request may start while the references still arrive (see startEarly), once the text fields
+    // that came first are valid, the balance covers the cost and no earlier job holds this Idempotency-Key.
+    const arriving = new ArrivingReferences();
+    let early: EarlyStart | undefined;
+    const startEarly = (fields: ReadonlyMap<string, string>) => {
+      const raw = Object.fromEntries([...fields].filter(([name]) => TEXT_FIELDS.has(name)));
+      const draft = GenerationFieldsSchema.safeParse(raw);
+      if (!draft.success) return;
+      const problem = validateGeneration({
+        prompt: draft.data.prompt,
+        aspectRatio: draft.data.aspect_ratio,
+        resolution: draft.data.resolution,
+        referenceCount: 1,
+      });
+      if (problem) return;
+      if ((ledger.accountById(account.id)?.balance ?? 0) < PRICES[draft.data.resolution]) return;
+      if (idempotencyKey !== undefined && store.idempotencyKeyInUse(account.id, idempotencyKey)) return;
+      early = runner.startEarly({
+        id: randomUUID(),
+        prompt: draft.data.prompt.trim(),
+        aspectRatio: draft.data.aspect_ratio,
+        resolution: draft.data.resolution,
+        quality: draft.data.quality,
+        outputFormat: draft.data.output_format,
+        arriving,
+      });
+    };
     try {
       const form = await readMultipart(c.var.body, c.req.header('Content-Type'), uploadDir, {
         maxFileBytes: maxBytes,
@@ -109,6 +143,15 @@ export function createApp(deps: AppDeps): Hono<Env> {
         maxFieldBytes: MAX_FIELD_BYTES,
         checkFileStart: (head, index) => {
           mimes[index] = referenceMimeOf(head, index);
+        },
+        observer: {
+          fileStarted: (index, file, bytesOnDisk, fields) => {
+            arriving.started(index, file, mimes[index]!, bytesOnDisk);
+            if (index === 0) startEarly(fields);
+          },
+          fileData: (index, chunk) => arriving.received(index, chunk),
+          fileWritten: (index, bytesOnDisk) => arriving.written(index, bytesOnDisk),
+          fileEnded: (index) => arriving.ended(index),
         },
         checkFile: async (part, index) => {
           if (part.name !== 'reference' && part.name !== 'reference[]') {
@@ -168,6 +211,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
         )
         .digest('hex');
       const { row, replayed } = store.create({
+        ...(early ? { id: early.id } : {}),
         accountId: account.id,
         promptChars: countPromptChars(fields.prompt),
         aspectRatio: fields.aspect_ratio,
@@ -188,14 +232,21 @@ export function createApp(deps: AppDeps): Hono<Env> {
         requestHash,
       });
       if (replayed) {
+        if (early) runner.abandon(early);
+        arriving.refuse(new FramefillError('internal', 'replayed'));
         await rm(uploadDir, { recursive: true, force: true });
         c.header('Idempotent-Replayed', 'true');
+      } else if (early) {
+        runner.adopt(early, row, references, uploadDir);
+        arriving.accept();
       } else {
         runner.enqueue(row, fields.prompt.trim(), references, uploadDir);
       }
       c.header('Location', `/v1/generations/${row.id}`);
       return c.json(jobView(row), 202);
     } catch (error) {
+      arriving.refuse(error);
+      if (early) runner.abandon(early);
       await rm(uploadDir, { recursive: true, force: true });
       throw error;
     }
@@ -531,29 +582,11 @@ function limitBody(maxBytes: number): MiddlewareHandler<Env> {
         'payload_too_large',
         `The request is over ${Math.floor(maxBytes / 1024 / 1024)} MB: use fewer or smaller reference images.`,
       );
-    const raw = c.req.raw;
-    const declared = Number(raw.headers.get('Content-Length') ?? Number.NaN);
+    const declared = Number(c.req.header('Content-Length') ?? Number.NaN);
     if (declared > maxBytes) throw tooLarge();
-    const source = raw.body?.getReader();
-    let seen = 0;
-    // Not pipeThrough(): erroring a pipe cancels its source, which destroys the socket before the 413
-    // answer is written. This stream errors alone and leaves the connection to the HTTP server.
-    const counted = source
-      ? new ReadableStream<Uint8Array>({
-          async pull(controller) {
-            const { done, value } = await source.read();
-            if (done) return controller.close();
-            seen += value.byteLength;
-            if (seen > maxBytes) {
-              source.releaseLock();
-              controller.error(tooLarge());
-            } else {
-              controller.enqueue(value);
-            }
-          },
-        })
-      : null;
-    c.set('body', counted);
+    const incoming = c.env?.incoming;
+    const source = incoming && c.req.method !== 'GET' && c.req.method !== 'HEAD' ? incoming : c.req.raw.body;
+    c.set('body', source ? countedBody(source, maxBytes, tooLarge) : null);
     return next();
   };
 }

@@ -1,14 +1,22 @@
 // OpenAI provider (DESIGN.md §8): one GPT image per job through the official `openai` SDK, partial previews
 // streamed when the upstream allows it, and every upstream failure turned into a §6 code.
 import { openAsBlob } from 'node:fs';
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, toFile } from 'openai';
+import OpenAI, {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  APIUserAbortError,
+  toFile,
+  toStreamingFile,
+  type Uploadable,
+} from 'openai';
 import sharp from 'sharp';
 import { Agent } from 'undici';
 import { z } from 'zod';
 import { sizeParam } from '../../core/formats';
 import { type ReferenceMime, sniffImageMime } from '../../core/limits';
 import { FramefillError } from '../errors';
-import type { GenerationRequest, PartialImage, Provider, ProviderResult } from './types';
+import type { ArrivingReferenceSource, GenerationRequest, PartialImage, Provider, ProviderResult } from './types';
 
 export interface OpenAIProviderOptions {
   apiKey: string;
@@ -96,7 +104,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
     const streaming = { stream: true as const, partial_images: PARTIAL_IMAGES };
     const requestOptions = { signal, timeout: timeoutMs, maxRetries: 0 };
 
-    if (request.references.length === 0) {
+    if (request.references.length === 0 && !request.arriving) {
       if (stream) {
         const { data, request_id } = await client.images
           .generate({ ...params, ...streaming }, requestOptions)
@@ -110,13 +118,17 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
     // The SDK sends an array under `image` as repeated `image[]` parts in order, each with the File's name and
     // type (a repeated plain `image` field is refused): https://platform.openai.com/docs/api-reference/images/createEdit
     // A spooled reference goes as a file-backed Blob, read from disk while the request is sent, never held whole.
-    const image = await Promise.all(
-      request.references.map(async (reference, index) => {
-        const name = `reference-${index + 1}.${EXTENSIONS[reference.mime]}`;
-        if ('bytes' in reference) return toFile(reference.bytes, name, { type: reference.mime });
-        return new File([await openAsBlob(reference.file, { type: reference.mime })], name, { type: reference.mime });
-      }),
-    );
+    const image = request.arriving
+      ? await arrivingImages(request.arriving)
+      : await Promise.all(
+          request.references.map(async (reference, index) => {
+            const name = referenceName(index, reference.mime);
+            if ('bytes' in reference) return toFile(reference.bytes, name, { type: reference.mime });
+            return new File([await openAsBlob(reference.file, { type: reference.mime })], name, {
+              type: reference.mime,
+            });
+          }),
+        );
     if (stream) {
       const { data, request_id } = await client.images
         .edit({ ...params, image, ...streaming }, requestOptions)
@@ -130,6 +142,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
   return {
     name: 'openai',
     model: options.model,
+    forwardsArriving: true,
     async generate(request, signal, onPartial) {
       const deadline = new AbortController();
       const timer = setTimeout(() => deadline.abort(), timeoutMs);
@@ -172,6 +185,29 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       }
     },
   };
+}
+
+function referenceName(index: number, mime: ReferenceMime): string {
+  return `reference-${index + 1}.${EXTENSIONS[mime]}`;
+}
+
+/**
+ * `image[]` for references still arriving: each a streaming part (the SDK's `toStreamingFile`, sent as a chunked
+ * multipart body without reading the stream up front). The SDK walks this array while it sends the body, so each
+ * part, once sent, appends the next reference before ending — or ends the list once the upload is accepted.
+ */
+async function arrivingImages(arriving: ArrivingReferenceSource): Promise<Uploadable[]> {
+  const image: Uploadable[] = [];
+  const part = (index: number): Uploadable => {
+    async function* bytes(): AsyncGenerator<Uint8Array> {
+      yield* arriving.read(index);
+      if (await arriving.hasNext(index)) image.push(part(index + 1));
+    }
+    const mime = arriving.mime(index);
+    return toStreamingFile(bytes(), referenceName(index, mime), { type: mime });
+  };
+  if (await arriving.hasNext(-1)) image.push(part(0));
+  return image;
 }
 
 async function readStream(

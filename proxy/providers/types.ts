@@ -21,6 +21,19 @@ export interface SpooledReference {
   height: number;
 }
 
+/**
+ * References still arriving from the client (proxy/arriving.ts), for a provider that can forward them while they
+ * arrive. `hasNext` answers `false` only once the upload is accepted, and throws if it is refused, so the
+ * upstream request can never be completed for an upload the proxy then refuses.
+ */
+export interface ArrivingReferenceSource {
+  mime(index: number): ReferenceMime;
+  /** Whether a reference follows `index` (-1: whether there is a first one). */
+  hasNext(index: number): Promise<boolean>;
+  /** Reference `index`'s bytes, as they arrive, to its end; each call reads from the start. */
+  read(index: number): AsyncIterable<Uint8Array>;
+}
+
 export interface GenerationRequest {
   jobId: string;
   prompt: string;
@@ -31,6 +44,8 @@ export interface GenerationRequest {
   quality: Quality;
   outputFormat: OutputFormat;
   references: readonly (ProviderReference | SpooledReference)[];
+  /** Set instead of `references` when the job was started while its upload still arrived. */
+  arriving?: ArrivingReferenceSource;
 }
 
 export interface PartialImage {
@@ -52,6 +67,8 @@ export interface ProviderResult {
 export interface Provider {
   readonly name: 'openai' | 'draft';
   readonly model: string;
+  /** Whether `generate` accepts `arriving` references (the draft provider decodes whole images, so it does not). */
+  readonly forwardsArriving: boolean;
   /**
    * Produces one image. Must stop promptly when `signal` aborts, and throw a FramefillError carrying a
    * §6 code for every failure the user can meet (content_policy, rate_limited, upstream_error, upstream_timeout).

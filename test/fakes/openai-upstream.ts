@@ -113,6 +113,11 @@ export interface FakeOpenAI {
   setFault(choose: ((request: RecordedRequest) => Fault | undefined) | undefined): void;
   /** Resolves once `count` requests have arrived. */
   received(count: number): Promise<void>;
+  /**
+   * Requests begun, body bytes read so far, bodies that arrived whole and bodies the client cut off: `requests`
+   * holds only whole ones. Not OpenAI behaviour — a window for tests of upload forwarding.
+   */
+  arriving: { requests: number; bytes: number; whole: number; cut: number };
   close(): Promise<void>;
 }
 
@@ -404,6 +409,7 @@ function delay(ms: number): Promise<void> {
 }
 
 export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
+  const arriving = { requests: 0, bytes: 0, whole: 0, cut: 0 };
   const requests: RecordedRequest[] = [];
   const queue: Fault[] = [];
   let chooser: ((request: RecordedRequest) => Fault | undefined) | undefined;
@@ -626,6 +632,14 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     res.on('close', () => {
       if (!res.writableFinished) record.closedByClient = true;
     });
+    arriving.requests++;
+    req.on('data', (chunk: Buffer) => {
+      arriving.bytes += chunk.length;
+    });
+    req.on('end', () => arriving.whole++);
+    req.on('close', () => {
+      if (!req.complete) arriving.cut++;
+    });
     try {
       const body = await readBody(req);
       if (req.method !== 'POST' || (path !== '/v1/images/generations' && path !== '/v1/images/edits')) {
@@ -716,6 +730,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
+    arriving,
     failNext(fault) {
       queue.push(fault);
     },

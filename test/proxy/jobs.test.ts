@@ -30,6 +30,7 @@ function manualProvider(result?: (size: { width: number; height: number }) => Pr
   const provider: Provider = {
     name: 'draft',
     model: 'manual',
+    forwardsArriving: false,
     generate(request, signal) {
       return new Promise((resolve, reject) => {
         const size = request.size === 'auto' ? { width: 1024, height: 1024 } : request.size;
