@@ -1,5 +1,6 @@
 // Images through sharp: what a reference really is (type from its bytes, dimensions from its header), and
 // the one check every provider result passes before a job may complete.
+import { crc32 } from 'node:zlib';
 import sharp, { type Metadata } from 'sharp';
 import { formatSize, type OutputFormat, type OutputSize } from '../core/formats';
 import { FIGMA_MAX_IMAGE_EDGE, REFERENCE_MAX_EDGE, type ReferenceMime, sniffImageMime } from '../core/limits';
@@ -58,8 +59,8 @@ export interface VerifiedImage {
 const MIME: Record<OutputFormat, VerifiedImage['mime']> = { png: 'image/png', jpeg: 'image/jpeg' };
 
 /**
- * Every provider's result passes here: it must decode fully as an image, have the table's size (Auto
- * excepted), fit Figma's 4096-px limit (downscaled with a note otherwise:
+ * Every provider's result passes here: it must be a whole, intact PNG or JPEG (see `damage`), have the table's
+ * size (Auto excepted), fit Figma's 4096-px limit (downscaled with a note otherwise:
  * https://developers.figma.com/docs/plugins/api/properties/figma-createimage/) and be in the requested format.
  */
 export async function verifyResult(bytes: Buffer, expected: OutputSize, format: OutputFormat): Promise<VerifiedImage> {
@@ -68,15 +69,21 @@ export async function verifyResult(bytes: Buffer, expected: OutputSize, format: 
   let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: MAX_DECODE_PIXELS }).metadata();
-    // Decodes every pixel, so a truncated or corrupt file fails here rather than in Figma. Averaging down to one
-    // pixel reads them all without keeping them; stats() did the same but also computed sharpness and entropy,
-    // ~220 ms per 4K image (bench/: proxy overhead).
-    await sharp(bytes, { limitInputPixels: MAX_DECODE_PIXELS, failOn: 'truncated' })
-      .resize(1, 1, { fit: 'fill' })
-      .raw()
-      .toBuffer();
   } catch (error) {
     throw upstream('something that is not a readable image', error);
+  }
+  const damaged = damage(bytes, meta.format);
+  if (damaged) {
+    // A format sharp reads but this check does not know is decoded whole instead (and converted below).
+    if (damaged !== 'unchecked') throw upstream(`a damaged image (${damaged})`);
+    try {
+      await sharp(bytes, { limitInputPixels: MAX_DECODE_PIXELS, failOn: 'truncated' })
+        .resize(1, 1, { fit: 'fill' })
+        .raw()
+        .toBuffer();
+    } catch (error) {
+      throw upstream('something that is not a readable image', error);
+    }
   }
   const { width, height } = meta;
   if (!width || !height) throw upstream('an image without dimensions');
@@ -103,4 +110,57 @@ export async function verifyResult(bytes: Buffer, expected: OutputSize, format: 
   if (!sameFormat)
     notes.push(`The image service returned ${meta.format ?? 'another format'}; it was converted to ${format}.`);
   return { bytes: out.data, mime: wantMime, width: out.info.width, height: out.info.height, notes };
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const JPEG_EOI = Buffer.from([0xff, 0xd9]);
+
+/**
+ * Why an encoded image is not whole, without decoding its pixels (decoding a 4K PNG took ~30 ms of every job's
+ * ~45 ms overhead, bench/ §1): a PNG must be a chain of chunks whose CRCs all match, from IHDR to IEND
+ * (https://www.w3.org/TR/png-3/#5Chunk-layout); a JPEG must run from SOI through its segments to the
+ * entropy-coded data and end with EOI (ITU T.81 B.1.1). `unchecked` for other formats.
+ */
+export function damage(bytes: Uint8Array, format: string | undefined): string | undefined {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (format === 'png') {
+    if (!b.subarray(0, 8).equals(PNG_SIGNATURE)) return 'no PNG signature';
+    let at = 8;
+    let first = true;
+    while (at + 12 <= b.length) {
+      const length = b.readUInt32BE(at);
+      const type = b.toString('latin1', at + 4, at + 8);
+      if (first && type !== 'IHDR') return 'IHDR is not the first chunk';
+      first = false;
+      const end = at + 12 + length;
+      if (length > 0x7fffffff || end > b.length) return `the ${type} chunk is cut off`;
+      if (crc32(b.subarray(at + 4, at + 8 + length)) !== b.readUInt32BE(at + 8 + length)) {
+        return `the ${type} chunk fails its CRC`;
+      }
+      // Bytes after IEND are ignored by decoders, as they are here.
+      if (type === 'IEND') return undefined;
+      at = end;
+    }
+    return 'no IEND chunk';
+  }
+  if (format === 'jpeg') {
+    if (b[0] !== 0xff || b[1] !== 0xd8) return 'no JPEG start marker';
+    let at = 2;
+    for (;;) {
+      if (at + 4 > b.length) return 'the segments are cut off';
+      if (b[at] !== 0xff) return 'a segment does not start with a marker';
+      const marker = b[at + 1]!;
+      if (marker === 0xff) {
+        at++;
+        continue;
+      }
+      const length = b.readUInt16BE(at + 2);
+      if (at + 2 + length > b.length) return 'a segment is cut off';
+      at += 2 + length;
+      if (marker === 0xda) break;
+    }
+    // Entropy-coded data escapes 0xFF as FF 00, so FF D9 after SOS is the end marker (trailing bytes are ignored).
+    return b.indexOf(JPEG_EOI, at) >= 0 ? undefined : 'no JPEG end marker';
+  }
+  return 'unchecked';
 }
