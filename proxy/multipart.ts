@@ -1,8 +1,10 @@
 // A streaming multipart/form-data reader for `POST /v1/generations`: text fields are kept (capped) in
-// memory, files are written to disk chunk by chunk while they arrive, so one request holds at most a chunk
-// or two in memory however large it is, and every limit is enforced as soon as it is crossed.
+// memory, files are written to disk in batches while they arrive, so one request holds at most a couple of
+// batches in memory however large it is, and every limit is enforced as soon as it is crossed. Parsing never
+// waits for the disk: each file's open, writes, close and `checkFile` run as a chain beside it (one write in
+// flight per file), so a fast client is not held back by the disk's round trips (bench/ §1).
 import { createHash, type Hash } from 'node:crypto';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { FramefillError } from './errors';
 
@@ -77,7 +79,11 @@ interface OpenPart {
   file?: {
     index: number;
     path: string;
-    handle: Awaited<ReturnType<typeof open>>;
+    handle: Promise<FileHandle>;
+    /** The file's disk work so far (open, writes, then close and check), in order. */
+    work: Promise<void>;
+    /** A write is queued or in flight. */
+    writing: boolean;
     hash: Hash;
     head: Buffer;
     checked: boolean;
@@ -108,7 +114,19 @@ export async function readMultipart(
   let buf: Buffer = Buffer.alloc(0);
   let part: OpenPart | undefined;
   let fileCount = 0;
+  /** Every file's disk work, awaited before the form is returned (or the folder removed). */
+  const fileWork: Promise<void>[] = [];
+  const handles: Promise<FileHandle>[] = [];
+  let fileFailure: { error: unknown } | undefined;
   await mkdir(dir, { recursive: true });
+
+  /** Runs `step` after the file's earlier disk work; a failure is kept and thrown by the parser's next step. */
+  const chain = (file: NonNullable<OpenPart['file']>, step: () => Promise<void>) => {
+    file.work = file.work.then(step);
+    file.work.catch((error: unknown) => {
+      fileFailure ??= { error };
+    });
+  };
 
   const startPart = async (headerText: string) => {
     const disposition = /^content-disposition:\s*form-data(.*)$/im.exec(headerText)?.[1];
@@ -124,10 +142,14 @@ export async function readMultipart(
     fileCount++;
     if (fileCount > limits.maxFiles) throw limits.tooManyFiles(fileCount);
     const file = path.join(dir, `file-${fileCount}`);
+    const handle = open(file, 'w');
+    handles.push(handle);
     part.file = {
       index: fileCount - 1,
       path: file,
-      handle: await open(file, 'w'),
+      handle,
+      work: handle.then(() => undefined),
+      writing: false,
       hash: createHash('sha256'),
       head: Buffer.alloc(0),
       checked: false,
@@ -155,7 +177,11 @@ export async function readMultipart(
     if (file.checked) limits.observer?.fileData(file.index, chunk);
     file.pending.push(chunk);
     file.pendingBytes += chunk.length;
-    if (file.pendingBytes >= WRITE_BATCH_BYTES) await flush(file);
+    if (file.pendingBytes >= WRITE_BATCH_BYTES) {
+      // One write in flight per file: a disk slower than the client holds the parser here, not batches in memory.
+      if (file.writing) await file.work;
+      flush(file);
+    }
   };
 
   const checkStart = (file: NonNullable<OpenPart['file']>) => {
@@ -166,15 +192,19 @@ export async function readMultipart(
     for (const chunk of file.pending) limits.observer?.fileData(file.index, chunk);
   };
 
-  const flush = async (file: NonNullable<OpenPart['file']>) => {
+  const flush = (file: NonNullable<OpenPart['file']>) => {
     if (file.pending.length === 0) return;
     const chunks = file.pending;
     const bytes = file.pendingBytes;
     file.pending = [];
     file.pendingBytes = 0;
-    await file.handle.writev(chunks);
-    file.flushed += bytes;
-    if (file.checked) limits.observer?.fileWritten(file.index, file.flushed);
+    file.writing = true;
+    chain(file, async () => {
+      await (await file.handle).writev(chunks);
+      file.writing = false;
+      file.flushed += bytes;
+      if (file.checked) limits.observer?.fileWritten(file.index, file.flushed);
+    });
   };
 
   const endPart = async () => {
@@ -187,10 +217,8 @@ export async function readMultipart(
       return;
     }
     const file = done.file!;
-    await flush(file);
-    await file.handle.close();
     if (!file.checked) checkStart(file);
-    limits.observer?.fileEnded(file.index);
+    flush(file);
     const filePart: FilePart = {
       name: done.name,
       filename: done.filename ?? '',
@@ -198,8 +226,15 @@ export async function readMultipart(
       bytes: done.size,
       sha256: file.hash.digest('hex'),
     };
-    await limits.checkFile?.(filePart, fileCount - 1);
     form.files.push(filePart);
+    chain(file, async () => {
+      await (await file.handle).close();
+      limits.observer?.fileEnded(file.index);
+      await limits.checkFile?.(filePart, file.index);
+    });
+    fileWork.push(file.work);
+    // At most two files' disk work in flight: a client faster than the disk waits here rather than in memory.
+    if (fileWork.length >= 2) await fileWork[fileWork.length - 2];
   };
 
   // Consumes as much of `buf` as the state allows; returns false when it needs more bytes.
@@ -279,12 +314,17 @@ export async function readMultipart(
       while (await step()) {
         // step() advanced the state; keep going while bytes remain useful.
       }
+      if (fileFailure) throw fileFailure.error;
       if (state === 'done') break;
     }
     if (state !== 'done') throw malformed('the body ended before the closing boundary');
+    await Promise.all(fileWork);
     return form;
   } catch (error) {
-    await part?.file?.handle.close().catch(() => undefined);
+    // Every file's disk work settles, and every handle is closed (again is harmless), before the folder goes.
+    if (part?.file) fileWork.push(part.file.work);
+    await Promise.allSettled(fileWork);
+    await Promise.allSettled(handles.map(async (handle) => (await handle).close()));
     // Leaving the body unread: the HTTP server drains (briefly) or closes the connection after answering.
     await rm(dir, { recursive: true, force: true });
     throw error;

@@ -198,7 +198,9 @@ describe('memory under the body cap', () => {
         `body cap ${cap / 2 ** 20} MiB: sent ${(sent / 2 ** 20).toFixed(0)} MiB, server peak RSS grew ${(grown / 2 ** 20).toFixed(1)} MiB`,
       );
       expect(sent).toBeGreaterThan(cap * 0.9);
-      expect(grown).toBeLessThan(cap / 3);
+      // Received chunks are freed when V8 next collects, which it does only after tens of MB of them (40–55 MiB
+      // here); a body held whole would grow the server by the cap, 150 MiB.
+      expect(grown).toBeLessThan(cap / 2);
     } finally {
       await server.stop();
     }
