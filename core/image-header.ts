@@ -1,12 +1,11 @@
-// An image's format and pixel size read from its first bytes, without decoding: the proxy uses the format
-// to judge references, and the plugin sandbox (which has no image decoder) checks results before
-// createImage, which accepts PNG, JPEG and GIF only
-// (https://developers.figma.com/docs/plugins/api/properties/figma-createimage).
+// An image's format and pixel size read from its first bytes, without decoding: the proxy judges references
+// by them, and the plugin sandbox (which has no image decoder) checks results before createImage, which
+// accepts PNG, JPEG and GIF only (https://developers.figma.com/docs/plugins/api/properties/figma-createimage).
 
 export type ImageFormat = 'png' | 'jpeg' | 'gif' | 'webp';
 
 export interface ImageSize {
-  format: 'png' | 'jpeg' | 'gif';
+  format: ImageFormat;
   width: number;
   height: number;
 }
@@ -23,7 +22,10 @@ export function imageFormatOf(b: Uint8Array): ImageFormat | undefined {
   return undefined;
 }
 
-/** Pixel size of PNG, JPEG and GIF bytes from their headers; `undefined` for anything else. */
+/**
+ * Pixel size of PNG, JPEG, GIF and WebP bytes from their headers; `undefined` for anything else, or when the
+ * header is not within `b` (a JPEG's frame header follows its metadata segments).
+ */
 export function readImageSize(b: Uint8Array): ImageSize | undefined {
   const at = (i: number) => b[i] ?? 0;
   const u16be = (i: number) => (at(i) << 8) | at(i + 1);
@@ -46,6 +48,19 @@ export function readImageSize(b: Uint8Array): ImageSize | undefined {
       }
       i += 2 + u16be(i + 2);
     }
+  }
+  if (format === 'webp' && b.length >= 30) {
+    // The first chunk says which bitstream follows: https://www.rfc-editor.org/rfc/rfc9649 (2.5, 2.6, 2.7)
+    const chunk = String.fromCharCode(at(12), at(13), at(14), at(15));
+    const u24le = (i: number) => at(i) | (at(i + 1) << 8) | (at(i + 2) << 16);
+    if (chunk === 'VP8 ' && at(23) === 0x9d && at(24) === 0x01 && at(25) === 0x2a) {
+      return { format, width: (at(26) | (at(27) << 8)) & 0x3fff, height: (at(28) | (at(29) << 8)) & 0x3fff };
+    }
+    if (chunk === 'VP8L' && at(20) === 0x2f) {
+      const bits = (at(21) | (at(22) << 8) | (at(23) << 16) | (at(24) << 24)) >>> 0;
+      return { format, width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 };
+    }
+    if (chunk === 'VP8X') return { format, width: u24le(24) + 1, height: u24le(27) + 1 };
   }
   return undefined;
 }

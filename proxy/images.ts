@@ -3,6 +3,7 @@
 import { crc32 } from 'node:zlib';
 import sharp, { type Metadata } from 'sharp';
 import { formatSize, type OutputFormat, type OutputSize } from '../core/formats';
+import { readImageSize } from '../core/image-header';
 import { FIGMA_MAX_IMAGE_EDGE, REFERENCE_MAX_EDGE, type ReferenceMime, sniffImageMime } from '../core/limits';
 import { FramefillError } from './errors';
 
@@ -21,11 +22,19 @@ export function referenceMimeOf(head: Uint8Array, index: number): ReferenceMime 
   return mime;
 }
 
-/** Reads a reference's dimensions from its header; refuses what cannot be read or is over the edge limit. */
-export async function referenceDimensions(file: string, index: number): Promise<{ width: number; height: number }> {
-  let meta: Metadata;
+/**
+ * Reads a reference's dimensions from its header — from `head`, its first bytes, when they hold it (sharp on the
+ * file otherwise: ~0.6 ms of CPU per reference, bench/ §1); refuses what cannot be read or is over the edge limit.
+ */
+export async function referenceDimensions(
+  file: string,
+  index: number,
+  head?: Uint8Array,
+): Promise<{ width: number; height: number }> {
+  const fromHead = head ? readImageSize(head) : undefined;
+  let meta: { width?: number; height?: number; format?: string };
   try {
-    meta = await sharp(file, { limitInputPixels: false }).metadata();
+    meta = fromHead ?? (await sharp(file, { limitInputPixels: false }).metadata());
   } catch (error) {
     throw new FramefillError('unsupported_image', `Reference ${index + 1} could not be read as an image.`, {
       field: 'reference',

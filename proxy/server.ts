@@ -163,7 +163,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
               },
             );
           }
-          const { width, height } = await referenceDimensions(part.file, index);
+          const { width, height } = await referenceDimensions(part.file, index, part.head);
           references[index] = { file: part.file, mime: mimes[index]!, width, height };
         },
         fileTooLarge: (index) =>
@@ -206,7 +206,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
         .update(
           JSON.stringify({
             fields: [fields.prompt, fields.aspect_ratio, fields.resolution, fields.quality, fields.output_format],
-            references: form.files.map((f) => f.sha256),
+            references: form.files.map((f) => [f.bytes, f.crc32]),
           }),
         )
         .digest('hex');

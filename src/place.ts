@@ -51,7 +51,7 @@ function isLocked(node: SceneNode): boolean {
 
 function createImage(bytes: Uint8Array): Image {
   const size = readImageSize(bytes);
-  if (!size) {
+  if (!size || size.format === 'webp') {
     throw new PlaceFailure('invalid_image', `The image could not be read as PNG, JPEG or GIF. ${KEPT} Try again.`);
   }
   if (size.width > FIGMA_MAX_IMAGE_EDGE || size.height > FIGMA_MAX_IMAGE_EDGE) {

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MainToPanelPayload, Provenance } from '../../core/messages';
 import { encodeSolidPng, type FakeNode } from '../fakes/figma';
+import { webp } from '../helpers/images';
 import { loadPlugin } from './harness';
 
 type Placed = MainToPanelPayload<'IMAGE_PLACED'>;
@@ -152,6 +153,15 @@ describe('placing an image', () => {
     const { failed } = await place(p, await placeRequest(null, garbage, 10, 10));
     expect(failed?.code).toBe('invalid_image');
     expect(p.fake.page.children).toHaveLength(0);
+  });
+
+  it('WebP bytes answer invalid_image before createImage, which refuses them', async () => {
+    const p = await loadPlugin();
+    const { failed } = await place(p, await placeRequest(null, new Uint8Array(await webp(64, 48)), 64, 48));
+    expect(failed?.code).toBe('invalid_image');
+    expect(failed?.message).toContain('could not be read as PNG, JPEG or GIF');
+    expect(p.fake.imageCount()).toBe(0);
+    expect(p.fake.uncaughtErrors).toEqual([]);
   });
 
   it('a locked target (or one inside a locked frame) answers target_locked and is left alone', async () => {
