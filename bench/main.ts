@@ -15,6 +15,7 @@ import { measureOverhead } from './overhead';
 import { measureReferences } from './references';
 import { startSinkUpstream } from './sink-upstream';
 import { type Row, table } from './stats';
+import { startUpstreamProcess } from './upstream-process';
 
 const RUNS = 5;
 const MEMORY_RUNS = 3;
@@ -22,6 +23,8 @@ const MEMORY_JOBS = 50;
 const SUBSCRIBERS = 500;
 /** The side of a 4:3 photo-like PNG of about 2 MB. */
 const REFERENCE_SIDE = 1000;
+
+export { runUpstreamChild } from './upstream-process';
 
 export async function main(args: string[]): Promise<void> {
   const only = new Set(args.filter((a) => /^[1-5]$/.test(a)));
@@ -41,7 +44,35 @@ export async function main(args: string[]): Promise<void> {
     }));
     details.referenceMB = bytes.map((b) => +(b.length / 1024 / 1024).toFixed(2));
 
-    if (want('1') || want('3')) {
+    if (want('1')) {
+      const upstream = await startUpstreamProcess(process.argv[1]!);
+      cleanups.push(() => upstream.close());
+      const proxy = await spawnProxy({
+        FRAMEFILL_PROVIDER: 'openai',
+        OPENAI_API_KEY: 'sk-bench',
+        OPENAI_BASE_URL: upstream.url,
+        FRAMEFILL_UPSTREAM_CONCURRENCY: '16',
+      });
+      cleanups.push(async () => {
+        await proxy.stop();
+        rmSync(proxy.dataDir, { recursive: true, force: true });
+      });
+      log('1. proxy overhead');
+      const overhead = await measureOverhead(
+        proxy.url,
+        upstream.url,
+        [
+          { name: 'text-to-image 4K', references: [], bytes: [] },
+          { name: 'image-to-image 4K, 16 × ~2 MB', references, bytes },
+        ],
+        RUNS,
+        upstream.clear,
+      );
+      rows.push(...overhead.rows);
+      details.overhead = overhead.raw;
+    }
+
+    if (want('3')) {
       const fake = await startFakeOpenAI();
       cleanups.push(() => fake.close());
       const proxy = await spawnProxy({
@@ -54,32 +85,10 @@ export async function main(args: string[]): Promise<void> {
         await proxy.stop();
         rmSync(proxy.dataDir, { recursive: true, force: true });
       });
-      // The fake keeps every request it saw; drop them between runs so it does not grow through the benchmark.
-      const clear = () => {
-        fake.requests.length = 0;
-      };
-      if (want('1')) {
-        log('1. proxy overhead');
-        const overhead = await measureOverhead(
-          proxy.url,
-          fake.url,
-          [
-            { name: 'text-to-image 4K', references: [], bytes: [] },
-            { name: 'image-to-image 4K, 16 × ~2 MB', references, bytes },
-          ],
-          RUNS,
-          clear,
-        );
-        rows.push(...overhead.rows);
-        details.overhead = overhead.raw;
-      }
-      if (want('3')) {
-        log(`3. event fan-out to ${SUBSCRIBERS} subscribers`);
-        clear();
-        const fanout = await measureFanout(proxy.url, fake, proxy.output, { subscribers: SUBSCRIBERS, runs: RUNS });
-        rows.push(...fanout.rows);
-        details.fanout = fanout.runs;
-      }
+      log(`3. event fan-out to ${SUBSCRIBERS} subscribers`);
+      const fanout = await measureFanout(proxy.url, fake, proxy.output, { subscribers: SUBSCRIBERS, runs: RUNS });
+      rows.push(...fanout.rows);
+      details.fanout = fanout.runs;
     }
 
     if (want('2') || want('5')) {

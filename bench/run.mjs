@@ -6,15 +6,19 @@ import * as esbuild from 'esbuild';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outfile = path.join(here, '.tmp', 'main.mjs');
-await esbuild.build({
-  entryPoints: [path.join(here, 'main.ts')],
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  packages: 'external',
-  outfile,
-  logLevel: 'warning',
-});
-const { main } = await import(pathToFileURL(outfile).href);
-await main(process.argv.slice(2));
+// §1's OpenAI stand-in runs as a child of this script (bench/upstream-process.ts), from the bundle just built.
+const child = process.argv.includes('--upstream-child');
+if (!child)
+  await esbuild.build({
+    entryPoints: [path.join(here, 'main.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    outfile,
+    logLevel: 'warning',
+  });
+const bundle = await import(pathToFileURL(outfile).href);
+if (child) await bundle.runUpstreamChild();
+else await bundle.main(process.argv.slice(2));

@@ -2,7 +2,7 @@
 // the upstream request sends them on as they come, so a 16-reference job is forwarded while the client is still
 // sending it instead of after (bench/ §1). The first upstream read takes the bytes from memory while it keeps up;
 // the spool file is the buffer for everything else — an upstream slower than the client (it reads from disk once
-// it falls more than MEMORY_BYTES behind) and a retry (it reads the file again from the start).
+// it falls more than MEMORY_BYTES behind over the whole upload) and a retry (it reads the file again from the start).
 import { open } from 'node:fs/promises';
 import type { ReferenceMime } from '../core/limits';
 import type { ArrivingReferenceSource } from './providers/types';
@@ -22,18 +22,22 @@ interface Spooled {
 }
 
 /** Upstream reads of a spool file: large enough for few reads, small enough to follow the writer closely. */
-const READ_BYTES = 1024 * 1024;
-/** Bytes of one reference kept for the first reader; past that it catches up from disk. */
-const MEMORY_BYTES = 4 * 1024 * 1024;
+const READ_BYTES = 256 * 1024;
+/**
+ * Bytes of one upload kept for the first reader; past that the oldest are dropped and it catches up from disk, so
+ * 50 uploads arriving faster than their upstream requests leave hold 25 MB at most, not 50 × 32 MB (bench/ §2).
+ */
+const MEMORY_BYTES = 512 * 1024;
 
 export class ArrivingReferences implements ArrivingReferenceSource {
   private readonly spooled: Spooled[] = [];
+  private buffered = 0;
   private outcome: 'open' | 'accepted' | { refused: unknown } = 'open';
   private changed = signal();
 
   /** Bytes held in memory for first readers, over all references. */
   get bufferedBytes(): number {
-    return this.spooled.reduce((sum, spooled) => sum + spooled.memoryBytes, 0);
+    return this.buffered;
   }
 
   /** Reference `index`'s first bytes passed the type check; its bytes go to `file`. */
@@ -57,10 +61,16 @@ export class ArrivingReferences implements ArrivingReferenceSource {
     if (!spooled) return;
     spooled.memory.push(chunk);
     spooled.memoryBytes += chunk.length;
-    while (spooled.memoryBytes > MEMORY_BYTES) {
-      const dropped = spooled.memory.shift()!;
-      spooled.memoryBytes -= dropped.length;
-      spooled.memoryStart += dropped.length;
+    this.buffered += chunk.length;
+    // Over the cap, the oldest bytes go first: they are on disk (or soon will be), where the reader finds them.
+    for (const older of this.spooled) {
+      while (this.buffered > MEMORY_BYTES && older.memory.length > 0) {
+        const dropped = older.memory.shift()!;
+        older.memoryBytes -= dropped.length;
+        older.memoryStart += dropped.length;
+        this.buffered -= dropped.length;
+      }
+      if (this.buffered <= MEMORY_BYTES) break;
     }
     this.notify();
   }
@@ -126,6 +136,7 @@ export class ArrivingReferences implements ArrivingReferenceSource {
           const chunk = spooled.memory.shift()!;
           spooled.memoryBytes -= chunk.length;
           spooled.memoryStart += chunk.length;
+          this.buffered -= chunk.length;
           offset += chunk.length;
           yield chunk;
           continue;

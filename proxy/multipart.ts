@@ -19,8 +19,8 @@ export interface FilePart {
    * ~25 ms of proxy CPU per 32 MB, more than the rest of the upload (bench/ §1).
    */
   crc32: number;
-  /** The file's first bytes (up to HEAD_BYTES), where its header is. */
-  head: Buffer;
+  /** The file's first bytes (up to HEAD_BYTES), where its header is; dropped once `checkFile` has run. */
+  head?: Buffer;
 }
 
 export interface FormLimits {
@@ -57,12 +57,12 @@ export interface ParsedForm {
 const CRLF = Buffer.from('\r\n');
 const HEADER_END = Buffer.from('\r\n\r\n');
 const MAX_HEADER_BYTES = 16 * 1024;
-/** Unwritten file bytes kept before one writev (a 2 MB reference is then 2 writes, not 32). */
-const WRITE_BATCH_BYTES = 1024 * 1024;
+/** Unwritten file bytes kept before one writev (a 2 MB reference is then 8 writes, not 32). */
+const WRITE_BATCH_BYTES = 256 * 1024;
 /** A file's first bytes, enough for `sniffImageMime`. */
 const SNIFF_BYTES = 16;
 /** Kept of each file for its header: PNG and WebP need 30 bytes, a JPEG's frame header follows its metadata. */
-const HEAD_BYTES = 64 * 1024;
+const HEAD_BYTES = 16 * 1024;
 
 export function boundaryOf(contentType: string | undefined): string {
   const match = /^multipart\/form-data\s*;(?:.*;)?\s*boundary=(?:"([^"]{1,70})"|([^\s;]{1,70}))/i.exec(
@@ -242,6 +242,7 @@ export async function readMultipart(
       await (await file.handle).close();
       limits.observer?.fileEnded(file.index);
       await limits.checkFile?.(filePart, file.index);
+      delete filePart.head;
     });
     fileWork.push(file.work);
     // At most two files' disk work in flight: a client faster than the disk waits here rather than in memory.

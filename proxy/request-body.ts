@@ -3,8 +3,8 @@
 // (Readable.toWeb, the Request's body, a counting stream), which cost more CPU than parsing them (bench/ §1).
 import type { IncomingMessage } from 'node:http';
 
-/** Chunks queued before the socket is paused: enough to keep the parser busy, little to hold. */
-const HIGH_WATER_CHUNKS = 16;
+/** Chunks (up to 64 KB each) queued before the socket is paused: enough to keep the parser busy, little to hold. */
+const HIGH_WATER_CHUNKS = 4;
 
 /**
  * The body's chunks; throws `tooLarge()` once more than `maxBytes` arrived. Leaving the loop early (an error)

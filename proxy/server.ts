@@ -149,7 +149,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
             arriving.started(index, file, mimes[index]!, bytesOnDisk);
             if (index === 0) startEarly(fields);
           },
-          fileData: (index, chunk) => arriving.received(index, chunk),
+          // Kept in memory only for an upstream request that is already reading them.
+          fileData: (index, chunk) => {
+            if (early) arriving.received(index, chunk);
+          },
           fileWritten: (index, bytesOnDisk) => arriving.written(index, bytesOnDisk),
           fileEnded: (index) => arriving.ended(index),
         },

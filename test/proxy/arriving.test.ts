@@ -73,11 +73,28 @@ describe('ArrivingReferences', () => {
       if (i % 16 === 15) w.flush();
     }
     w.end();
-    // Nothing was read while 9 MB arrived: only the newest 4 MB are still in memory.
-    expect(arriving.bufferedBytes).toBeLessThanOrEqual(4 * 1024 * 1024);
+    // Nothing was read while 9 MB arrived: only the newest 512 KB are still in memory.
+    expect(arriving.bufferedBytes).toBeLessThanOrEqual(512 * 1024);
     expect((await collect(arriving.read(0))).equals(bytes)).toBe(true);
     expect(arriving.bufferedBytes).toBe(0);
     expect((await collect(arriving.read(0))).equals(bytes)).toBe(true);
+  });
+
+  it('keeps at most 512 KB of a whole upload in memory, dropping the oldest bytes first', async () => {
+    const arriving = new ArrivingReferences();
+    const files = [randomBytes(3 * 1024 * 1024), randomBytes(3 * 1024 * 1024)];
+    for (const [index, bytes] of files.entries()) {
+      const w = writer(arriving, index);
+      for (const chunk of chunksOf(bytes, 65_536)) {
+        w.receive(chunk);
+        expect(arriving.bufferedBytes).toBeLessThanOrEqual(512 * 1024);
+      }
+      w.end();
+    }
+    for (const [index, bytes] of files.entries()) {
+      expect((await collect(arriving.read(index))).equals(bytes)).toBe(true);
+    }
+    expect(arriving.bufferedBytes).toBe(0);
   });
 
   it('reads a file whose bytes reached the disk before its type was known', async () => {
