@@ -31,13 +31,14 @@ export async function measureMemory(
   proxyUrl: string,
   pid: number,
   references: readonly Reference[],
-  opts: { jobs: number; runs: number; settleMs: number },
+  opts: { jobs: number; runs: number; settleMs: number; restMs: number; label: string },
 ): Promise<{ rows: Row[]; runs: MemoryRun[] }> {
   const fields = { prompt: 'Load test', aspect_ratio: '16:9', resolution: '1K', quality: 'low', output_format: 'png' };
   const referenceBytes = references.reduce((sum, r) => sum + r.blob.size, 0);
-  // One job first, so the baseline includes what any first job loads (sharp, the SDK, SQLite pages).
+  // One job first, so the baseline includes what any first job loads (sharp, the SDK, SQLite pages); then the rest
+  // level, once the proxy's idle collection (1 s after the last request) has run.
   await completion(proxyUrl, await submit(proxyUrl, form(fields, references)));
-  await sleep(500);
+  await sleep(opts.restMs);
   const runs: MemoryRun[] = [];
   // The rest level before any burst: every run's "after" must come back to it, not to the previous run's.
   const baseline = memoryOf(pid).rss;
@@ -77,6 +78,7 @@ export async function measureMemory(
   const peakLimit = 2 * inFlight + 150;
   const peak = summarize(runs.map((r) => r.peakMB));
   const drift = summarize(runs.map((r) => ((r.afterMB - r.baselineMB) / r.baselineMB) * 100));
+  const tag = opts.label ? ` (${opts.label})` : '';
   const rows: Row[] = [
     {
       section: '2',
@@ -86,13 +88,13 @@ export async function measureMemory(
     },
     {
       section: '2',
-      metric: 'proxy RSS at rest before the burst',
+      metric: `proxy RSS at rest before the burst${tag}`,
       unit: 'MB',
       summary: summarize(runs.map((r) => r.baselineMB)),
     },
     {
       section: '2',
-      metric: `proxy peak RSS, ${opts.jobs} concurrent jobs`,
+      metric: `proxy peak RSS, ${opts.jobs} concurrent jobs${tag}`,
       unit: 'MB',
       summary: peak,
       target: `≤ ${peakLimit.toFixed(0)} MB`,
@@ -100,13 +102,13 @@ export async function measureMemory(
     },
     {
       section: '2',
-      metric: 'RSS per in-flight request',
+      metric: `RSS per in-flight request${tag}`,
       unit: 'MB',
       summary: summarize(runs.map((r) => r.perRequestMB)),
     },
     {
       section: '2',
-      metric: `RSS after, vs before (within ${(opts.settleMs / 1000).toFixed(0)} s)`,
+      metric: `RSS after, vs before (within ${(opts.settleMs / 1000).toFixed(0)} s)${tag}`,
       unit: '%',
       summary: drift,
       target: '±10 %',
@@ -114,7 +116,7 @@ export async function measureMemory(
     },
     {
       section: '2',
-      metric: 'burst wall time (upstream holds 2 s)',
+      metric: `burst wall time (upstream holds 2 s)${tag}`,
       unit: 'ms',
       summary: summarize(runs.map((r) => r.wallMs)),
     },

@@ -44,7 +44,7 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  proxy = await startProxy(config);
+  proxy = await startProxy(config, { idleGc: true });
   const localUrl = `http://localhost:${proxy.port}`;
   const lines = [
     `Framefill proxy listening on ${localUrl} (${proxy.hosts.join(', ')})`,

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import type { Config } from './config';
 import { openDb } from './db';
+import { idleGc } from './idle-gc';
 import { JobStore } from './jobs';
 import { Ledger } from './ledger';
 import { type Logger, stdoutLogger } from './log';
@@ -24,6 +25,8 @@ export interface StartOptions {
   staticDir?: string;
   /** Per-reference byte cap (§4's 50 MB by default). */
   referenceMaxBytes?: number;
+  /** A compacting GC once idle after work (proxy/idle-gc.ts); the CLI turns it on, in-process tests leave it off. */
+  idleGc?: boolean;
 }
 
 export interface RunningProxy {
@@ -93,6 +96,9 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
     referenceMaxBytes: opts.referenceMaxBytes,
   });
 
+  // Requests still open (uploads, event streams) and jobs in flight: the idle collection waits for both.
+  let openRequests = 0;
+  const collector = opts.idleGc ? idleGc(() => openRequests > 0 || runner.inFlight > 0) : undefined;
   const servers: NodeServer[] = [];
   const hosts: string[] = [];
   for (const host of config.hosts) {
@@ -107,6 +113,13 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
       },
       getRequestListener(app.fetch),
     );
+    if (collector) {
+      server.on('request', (_req, res) => {
+        openRequests++;
+        collector.touch();
+        res.once('close', () => openRequests--);
+      });
+    }
     // SSE streams send a keep-alive every 15 s; an idle socket is closed well after that.
     server.timeout = 120_000;
     server.keepAliveTimeout = 5_000;
@@ -164,6 +177,7 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
     close(graceMs = config.shutdownGraceMs) {
       closing ??= (async () => {
         clearInterval(cleanupTimer);
+        collector?.stop();
         const stopped = Promise.all(servers.map(closeServer));
         await runner.shutdown(graceMs);
         // Event streams of finished jobs have ended; whatever is left open is idle.
