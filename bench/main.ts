@@ -18,6 +18,8 @@ import { type Row, table } from './stats';
 import { startUpstreamProcess } from './upstream-process';
 
 const RUNS = 5;
+/** §1 alternates two paths that share 2 cores with each other's processes: more runs steady its medians. */
+const OVERHEAD_RUNS = 11;
 const MEMORY_RUNS = 3;
 const MEMORY_JOBS = 50;
 /** After the warm-up job: the proxy collects 1 s after its last request (proxy/idle-gc.ts), then is at rest. */
@@ -70,8 +72,9 @@ export async function main(args: string[]): Promise<void> {
           { name: 'text-to-image 4K', references: [], bytes: [] },
           { name: 'image-to-image 4K, 16 × ~2 MB', references, bytes },
         ],
-        RUNS,
+        OVERHEAD_RUNS,
         upstream.clear,
+        proxy.child.pid!,
       );
       rows.push(...overhead.rows);
       details.overhead = overhead.raw;

@@ -1,5 +1,6 @@
 // §1 Proxy overhead: the same job through the proxy (multipart submit → events until completed → GET image) and
 // straight to the fake upstream with the official SDK, with the upstream answering at once.
+import { readFileSync } from 'node:fs';
 import OpenAI, { toFile } from 'openai';
 import { sizeFor, sizeParam } from '../core/formats';
 import { form, type Reference, runJob } from './client';
@@ -55,6 +56,7 @@ export async function measureOverhead(
   cases: readonly OverheadCase[],
   runs: number,
   clearUpstream: () => void,
+  proxyPid: number,
 ): Promise<{ rows: Row[]; raw: Record<string, { proxy: number[]; direct: number[] }> }> {
   const client = new OpenAI({ apiKey: 'sk-bench', baseURL: upstreamUrl, maxRetries: 0, logLevel: 'off' });
   const rows: Row[] = [];
@@ -62,14 +64,17 @@ export async function measureOverhead(
   for (const c of cases) {
     const viaProxy: number[] = [];
     const straight: number[] = [];
+    const proxyCpu: number[] = [];
     // One warm-up of each path (JIT, the fake's 4K render cache, connection set-up), then alternate the two.
     await runJob(proxyUrl, form(FIELDS, c.references));
     await direct(client, c.bytes);
     for (let i = 0; i < runs; i++) {
       clearUpstream();
       let t = performance.now();
+      const cpu = cpuMsOf(proxyPid);
       const a = await runJob(proxyUrl, form(FIELDS, c.references));
       viaProxy.push(performance.now() - t);
+      proxyCpu.push(cpuMsOf(proxyPid) - cpu);
       t = performance.now();
       const b = await direct(client, c.bytes);
       straight.push(performance.now() - t);
@@ -91,6 +96,7 @@ export async function measureOverhead(
         summary: ratio,
         ...(strict ? { target: '≤ 1.10', pass: ratio.median <= 1.1 } : {}),
       },
+      { section: '1', metric: `${c.name}: proxy CPU per job`, unit: 'ms', summary: summarize(proxyCpu) },
       {
         section: '1',
         metric: `${c.name}: extra`,
@@ -101,4 +107,10 @@ export async function measureOverhead(
     );
   }
   return { rows, raw };
+}
+
+/** CPU time (user + system, every thread) a process has used, from /proc (Linux; clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
