@@ -54,16 +54,7 @@ export async function main(args: string[]): Promise<void> {
     if (want('1')) {
       const upstream = await startUpstreamProcess(process.argv[1]!);
       cleanups.push(() => upstream.close());
-      const proxy = await spawnProxy({
-        FRAMEFILL_PROVIDER: 'openai',
-        OPENAI_API_KEY: 'sk-bench',
-        OPENAI_BASE_URL: upstream.url,
-        FRAMEFILL_UPSTREAM_CONCURRENCY: '16',
-      });
-      cleanups.push(async () => {
-        await proxy.stop();
-        rmSync(proxy.dataDir, { recursive: true, force: true });
-      });
+      const proxy = await benchProxy(upstream.url, 16, cleanups);
       log('1. proxy overhead');
       const overhead = await measureOverhead(
         proxy.url,
@@ -83,16 +74,7 @@ export async function main(args: string[]): Promise<void> {
     if (want('3')) {
       const fake = await startFakeOpenAI();
       cleanups.push(() => fake.close());
-      const proxy = await spawnProxy({
-        FRAMEFILL_PROVIDER: 'openai',
-        OPENAI_API_KEY: 'sk-bench',
-        OPENAI_BASE_URL: fake.url,
-        FRAMEFILL_UPSTREAM_CONCURRENCY: '16',
-      });
-      cleanups.push(async () => {
-        await proxy.stop();
-        rmSync(proxy.dataDir, { recursive: true, force: true });
-      });
+      const proxy = await benchProxy(fake.url, 16, cleanups);
       log(`3. event fan-out to ${SUBSCRIBERS} subscribers`);
       const fanout = await measureFanout(proxy.url, fake, proxy.output, { subscribers: SUBSCRIBERS, runs: RUNS });
       rows.push(...fanout.rows);
@@ -105,16 +87,7 @@ export async function main(args: string[]): Promise<void> {
         .toBuffer();
       const sink = await startSinkUpstream(small, 2000);
       cleanups.push(() => sink.close());
-      const proxy = await spawnProxy({
-        FRAMEFILL_PROVIDER: 'openai',
-        OPENAI_API_KEY: 'sk-bench',
-        OPENAI_BASE_URL: sink.url,
-        FRAMEFILL_UPSTREAM_CONCURRENCY: String(MEMORY_JOBS),
-      });
-      cleanups.push(async () => {
-        await proxy.stop();
-        rmSync(proxy.dataDir, { recursive: true, force: true });
-      });
+      const proxy = await benchProxy(sink.url, MEMORY_JOBS, cleanups);
       if (want('2')) {
         log(`2. memory: ${MEMORY_JOBS} concurrent 16-reference jobs, upstream holding each 2 s`);
         const memory = await measureMemory(proxy.url, proxy.child.pid!, references, {
@@ -127,28 +100,17 @@ export async function main(args: string[]): Promise<void> {
         rows.push(...memory.rows);
         details.memory = memory.runs;
         // The same with the glibc settings README recommends for Linux servers: they only act at process start.
-        const tuned = await spawnProxy({
-          FRAMEFILL_PROVIDER: 'openai',
-          OPENAI_API_KEY: 'sk-bench',
-          OPENAI_BASE_URL: sink.url,
-          FRAMEFILL_UPSTREAM_CONCURRENCY: String(MEMORY_JOBS),
-          GLIBC_TUNABLES,
+        const tuned = await benchProxy(sink.url, MEMORY_JOBS, cleanups, { GLIBC_TUNABLES });
+        log(`2. memory again, with GLIBC_TUNABLES=${GLIBC_TUNABLES}`);
+        const withTunables = await measureMemory(tuned.url, tuned.child.pid!, references, {
+          jobs: MEMORY_JOBS,
+          runs: MEMORY_RUNS,
+          settleMs: 5000,
+          restMs: REST_MS,
+          label: 'glibc tunables',
         });
-        try {
-          log(`2. memory again, with GLIBC_TUNABLES=${GLIBC_TUNABLES}`);
-          const withTunables = await measureMemory(tuned.url, tuned.child.pid!, references, {
-            jobs: MEMORY_JOBS,
-            runs: MEMORY_RUNS,
-            settleMs: 5000,
-            restMs: REST_MS,
-            label: 'glibc tunables',
-          });
-          rows.push(...withTunables.rows.filter((row) => !row.metric.startsWith('reference bytes')));
-          details.memoryWithTunables = withTunables.runs;
-        } finally {
-          await tuned.stop();
-          rmSync(tuned.dataDir, { recursive: true, force: true });
-        }
+        rows.push(...withTunables.rows.filter((row) => !row.metric.startsWith('reference bytes')));
+        details.memoryWithTunables = withTunables.runs;
       }
       if (want('5')) {
         log('5. result delivery of a 4K photo-like PNG');
@@ -200,4 +162,25 @@ export async function main(args: string[]): Promise<void> {
   };
   if (only.size === 0) writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
   else console.log('(a subset was run: bench/results.json left as it was)');
+}
+
+/** The built proxy on the OpenAI provider against `upstreamUrl`; stopped, and its data removed, at the end. */
+async function benchProxy(
+  upstreamUrl: string,
+  concurrency: number,
+  cleanups: Array<() => Promise<unknown>>,
+  env: Record<string, string> = {},
+) {
+  const proxy = await spawnProxy({
+    FRAMEFILL_PROVIDER: 'openai',
+    OPENAI_API_KEY: 'sk-bench',
+    OPENAI_BASE_URL: upstreamUrl,
+    FRAMEFILL_UPSTREAM_CONCURRENCY: String(concurrency),
+    ...env,
+  });
+  cleanups.push(async () => {
+    await proxy.stop();
+    rmSync(proxy.dataDir, { recursive: true, force: true });
+  });
+  return proxy;
 }
