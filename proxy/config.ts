@@ -20,6 +20,8 @@ const EnvSchema = z.object({
   FRAMEFILL_DRAFT_DELAY_MS: int(1500, 0),
   FRAMEFILL_BODY_LIMIT_BYTES: int(DEFAULT_BODY_LIMIT_BYTES, 1024),
   FRAMEFILL_LOG_PROMPTS: z.enum(['0', '1', 'true', 'false']).default('0'),
+  // References go on to OpenAI while they arrive, as a chunked upload; 0 waits for the whole upload first.
+  FRAMEFILL_FORWARD_UPLOADS: z.enum(['0', '1', 'true', 'false']).default('1'),
   FRAMEFILL_SHUTDOWN_GRACE_S: z.coerce.number().nonnegative().default(30),
   // Slow clients (slowloris): the headers must arrive within the first, the whole request within the second.
   FRAMEFILL_HEADERS_TIMEOUT_S: z.coerce.number().positive().default(30),
@@ -44,6 +46,7 @@ export interface Config {
   draftDelayMs: number;
   bodyLimitBytes: number;
   logPrompts: boolean;
+  forwardUploads: boolean;
   shutdownGraceMs: number;
   headersTimeoutMs: number;
   /** Never below the headers timeout (Node refuses a request timeout shorter than it). */
@@ -90,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     draftDelayMs: e.FRAMEFILL_DRAFT_DELAY_MS,
     bodyLimitBytes: e.FRAMEFILL_BODY_LIMIT_BYTES,
     logPrompts: e.FRAMEFILL_LOG_PROMPTS === '1' || e.FRAMEFILL_LOG_PROMPTS === 'true',
+    forwardUploads: e.FRAMEFILL_FORWARD_UPLOADS === '1' || e.FRAMEFILL_FORWARD_UPLOADS === 'true',
     shutdownGraceMs: e.FRAMEFILL_SHUTDOWN_GRACE_S * 1000,
     headersTimeoutMs: e.FRAMEFILL_HEADERS_TIMEOUT_S * 1000,
     requestTimeoutMs: Math.max(e.FRAMEFILL_REQUEST_TIMEOUT_S, e.FRAMEFILL_HEADERS_TIMEOUT_S) * 1000,

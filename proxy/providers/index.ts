@@ -11,6 +11,7 @@ export function createProvider(config: Config): Provider {
       baseURL: config.openai.baseURL,
       model: config.openai.model,
       timeoutMs: config.upstreamTimeoutMs,
+      forwardArriving: config.forwardUploads,
     });
   }
   return createDraftProvider({ delayMs: config.draftDelayMs });

@@ -23,6 +23,8 @@ export interface OpenAIProviderOptions {
   baseURL: string | undefined;
   model: string;
   timeoutMs: number;
+  /** Accept references still arriving (sent as a chunked upload); true unless FRAMEFILL_FORWARD_UPLOADS=0. */
+  forwardArriving?: boolean;
 }
 
 /** Previews asked for when streaming; the spec allows 0–3 (PartialImages). */
@@ -142,7 +144,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
   return {
     name: 'openai',
     model: options.model,
-    forwardsArriving: true,
+    forwardsArriving: options.forwardArriving ?? true,
     async generate(request, signal, onPartial) {
       const deadline = new AbortController();
       const timer = setTimeout(() => deadline.abort(), timeoutMs);

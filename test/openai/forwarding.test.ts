@@ -19,9 +19,14 @@ afterEach(async () => {
   fake = undefined;
 });
 
-async function setUp() {
+async function setUp(env: Record<string, string> = {}) {
   fake = await startFakeOpenAI({ apiKey: 'test-key' });
-  proxy = await startTestProxy({ FRAMEFILL_PROVIDER: 'openai', OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.url });
+  proxy = await startTestProxy({
+    FRAMEFILL_PROVIDER: 'openai',
+    OPENAI_API_KEY: 'test-key',
+    OPENAI_BASE_URL: fake.url,
+    ...env,
+  });
   return { fake, proxy };
 }
 
@@ -108,6 +113,22 @@ describe('forwarding references while they arrive', () => {
     expect(fake.requests[0]!.images.map((image) => Buffer.from(image.bytes!))).toEqual(files);
     expect(fake.requests[0]!.images.map((image) => image.contentType)).toEqual(['image/png', 'image/png']);
     expect(fake.requests[0]!.params).toMatchObject({ prompt: FIELDS.prompt, size: '1280x720', quality: 'low' });
+    expect(fake.requests[0]!.headers['transfer-encoding']).toBe('chunked');
+  });
+
+  it('with FRAMEFILL_FORWARD_UPLOADS=0 sends nothing upstream until the whole upload arrived, then a sized request', async () => {
+    const { fake, proxy } = await setUp({ FRAMEFILL_FORWARD_UPLOADS: '0' });
+    const files = [await png(600, 400, 10), await png(600, 400, 200)];
+    const upload = await body(FIELDS, files);
+    const answer = await postInHalves(proxy.url, upload, upload.secondReference, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(fake.arriving.requests).toBe(0);
+    });
+    expect(answer.status).toBe(202);
+    const { events } = await readEvents(proxy.url, JobSchema.parse(answer.json).id);
+    expect(events.at(-1)?.event).toBe('completed');
+    expect(fake.requests[0]!.images.map((image) => Buffer.from(image.bytes!))).toEqual(files);
+    expect(Number(fake.requests[0]!.headers['content-length'])).toBeGreaterThan(files[0]!.length + files[1]!.length);
   });
 
   it('cuts the upstream request off when a later reference is refused: OpenAI never gets a whole request, no credits move', async () => {
