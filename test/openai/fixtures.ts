@@ -1,8 +1,11 @@
 // Small builders shared by the OpenAI tests: real images, generation requests, every (ratio, tier) pair.
 import sharp from 'sharp';
+import { afterEach } from 'vitest';
 import { ASPECT_RATIOS, type AspectRatio, type OutputSize, SIZES, TIERS, type Tier } from '../../core/formats';
 import type { ReferenceMime } from '../../core/limits';
 import type { GenerationRequest, ProviderReference } from '../../proxy/providers/types';
+import { type FakeOpenAI, type FakeOpenAIOptions, startFakeOpenAI } from '../fakes/openai-upstream';
+import { startTestProxy, type TestProxy } from '../helpers/proxy';
 
 export async function image(width: number, height: number, mime: ReferenceMime, shade = 90): Promise<Buffer> {
   const base = sharp({ create: { width, height, channels: 3, background: { r: shade, g: 30, b: 255 - shade } } });
@@ -51,3 +54,31 @@ export const ALL_PAIRS: Pair[] = ASPECT_RATIOS.flatMap((ratio) =>
     return size ? [{ ratio, tier, size }] : [];
   }),
 );
+
+/**
+ * For a test file: `setUp(env, options)` starts the OpenAI stand-in and an in-process proxy on the openai provider
+ * pointed at it; both are closed after each test.
+ */
+export function useProxyOnFakeOpenAI() {
+  let fake: FakeOpenAI | undefined;
+  let proxy: TestProxy | undefined;
+  afterEach(async () => {
+    await proxy?.close(0);
+    await fake?.close();
+    proxy = undefined;
+    fake = undefined;
+  });
+  return async function setUp(
+    env: Record<string, string> = {},
+    options: FakeOpenAIOptions = {},
+  ): Promise<{ fake: FakeOpenAI; proxy: TestProxy }> {
+    fake = await startFakeOpenAI({ apiKey: 'test-key', ...options });
+    proxy = await startTestProxy({
+      FRAMEFILL_PROVIDER: 'openai',
+      OPENAI_API_KEY: 'test-key',
+      OPENAI_BASE_URL: fake.url,
+      ...env,
+    });
+    return { fake, proxy };
+  };
+}

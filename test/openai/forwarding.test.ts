@@ -2,33 +2,13 @@
 // refuses never becomes a complete (billable) upstream request. Real HTTP on loopback; the upload is sent in two
 // halves so the test can look at the upstream in between.
 import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AccountSchema, ErrorBodySchema, JobSchema } from '../../core/api';
 import { LOCAL_ACCOUNT_CREDITS } from '../../proxy/ledger';
-import { type FakeOpenAI, startFakeOpenAI } from '../fakes/openai-upstream';
-import { generateAndWait, generationForm, readEvents, startTestProxy, type TestProxy } from '../helpers/proxy';
-import { png, references } from './fixtures';
+import { generateAndWait, generationForm, readEvents } from '../helpers/proxy';
+import { png, references, useProxyOnFakeOpenAI } from './fixtures';
 
-let fake: FakeOpenAI | undefined;
-let proxy: TestProxy | undefined;
-
-afterEach(async () => {
-  await proxy?.close(0);
-  await fake?.close();
-  proxy = undefined;
-  fake = undefined;
-});
-
-async function setUp(env: Record<string, string> = {}) {
-  fake = await startFakeOpenAI({ apiKey: 'test-key' });
-  proxy = await startTestProxy({
-    FRAMEFILL_PROVIDER: 'openai',
-    OPENAI_API_KEY: 'test-key',
-    OPENAI_BASE_URL: fake.url,
-    ...env,
-  });
-  return { fake, proxy };
-}
+const setUp = useProxyOnFakeOpenAI();
 
 const FIELDS = { prompt: 'A lighthouse at dusk', aspect_ratio: '16:9', resolution: '1K', quality: 'low' };
 

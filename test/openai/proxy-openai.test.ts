@@ -1,42 +1,15 @@
 // The whole proxy with FRAMEFILL_PROVIDER=openai against the local Images API stand-in, over real HTTP: what the
 // panel sees (job, events, image, account) for every size, references, partials, each upstream fault and a cancel.
 import sharp from 'sharp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AccountSchema, HealthSchema, JobSchema } from '../../core/api';
 import { sizeParam } from '../../core/formats';
 import { LOCAL_ACCOUNT_CREDITS } from '../../proxy/ledger';
-import { type FakeOpenAI, type FakeOpenAIOptions, type Fault, startFakeOpenAI } from '../fakes/openai-upstream';
-import {
-  generateAndWait,
-  type ReferenceFile,
-  readEvents,
-  type SseEvent,
-  startTestProxy,
-  submitGeneration,
-  type TestProxy,
-} from '../helpers/proxy';
-import { ALL_PAIRS, references } from './fixtures';
+import type { Fault } from '../fakes/openai-upstream';
+import { generateAndWait, type ReferenceFile, readEvents, type SseEvent, submitGeneration } from '../helpers/proxy';
+import { ALL_PAIRS, references, useProxyOnFakeOpenAI } from './fixtures';
 
-let fake: FakeOpenAI | undefined;
-let proxy: TestProxy | undefined;
-
-async function setUp(env: Record<string, string> = {}, options: FakeOpenAIOptions = {}) {
-  fake = await startFakeOpenAI({ apiKey: 'test-key', ...options });
-  proxy = await startTestProxy({
-    FRAMEFILL_PROVIDER: 'openai',
-    OPENAI_API_KEY: 'test-key',
-    OPENAI_BASE_URL: fake.url,
-    ...env,
-  });
-  return { fake, proxy };
-}
-
-afterEach(async () => {
-  await proxy?.close(0);
-  await fake?.close();
-  proxy = undefined;
-  fake = undefined;
-});
+const setUp = useProxyOnFakeOpenAI();
 
 async function job(url: string, id: string) {
   return JobSchema.parse(await (await fetch(`${url}/v1/generations/${id}`)).json());
