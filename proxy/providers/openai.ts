@@ -14,6 +14,7 @@ import sharp from 'sharp';
 import { Agent } from 'undici';
 import { z } from 'zod';
 import { sizeParam } from '../../core/formats';
+import { readImageSize } from '../../core/image-header';
 import { type ReferenceMime, sniffImageMime } from '../../core/limits';
 import { FramefillError } from '../errors';
 import type { ArrivingReferenceSource, GenerationRequest, PartialImage, Provider, ProviderResult } from './types';
@@ -51,6 +52,8 @@ const ImagesResponseSchema = z.object({
 });
 
 const EXTENSIONS: Record<ReferenceMime, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' };
+/** Base64 characters of a preview's first 48 KB (a multiple of 4, so the prefix decodes on its own). */
+const PARTIAL_HEAD_B64_CHARS = 64 * 1024;
 const PARTIAL_MIMES: Record<string, PartialImage['mime']> = {
   png: 'image/png',
   jpeg: 'image/jpeg',
@@ -250,8 +253,17 @@ function result(b64: string, usage: unknown, requestId: string | null): Provider
   return { bytes, ...(usage !== undefined ? { usage } : {}), ...(requestId ? { upstreamRequestId: requestId } : {}) };
 }
 
-/** A preview's real size and type come from its bytes; a preview that does not decode is skipped, not fatal. */
+/**
+ * A preview's real size and type come from its bytes — its header, read from the first 48 KB (the stream waits
+ * on this before the next event); sharp on the whole image when the header lies further in. A preview that does
+ * not read is skipped, not fatal.
+ */
 async function describePartial(b64: string, index: number): Promise<PartialImage | undefined> {
+  const head = readImageSize(Buffer.from(b64.slice(0, PARTIAL_HEAD_B64_CHARS), 'base64'));
+  if (head) {
+    const mime = PARTIAL_MIMES[head.format];
+    return mime && head.width && head.height ? { index, mime, b64, width: head.width, height: head.height } : undefined;
+  }
   try {
     const meta = await sharp(Buffer.from(b64, 'base64')).metadata();
     const mime = PARTIAL_MIMES[meta.format ?? ''];

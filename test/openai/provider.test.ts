@@ -128,6 +128,13 @@ describe('what the provider returns', () => {
     expect(result.bytes.equals(Buffer.from(partials[0]?.b64 ?? '', 'base64'))).toBe(false);
   });
 
+  it('describes JPEG previews from their header too', async () => {
+    const partials: PartialImage[] = [];
+    await provider.generate(generation({ outputFormat: 'jpeg' }), never(), (partial) => partials.push(partial));
+    expect(partials).toHaveLength(2);
+    for (const partial of partials) expect(partial).toMatchObject({ mime: 'image/jpeg', width: 1280, height: 720 });
+  });
+
   it("records OpenAI's usage and x-request-id", async () => {
     const { result } = await run();
     expect(result.usage).toMatchObject({ total_tokens: expect.any(Number), input_tokens_details: expect.any(Object) });
