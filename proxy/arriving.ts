@@ -16,7 +16,6 @@ interface Spooled {
   complete: boolean;
   /** The newest bytes not yet taken by the first reader, starting at file offset `memoryStart`. */
   memory: Buffer[];
-  memoryBytes: number;
   memoryStart: number;
   firstReaderTaken: boolean;
 }
@@ -48,7 +47,6 @@ export class ArrivingReferences implements ArrivingReferenceSource {
       written: bytesOnDisk,
       complete: false,
       memory: [],
-      memoryBytes: 0,
       memoryStart: bytesOnDisk,
       firstReaderTaken: false,
     };
@@ -60,13 +58,11 @@ export class ArrivingReferences implements ArrivingReferenceSource {
     const spooled = this.spooled[index];
     if (!spooled) return;
     spooled.memory.push(chunk);
-    spooled.memoryBytes += chunk.length;
     this.buffered += chunk.length;
     // Over the cap, the oldest bytes go first: they are on disk (or soon will be), where the reader finds them.
     for (const older of this.spooled) {
       while (this.buffered > MEMORY_BYTES && older.memory.length > 0) {
         const dropped = older.memory.shift()!;
-        older.memoryBytes -= dropped.length;
         older.memoryStart += dropped.length;
         this.buffered -= dropped.length;
       }
@@ -134,7 +130,6 @@ export class ArrivingReferences implements ArrivingReferenceSource {
         this.throwIfRefused();
         if (first && spooled.memory.length > 0 && spooled.memoryStart === offset) {
           const chunk = spooled.memory.shift()!;
-          spooled.memoryBytes -= chunk.length;
           spooled.memoryStart += chunk.length;
           this.buffered -= chunk.length;
           offset += chunk.length;

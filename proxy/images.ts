@@ -3,7 +3,7 @@
 import { crc32 } from 'node:zlib';
 import sharp, { type Metadata } from 'sharp';
 import { formatSize, type OutputFormat, type OutputSize } from '../core/formats';
-import { readImageSize } from '../core/image-header';
+import { imageFormatOf, readImageSize } from '../core/image-header';
 import { FIGMA_MAX_IMAGE_EDGE, REFERENCE_MAX_EDGE, type ReferenceMime, sniffImageMime } from '../core/limits';
 import { FramefillError } from './errors';
 
@@ -121,7 +121,6 @@ export async function verifyResult(bytes: Buffer, expected: OutputSize, format: 
   return { bytes: out.data, mime: wantMime, width: out.info.width, height: out.info.height, notes };
 }
 
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const JPEG_EOI = Buffer.from([0xff, 0xd9]);
 
 /**
@@ -133,7 +132,7 @@ const JPEG_EOI = Buffer.from([0xff, 0xd9]);
 export function damage(bytes: Uint8Array, format: string | undefined): string | undefined {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (format === 'png') {
-    if (!b.subarray(0, 8).equals(PNG_SIGNATURE)) return 'no PNG signature';
+    if (imageFormatOf(b) !== 'png') return 'no PNG signature';
     let at = 8;
     let first = true;
     while (at + 12 <= b.length) {
@@ -153,7 +152,7 @@ export function damage(bytes: Uint8Array, format: string | undefined): string | 
     return 'no IEND chunk';
   }
   if (format === 'jpeg') {
-    if (b[0] !== 0xff || b[1] !== 0xd8) return 'no JPEG start marker';
+    if (imageFormatOf(b) !== 'jpeg') return 'no JPEG start marker';
     let at = 2;
     for (;;) {
       if (at + 4 > b.length) return 'the segments are cut off';

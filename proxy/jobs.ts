@@ -74,6 +74,10 @@ export interface Completion {
   upstreamRequestId: string | undefined;
 }
 
+function withinIdempotencyWindow(row: JobRow): boolean {
+  return Date.now() - Date.parse(row.created_at) < IDEMPOTENCY_WINDOW_MS;
+}
+
 /** What the HTTP API shows of a job (JobSchema): never the usage, request id, hash or file path. */
 export function jobView(row: JobRow): Job {
   const references = JSON.parse(row.references_json) as JobReference[];
@@ -125,10 +129,8 @@ export class JobStore {
     return this.db
       .transaction((): { row: JobRow; replayed: boolean } => {
         if (job.idempotencyKey !== undefined) {
-          const previous = this.db
-            .prepare('SELECT * FROM jobs WHERE account_id = ? AND idempotency_key = ?')
-            .get(job.accountId, job.idempotencyKey) as JobRow | undefined;
-          if (previous && Date.now() - Date.parse(previous.created_at) < IDEMPOTENCY_WINDOW_MS) {
+          const previous = this.byIdempotencyKey(job.accountId, job.idempotencyKey);
+          if (previous && withinIdempotencyWindow(previous)) {
             if (previous.request_hash !== job.requestHash) {
               throw new FramefillError(
                 'idempotency_conflict',
@@ -172,10 +174,14 @@ export class JobStore {
 
   /** Whether this Idempotency-Key names a job within the window (a request carrying it would be replayed). */
   idempotencyKeyInUse(accountId: string, key: string): boolean {
-    const row = this.db
-      .prepare('SELECT created_at FROM jobs WHERE account_id = ? AND idempotency_key = ?')
-      .get(accountId, key) as { created_at: string } | undefined;
-    return row !== undefined && Date.now() - Date.parse(row.created_at) < IDEMPOTENCY_WINDOW_MS;
+    const row = this.byIdempotencyKey(accountId, key);
+    return row !== undefined && withinIdempotencyWindow(row);
+  }
+
+  private byIdempotencyKey(accountId: string, key: string): JobRow | undefined {
+    return this.db.prepare('SELECT * FROM jobs WHERE account_id = ? AND idempotency_key = ?').get(accountId, key) as
+      | JobRow
+      | undefined;
   }
 
   /** queued → running; false when the job left `queued` meanwhile (canceled). */

@@ -80,6 +80,8 @@ export function boundaryOf(contentType: string | undefined): string {
 
 const malformed = (why: string) => new FramefillError('invalid_request', `The multipart body is malformed: ${why}.`);
 
+type SpoolFile = NonNullable<OpenPart['file']>;
+
 interface OpenPart {
   name: string;
   filename: string | undefined;
@@ -124,14 +126,13 @@ export async function readMultipart(
   let buf: Buffer = Buffer.alloc(0);
   let part: OpenPart | undefined;
   let fileCount = 0;
-  /** Every file's disk work, awaited before the form is returned (or the folder removed). */
-  const fileWork: Promise<void>[] = [];
-  const handles: Promise<FileHandle>[] = [];
+  /** Every file, whose disk work is awaited before the form is returned (or the folder removed). */
+  const files: SpoolFile[] = [];
   let fileFailure: { error: unknown } | undefined;
   await mkdir(dir, { recursive: true });
 
   /** Runs `step` after the file's earlier disk work; a failure is kept and thrown by the parser's next step. */
-  const chain = (file: NonNullable<OpenPart['file']>, step: () => Promise<void>) => {
+  const chain = (file: SpoolFile, step: () => Promise<void>) => {
     file.work = file.work.then(step);
     file.work.catch((error: unknown) => {
       fileFailure ??= { error };
@@ -153,7 +154,6 @@ export async function readMultipart(
     if (fileCount > limits.maxFiles) throw limits.tooManyFiles(fileCount);
     const file = path.join(dir, `file-${fileCount}`);
     const handle = open(file, 'w');
-    handles.push(handle);
     part.file = {
       index: fileCount - 1,
       path: file,
@@ -167,6 +167,7 @@ export async function readMultipart(
       pendingBytes: 0,
       flushed: 0,
     };
+    files.push(part.file);
   };
 
   const writePart = async (chunk: Buffer) => {
@@ -194,7 +195,7 @@ export async function readMultipart(
     }
   };
 
-  const checkStart = (file: NonNullable<OpenPart['file']>) => {
+  const checkStart = (file: SpoolFile) => {
     file.checked = true;
     limits.checkFileStart?.(file.head, file.index);
     limits.observer?.fileStarted(file.index, file.path, file.flushed, form.fields);
@@ -202,7 +203,7 @@ export async function readMultipart(
     for (const chunk of file.pending) limits.observer?.fileData(file.index, chunk);
   };
 
-  const flush = (file: NonNullable<OpenPart['file']>) => {
+  const flush = (file: SpoolFile) => {
     if (file.pending.length === 0) return;
     const chunks = file.pending;
     const bytes = file.pendingBytes;
@@ -244,9 +245,8 @@ export async function readMultipart(
       await limits.checkFile?.(filePart, file.index);
       delete filePart.head;
     });
-    fileWork.push(file.work);
     // At most two files' disk work in flight: a client faster than the disk waits here rather than in memory.
-    if (fileWork.length >= 2) await fileWork[fileWork.length - 2];
+    await files.at(-2)?.work;
   };
 
   // Consumes as much of `buf` as the state allows; returns false when it needs more bytes.
@@ -330,13 +330,12 @@ export async function readMultipart(
       if (state === 'done') break;
     }
     if (state !== 'done') throw malformed('the body ended before the closing boundary');
-    await Promise.all(fileWork);
+    await Promise.all(files.map((file) => file.work));
     return form;
   } catch (error) {
     // Every file's disk work settles, and every handle is closed (again is harmless), before the folder goes.
-    if (part?.file) fileWork.push(part.file.work);
-    await Promise.allSettled(fileWork);
-    await Promise.allSettled(handles.map(async (handle) => (await handle).close()));
+    await Promise.allSettled(files.map((file) => file.work));
+    await Promise.allSettled(files.map(async (file) => (await file.handle).close()));
     // Leaving the body unread: the HTTP server drains (briefly) or closes the connection after answering.
     await rm(dir, { recursive: true, force: true });
     throw error;

@@ -13,6 +13,7 @@ import { streamSSE } from 'hono/streaming';
 import {
   type Account as AccountBody,
   type Capabilities,
+  type GenerationFields,
   GenerationFieldsSchema,
   type Health,
   isJobId,
@@ -114,25 +115,21 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const arriving = new ArrivingReferences();
     let early: EarlyStart | undefined;
     const startEarly = (fields: ReadonlyMap<string, string>) => {
-      const raw = Object.fromEntries([...fields].filter(([name]) => TEXT_FIELDS.has(name)));
-      const draft = GenerationFieldsSchema.safeParse(raw);
-      if (!draft.success) return;
-      const problem = validateGeneration({
-        prompt: draft.data.prompt,
-        aspectRatio: draft.data.aspect_ratio,
-        resolution: draft.data.resolution,
-        referenceCount: 1,
-      });
-      if (problem) return;
-      if ((ledger.accountById(account.id)?.balance ?? 0) < PRICES[draft.data.resolution]) return;
+      let draft: GenerationFields;
+      try {
+        draft = generationFields(fields, 1);
+      } catch {
+        return; // The same check runs again on the whole form, and answers then.
+      }
+      if ((ledger.accountById(account.id)?.balance ?? 0) < PRICES[draft.resolution]) return;
       if (idempotencyKey !== undefined && store.idempotencyKeyInUse(account.id, idempotencyKey)) return;
       early = runner.startEarly({
         id: randomUUID(),
-        prompt: draft.data.prompt.trim(),
-        aspectRatio: draft.data.aspect_ratio,
-        resolution: draft.data.resolution,
-        quality: draft.data.quality,
-        outputFormat: draft.data.output_format,
+        prompt: draft.prompt.trim(),
+        aspectRatio: draft.aspect_ratio,
+        resolution: draft.resolution,
+        quality: draft.quality,
+        outputFormat: draft.output_format,
         arriving,
       });
     };
@@ -190,20 +187,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
               )
             : new FramefillError('invalid_request', `The field "${name}" is too long.`, { field: name }),
       });
-      const raw = Object.fromEntries([...form.fields].filter(([name]) => TEXT_FIELDS.has(name)));
-      const problem = validateGeneration({
-        prompt: raw.prompt ?? '',
-        aspectRatio: raw.aspect_ratio ?? '',
-        resolution: raw.resolution ?? '',
-        referenceCount: references.length,
-      });
-      if (problem) throw new FramefillError(problem.code, problem.message, { field: problem.field });
-      const parsed = GenerationFieldsSchema.safeParse(raw);
-      if (!parsed.success) {
-        const field = String(parsed.error.issues[0]?.path[0] ?? 'body');
-        throw new FramefillError('invalid_request', `The field "${field}" has an unsupported value.`, { field });
-      }
-      const fields = parsed.data;
+      const fields = generationFields(form.fields, references.length);
       const size = sizeFor(fields.aspect_ratio, fields.resolution) as OutputSize;
       const requestHash = createHash('sha256')
         .update(
@@ -609,4 +593,22 @@ async function servePlayground(c: Context<Env>, dir: string | undefined, file: s
 function defaultStaticDir(): string {
   const here = path.dirname(new URL(import.meta.url).pathname);
   return path.basename(here) === 'build' ? here : path.resolve(here, '../build');
+}
+
+/** The text fields of a generation, validated (core's rules first, for their codes, then the schema). */
+function generationFields(form: ReadonlyMap<string, string>, referenceCount: number): GenerationFields {
+  const raw = Object.fromEntries([...form].filter(([name]) => TEXT_FIELDS.has(name)));
+  const problem = validateGeneration({
+    prompt: raw.prompt ?? '',
+    aspectRatio: raw.aspect_ratio ?? '',
+    resolution: raw.resolution ?? '',
+    referenceCount,
+  });
+  if (problem) throw new FramefillError(problem.code, problem.message, { field: problem.field });
+  const parsed = GenerationFieldsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const field = String(parsed.error.issues[0]?.path[0] ?? 'body');
+    throw new FramefillError('invalid_request', `The field "${field}" has an unsupported value.`, { field });
+  }
+  return parsed.data;
 }

@@ -54,11 +54,6 @@ const ImagesResponseSchema = z.object({
 const EXTENSIONS: Record<ReferenceMime, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' };
 /** Base64 characters of a preview's first 48 KB (a multiple of 4, so the prefix decodes on its own). */
 const PARTIAL_HEAD_B64_CHARS = 64 * 1024;
-const PARTIAL_MIMES: Record<string, PartialImage['mime']> = {
-  png: 'image/png',
-  jpeg: 'image/jpeg',
-  webp: 'image/webp',
-};
 const POLICY_CODES = new Set(['moderation_blocked', 'content_policy_violation']);
 
 /** The stream or body ended, or was not what the spec promises. */
@@ -259,19 +254,16 @@ function result(b64: string, usage: unknown, requestId: string | null): Provider
  * not read is skipped, not fatal.
  */
 async function describePartial(b64: string, index: number): Promise<PartialImage | undefined> {
-  const head = readImageSize(Buffer.from(b64.slice(0, PARTIAL_HEAD_B64_CHARS), 'base64'));
-  if (head) {
-    const mime = PARTIAL_MIMES[head.format];
-    return mime && head.width && head.height ? { index, mime, b64, width: head.width, height: head.height } : undefined;
-  }
+  const head = Buffer.from(b64.slice(0, PARTIAL_HEAD_B64_CHARS), 'base64');
+  const mime = sniffImageMime(head);
+  if (!mime) return undefined;
+  let size: { width?: number; height?: number } | undefined = readImageSize(head);
   try {
-    const meta = await sharp(Buffer.from(b64, 'base64')).metadata();
-    const mime = PARTIAL_MIMES[meta.format ?? ''];
-    if (!mime || !meta.width || !meta.height) return undefined;
-    return { index, mime, b64, width: meta.width, height: meta.height };
+    size ??= await sharp(Buffer.from(b64, 'base64')).metadata();
   } catch {
     return undefined;
   }
+  return size.width && size.height ? { index, mime, b64, width: size.width, height: size.height } : undefined;
 }
 
 function abortReason(signal: AbortSignal): unknown {

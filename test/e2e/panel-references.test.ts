@@ -2,33 +2,20 @@
 // transparent PNGs byte for byte as Figma exported them. A recorder in front of the proxy keeps each upload.
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Browser, BrowserContext, FrameLocator, Page } from 'playwright-core';
+import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { REFERENCE_REENCODE_MIN_BYTES } from '../../core/limits';
 import { DEFAULT_SETTINGS } from '../../core/messages';
 import { imageInfo, png } from '../helpers/images';
 import { startTestProxy, type TestProxy } from '../helpers/proxy';
 import { frame } from '../ui/fixtures';
-import { buildPlugin, launchChromium } from './helpers/chromium';
-import { type PanelHost, startPanelHost } from './helpers/panel-host';
+import { usePanelHostInChromium } from './helpers/panel-host';
 
-let browser: Browser;
-let host: PanelHost;
+const chromium = usePanelHostInChromium();
 let context: BrowserContext | undefined;
 let proxy: TestProxy | undefined;
 let recorder: Recorder | undefined;
-
-beforeAll(async () => {
-  buildPlugin();
-  host = await startPanelHost();
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await host?.close();
-});
 
 afterEach(async () => {
   await context?.close();
@@ -142,10 +129,10 @@ const REFERENCE = frame('Reference', 2048, 1152, '2:1');
 async function generateWithReference(bytes: Buffer, options: { placed?: boolean } = {}): Promise<Upload> {
   proxy = await startTestProxy();
   recorder = await startRecorder(proxy.url);
-  context = await browser.newContext({ viewport: { width: 400, height: 1140 }, deviceScaleFactor: 1 });
+  context = await chromium.browser.newContext({ viewport: { width: 400, height: 1140 }, deviceScaleFactor: 1 });
   const page: Page = await context.newPage();
   page.on('pageerror', (error) => console.error('host page error:', error));
-  await page.goto(host.url);
+  await page.goto(chromium.host.url);
   const { width, height } = REFERENCE;
   const nodes = {
     [REFERENCE.id]: { name: REFERENCE.name, width, height, b64: bytes.toString('base64') },

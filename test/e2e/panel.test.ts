@@ -1,27 +1,15 @@
-import type { Browser, BrowserContext, FrameLocator, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../core/messages';
 import { imageInfo, png } from '../helpers/images';
 import { startTestProxy, type TestProxy } from '../helpers/proxy';
 import { frame } from '../ui/fixtures';
-import { buildPlugin, launchChromium, saveScreenshot } from './helpers/chromium';
-import { type PanelHost, startPanelHost } from './helpers/panel-host';
+import { saveScreenshot } from './helpers/chromium';
+import { usePanelHostInChromium } from './helpers/panel-host';
 
-let browser: Browser;
-let host: PanelHost;
+const chromium = usePanelHostInChromium();
 let context: BrowserContext | undefined;
 let proxy: TestProxy | undefined;
-
-beforeAll(async () => {
-  buildPlugin();
-  host = await startPanelHost();
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await host?.close();
-});
 
 afterEach(async () => {
   await context?.close();
@@ -44,10 +32,10 @@ interface Opened {
 
 /** Opens the host with the panel pointed at the test proxy, the way Figma would open the plugin. */
 async function openPanel(options: { theme?: 'light' | 'dark'; proxyUrl: string }): Promise<Opened> {
-  context = await browser.newContext({ viewport: { width: 400, height: 1140 }, deviceScaleFactor: 1 });
+  context = await chromium.browser.newContext({ viewport: { width: 400, height: 1140 }, deviceScaleFactor: 1 });
   const page = await context.newPage();
   page.on('pageerror', (error) => console.error('host page error:', error));
-  await page.goto(host.url);
+  await page.goto(chromium.host.url);
   const nodes: Record<string, { name: string; width: number; height: number; b64: string }> = {};
   for (const [i, ref] of REFERENCES.entries()) {
     const bytes = await png(ref.width, ref.height, i + 2);

@@ -2,29 +2,16 @@
 // reconnects and reports the outcome; a job that completed across the restart is placed exactly once.
 // Closing the panel mid-job and a failed placement are proven in test/e2e/panel.test.ts ("resumes a job after the
 // panel is closed and reopened mid-job…", "keeps a result whose placement failed…"), so they are not repeated here.
-import type { Browser, BrowserContext, FrameLocator, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS, type Target } from '../../core/messages';
 import { pickRatio, suggestTier } from '../../core/pick';
-import { buildPlugin, launchChromium } from '../e2e/helpers/chromium';
-import { type PanelHost, startPanelHost } from '../e2e/helpers/panel-host';
+import { usePanelHostInChromium } from '../e2e/helpers/panel-host';
 import { spawnProxy, startTestProxy, type TestProxy, tempDataDir } from '../helpers/proxy';
 
-let browser: Browser;
-let host: PanelHost;
+const chromium = usePanelHostInChromium();
 let context: BrowserContext | undefined;
 const proxies: TestProxy[] = [];
-
-beforeAll(async () => {
-  buildPlugin();
-  host = await startPanelHost();
-  browser = await launchChromium();
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await host?.close();
-});
 
 afterEach(async () => {
   await context?.close();
@@ -50,9 +37,9 @@ async function start(env: Record<string, string>): Promise<TestProxy> {
 }
 
 async function openPanel(proxyUrl: string): Promise<{ page: Page; panel: FrameLocator }> {
-  context = await browser.newContext({ viewport: { width: 400, height: 1000 } });
+  context = await chromium.browser.newContext({ viewport: { width: 400, height: 1000 } });
   const page = await context.newPage();
-  await page.goto(host.url);
+  await page.goto(chromium.host.url);
   await page.evaluate(
     ({ settings }) => {
       window.host.storage.settings = settings;

@@ -5,6 +5,9 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { buildPlugin, launchChromium } from './chromium';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 
@@ -195,4 +198,22 @@ declare global {
     /** The host page's stand-in for Figma's main thread (HOST_SCRIPT); used inside page.evaluate. */
     host: HostApi;
   }
+}
+
+/**
+ * For a test file: builds the plugin, then serves the host page and launches Chromium once for all its tests
+ * (closed after them). Read `browser` and `host` inside tests.
+ */
+export function usePanelHostInChromium(): { readonly browser: Browser; readonly host: PanelHost } {
+  const shared = {} as { browser: Browser; host: PanelHost };
+  beforeAll(async () => {
+    buildPlugin();
+    shared.host = await startPanelHost();
+    shared.browser = await launchChromium();
+  }, 120_000);
+  afterAll(async () => {
+    await shared.browser?.close();
+    await shared.host?.close();
+  });
+  return shared;
 }
