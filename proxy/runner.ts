@@ -6,7 +6,6 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ApiError, JobEvent } from '../core/api';
 import { AUTO_DRAFT_SIZE, type OutputSize, sizeFor } from '../core/formats';
-import type { ReferenceMime } from '../core/limits';
 import { FramefillError } from './errors';
 import { verifyResult } from './images';
 import { type JobRow, type JobStore, jobView } from './jobs';
@@ -20,16 +19,9 @@ import type {
   SpooledReference,
 } from './providers/types';
 
-export interface QueuedReference {
-  file: string;
-  mime: ReferenceMime;
-  width: number;
-  height: number;
-}
-
 interface Pending {
   prompt: string;
-  references: QueuedReference[];
+  references: SpooledReference[];
   /** Folder of the uploaded references, removed when the job ends. */
   uploadDir: string;
   controller: AbortController;
@@ -83,7 +75,7 @@ export class JobRunner {
   }
 
   /** Takes a freshly created (queued) job and its in-memory inputs; the prompt never touches the disk. */
-  enqueue(row: JobRow, prompt: string, references: QueuedReference[], uploadDir: string): void {
+  enqueue(row: JobRow, prompt: string, references: SpooledReference[], uploadDir: string): void {
     this.pending.set(row.id, { prompt, references, uploadDir, controller: new AbortController() });
     this.queue.push(row.id);
     this.logQueued(row, prompt, references.length);
@@ -149,7 +141,7 @@ export class JobRunner {
   }
 
   /** Takes the freshly created job of an early start; it is running already. */
-  adopt(early: EarlyStart, row: JobRow, references: QueuedReference[], uploadDir: string): void {
+  adopt(early: EarlyStart, row: JobRow, references: SpooledReference[], uploadDir: string): void {
     if (!this.accepting) {
       // Shutting down: the early call was aborted already; the job waits queued, as any other would.
       this.abandon(early);
@@ -248,12 +240,7 @@ export class JobRunner {
     );
     try {
       // The spooled files themselves: the upload dir lives until forget(), after the provider call.
-      const references: SpooledReference[] = pending.references.map((r) => ({
-        file: r.file,
-        mime: r.mime,
-        width: r.width,
-        height: r.height,
-      }));
+      const { references } = pending;
       const size: OutputSize = sizeFor(row.aspect_ratio, row.resolution) ?? AUTO_DRAFT_SIZE;
       const result = await abortable(
         started ??

@@ -41,9 +41,9 @@ import { type JobStore, jobView } from './jobs';
 import type { Account, Ledger } from './ledger';
 import type { Logger } from './log';
 import { readMultipart } from './multipart';
-import type { Provider } from './providers/types';
+import type { Provider, SpooledReference } from './providers/types';
 import { countedBody } from './request-body';
-import { type EarlyStart, type JobRunner, type QueuedReference, terminalEvents } from './runner';
+import { type EarlyStart, type JobRunner, terminalEvents } from './runner';
 
 export interface AppDeps {
   config: Config;
@@ -108,7 +108,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
     const uploadDir = path.join(deps.uploadsDir, randomUUID());
     const mimes: ReferenceMime[] = [];
-    const references: QueuedReference[] = [];
+    const references: SpooledReference[] = [];
     const maxBytes = deps.referenceMaxBytes ?? REFERENCE_MAX_BYTES;
     // The upstream request may start while the references still arrive (see startEarly), once the text fields
     // that came first are valid, the balance covers the cost and no earlier job holds this Idempotency-Key.
