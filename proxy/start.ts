@@ -117,7 +117,10 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
       server.on('request', (_req, res) => {
         openRequests++;
         collector.touch();
-        res.once('close', () => openRequests--);
+        res.once('close', () => {
+          openRequests--;
+          collector.touch();
+        });
       });
     }
     // SSE streams send a keep-alive every 15 s; an idle socket is closed well after that.

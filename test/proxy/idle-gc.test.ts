@@ -33,6 +33,21 @@ describe('idleGc', () => {
     expect(collect).toHaveBeenCalledTimes(2);
   });
 
+  it('waits for idleMs without a break: a request in the gap between two jobs puts the collection off', () => {
+    vi.useFakeTimers();
+    const collect = vi.fn();
+    const collector = idleGc(() => false, 1000, collect);
+    collector.touch(); // a job's last request ends at 0
+    vi.advanceTimersByTime(700);
+    collector.touch(); // the next job's upload starts at 700…
+    vi.advanceTimersByTime(200);
+    collector.touch(); // …and its last request ends at 900
+    vi.advanceTimersByTime(999);
+    expect(collect).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1);
+    expect(collect).toHaveBeenCalledTimes(1);
+  });
+
   it('frees buffers nothing refers to any more (V8 would otherwise wait for the next allocation)', async () => {
     let collected = false;
     const collector = idleGc(() => false, 10);
