@@ -2,7 +2,7 @@
 // the upstream request sends them on as they come, so a 16-reference job is forwarded while the client is still
 // sending it instead of after (bench/ §1). The first upstream read takes the bytes from memory while it keeps up;
 // the spool file is the buffer for everything else — an upstream slower than the client (it reads from disk once
-// it falls more than MEMORY_BYTES behind over the whole upload) and a retry (it reads the file again from the start).
+// the uploads in flight hold more than their shared memory budget) and a retry (it reads the file again from the start).
 import { open } from 'node:fs/promises';
 import type { ReferenceMime } from '../core/limits';
 import type { ArrivingReferenceSource } from './providers/types';
@@ -23,18 +23,30 @@ interface Spooled {
 /** Upstream reads of a spool file: large enough for few reads, small enough to follow the writer closely. */
 const READ_BYTES = 256 * 1024;
 /**
- * Bytes of one upload kept for the first reader; past that the oldest are dropped and it catches up from disk, so
- * 50 uploads arriving faster than their upstream requests leave hold 25 MB at most, not 50 × 32 MB (bench/ §2).
+ * Bytes kept for first readers, shared by every upload in flight: past the limit, the upload that just received
+ * bytes drops its oldest and its reader catches up from disk. One upload of 16 × 2 MB fits whole, so its upstream
+ * request never reads back what it could take from memory (bench/ §1: reading it back cost ~10 ms of CPU per job
+ * and its allocations more collections); 50 uploads arriving faster than their upstream requests leave hold the
+ * limit, not 50 × 32 MB (bench/ §2).
  */
-const MEMORY_BYTES = 512 * 1024;
+export class MemoryBudget {
+  held = 0;
+  constructor(readonly limit: number) {}
+}
+
+export const FIRST_READER_BUDGET = new MemoryBudget(32 * 1024 * 1024);
 
 export class ArrivingReferences implements ArrivingReferenceSource {
   private readonly spooled: Spooled[] = [];
   private buffered = 0;
+  /** False once no first reader can use memory any more: the upload was refused, or its reader stopped. */
+  private holding = true;
+
+  constructor(private readonly budget: MemoryBudget = FIRST_READER_BUDGET) {}
   private outcome: 'open' | 'accepted' | { refused: unknown } = 'open';
   private changed = signal();
 
-  /** Bytes held in memory for first readers, over all references. */
+  /** Bytes of this upload held in memory for first readers, over all its references. */
   get bufferedBytes(): number {
     return this.buffered;
   }
@@ -57,16 +69,19 @@ export class ArrivingReferences implements ArrivingReferenceSource {
   received(index: number, chunk: Buffer): void {
     const spooled = this.spooled[index];
     if (!spooled) return;
-    spooled.memory.push(chunk);
-    this.buffered += chunk.length;
-    // Over the cap, the oldest bytes go first: they are on disk (or soon will be), where the reader finds them.
+    if (this.holding) {
+      spooled.memory.push(chunk);
+      this.hold(chunk.length);
+    }
+    // Over the budget, this upload's oldest bytes go first: they are on disk (or soon will be), where the reader
+    // finds them.
     for (const older of this.spooled) {
-      while (this.buffered > MEMORY_BYTES && older.memory.length > 0) {
+      while (this.budget.held > this.budget.limit && older.memory.length > 0) {
         const dropped = older.memory.shift()!;
         older.memoryStart += dropped.length;
-        this.buffered -= dropped.length;
+        this.hold(-dropped.length);
       }
-      if (this.buffered <= MEMORY_BYTES) break;
+      if (this.budget.held <= this.budget.limit) break;
     }
     this.notify();
   }
@@ -95,7 +110,23 @@ export class ArrivingReferences implements ArrivingReferenceSource {
   /** The upload was refused: readers fail, so the upstream request is never completed. */
   refuse(reason: unknown): void {
     if (this.outcome === 'open') this.outcome = { refused: reason };
+    this.release();
     this.notify();
+  }
+
+  /**
+   * Gives the memory back to the shared budget: the upload was refused, the first reader stopped before the end
+   * (a retry reads the spool), or the upstream call is over. Further bytes go to the spool only.
+   */
+  release(): void {
+    this.holding = false;
+    for (const spooled of this.spooled) {
+      if (!spooled) continue;
+      for (const chunk of spooled.memory.splice(0)) {
+        spooled.memoryStart += chunk.length;
+        this.hold(-chunk.length);
+      }
+    }
   }
 
   mime(index: number): ReferenceMime {
@@ -124,6 +155,7 @@ export class ArrivingReferences implements ArrivingReferenceSource {
     const first = !spooled.firstReaderTaken;
     spooled.firstReaderTaken = true;
     let handle: Awaited<ReturnType<typeof open>> | undefined;
+    let whole = false;
     try {
       let offset = 0;
       for (;;) {
@@ -131,7 +163,7 @@ export class ArrivingReferences implements ArrivingReferenceSource {
         if (first && spooled.memory.length > 0 && spooled.memoryStart === offset) {
           const chunk = spooled.memory.shift()!;
           spooled.memoryStart += chunk.length;
-          this.buffered -= chunk.length;
+          this.hold(-chunk.length);
           offset += chunk.length;
           yield chunk;
           continue;
@@ -148,12 +180,21 @@ export class ArrivingReferences implements ArrivingReferenceSource {
           yield chunk.subarray(0, bytesRead);
           continue;
         }
-        if (spooled.complete && offset >= spooled.written) return;
+        if (spooled.complete && offset >= spooled.written) {
+          whole = true;
+          return;
+        }
         await this.changed.promise;
       }
     } finally {
+      if (first && !whole) this.release();
       await handle?.close();
     }
+  }
+
+  private hold(bytes: number): void {
+    this.buffered += bytes;
+    this.budget.held += bytes;
   }
 
   private throwIfRefused(): void {

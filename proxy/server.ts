@@ -132,6 +132,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
         outputFormat: draft.output_format,
         arriving,
       });
+      // Whatever the first attempt left unread is of no use to a retry, which reads the spool.
+      const release = () => arriving.release();
+      void early?.result.then(release, release);
     };
     try {
       const form = await readMultipart(c.var.body, c.req.header('Content-Type'), uploadDir, {

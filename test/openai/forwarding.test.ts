@@ -4,6 +4,7 @@
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { AccountSchema, ErrorBodySchema, JobSchema } from '../../core/api';
+import { FIRST_READER_BUDGET } from '../../proxy/arriving';
 import { LOCAL_ACCOUNT_CREDITS } from '../../proxy/ledger';
 import { generateAndWait, generationForm, readEvents } from '../helpers/proxy';
 import { png, references, useProxyOnFakeOpenAI } from './fixtures';
@@ -94,6 +95,8 @@ describe('forwarding references while they arrive', () => {
     expect(fake.requests[0]!.images.map((image) => image.contentType)).toEqual(['image/png', 'image/png']);
     expect(fake.requests[0]!.params).toMatchObject({ prompt: FIELDS.prompt, size: '1280x720', quality: 'low' });
     expect(fake.requests[0]!.headers['transfer-encoding']).toBe('chunked');
+    // What the upstream request took from memory went back to the budget every upload shares.
+    expect(FIRST_READER_BUDGET.held).toBe(0);
   });
 
   it('with FRAMEFILL_FORWARD_UPLOADS=0 sends nothing upstream until the whole upload arrived, then a sized request', async () => {
@@ -127,6 +130,7 @@ describe('forwarding references while they arrive', () => {
     const account = await balance(proxy.url);
     expect(account.balance_credits).toBe(LOCAL_ACCOUNT_CREDITS);
     expect(account.jobs_in_flight).toBe(0);
+    expect(FIRST_READER_BUDGET.held).toBe(0);
   });
 
   it('keeps the upstream request open until the whole upload is valid: a bad field after the references cuts it off', async () => {
@@ -141,6 +145,7 @@ describe('forwarding references while they arrive', () => {
     await until(() => fake.arriving.cut === 1, 'the upstream request was cut off');
     expect(fake.arriving.whole).toBe(0);
     expect((await balance(proxy.url)).balance_credits).toBe(LOCAL_ACCOUNT_CREDITS);
+    expect(FIRST_READER_BUDGET.held).toBe(0);
   });
 
   it('retries a 500 with the same references read back from the spool', async () => {
@@ -156,5 +161,6 @@ describe('forwarding references while they arrive', () => {
       expect(attempt.images.map((image) => new Uint8Array(image.bytes!))).toEqual(refs.map((r) => r.bytes));
       expect(attempt.images.map((image) => image.contentType)).toEqual(refs.map((r) => r.mime));
     }
+    expect(FIRST_READER_BUDGET.held).toBe(0);
   });
 });

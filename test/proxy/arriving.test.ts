@@ -6,7 +6,7 @@ import { mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ArrivingReferences } from '../../proxy/arriving';
+import { ArrivingReferences, MemoryBudget } from '../../proxy/arriving';
 import { FramefillError } from '../../proxy/errors';
 
 let dir: string | undefined;
@@ -15,10 +15,12 @@ afterEach(() => {
   dir = undefined;
 });
 
+let files = 0;
+
 /** Plays the multipart reader: chunks arrive, reach the disk in batches, and the file ends. */
 function writer(arriving: ArrivingReferences, index: number) {
   dir ??= mkdtempSync(path.join(tmpdir(), 'framefill-arriving-'));
-  const file = path.join(dir, `file-${index}`);
+  const file = path.join(dir, `file-${index}-${++files}`);
   const fd = openSync(file, 'w');
   let onDisk = 0;
   const unwritten: Buffer[] = [];
@@ -65,7 +67,7 @@ describe('ArrivingReferences', () => {
   });
 
   it('lets a reader that falls far behind catch up from the spool, and a second reader read it all again', async () => {
-    const arriving = new ArrivingReferences();
+    const arriving = new ArrivingReferences(new MemoryBudget(512 * 1024));
     const bytes = randomBytes(9 * 1024 * 1024 + 5);
     const w = writer(arriving, 0);
     for (const [i, chunk] of chunksOf(bytes, 65_536).entries()) {
@@ -80,8 +82,8 @@ describe('ArrivingReferences', () => {
     expect((await collect(arriving.read(0))).equals(bytes)).toBe(true);
   });
 
-  it('keeps at most 512 KB of a whole upload in memory, dropping the oldest bytes first', async () => {
-    const arriving = new ArrivingReferences();
+  it('keeps a whole upload within its memory budget, dropping the oldest bytes first', async () => {
+    const arriving = new ArrivingReferences(new MemoryBudget(512 * 1024));
     const files = [randomBytes(3 * 1024 * 1024), randomBytes(3 * 1024 * 1024)];
     for (const [index, bytes] of files.entries()) {
       const w = writer(arriving, index);
@@ -95,6 +97,46 @@ describe('ArrivingReferences', () => {
       expect((await collect(arriving.read(index))).equals(bytes)).toBe(true);
     }
     expect(arriving.bufferedBytes).toBe(0);
+  });
+
+  it('shares one budget between uploads, and gives it back when an upload is refused or its reader stops', async () => {
+    const budget = new MemoryBudget(1024 * 1024);
+    const first = new ArrivingReferences(budget);
+    const second = new ArrivingReferences(budget);
+    const bytes = [randomBytes(768 * 1024), randomBytes(768 * 1024)];
+    const a = writer(first, 0);
+    for (const chunk of chunksOf(bytes[0]!, 65_536)) a.receive(chunk);
+    expect(budget.held).toBe(768 * 1024);
+    // The second upload arrives while the first still holds 768 KB: it drops its own oldest bytes.
+    const b = writer(second, 0);
+    for (const chunk of chunksOf(bytes[1]!, 65_536)) {
+      b.receive(chunk);
+      expect(budget.held).toBeLessThanOrEqual(1024 * 1024);
+    }
+    expect(first.bufferedBytes).toBe(768 * 1024);
+    a.end();
+    b.end();
+    // A reader that stops part-way gives its upload's memory back; the spool still has every byte.
+    for await (const chunk of first.read(0)) {
+      expect(chunk.length).toBeGreaterThan(0);
+      break;
+    }
+    expect(first.bufferedBytes).toBe(0);
+    second.refuse(new FramefillError('invalid_request', 'refused'));
+    expect(budget.held).toBe(0);
+    expect((await collect(first.read(0))).equals(bytes[0]!)).toBe(true);
+  });
+
+  it('keeps every byte of an upload that fits its budget for a reader that starts late', async () => {
+    const budget = new MemoryBudget(32 * 1024 * 1024);
+    const arriving = new ArrivingReferences(budget);
+    const bytes = randomBytes(4 * 1024 * 1024);
+    const w = writer(arriving, 0);
+    for (const chunk of chunksOf(bytes, 65_536)) w.receive(chunk);
+    w.end();
+    expect(arriving.bufferedBytes).toBe(bytes.length);
+    expect((await collect(arriving.read(0))).equals(bytes)).toBe(true);
+    expect(budget.held).toBe(0);
   });
 
   it('reads a file whose bytes reached the disk before its type was known', async () => {
