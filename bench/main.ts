@@ -1,6 +1,6 @@
 // `npm run bench`: Framefill's own cost next to the model's, and what the proxy holds under load — every figure
 // as min / median / max over several runs, printed as one table and written to bench/results.json.
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -15,7 +15,7 @@ import { measureOverhead } from './overhead';
 import { measureReferences } from './references';
 import { startSinkUpstream } from './sink-upstream';
 import { type Row, table } from './stats';
-import { startUpstreamProcess } from './upstream-process';
+import { startPipeProcess, startUpstreamProcess } from './upstream-process';
 
 const RUNS = 5;
 /** §1 alternates two paths that share 2 cores with each other's processes: more runs steady its medians. */
@@ -30,12 +30,14 @@ const REST_MS = 2500;
  */
 const GLIBC_TUNABLES =
   'glibc.malloc.mmap_threshold=16384:glibc.malloc.trim_threshold=65536:glibc.malloc.top_pad=0:glibc.malloc.arena_max=2';
-const RECOMMENDED_LAUNCH = { GLIBC_TUNABLES, NODE_OPTIONS: '--max-semi-space-size=2' };
+const RECOMMENDED_LAUNCH = { GLIBC_TUNABLES };
+/** The Node flags `npm start` gives the proxy (package.json), so every proxy here is launched the same way. */
+const START_NODE_ARGS = startNodeArgs();
 const SUBSCRIBERS = 500;
 /** The side of a 4:3 photo-like PNG of about 2 MB. */
 const REFERENCE_SIDE = 1000;
 
-export { runUpstreamChild } from './upstream-process';
+export { runPipeChild, runUpstreamChild } from './upstream-process';
 
 export async function main(args: string[]): Promise<void> {
   const only = new Set(args.filter((a) => /^[1-5]$/.test(a)));
@@ -58,11 +60,14 @@ export async function main(args: string[]): Promise<void> {
     if (want('1')) {
       const upstream = await startUpstreamProcess(process.argv[1]!);
       cleanups.push(() => upstream.close());
+      const pipe = await startPipeProcess(process.argv[1]!, upstream.url);
+      cleanups.push(() => pipe.close());
       const proxy = await benchProxy(upstream.url, 16, cleanups);
       log('1. proxy overhead');
       const overhead = await measureOverhead(
         proxy.url,
         upstream.url,
+        pipe.url,
         [
           { name: 'text-to-image 4K', references: [], bytes: [] },
           { name: 'image-to-image 4K, 16 × ~2 MB', references, bytes },
@@ -168,6 +173,15 @@ export async function main(args: string[]): Promise<void> {
   else console.log('(a subset was run: bench/results.json left as it was)');
 }
 
+function startNodeArgs(): string[] {
+  const { scripts } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  const launch = /\bnode ((?:--\S+ )*)build\/proxy\.mjs/.exec(scripts.start ?? '');
+  if (!launch) throw new Error('package.json "start" no longer runs `node [flags] build/proxy.mjs`');
+  return launch[1]!.split(' ').filter(Boolean);
+}
+
 /** The built proxy on the OpenAI provider against `upstreamUrl`; stopped, and its data removed, at the end. */
 async function benchProxy(
   upstreamUrl: string,
@@ -175,13 +189,17 @@ async function benchProxy(
   cleanups: Array<() => Promise<unknown>>,
   env: Record<string, string> = {},
 ) {
-  const proxy = await spawnProxy({
-    FRAMEFILL_PROVIDER: 'openai',
-    OPENAI_API_KEY: 'sk-bench',
-    OPENAI_BASE_URL: upstreamUrl,
-    FRAMEFILL_UPSTREAM_CONCURRENCY: String(concurrency),
-    ...env,
-  });
+  const proxy = await spawnProxy(
+    {
+      FRAMEFILL_PROVIDER: 'openai',
+      OPENAI_API_KEY: 'sk-bench',
+      OPENAI_BASE_URL: upstreamUrl,
+      FRAMEFILL_UPSTREAM_CONCURRENCY: String(concurrency),
+      ...env,
+    },
+    [],
+    START_NODE_ARGS,
+  );
   cleanups.push(async () => {
     await proxy.stop();
     rmSync(proxy.dataDir, { recursive: true, force: true });

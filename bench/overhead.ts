@@ -1,5 +1,6 @@
 // §1 Proxy overhead: the same job through the proxy (multipart submit → events until completed → GET image) and
-// straight to the fake upstream with the official SDK, with the upstream answering at once.
+// straight to the fake upstream with the official SDK, with the upstream answering at once — and, as the floor
+// for any Node process in between, the SDK's request through a bare pipe (bench/upstream-process.ts).
 import { readFileSync } from 'node:fs';
 import OpenAI, { toFile } from 'openai';
 import { sizeFor, sizeParam } from '../core/formats';
@@ -55,23 +56,27 @@ async function direct(client: OpenAI, bytes: readonly Buffer[]): Promise<Buffer>
 export async function measureOverhead(
   proxyUrl: string,
   upstreamUrl: string,
+  pipeUrl: string,
   cases: readonly OverheadCase[],
   runs: number,
   clearUpstream: () => void,
   proxyPid: number,
-): Promise<{ rows: Row[]; raw: Record<string, { proxy: number[]; direct: number[] }> }> {
+): Promise<{ rows: Row[]; raw: Record<string, { proxy: number[]; direct: number[]; pipe: number[] }> }> {
   const client = new OpenAI({ apiKey: 'sk-bench', baseURL: upstreamUrl, maxRetries: 0, logLevel: 'off' });
+  const piped = new OpenAI({ apiKey: 'sk-bench', baseURL: pipeUrl, maxRetries: 0, logLevel: 'off' });
   const rows: Row[] = [];
-  const raw: Record<string, { proxy: number[]; direct: number[] }> = {};
+  const raw: Record<string, { proxy: number[]; direct: number[]; pipe: number[] }> = {};
   for (const c of cases) {
     const viaProxy: number[] = [];
     const straight: number[] = [];
+    const throughPipe: number[] = [];
     const proxyCpu: number[] = [];
     // Warm-ups of each path (JIT of the upload path, the fake's 4K render cache, connections): a proxy in use
     // has run many jobs. Then the two alternate.
     for (let i = 0; i < WARM_UPS; i++) {
       await runJob(proxyUrl, form(FIELDS, c.references));
       await direct(client, c.bytes);
+      await direct(piped, c.bytes);
     }
     for (let i = 0; i < runs; i++) {
       clearUpstream();
@@ -84,8 +89,11 @@ export async function measureOverhead(
       const b = await direct(client, c.bytes);
       straight.push(performance.now() - t);
       if (a.length !== b.length) throw new Error(`the proxy delivered ${a.length} bytes, the upstream ${b.length}`);
+      t = performance.now();
+      await direct(piped, c.bytes);
+      throughPipe.push(performance.now() - t);
     }
-    raw[c.name] = { proxy: viaProxy, direct: straight };
+    raw[c.name] = { proxy: viaProxy, direct: straight, pipe: throughPipe };
     const ratios = viaProxy.map((v, i) => v / straight[i]!);
     const extra = viaProxy.map((v, i) => v - straight[i]!);
     const strict = c.references.length > 0;
@@ -108,6 +116,18 @@ export async function measureOverhead(
         unit: 'ms',
         summary: added,
         ...(strict ? { target: '≤ 50 ms', pass: added.median <= 50 } : {}),
+      },
+      {
+        section: '1',
+        metric: `${c.name}: floor — ratio bare Node pipe / direct`,
+        unit: '×',
+        summary: summarize(throughPipe.map((v, i) => v / straight[i]!)),
+      },
+      {
+        section: '1',
+        metric: `${c.name}: floor — bare Node pipe extra`,
+        unit: 'ms',
+        summary: summarize(throughPipe.map((v, i) => v - straight[i]!)),
       },
     );
   }

@@ -6,8 +6,10 @@ import * as esbuild from 'esbuild';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outfile = path.join(here, '.tmp', 'main.mjs');
-// §1's OpenAI stand-in runs as a child of this script (bench/upstream-process.ts), from the bundle just built.
-const child = process.argv.includes('--upstream-child');
+// §1's OpenAI stand-in and bare pipe run as children of this script (bench/upstream-process.ts), from the bundle
+// just built.
+const pipeAt = process.argv.indexOf('--pipe-child');
+const child = process.argv.includes('--upstream-child') || pipeAt >= 0;
 if (!child)
   await esbuild.build({
     entryPoints: [path.join(here, 'main.ts')],
@@ -20,5 +22,6 @@ if (!child)
     logLevel: 'warning',
   });
 const bundle = await import(pathToFileURL(outfile).href);
-if (child) await bundle.runUpstreamChild();
+if (pipeAt >= 0) await bundle.runPipeChild(process.argv[pipeAt + 1]);
+else if (child) await bundle.runUpstreamChild();
 else await bundle.main(process.argv.slice(2));

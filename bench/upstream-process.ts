@@ -1,27 +1,35 @@
-// The OpenAI stand-in in a process of its own, for §1: OpenAI is another machine. In the bench's own process the
-// stand-in shared one event loop with the client, which then starved it while the client uploaded to the proxy
-// (the proxy forwards while it receives) — a cost of the measurement, not of the proxy.
+// §1's helper processes, each a child of bench/run.mjs: the OpenAI stand-in (OpenAI is another machine; in the
+// bench's own process it shared one event loop with the client, which then starved it while the client uploaded
+// to the proxy — a cost of the measurement, not of the proxy), and a bare Node pipe in front of it: the least any
+// Node process between client and upstream costs on this machine, next to which the proxy's overhead is read.
 import { fork } from 'node:child_process';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startFakeOpenAI } from '../test/fakes/openai-upstream';
 
-export interface UpstreamProcess {
+export interface ChildServer {
   url: string;
-  /** Drops the requests the stand-in recorded (it keeps every part it received). */
-  clear(): void;
+  pid: number;
   close(): Promise<void>;
 }
 
-/** Forks `entry` (bench/run.mjs) with `--upstream-child`, which runs `runUpstreamChild`; resolves once it listens. */
-export function startUpstreamProcess(entry: string): Promise<UpstreamProcess> {
-  const child = fork(entry, ['--upstream-child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export interface UpstreamProcess extends ChildServer {
+  /** Drops the requests the stand-in recorded (it keeps every part it received). */
+  clear(): void;
+}
+
+/** Forks `entry` (bench/run.mjs) with `args`; resolves once the child says where it listens. */
+function forkServer(entry: string, args: string[]): Promise<ChildServer & { send(message: string): void }> {
+  const child = fork(entry, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`the upstream process exited (${code}) before listening`)));
+    child.once('exit', (code) => reject(new Error(`${args[0]} exited (${code}) before listening`)));
     child.once('message', (message) => {
       const { url } = message as { url: string };
       resolve({
         url,
-        clear: () => child.send('clear'),
+        pid: child.pid!,
+        send: (m) => child.send(m),
         close: () =>
           new Promise<void>((done) => {
             child.removeAllListeners('exit');
@@ -33,7 +41,18 @@ export function startUpstreamProcess(entry: string): Promise<UpstreamProcess> {
   });
 }
 
-/** The child's side: serve until the parent disconnects. */
+/** The stand-in in its own process (`--upstream-child`, which runs `runUpstreamChild`). */
+export async function startUpstreamProcess(entry: string): Promise<UpstreamProcess> {
+  const server = await forkServer(entry, ['--upstream-child']);
+  return { ...server, clear: () => server.send('clear') };
+}
+
+/** A bare pipe to `target` in its own process (`--pipe-child <target>`, which runs `runPipeChild`). */
+export function startPipeProcess(entry: string, target: string): Promise<ChildServer> {
+  return forkServer(entry, ['--pipe-child', target]);
+}
+
+/** The stand-in's side: serve until the parent disconnects. */
 export async function runUpstreamChild(): Promise<void> {
   const fake = await startFakeOpenAI();
   process.on('message', (message) => {
@@ -41,4 +60,27 @@ export async function runUpstreamChild(): Promise<void> {
   });
   process.once('disconnect', () => void fake.close().then(() => process.exit(0)));
   process.send?.({ url: fake.url });
+}
+
+/**
+ * The pipe's side: every request is streamed to `target` (an OpenAI base URL) and its answer streamed back, with
+ * no parsing, no disk and no bookkeeping; `url` is `target` with this server's origin.
+ */
+export async function runPipeChild(target: string): Promise<void> {
+  const upstream = new URL(target);
+  const server = createServer((req, res) => {
+    const out = request(
+      { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    out.on('error', () => res.destroy());
+    req.pipe(out);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.once('disconnect', () => process.exit(0));
+  const { port } = server.address() as AddressInfo;
+  process.send?.({ url: `http://127.0.0.1:${port}${upstream.pathname}` });
 }

@@ -58,10 +58,17 @@ export interface SpawnedProxy {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-/** Runs `node build/proxy.mjs [args]` and waits for it to listen (loopback 127.0.0.1, port 0 unless env says). */
-export async function spawnProxy(env: Record<string, string> = {}, args: string[] = []): Promise<SpawnedProxy> {
+/**
+ * Runs `node [nodeArgs] build/proxy.mjs [args]` and waits for it to listen (loopback 127.0.0.1, port 0 unless env
+ * says).
+ */
+export async function spawnProxy(
+  env: Record<string, string> = {},
+  args: string[] = [],
+  nodeArgs: readonly string[] = [],
+): Promise<SpawnedProxy> {
   const dataDir = env.FRAMEFILL_DATA_DIR ?? tempDataDir();
-  const child = spawn(process.execPath, [BUILT_PROXY, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, BUILT_PROXY, ...args], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
