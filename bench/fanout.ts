@@ -40,7 +40,7 @@ export async function measureFanout(
         return completed.at;
       }),
     );
-    const completedAt = completionTime(proxyLog(), id);
+    const completedAt = await completionTime(proxyLog, id);
     const latencies = finals.map((t) => t - completedAt);
     runs.push({
       subscribers: opts.subscribers,
@@ -73,12 +73,19 @@ export async function measureFanout(
   };
 }
 
-/** The proxy logs `{time, kind: "job", id, status: "completed"}` just before it publishes the event. */
-function completionTime(log: string, id: string): number {
-  for (const line of log.split('\n')) {
-    if (!line.includes(id) || !line.includes('"completed"')) continue;
-    const parsed = JSON.parse(line) as { time?: string; kind?: string; status?: string };
-    if (parsed.kind === 'job' && parsed.status === 'completed' && parsed.time) return Date.parse(parsed.time);
-  }
+/**
+ * The proxy logs `{time, kind: "job", id, status: "completed"}` just before it publishes the event; its stdout
+ * may reach this process after the subscribers' sockets do, so the line is waited for (up to 2 s).
+ */
+async function completionTime(proxyLog: () => string, id: string): Promise<number> {
+  const deadline = performance.now() + 2000;
+  do {
+    for (const line of proxyLog().split('\n')) {
+      if (!line.includes(id) || !line.includes('"completed"')) continue;
+      const parsed = JSON.parse(line) as { time?: string; kind?: string; status?: string };
+      if (parsed.kind === 'job' && parsed.status === 'completed' && parsed.time) return Date.parse(parsed.time);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  } while (performance.now() < deadline);
   throw new Error(`the proxy never logged ${id} as completed`);
 }
