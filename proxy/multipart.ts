@@ -296,8 +296,8 @@ export async function readMultipart(
           state = 'after-boundary';
           return true;
         }
-        // Keep a tail that could be the start of the delimiter; everything before it is the part's.
-        const safe = buf.length - (delimiter.length - 1);
+        // Keep only a tail that could be the start of the delimiter; everything before it is the part's.
+        const safe = buf.length - delimiterPrefixAtEnd(buf, delimiter);
         if (safe > 0) {
           await writePart(buf.subarray(0, safe));
           buf = buf.subarray(safe);
@@ -343,4 +343,20 @@ export async function readMultipart(
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * The length of the longest end of `buf` that is the start of `delimiter` (shorter than it): the bytes to keep
+ * until the next chunk shows whether a delimiter begins there. For image bytes this is almost always 0, so a
+ * network chunk goes on whole — keeping a fixed-size tail instead split every chunk into a large and a tiny
+ * write, each forwarded and spooled on its own (bench/ §1).
+ */
+export function delimiterPrefixAtEnd(buf: Buffer, delimiter: Buffer): number {
+  let at = buf.indexOf(delimiter[0]!, Math.max(0, buf.length - (delimiter.length - 1)));
+  while (at >= 0) {
+    const tail = buf.subarray(at);
+    if (tail.equals(delimiter.subarray(0, tail.length))) return tail.length;
+    at = buf.indexOf(delimiter[0]!, at + 1);
+  }
+  return 0;
 }

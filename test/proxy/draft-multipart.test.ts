@@ -1,12 +1,14 @@
 // The draft provider renders an honest, deterministic placeholder at the exact size; the multipart reader
 // copes with any chunking of its input.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import fc from 'fast-check';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { FramefillError } from '../../proxy/errors';
-import { readMultipart } from '../../proxy/multipart';
+import { delimiterPrefixAtEnd, readMultipart } from '../../proxy/multipart';
 import { createDraftProvider, DRAFT_MODEL } from '../../proxy/providers/draft';
 import type { GenerationRequest, PartialImage } from '../../proxy/providers/types';
 import { png } from '../helpers/images';
@@ -97,6 +99,52 @@ describe('the multipart reader', () => {
     expect(form.fields.get('prompt')).toBe('hello\r\nworld');
     expect(form.files).toHaveLength(1);
     expect(readFileSync(form.files[0]!.file, 'utf8')).toBe('bytes with \r\n--X inside');
+  });
+
+  it('passes every byte of a file on, whatever the chunking, when its bytes hold starts of the delimiter', async () => {
+    const boundary = 'framefill-7Hq2';
+    const delimiter = Buffer.from(`\r\n--${boundary}`);
+    // File bytes made of random bytes and of every proper start of the delimiter ("\r", "\r\n-", …).
+    const piece = fc.oneof(
+      fc.uint8Array({ minLength: 1, maxLength: 300 }),
+      fc.integer({ min: 1, max: delimiter.length - 1 }).map((n) => new Uint8Array(delimiter.subarray(0, n))),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 40 }), fc.integer({ min: 1, max: 97 }), async (pieces, chunk) => {
+        const file = Buffer.concat(pieces);
+        fc.pre(!file.includes(delimiter));
+        const body = Buffer.concat([
+          Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="reference"; filename="a"\r\n\r\n`),
+          file,
+          Buffer.from(`\r\n--${boundary}--\r\n`),
+        ]);
+        async function* chunks(): AsyncGenerator<Uint8Array> {
+          for (let at = 0; at < body.length; at += chunk) yield body.subarray(at, at + chunk);
+        }
+        const dir = mkdtempSync(path.join(tmpdir(), 'framefill-mp-'));
+        try {
+          const form = await readMultipart(chunks(), `multipart/form-data; boundary=${boundary}`, dir, {
+            ...limits,
+            maxFileBytes: 1 << 20,
+          });
+          expect(readFileSync(form.files[0]!.file).equals(file)).toBe(true);
+          expect(form.files[0]!.crc32).toBe(crc32(file));
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps back only an end that could start the delimiter', () => {
+    const delimiter = Buffer.from('\r\n--XX');
+    expect(delimiterPrefixAtEnd(Buffer.from('image bytes'), delimiter)).toBe(0);
+    expect(delimiterPrefixAtEnd(Buffer.from('image\rbytes'), delimiter)).toBe(0);
+    expect(delimiterPrefixAtEnd(Buffer.from('bytes\r'), delimiter)).toBe(1);
+    expect(delimiterPrefixAtEnd(Buffer.from('bytes\r\n--X'), delimiter)).toBe(5);
+    expect(delimiterPrefixAtEnd(Buffer.from('\r\r\n-'), delimiter)).toBe(3);
+    expect(delimiterPrefixAtEnd(Buffer.from('\r\n'), delimiter)).toBe(2);
   });
 
   it('refuses a file over its cap while it streams', async () => {
