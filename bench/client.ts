@@ -16,8 +16,13 @@ export function form(fields: Record<string, string>, references: readonly Refere
   return body;
 }
 
+/** Like the panel (ui/proxy-client.ts), every submission carries a fresh Idempotency-Key. */
 export async function submit(url: string, body: FormData): Promise<string> {
-  const response = await fetch(`${url}/v1/generations`, { method: 'POST', body });
+  const response = await fetch(`${url}/v1/generations`, {
+    method: 'POST',
+    body,
+    headers: { 'Idempotency-Key': crypto.randomUUID() },
+  });
   const text = await response.text();
   if (response.status !== 202) throw new Error(`submit: HTTP ${response.status} ${text}`);
   return (JSON.parse(text) as { id: string }).id;

@@ -1,9 +1,11 @@
 // Credits: reserve at submit, charge on completion, release otherwise, 402 when short, idempotent retries,
-// and no overspending under parallel submissions.
+// and no overspending under parallel submissions; the database compiles each statement once.
+import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AccountSchema, ErrorBodySchema, JobSchema } from '../../core/api';
+import { openDb } from '../../proxy/db';
 import { png } from '../helpers/images';
-import { generateAndWait, readEvents, startTestProxy, submitGeneration } from '../helpers/proxy';
+import { generateAndWait, readEvents, startTestProxy, submitGeneration, tempDataDir } from '../helpers/proxy';
 
 const fourK = { prompt: 'a city at night', aspect_ratio: '16:9', resolution: '4K' };
 
@@ -153,6 +155,22 @@ describe('the ledger', () => {
       expect(again.ledger.ledgerBalance(accountId)).toBe(100);
     } finally {
       await again.close();
+    }
+  });
+});
+
+describe('the database', () => {
+  it('compiles each SQL text once and hands the same statement back, so a job does not re-prepare its queries', () => {
+    const dir = tempDataDir();
+    const db = openDb(dir);
+    try {
+      const first = db.prepare('SELECT * FROM jobs WHERE id = ?');
+      expect(db.prepare('SELECT * FROM jobs WHERE id = ?')).toBe(first);
+      expect(db.prepare('SELECT * FROM accounts WHERE id = ?')).not.toBe(first);
+      expect(first.get('no such job')).toBeUndefined();
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
