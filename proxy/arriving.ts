@@ -2,7 +2,8 @@
 // the upstream request sends them on as they come, so a 16-reference job is forwarded while the client is still
 // sending it instead of after (bench/ §1). The first upstream read takes the bytes from memory while it keeps up;
 // the spool file is the buffer for everything else — an upstream slower than the client (it reads from disk once
-// the uploads in flight hold more than their shared memory budget) and a retry (it reads the file again from the start).
+// the uploads in flight hold more than their shared memory budget) and a retry (it reads the file again from the
+// start).
 import { open } from 'node:fs/promises';
 import type { ReferenceMime } from '../core/limits';
 import type { ArrivingReferenceSource } from './providers/types';
@@ -41,10 +42,10 @@ export class ArrivingReferences implements ArrivingReferenceSource {
   private buffered = 0;
   /** False once no first reader can use memory any more: the upload was refused, or its reader stopped. */
   private holding = true;
-
-  constructor(private readonly budget: MemoryBudget = FIRST_READER_BUDGET) {}
   private outcome: 'open' | 'accepted' | { refused: unknown } = 'open';
   private changed = signal();
+
+  constructor(private readonly budget: MemoryBudget = FIRST_READER_BUDGET) {}
 
   /** Bytes of this upload held in memory for first readers, over all its references. */
   get bufferedBytes(): number {
