@@ -3,9 +3,10 @@
 // to the proxy — a cost of the measurement, not of the proxy), and a bare Node pipe in front of it: the least any
 // Node process between client and upstream costs on this machine, next to which the proxy's overhead is read.
 import { fork } from 'node:child_process';
-import { createServer, request } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startFakeOpenAI } from '../test/fakes/openai-upstream';
+import { forwardTo } from '../test/helpers/forward';
 
 export interface ChildServer {
   url: string;
@@ -69,15 +70,7 @@ export async function runUpstreamChild(): Promise<void> {
 export async function runPipeChild(target: string): Promise<void> {
   const upstream = new URL(target);
   const server = createServer((req, res) => {
-    const out = request(
-      { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    out.on('error', () => res.destroy());
-    req.pipe(out);
+    req.pipe(forwardTo(upstream, req, res));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   process.once('disconnect', () => process.exit(0));

@@ -1,12 +1,13 @@
 // The panel in Chromium shrinks large photo-like PNG references to JPEG before upload, and leaves small or
 // transparent PNGs byte for byte as Figma exported them. A recorder in front of the proxy keeps each upload.
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REFERENCE_REENCODE_MIN_BYTES } from '../../core/limits';
 import { DEFAULT_SETTINGS } from '../../core/messages';
+import { forwardTo } from '../helpers/forward';
 import { imageInfo, png } from '../helpers/images';
 import { startTestProxy, type TestProxy } from '../helpers/proxy';
 import { frame } from '../ui/fixtures';
@@ -59,15 +60,7 @@ async function startRecorder(target: string): Promise<Recorder> {
         }
         uploads.push(parts);
       }
-      const forward = httpRequest(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      forward.on('error', () => res.destroy());
-      forward.end(body);
+      forwardTo(upstream, req, res).end(body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
