@@ -42,6 +42,28 @@ describe('the build', () => {
     expect(js).toMatch(/from ["']hono/);
   });
 
+  it('imports in the built proxy only packages that are runtime dependencies (a server may omit dev ones)', () => {
+    const js = readFileSync(built('proxy.mjs'), 'utf8');
+    const { dependencies } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    const specifiers = [...js.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)["']([^"'.][^"']*)["']/g)].map(
+      (match) => match[1]!,
+    );
+    const packages = new Set(
+      specifiers
+        .filter((specifier) => !specifier.startsWith('node:'))
+        .map((specifier) =>
+          specifier
+            .split('/')
+            .slice(0, specifier.startsWith('@') ? 2 : 1)
+            .join('/'),
+        ),
+    );
+    expect(packages).toContain('openai');
+    expect([...packages].filter((name) => !(name in dependencies))).toEqual([]);
+  });
+
   it('fails loudly, with a non-zero exit, on a bundling error', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'framefill-build-'));
     copyFileSync(path.join(root, 'build.mjs'), path.join(dir, 'build.mjs'));
