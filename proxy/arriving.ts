@@ -39,7 +39,6 @@ export const FIRST_READER_BUDGET = new MemoryBudget(32 * 1024 * 1024);
 
 export class ArrivingReferences implements ArrivingReferenceSource {
   private readonly spooled: Spooled[] = [];
-  private buffered = 0;
   /** False once no first reader can use memory any more: the upload was refused, or its reader stopped. */
   private holding = true;
   private outcome: 'open' | 'accepted' | { refused: unknown } = 'open';
@@ -49,7 +48,7 @@ export class ArrivingReferences implements ArrivingReferenceSource {
 
   /** Bytes of this upload held in memory for first readers, over all its references. */
   get bufferedBytes(): number {
-    return this.buffered;
+    return this.spooled.reduce((sum, s) => sum + s.memory.reduce((bytes, chunk) => bytes + chunk.length, 0), 0);
   }
 
   /** Reference `index`'s first bytes passed the type check; its bytes go to `file`. */
@@ -72,7 +71,7 @@ export class ArrivingReferences implements ArrivingReferenceSource {
     if (!spooled) return;
     if (this.holding) {
       spooled.memory.push(chunk);
-      this.hold(chunk.length);
+      this.budget.held += chunk.length;
     }
     // Over the budget, this upload's oldest bytes go first: they are on disk (or soon will be), where the reader
     // finds them.
@@ -80,7 +79,7 @@ export class ArrivingReferences implements ArrivingReferenceSource {
       while (this.budget.held > this.budget.limit && older.memory.length > 0) {
         const dropped = older.memory.shift()!;
         older.memoryStart += dropped.length;
-        this.hold(-dropped.length);
+        this.budget.held -= dropped.length;
       }
       if (this.budget.held <= this.budget.limit) break;
     }
@@ -125,7 +124,7 @@ export class ArrivingReferences implements ArrivingReferenceSource {
       if (!spooled) continue;
       for (const chunk of spooled.memory.splice(0)) {
         spooled.memoryStart += chunk.length;
-        this.hold(-chunk.length);
+        this.budget.held -= chunk.length;
       }
     }
   }
@@ -164,7 +163,7 @@ export class ArrivingReferences implements ArrivingReferenceSource {
         if (first && spooled.memory.length > 0 && spooled.memoryStart === offset) {
           const chunk = spooled.memory.shift()!;
           spooled.memoryStart += chunk.length;
-          this.hold(-chunk.length);
+          this.budget.held -= chunk.length;
           offset += chunk.length;
           yield chunk;
           continue;
@@ -191,11 +190,6 @@ export class ArrivingReferences implements ArrivingReferenceSource {
       if (first && !whole) this.release();
       await handle?.close();
     }
-  }
-
-  private hold(bytes: number): void {
-    this.buffered += bytes;
-    this.budget.held += bytes;
   }
 
   private throwIfRefused(): void {

@@ -4,6 +4,12 @@ import { z } from 'zod';
 import { DEFAULT_BODY_LIMIT_BYTES } from '../core/limits';
 
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+/** An on/off setting: 1/true or 0/false. */
+const flag = (fallback: boolean) =>
+  z
+    .enum(['0', '1', 'true', 'false'])
+    .default(fallback ? '1' : '0')
+    .transform((value) => value === '1' || value === 'true');
 
 const EnvSchema = z.object({
   PORT: int(8787, 0).pipe(z.number().max(65_535)),
@@ -19,9 +25,9 @@ const EnvSchema = z.object({
   FRAMEFILL_UPSTREAM_TIMEOUT_S: z.coerce.number().positive().default(600),
   FRAMEFILL_DRAFT_DELAY_MS: int(1500, 0),
   FRAMEFILL_BODY_LIMIT_BYTES: int(DEFAULT_BODY_LIMIT_BYTES, 1024),
-  FRAMEFILL_LOG_PROMPTS: z.enum(['0', '1', 'true', 'false']).default('0'),
+  FRAMEFILL_LOG_PROMPTS: flag(false),
   // References go on to OpenAI while they arrive, as a chunked upload; 0 waits for the whole upload first.
-  FRAMEFILL_FORWARD_UPLOADS: z.enum(['0', '1', 'true', 'false']).default('1'),
+  FRAMEFILL_FORWARD_UPLOADS: flag(true),
   FRAMEFILL_SHUTDOWN_GRACE_S: z.coerce.number().nonnegative().default(30),
   // Slow clients (slowloris): the headers must arrive within the first, the whole request within the second.
   FRAMEFILL_HEADERS_TIMEOUT_S: z.coerce.number().positive().default(30),
@@ -92,8 +98,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     upstreamTimeoutMs: e.FRAMEFILL_UPSTREAM_TIMEOUT_S * 1000,
     draftDelayMs: e.FRAMEFILL_DRAFT_DELAY_MS,
     bodyLimitBytes: e.FRAMEFILL_BODY_LIMIT_BYTES,
-    logPrompts: e.FRAMEFILL_LOG_PROMPTS === '1' || e.FRAMEFILL_LOG_PROMPTS === 'true',
-    forwardUploads: e.FRAMEFILL_FORWARD_UPLOADS === '1' || e.FRAMEFILL_FORWARD_UPLOADS === 'true',
+    logPrompts: e.FRAMEFILL_LOG_PROMPTS,
+    forwardUploads: e.FRAMEFILL_FORWARD_UPLOADS,
     shutdownGraceMs: e.FRAMEFILL_SHUTDOWN_GRACE_S * 1000,
     headersTimeoutMs: e.FRAMEFILL_HEADERS_TIMEOUT_S * 1000,
     requestTimeoutMs: Math.max(e.FRAMEFILL_REQUEST_TIMEOUT_S, e.FRAMEFILL_HEADERS_TIMEOUT_S) * 1000,

@@ -28,14 +28,13 @@ interface Pending {
   lastPartial?: PartialImage;
 }
 
+/** A job's output settings, as the provider takes them. */
+type OutputSettings = Pick<GenerationRequest, 'aspectRatio' | 'resolution' | 'quality' | 'outputFormat'>;
+
 /** What a job needs before its row exists, to be started while its references still arrive. */
-export interface EarlyInput {
+export interface EarlyInput extends OutputSettings {
   id: string;
   prompt: string;
-  aspectRatio: GenerationRequest['aspectRatio'];
-  resolution: GenerationRequest['resolution'];
-  quality: GenerationRequest['quality'];
-  outputFormat: GenerationRequest['outputFormat'];
   arriving: ArrivingReferenceSource;
 }
 
@@ -110,22 +109,7 @@ export class JobRunner {
     if (!this.o.provider.forwardsArriving || !this.accepting || this.queue.length > 0) return undefined;
     if (this.running.size + this.early.size >= this.o.concurrency) return undefined;
     const pending: Pending = { prompt: input.prompt, references: [], uploadDir: '', controller: new AbortController() };
-    const size: OutputSize = sizeFor(input.aspectRatio, input.resolution) ?? AUTO_DRAFT_SIZE;
-    const result = this.o.provider.generate(
-      {
-        jobId: input.id,
-        prompt: input.prompt,
-        aspectRatio: input.aspectRatio,
-        resolution: input.resolution,
-        size,
-        quality: input.quality,
-        outputFormat: input.outputFormat,
-        references: [],
-        arriving: input.arriving,
-      },
-      pending.controller.signal,
-      (partial) => this.partial(input.id, pending, partial),
-    );
+    const result = this.generate(input.id, pending, input, input.arriving);
     // Handled when adopted; until then a failure must not end the process as an unhandled rejection.
     result.catch(() => undefined);
     const early: EarlyStart = { id: input.id, pending, result };
@@ -239,28 +223,14 @@ export class JobRunner {
       this.o.timeoutMs,
     );
     try {
-      // The spooled files themselves: the upload dir lives until forget(), after the provider call.
-      const { references } = pending;
-      const size: OutputSize = sizeFor(row.aspect_ratio, row.resolution) ?? AUTO_DRAFT_SIZE;
-      const result = await abortable(
-        started ??
-          this.o.provider.generate(
-            {
-              jobId: id,
-              prompt: pending.prompt,
-              aspectRatio: row.aspect_ratio,
-              resolution: row.resolution,
-              size,
-              quality: row.quality,
-              outputFormat: row.output_format,
-              references,
-            },
-            controller.signal,
-            (partial) => this.partial(id, pending, partial),
-          ),
-        controller.signal,
-      );
-      const image = await verifyResult(result.bytes, size, row.output_format);
+      const settings: OutputSettings = {
+        aspectRatio: row.aspect_ratio,
+        resolution: row.resolution,
+        quality: row.quality,
+        outputFormat: row.output_format,
+      };
+      const result = await abortable(started ?? this.generate(id, pending, settings), controller.signal);
+      const image = await verifyResult(result.bytes, outputSize(settings), row.output_format);
       if (controller.signal.aborted) throw controller.signal.reason;
       const resultFile = path.join(this.o.resultsDir, `${id}.${image.mime === 'image/png' ? 'png' : 'jpg'}`);
       await writeFile(resultFile, image.bytes);
@@ -293,6 +263,30 @@ export class JobRunner {
       clearTimeout(timeout);
       await this.forget(id);
     }
+  }
+
+  /**
+   * The provider call for a job: on its spooled references (the files themselves; the upload dir lives until
+   * forget(), after the call), or on those still arriving when it starts early.
+   */
+  private generate(
+    id: string,
+    pending: Pending,
+    settings: OutputSettings,
+    arriving?: ArrivingReferenceSource,
+  ): Promise<ProviderResult> {
+    return this.o.provider.generate(
+      {
+        jobId: id,
+        prompt: pending.prompt,
+        ...settings,
+        size: outputSize(settings),
+        references: pending.references,
+        ...(arriving ? { arriving } : {}),
+      },
+      pending.controller.signal,
+      (partial) => this.partial(id, pending, partial),
+    );
   }
 
   private async forget(id: string): Promise<void> {
@@ -366,4 +360,9 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+/** The size a job is made at: the table's, or the draft size for Auto. */
+function outputSize(settings: OutputSettings): OutputSize {
+  return sizeFor(settings.aspectRatio, settings.resolution) ?? AUTO_DRAFT_SIZE;
 }
