@@ -24,7 +24,7 @@ export async function measureDraft(references: readonly ProviderReference[], run
             aspectRatio: ratio,
             resolution: tier,
             size,
-            quality: 'auto',
+            quality: 'medium',
             outputFormat: 'png',
             references: refs,
           },

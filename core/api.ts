@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { ASPECT_RATIOS, OUTPUT_FORMATS, QUALITIES, TIERS } from './formats';
 import { MAX_REFERENCES, PROMPT_MAX_CHARS, REFERENCE_MAX_BYTES, REFERENCE_MAX_EDGE } from './limits';
+import { DEFAULT_QUALITY } from './pricing';
 
 export const ERROR_STATUS = {
   prompt_empty: 400,
@@ -23,6 +24,7 @@ export const ERROR_STATUS = {
   internal: 500,
   upstream_error: 502,
   upstream_timeout: 504,
+  interrupted: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -50,6 +52,7 @@ export const ERROR_ADVICE: Readonly<Record<ErrorCode, string>> = {
   internal: 'The proxy hit an unexpected error. Try again; if it persists, check the proxy logs.',
   upstream_error: 'The image service failed. Try again in a moment.',
   upstream_timeout: 'The image service took too long to answer. Try again, or pick a lower resolution.',
+  interrupted: 'The proxy restarted while this image was being made; your credits were returned. Generate it again.',
 };
 
 export const ErrorCodeSchema = z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]);
@@ -85,8 +88,17 @@ export const CapabilitiesSchema = z.object({
   provider: z.string(),
   ratios: z.array(AspectRatioSchema),
   tiers: z.array(TierSchema),
-  sizes: z.record(z.string(), z.record(z.string(), z.union([PixelSizeSchema, z.literal('auto')]))),
-  prices: z.record(z.string(), z.number().int().nonnegative()),
+  qualities: z.array(QualitySchema),
+  /** ratio → tier → size; `experimental` marks what OpenAI calls experimental (over 2560 × 1440 pixels). */
+  sizes: z.record(
+    z.string(),
+    z.record(
+      z.string(),
+      z.union([PixelSizeSchema.extend({ experimental: z.boolean().optional() }), z.literal('auto')]),
+    ),
+  ),
+  /** quality → tier → credits per image. */
+  prices: z.record(z.string(), z.record(z.string(), z.number().int().positive())),
   limits: z.object({
     prompt_max_chars: z.number().int(),
     max_references: z.number().int(),
@@ -102,7 +114,7 @@ export const GenerationFieldsSchema = z.object({
   prompt: z.string(),
   aspect_ratio: AspectRatioSchema,
   resolution: TierSchema,
-  quality: QualitySchema.default('auto'),
+  quality: QualitySchema.default(DEFAULT_QUALITY),
   output_format: OutputFormatSchema.default('png'),
 });
 export type GenerationFields = z.infer<typeof GenerationFieldsSchema>;

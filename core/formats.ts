@@ -10,7 +10,8 @@ export type FixedRatio = (typeof FIXED_RATIOS)[number];
 export const TIERS = ['1K', '2K', '4K'] as const;
 export type Tier = (typeof TIERS)[number];
 
-export const QUALITIES = ['low', 'medium', 'high', 'auto'] as const;
+/** `auto` is not one: it is never sent upstream (DESIGN.md §2). */
+export const QUALITIES = ['low', 'medium', 'high'] as const;
 export type Quality = (typeof QUALITIES)[number];
 
 export const OUTPUT_FORMATS = ['png', 'jpeg'] as const;
@@ -48,6 +49,16 @@ export const SIZES: Readonly<Record<AspectRatio, Readonly<Partial<Record<Tier, O
     '4K': { width: 2448, height: 3264 },
   },
 };
+
+/**
+ * OpenAI calls outputs above 2560 × 1440 pixels experimental (image generation guide,
+ * https://platform.openai.com/docs/guides/image-generation): 2048², every 4K size.
+ */
+export const EXPERIMENTAL_ABOVE_PIXELS = 2560 * 1440;
+
+export function isExperimentalSize(size: OutputSize): boolean {
+  return size !== 'auto' && size.width * size.height > EXPERIMENTAL_ABOVE_PIXELS;
+}
 
 /** The size the draft provider renders for `auto`, and the one a new frame assumes before the job reports. */
 export const AUTO_DRAFT_SIZE: PixelSize = { width: 1024, height: 1024 };

@@ -13,6 +13,7 @@ import {
   PROMPT_MAX_CHARS,
   REFERENCE_MAX_EDGE,
 } from './limits';
+import { DEFAULT_QUALITY } from './pricing';
 
 const Bytes = z.instanceof(Uint8Array);
 const NodeId = z.string().min(1).max(200);
@@ -55,7 +56,7 @@ export const SettingsSchema = z.object({
     .regex(/^https?:\/\/[^\s/?#]+(\/[^\s]*)?$/i, 'Enter an http:// or https:// address')
     .default('http://localhost:8787'),
   token: z.string().max(500).default(''),
-  quality: QualitySchema.default('auto'),
+  quality: QualitySchema.default(DEFAULT_QUALITY),
   outputFormat: OutputFormatSchema.default('png'),
   referenceMaxEdge: z
     .number()

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ApiError, JobEvent } from '../core/api';
+import { type ApiError, ERROR_ADVICE, type JobEvent } from '../core/api';
 import { AUTO_DRAFT_SIZE, type OutputSize, sizeFor } from '../core/formats';
 import { FramefillError } from './errors';
 import { verifyResult } from './images';
@@ -45,10 +45,7 @@ export interface EarlyStart {
   readonly result: Promise<ProviderResult>;
 }
 
-export const INTERRUPTED_ERROR: ApiError = {
-  code: 'upstream_error',
-  message: 'The proxy stopped while this image was being made; its credits were released. Generate it again.',
-};
+export const INTERRUPTED_ERROR: ApiError = { code: 'interrupted', message: ERROR_ADVICE.interrupted };
 
 export interface RunnerOptions {
   store: JobStore;

@@ -20,7 +20,7 @@ import {
   isTerminal,
   type JobEvent,
 } from '../core/api';
-import { ASPECT_RATIOS, type OutputSize, SIZES, sizeFor, TIERS } from '../core/formats';
+import { ASPECT_RATIOS, isExperimentalSize, type OutputSize, QUALITIES, SIZES, sizeFor, TIERS } from '../core/formats';
 import {
   countPromptChars,
   MAX_REFERENCES,
@@ -30,7 +30,7 @@ import {
   REFERENCE_MIME_TYPES,
   type ReferenceMime,
 } from '../core/limits';
-import { PRICES } from '../core/pricing';
+import { DEFAULT_PRICES, priceOf } from '../core/pricing';
 import { validateGeneration } from '../core/validate';
 import packageJson from '../package.json';
 import { ArrivingReferences } from './arriving';
@@ -121,7 +121,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
       } catch {
         return; // The same check runs again on the whole form, and answers then.
       }
-      if ((ledger.accountById(account.id)?.balance ?? 0) < PRICES[draft.resolution]) return;
+      if ((ledger.accountById(account.id)?.balance ?? 0) < priceOf(draft.resolution, draft.quality)) return;
       if (idempotencyKey !== undefined && store.idempotencyKeyInUse(account.id, idempotencyKey)) return;
       early = runner.startEarly({
         id: randomUUID(),
@@ -216,7 +216,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
           height: r.height,
           bytes: form.files[i]?.bytes ?? 0,
         })),
-        cost: PRICES[fields.resolution],
+        cost: priceOf(fields.resolution, fields.quality),
         model: provider.model,
         idempotencyKey,
         requestHash,
@@ -373,7 +373,12 @@ export function capabilities(provider: Provider): Capabilities {
     sizes[ratio] = {};
     for (const tier of TIERS) {
       const size = SIZES[ratio][tier];
-      if (size) sizes[ratio][tier] = size === 'auto' ? 'auto' : { width: size.width, height: size.height };
+      if (size) {
+        sizes[ratio][tier] =
+          size === 'auto'
+            ? 'auto'
+            : { width: size.width, height: size.height, ...(isExperimentalSize(size) ? { experimental: true } : {}) };
+      }
     }
   }
   return {
@@ -381,8 +386,9 @@ export function capabilities(provider: Provider): Capabilities {
     provider: provider.name,
     ratios: [...ASPECT_RATIOS],
     tiers: [...TIERS],
+    qualities: [...QUALITIES],
     sizes,
-    prices: { ...PRICES },
+    prices: DEFAULT_PRICES,
     limits: {
       prompt_max_chars: PROMPT_MAX_CHARS,
       max_references: MAX_REFERENCES,

@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   batchCost,
   countPromptChars,
+  DEFAULT_PRICES,
   ERROR_ADVICE,
   ERROR_CODES,
   ERROR_STATUS,
   MAX_REFERENCES,
-  PRICES,
   PROMPT_MAX_CHARS,
+  PriceTableSchema,
   priceOf,
   promptProblem,
   sniffImageMime,
@@ -23,9 +24,28 @@ const draft = (over: Partial<Parameters<typeof validateGeneration>[0]> = {}) => 
 });
 
 describe('prices', () => {
-  it('are 6 / 8 / 12 credits per 1K / 2K / 4K', () => {
-    expect(PRICES).toEqual({ '1K': 6, '2K': 8, '4K': 12 });
+  it('are 6 / 8 / 12 credits per 1K / 2K / 4K at medium, the default quality', () => {
+    expect(DEFAULT_PRICES.medium).toEqual({ '1K': 6, '2K': 8, '4K': 12 });
     expect(priceOf('4K')).toBe(12);
+  });
+
+  it("low and high follow OpenAI's 1024² price ratios to medium, rounded up, at least 1", () => {
+    const usd = { low: 0.006, medium: 0.053, high: 0.211 };
+    for (const quality of ['low', 'high'] as const) {
+      for (const tier of ['1K', '2K', '4K'] as const) {
+        const expected = Math.max(1, Math.ceil((DEFAULT_PRICES.medium[tier] * usd[quality]) / usd.medium));
+        expect(priceOf(tier, quality)).toBe(expected);
+      }
+    }
+    expect(DEFAULT_PRICES.low).toEqual({ '1K': 1, '2K': 1, '4K': 2 });
+    expect(DEFAULT_PRICES.high).toEqual({ '1K': 24, '2K': 32, '4K': 48 });
+  });
+
+  it('an operator table must name every quality and tier in whole credits', () => {
+    expect(PriceTableSchema.safeParse(DEFAULT_PRICES).success).toBe(true);
+    expect(PriceTableSchema.safeParse({ ...DEFAULT_PRICES, high: { '1K': 24, '2K': 32 } }).success).toBe(false);
+    expect(PriceTableSchema.safeParse({ ...DEFAULT_PRICES, low: { '1K': 0.5, '2K': 1, '4K': 2 } }).success).toBe(false);
+    expect(PriceTableSchema.safeParse({ ...DEFAULT_PRICES, auto: DEFAULT_PRICES.medium }).success).toBe(false);
   });
 
   it('a batch costs the sum of its images', () => {
@@ -124,8 +144,9 @@ describe('error codes', () => {
       upstream_error: 502,
       upstream_timeout: 504,
       internal: 500,
+      interrupted: 503,
     });
-    expect(ERROR_CODES).toHaveLength(19);
+    expect(ERROR_CODES).toHaveLength(20);
   });
 
   it('each has a sentence that tells the user what to do', () => {

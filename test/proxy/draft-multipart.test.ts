@@ -19,7 +19,7 @@ const request = (over: Partial<GenerationRequest> = {}): GenerationRequest => ({
   aspectRatio: '16:9',
   resolution: '1K',
   size: { width: 1280, height: 720 },
-  quality: 'auto',
+  quality: 'medium',
   outputFormat: 'png',
   references: [],
   ...over,

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountSchema, CapabilitiesSchema, ErrorBodySchema, HealthSchema, JobSchema } from '../../core/api';
 import { ASPECT_RATIOS, SIZES, TIERS } from '../../core/formats';
-import { PRICES } from '../../core/pricing';
+import { DEFAULT_PRICES } from '../../core/pricing';
 import { imageInfo } from '../helpers/images';
 import { generateAndWait, startTestProxy, submitGeneration, type TestProxy, tempDataDir } from '../helpers/proxy';
 
@@ -27,9 +27,11 @@ describe('GET /v1/health and /v1/capabilities', () => {
   it('lists only the existing sizes, the prices and the limits', async () => {
     const body = CapabilitiesSchema.parse(await (await fetch(`${proxy.url}/v1/capabilities`)).json());
     expect(body.sizes.auto).toEqual({ '1K': 'auto' });
-    expect(body.sizes['1:1']).toEqual({ '1K': { width: 1024, height: 1024 }, '2K': { width: 2048, height: 2048 } });
-    expect(body.sizes['16:9']?.['4K']).toEqual({ width: 3840, height: 2160 });
-    expect(body.prices).toEqual({ '1K': 6, '2K': 8, '4K': 12 });
+    expect(body.sizes['16:9']?.['4K']).toEqual({ width: 3840, height: 2160, experimental: true });
+    expect(body.sizes['1:1']?.['2K']).toEqual({ width: 2048, height: 2048, experimental: true });
+    expect(body.sizes['16:9']?.['2K']).toEqual({ width: 2560, height: 1440 });
+    expect(body.qualities).toEqual(['low', 'medium', 'high']);
+    expect(body.prices).toEqual(DEFAULT_PRICES);
     expect(body.limits).toMatchObject({ prompt_max_chars: 20_000, max_references: 16, reference_max_edge: 8192 });
   });
 });
@@ -57,7 +59,7 @@ describe('POST /v1/generations → the image', () => {
       status: 'completed',
       width: info.width,
       height: info.height,
-      cost_credits: PRICES[tier],
+      cost_credits: DEFAULT_PRICES.medium[tier],
     });
   });
 

@@ -13,7 +13,7 @@ import {
   type Target,
   type TrayItem,
 } from '../../core/messages';
-import { PRICES } from '../../core/pricing';
+import { DEFAULT_PRICES } from '../../core/pricing';
 import type { Bridge, Handlers } from '../../ui/bridge';
 import { Panel } from '../../ui/panel';
 
@@ -56,7 +56,8 @@ export const CAPABILITIES: Capabilities = {
   ratios: [...ASPECT_RATIOS],
   tiers: [...TIERS],
   sizes: SIZES as Capabilities['sizes'],
-  prices: PRICES,
+  qualities: ['low', 'medium', 'high'],
+  prices: DEFAULT_PRICES,
   limits: {
     prompt_max_chars: 20_000,
     max_references: 16,

@@ -14,7 +14,7 @@ const job = (status = 'queued') => ({
   resolution: '2K',
   width: 2560,
   height: 1440,
-  quality: 'auto',
+  quality: 'medium',
   output_format: 'png',
   references: 1,
   cost_credits: 8,
@@ -88,7 +88,7 @@ describe('proxy client', () => {
       prompt: 'x',
       aspectRatio: '1:1',
       resolution: '1K',
-      quality: 'auto',
+      quality: 'medium',
       outputFormat: 'png',
       references: [],
     } as const;
