@@ -154,6 +154,10 @@ export const JobSchema = z.object({
   model: z.string(),
   mime: z.string().optional(),
   bytes: z.number().int().optional(),
+  /** Why a queued job waits, while it does (the same sentence as the status event's `reason`). */
+  status_reason: z.string().optional(),
+  /** On a canceled job: whether its credits came back (see CanceledEventSchema). */
+  credits_returned: z.boolean().optional(),
 });
 export type Job = z.infer<typeof JobSchema>;
 
@@ -165,7 +169,8 @@ export const AccountSchema = z.object({
 });
 export type Account = z.infer<typeof AccountSchema>;
 
-export const StatusEventSchema = z.object({ id: z.string(), status: JobStatusSchema });
+/** `reason` says why a job waits (e.g. for the image service's rate limit), in a sentence for the designer. */
+export const StatusEventSchema = z.object({ id: z.string(), status: JobStatusSchema, reason: z.string().optional() });
 export const PartialEventSchema = z.object({
   id: z.string(),
   index: z.number().int().nonnegative(),
@@ -183,7 +188,11 @@ export const CompletedEventSchema = z.object({
   url: z.string(),
 });
 export const FailedEventSchema = z.object({ id: z.string(), error: ApiErrorSchema });
-export const CanceledEventSchema = z.object({ id: z.string() });
+/**
+ * `credits_returned`: false when the image service had started (the operator is billed for a started call), unless
+ * the operator refunds those too (FRAMEFILL_CANCEL_REFUND=started).
+ */
+export const CanceledEventSchema = z.object({ id: z.string(), credits_returned: z.boolean() });
 
 export const JOB_EVENT_SCHEMAS = {
   status: StatusEventSchema,

@@ -327,7 +327,7 @@ export function terminalEvents(row: JobRow): JobEvent[] {
         },
       ];
     case 'canceled':
-      return [{ event: 'canceled', data: { id: row.id } }];
+      return [{ event: 'canceled', data: { id: row.id, credits_returned: true } }];
     case 'failed':
     case 'interrupted':
       return [{ event: 'failed', data: { id: row.id, error: view.error ?? INTERRUPTED_ERROR } }];

@@ -150,7 +150,7 @@ describe('cancel', () => {
       const response = await fetch(`${proxy.url}/v1/generations/${id}`, { method: 'DELETE' });
       expect(JobSchema.parse(await response.json()).status).toBe('canceled');
       const { events } = await reading;
-      expect(events.at(-1)).toEqual({ event: 'canceled', data: { id } });
+      expect(events.at(-1)).toEqual({ event: 'canceled', data: { id, credits_returned: true } });
       expect(calls[0]!.signal.aborted).toBe(true);
       expect(await account(proxy.url)).toMatchObject({
         balance_credits: before.balance_credits,
