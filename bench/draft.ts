@@ -20,6 +20,7 @@ export async function measureDraft(references: readonly ProviderReference[], run
         await provider.generate(
           {
             jobId: 'bench',
+            accountId: 'bench',
             prompt: 'A lighthouse at dusk',
             aspectRatio: ratio,
             resolution: tier,

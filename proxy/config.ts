@@ -1,7 +1,11 @@
 // The proxy's configuration, from the environment (DESIGN.md §7), validated once at start-up.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_BODY_LIMIT_BYTES } from '../core/limits';
+import { DEFAULT_PRICES, type PriceTable, PriceTableSchema } from '../core/pricing';
+import type { CapLimits } from './middleware/caps';
+import type { TrustProxy } from './middleware/client-address';
 
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 /** An on/off setting: 1/true or 0/false. */
@@ -26,8 +30,17 @@ const EnvSchema = z.object({
   FRAMEFILL_DRAFT_DELAY_MS: int(1500, 0),
   FRAMEFILL_BODY_LIMIT_BYTES: int(DEFAULT_BODY_LIMIT_BYTES, 1024),
   FRAMEFILL_LOG_PROMPTS: flag(false),
-  // References go on to OpenAI while they arrive, as a chunked upload; 0 waits for the whole upload first.
-  FRAMEFILL_FORWARD_UPLOADS: flag(true),
+  FRAMEFILL_UPSTREAM_IMAGES_PER_MINUTE: int(0, 0),
+  FRAMEFILL_PARTIAL_IMAGES: int(1, 0).pipe(z.number().max(3)),
+  FRAMEFILL_PRICES: z.string().trim().min(1).optional(),
+  // `started`: a job canceled after its upstream call started is refunded too (the operator pays for it).
+  FRAMEFILL_CANCEL_REFUND: z.enum(['queued', 'started']).default('queued'),
+  // Which hops' X-Forwarded-For to believe: a hop count, or the terminators' addresses (comma-separated).
+  FRAMEFILL_TRUST_PROXY: z.string().trim().min(1).optional(),
+  FRAMEFILL_MAX_STREAMS_PER_TOKEN: int(200, 1),
+  FRAMEFILL_MAX_STREAMS_PER_ADDRESS: int(400, 1),
+  FRAMEFILL_MAX_UPLOADS_PER_TOKEN: int(8, 1),
+  FRAMEFILL_MAX_JOBS_PER_TOKEN: int(100, 1),
   FRAMEFILL_SHUTDOWN_GRACE_S: z.coerce.number().nonnegative().default(30),
   // Slow clients (slowloris): the headers must arrive within the first, the whole request within the second.
   FRAMEFILL_HEADERS_TIMEOUT_S: z.coerce.number().positive().default(30),
@@ -52,7 +65,14 @@ export interface Config {
   draftDelayMs: number;
   bodyLimitBytes: number;
   logPrompts: boolean;
-  forwardUploads: boolean;
+  /** Upstream calls started per minute at most; 0: no proactive pace. */
+  imagesPerMinute: number;
+  /** Partial previews asked of the upstream (each costs about 100 image output tokens). */
+  partialImages: number;
+  prices: PriceTable;
+  refundStartedCancels: boolean;
+  trustProxy: TrustProxy;
+  caps: CapLimits;
   shutdownGraceMs: number;
   headersTimeoutMs: number;
   /** Never below the headers timeout (Node refuses a request timeout shorter than it). */
@@ -99,11 +119,52 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     draftDelayMs: e.FRAMEFILL_DRAFT_DELAY_MS,
     bodyLimitBytes: e.FRAMEFILL_BODY_LIMIT_BYTES,
     logPrompts: e.FRAMEFILL_LOG_PROMPTS,
-    forwardUploads: e.FRAMEFILL_FORWARD_UPLOADS,
+    imagesPerMinute: e.FRAMEFILL_UPSTREAM_IMAGES_PER_MINUTE,
+    partialImages: e.FRAMEFILL_PARTIAL_IMAGES,
+    prices: e.FRAMEFILL_PRICES ? loadPrices(e.FRAMEFILL_PRICES) : DEFAULT_PRICES,
+    refundStartedCancels: e.FRAMEFILL_CANCEL_REFUND === 'started',
+    trustProxy: trustProxyOf(e.FRAMEFILL_TRUST_PROXY),
+    caps: {
+      streamsPerToken: e.FRAMEFILL_MAX_STREAMS_PER_TOKEN,
+      streamsPerAddress: e.FRAMEFILL_MAX_STREAMS_PER_ADDRESS,
+      uploadsPerToken: e.FRAMEFILL_MAX_UPLOADS_PER_TOKEN,
+      jobsPerToken: e.FRAMEFILL_MAX_JOBS_PER_TOKEN,
+    },
     shutdownGraceMs: e.FRAMEFILL_SHUTDOWN_GRACE_S * 1000,
     headersTimeoutMs: e.FRAMEFILL_HEADERS_TIMEOUT_S * 1000,
     requestTimeoutMs: Math.max(e.FRAMEFILL_REQUEST_TIMEOUT_S, e.FRAMEFILL_HEADERS_TIMEOUT_S) * 1000,
     authFailureLimit: e.FRAMEFILL_AUTH_FAILURE_LIMIT,
     authFailureWindowMs: e.FRAMEFILL_AUTH_FAILURE_WINDOW_S * 1000,
   };
+}
+
+/** An operator's price table (FRAMEFILL_PRICES): a JSON file naming every quality × tier in whole credits. */
+function loadPrices(file: string): PriceTable {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new Error(
+      `FRAMEFILL_PRICES=${file} could not be read as JSON (${error instanceof Error ? error.message : String(error)}).`,
+    );
+  }
+  const parsed = PriceTableSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(
+      `FRAMEFILL_PRICES=${file}: ${issue?.path.join('.') || 'the table'}: ${issue?.message ?? 'invalid'}. ` +
+        'It must give whole credits (1 or more) for every quality (low, medium, high) and tier (1K, 2K, 4K), e.g. ' +
+        JSON.stringify(DEFAULT_PRICES),
+    );
+  }
+  return parsed.data;
+}
+
+function trustProxyOf(value: string | undefined): TrustProxy {
+  if (value === undefined) return undefined;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value
+    .split(',')
+    .map((address) => address.trim())
+    .filter(Boolean);
 }

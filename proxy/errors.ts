@@ -6,17 +6,20 @@ export class FramefillError extends Error {
   readonly field: string | undefined;
   /** Seconds, passed on as `Retry-After` for `rate_limited`. */
   readonly retryAfter: number | undefined;
+  /** The upstream's id of the failed call (OpenAI's x-request-id), kept on the job and logged. */
+  readonly upstreamRequestId: string | undefined;
 
   constructor(
     code: ErrorCode,
     message?: string,
-    options: { field?: string; retryAfter?: number; cause?: unknown } = {},
+    options: { field?: string; retryAfter?: number; cause?: unknown; upstreamRequestId?: string } = {},
   ) {
     super(message ?? ERROR_ADVICE[code], { cause: options.cause });
     this.name = 'FramefillError';
     this.code = code;
     this.field = options.field;
     this.retryAfter = options.retryAfter;
+    this.upstreamRequestId = options.upstreamRequestId;
   }
 
   get status(): (typeof ERROR_STATUS)[ErrorCode] {

@@ -6,6 +6,7 @@ import { formatSize, type OutputFormat, type OutputSize } from '../core/formats'
 import { imageFormatOf, readImageSize } from '../core/image-header';
 import { FIGMA_MAX_IMAGE_EDGE, REFERENCE_MAX_EDGE, type ReferenceMime, sniffImageMime } from '../core/limits';
 import { FramefillError } from './errors';
+import type { PartialImage } from './providers/types';
 
 /** Decoding refuses images over this many pixels, so a small file that claims a huge image cannot exhaust memory. */
 export const MAX_DECODE_PIXELS = REFERENCE_MAX_EDGE * REFERENCE_MAX_EDGE;
@@ -171,4 +172,23 @@ export function damage(bytes: Uint8Array, format: string | undefined): string | 
     return b.indexOf(JPEG_EOI, at) >= 0 ? undefined : 'no JPEG end marker';
   }
   return 'unchecked';
+}
+
+/** The long edge of a partial preview sent to the panel (DESIGN.md §5): a preview, never the paid image. */
+export const PREVIEW_MAX_EDGE = 512;
+
+/** A partial image as the panel may see it: at most PREVIEW_MAX_EDGE on the long edge, as JPEG when scaled. */
+export async function previewOf(partial: PartialImage): Promise<PartialImage> {
+  if (partial.width <= PREVIEW_MAX_EDGE && partial.height <= PREVIEW_MAX_EDGE) return partial;
+  const { data, info } = await sharp(Buffer.from(partial.b64, 'base64'), { limitInputPixels: MAX_DECODE_PIXELS })
+    .resize(PREVIEW_MAX_EDGE, PREVIEW_MAX_EDGE, { fit: 'inside' })
+    .jpeg({ quality: 80 })
+    .toBuffer({ resolveWithObject: true });
+  return {
+    index: partial.index,
+    mime: 'image/jpeg',
+    b64: data.toString('base64'),
+    width: info.width,
+    height: info.height,
+  };
 }

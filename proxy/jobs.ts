@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ApiError, Job, JobStatus } from '../core/api';
 import type { AspectRatio, OutputFormat, Quality, Tier } from '../core/formats';
-import { type Db, nowIso } from './db';
+import { type Db, nowIso, transaction } from './db';
 import { FramefillError } from './errors';
 import type { Ledger } from './ledger';
 
@@ -18,8 +18,6 @@ export interface JobReference {
 }
 
 export interface NewJob {
-  /** Set when the job's provider call began before its row (JobRunner.startEarly); otherwise a new UUID. */
-  id?: string;
   accountId: string;
   promptChars: number;
   aspectRatio: AspectRatio;
@@ -61,6 +59,9 @@ export interface JobRow {
   upstream_request_id: string | null;
   idempotency_key: string | null;
   request_hash: string;
+  status_reason: string | null;
+  /** 1 or 0 on a canceled job: whether its credits came back. */
+  credits_returned: number | null;
 }
 
 export interface Completion {
@@ -101,6 +102,8 @@ export function jobView(row: JobRow): Job {
     model: row.model,
     ...(row.mime ? { mime: row.mime } : {}),
     ...(row.bytes !== null ? { bytes: row.bytes } : {}),
+    ...(row.status === 'queued' && row.status_reason ? { status_reason: row.status_reason } : {}),
+    ...(row.status === 'canceled' ? { credits_returned: row.credits_returned !== 0 } : {}),
   };
 }
 
@@ -126,56 +129,48 @@ export class JobStore {
    * immediate transaction: parallel submissions are serialised, so a balance is never overspent.
    */
   create(job: NewJob): { row: JobRow; replayed: boolean } {
-    return this.db
-      .transaction((): { row: JobRow; replayed: boolean } => {
-        if (job.idempotencyKey !== undefined) {
-          const previous = this.byIdempotencyKey(job.accountId, job.idempotencyKey);
-          if (previous && withinIdempotencyWindow(previous)) {
-            if (previous.request_hash !== job.requestHash) {
-              throw new FramefillError(
-                'idempotency_conflict',
-                'This Idempotency-Key was already used for a different request. Generate again with a new key.',
-              );
-            }
-            return { row: previous, replayed: true };
+    return transaction(this.db, (): { row: JobRow; replayed: boolean } => {
+      if (job.idempotencyKey !== undefined) {
+        const previous = this.byIdempotencyKey(job.accountId, job.idempotencyKey);
+        if (previous && withinIdempotencyWindow(previous)) {
+          if (previous.request_hash !== job.requestHash) {
+            throw new FramefillError(
+              'idempotency_conflict',
+              'This Idempotency-Key was already used for a different request. Generate again with a new key.',
+            );
           }
-          // An expired key may be reused: the old job keeps its row but gives the key up.
-          if (previous) this.db.prepare('UPDATE jobs SET idempotency_key = NULL WHERE id = ?').run(previous.id);
+          return { row: previous, replayed: true };
         }
-        const id = job.id ?? randomUUID();
-        this.ledger.reserveIn(job.accountId, id, job.cost);
-        this.db
-          .prepare(
-            `INSERT INTO jobs (id, account_id, status, prompt_chars, aspect_ratio, resolution, width, height, quality,
+        // An expired key may be reused: the old job keeps its row but gives the key up.
+        if (previous) this.db.prepare('UPDATE jobs SET idempotency_key = NULL WHERE id = ?').run(previous.id);
+      }
+      const id = randomUUID();
+      this.ledger.reserveIn(job.accountId, id, job.cost);
+      this.db
+        .prepare(
+          `INSERT INTO jobs (id, account_id, status, prompt_chars, aspect_ratio, resolution, width, height, quality,
                output_format, references_json, cost, model, created_at, idempotency_key, request_hash)
              VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            id,
-            job.accountId,
-            job.promptChars,
-            job.aspectRatio,
-            job.resolution,
-            job.width,
-            job.height,
-            job.quality,
-            job.outputFormat,
-            JSON.stringify(job.references),
-            job.cost,
-            job.model,
-            nowIso(),
-            job.idempotencyKey ?? null,
-            job.requestHash,
-          );
-        return { row: this.get(id)!, replayed: false };
-      })
-      .immediate();
-  }
-
-  /** Whether this Idempotency-Key names a job within the window (a request carrying it would be replayed). */
-  idempotencyKeyInUse(accountId: string, key: string): boolean {
-    const row = this.byIdempotencyKey(accountId, key);
-    return row !== undefined && withinIdempotencyWindow(row);
+        )
+        .run(
+          id,
+          job.accountId,
+          job.promptChars,
+          job.aspectRatio,
+          job.resolution,
+          job.width,
+          job.height,
+          job.quality,
+          job.outputFormat,
+          JSON.stringify(job.references),
+          job.cost,
+          job.model,
+          nowIso(),
+          job.idempotencyKey ?? null,
+          job.requestHash,
+        );
+      return { row: this.get(id)!, replayed: false };
+    });
   }
 
   private byIdempotencyKey(accountId: string, key: string): JobRow | undefined {
@@ -188,63 +183,87 @@ export class JobStore {
   start(id: string): boolean {
     return (
       this.db
-        .prepare("UPDATE jobs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'")
+        .prepare(
+          "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?), status_reason = NULL WHERE id = ? AND status = 'queued'",
+        )
         .run(nowIso(), id).changes === 1
     );
   }
 
   /** running → completed, and the reservation becomes a charge; false when the job was canceled meanwhile. */
   complete(id: string, result: Completion): boolean {
-    return this.db
-      .transaction(() => {
-        const changed = this.db
-          .prepare(
-            `UPDATE jobs SET status = 'completed', finished_at = ?, width = ?, height = ?, mime = ?, bytes = ?,
+    return transaction(this.db, () => {
+      const changed = this.db
+        .prepare(
+          `UPDATE jobs SET status = 'completed', finished_at = ?, width = ?, height = ?, mime = ?, bytes = ?,
                result_file = ?, notes_json = ?, usage_json = ?, upstream_request_id = ?
              WHERE id = ? AND status = 'running'`,
-          )
-          .run(
-            nowIso(),
-            result.width,
-            result.height,
-            result.mime,
-            result.bytes,
-            result.resultFile,
-            result.notes.length > 0 ? JSON.stringify(result.notes) : null,
-            result.usage === undefined ? null : JSON.stringify(result.usage),
-            result.upstreamRequestId ?? null,
-            id,
-          ).changes;
-        if (changed === 0) return false;
-        const row = this.get(id)!;
-        this.ledger.chargeIn(row.account_id, id, row.cost);
-        return true;
-      })
-      .immediate();
+        )
+        .run(
+          nowIso(),
+          result.width,
+          result.height,
+          result.mime,
+          result.bytes,
+          result.resultFile,
+          result.notes.length > 0 ? JSON.stringify(result.notes) : null,
+          result.usage === undefined ? null : JSON.stringify(result.usage),
+          result.upstreamRequestId ?? null,
+          id,
+        ).changes;
+      if (changed === 0) return false;
+      const row = this.get(id)!;
+      this.ledger.chargeIn(row.account_id, id, row.cost);
+      return true;
+    });
   }
 
-  /** queued|running → failed|canceled|interrupted, releasing the reservation; false when already final. */
+  /**
+   * queued|running → failed|canceled|interrupted; the reservation is released, or charged when `refund` is false
+   * (a cancel after the upstream call started). False when the job was already final.
+   */
   finish(
     id: string,
     status: 'failed' | 'canceled' | 'interrupted',
     error?: ApiError,
-    upstreamRequestId?: string,
+    options: { refund?: boolean; upstreamRequestId?: string | undefined } = {},
   ): boolean {
-    return this.db
-      .transaction(() => {
-        const changed = this.db
-          .prepare(
-            `UPDATE jobs SET status = ?, finished_at = ?, error_json = ?,
-               upstream_request_id = COALESCE(?, upstream_request_id)
-             WHERE id = ? AND status IN ('queued', 'running')`,
-          )
-          .run(status, nowIso(), error ? JSON.stringify(error) : null, upstreamRequestId ?? null, id).changes;
-        if (changed === 0) return false;
-        const row = this.get(id)!;
-        this.ledger.releaseIn(row.account_id, id, row.cost);
-        return true;
-      })
-      .immediate();
+    const refund = options.refund ?? true;
+    return transaction(this.db, () => {
+      const changed = this.db
+        .prepare(
+          `UPDATE jobs SET status = ?, finished_at = ?, error_json = ?, status_reason = NULL,
+             credits_returned = ?, upstream_request_id = COALESCE(?, upstream_request_id)
+           WHERE id = ? AND status IN ('queued', 'running')`,
+        )
+        .run(
+          status,
+          nowIso(),
+          error ? JSON.stringify(error) : null,
+          refund ? 1 : 0,
+          options.upstreamRequestId ?? null,
+          id,
+        ).changes;
+      if (changed === 0) return false;
+      const row = this.get(id)!;
+      if (refund) this.ledger.releaseIn(row.account_id, id, row.cost);
+      else this.ledger.chargeIn(row.account_id, id, row.cost);
+      return true;
+    });
+  }
+
+  /** running → queued, waiting for `reason` (the upstream's rate limit); false when the job left `running`. */
+  requeue(id: string, reason: string): boolean {
+    return (
+      this.db
+        .prepare("UPDATE jobs SET status = 'queued', status_reason = ? WHERE id = ? AND status = 'running'")
+        .run(reason, id).changes === 1
+    );
+  }
+
+  /** Why a queued job waits, shown on the job until it starts. */
+  setReason(id: string, reason: string): void {
+    this.db.prepare("UPDATE jobs SET status_reason = ? WHERE id = ? AND status = 'queued'").run(reason, id);
   }
 
   /** Ids of jobs in a state no process is working on any more (after a stop or crash). */
@@ -268,7 +287,7 @@ export class JobStore {
   expired(olderThanIso: string): JobRow[] {
     return this.db
       .prepare("SELECT * FROM jobs WHERE status NOT IN ('queued', 'running') AND finished_at < ?")
-      .all(olderThanIso) as JobRow[];
+      .all(olderThanIso) as unknown as JobRow[];
   }
 
   delete(id: string): void {

@@ -3,7 +3,7 @@
 // the available balance does not move again) or `release` (+cost, on failure, cancel or interruption).
 // So `balance = Σ grant + Σ reserve + Σ release` and, once no job is in flight, `balance = granted − spent`.
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { type Db, nowIso } from './db';
+import { type Db, nowIso, transaction } from './db';
 import { FramefillError } from './errors';
 
 /** Local mode (no tokens, loopback only) still records credits, against this account and balance. */
@@ -62,7 +62,7 @@ export class Ledger {
     assertCredits(credits);
     const token = `ff_${randomBytes(32).toString('base64url')}`;
     const id = randomUUID();
-    this.db.transaction(() => {
+    transaction(this.db, () => {
       if (this.db.prepare('SELECT 1 FROM accounts WHERE name = ?').get(name)) {
         throw new Error(`A token named "${name}" already exists: pick another name, or use "token credit".`);
       }
@@ -70,7 +70,7 @@ export class Ledger {
         .prepare('INSERT INTO accounts (id, name, token_hash, balance, created_at) VALUES (?, ?, ?, 0, ?)')
         .run(id, name, hashToken(token), nowIso());
       this.grantIn(id, credits);
-    })();
+    });
     return { token, account: this.accountById(id)! };
   }
 
@@ -90,12 +90,12 @@ export class Ledger {
     const existing = this.db.prepare('SELECT * FROM accounts WHERE is_local = 1').get() as AccountRow | undefined;
     if (existing) return toAccount(existing);
     const id = randomUUID();
-    this.db.transaction(() => {
+    transaction(this.db, () => {
       this.db
         .prepare('INSERT INTO accounts (id, name, is_local, balance, created_at) VALUES (?, ?, 1, 0, ?)')
         .run(id, LOCAL_ACCOUNT_NAME, nowIso());
       this.grantIn(id, LOCAL_ACCOUNT_CREDITS);
-    })();
+    });
     return this.accountById(id)!;
   }
 
@@ -107,7 +107,9 @@ export class Ledger {
   /** Token accounts, by name or id. */
   list(): Account[] {
     return (
-      this.db.prepare('SELECT * FROM accounts WHERE is_local = 0 ORDER BY created_at, name').all() as AccountRow[]
+      this.db
+        .prepare('SELECT * FROM accounts WHERE is_local = 0 ORDER BY created_at, name')
+        .all() as unknown as AccountRow[]
     ).map(toAccount);
   }
 
@@ -129,7 +131,8 @@ export class Ledger {
     assertCredits(credits);
     const account = this.find(nameOrId);
     if (!account) throw new Error(`No token named "${nameOrId}".`);
-    this.db.transaction(() => this.grantIn(account.id, credits))();
+    assertBalanceAfter(account.balance, credits);
+    transaction(this.db, () => this.grantIn(account.id, credits));
     return this.accountById(account.id)!;
   }
 
@@ -192,5 +195,12 @@ export class Ledger {
 function assertCredits(credits: number): void {
   if (!Number.isSafeInteger(credits) || credits < 0) {
     throw new Error(`Credits must be a whole number ≥ 0 (got ${credits}).`);
+  }
+}
+
+/** The balance stays a safe integer whatever is granted. */
+function assertBalanceAfter(balance: number, credits: number): void {
+  if (!Number.isSafeInteger(balance + credits)) {
+    throw new Error(`That would take the balance past ${Number.MAX_SAFE_INTEGER}: grant fewer credits.`);
   }
 }

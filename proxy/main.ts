@@ -1,8 +1,9 @@
 // The proxy's command line: no arguments starts the server; `token create|list|revoke|credit` manage the
-// tokens and credits in the data dir's database (DESIGN.md §7).
+// tokens and credits in the data dir's database, `token local|rotate-local` the local mode's token (DESIGN.md §7).
 import { loadConfig } from './config';
 import { openDb } from './db';
 import { Ledger, LOCAL_ACCOUNT_CREDITS } from './ledger';
+import { loadLocalToken, rotateLocalToken } from './local-token';
 import { startProxy } from './start';
 
 const USAGE = `Usage:
@@ -11,7 +12,18 @@ const USAGE = `Usage:
   node build/proxy.mjs token list                        list tokens with their balances
   node build/proxy.mjs token revoke <name|id>            revoke a token
   node build/proxy.mjs token credit <name|id> <credits>  add credits to a token
+  node build/proxy.mjs token local                       print the local mode's token (on the last line)
+  node build/proxy.mjs token rotate-local                make a new local token (restart the proxy to use it)
 (also: npm run proxy -- <command>)`;
+
+/** Credits on the command line: decimal digits only, 1 … 2^31, so a balance always stays a safe integer. */
+const MAX_CREDITS = 2 ** 31;
+function creditsOf(text: string | undefined, what: string): number {
+  if (text === undefined || !/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_CREDITS) {
+    throw new Error(`${what} must be a whole number from 1 to ${MAX_CREDITS} written in digits (got "${text ?? ''}").`);
+  }
+  return Number(text);
+}
 
 async function main(args: string[]): Promise<number> {
   const config = loadConfig();
@@ -30,10 +42,16 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
   let proxy: Awaited<ReturnType<typeof startProxy>> | undefined;
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      console.log(`${signal} again: stopping now; unfinished jobs get their credits back at the next start.`);
+      process.exit(1);
+    }
     stopping = true;
     if (!proxy) process.exit(0);
-    console.log(`${signal}: finishing running jobs (up to ${config.shutdownGraceMs / 1000} s), then stopping…`);
+    console.log(
+      `${signal}: no new jobs; finishing running ones and keeping their images until the panel fetches them ` +
+        `(up to ${config.shutdownGraceMs / 1000} s). Press Ctrl+C again to stop now.`,
+    );
     void proxy.close().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -44,7 +62,7 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  proxy = await startProxy(config, { idleGc: true });
+  proxy = await startProxy(config);
   const localUrl = `http://localhost:${proxy.port}`;
   const lines = [
     `Framefill proxy listening on ${localUrl} (${proxy.hosts.join(', ')})`,
@@ -52,12 +70,16 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
     `  provider:  ${proxy.provider.name === 'draft' ? 'draft (offline placeholders, no model; set OPENAI_API_KEY for OpenAI)' : `${proxy.provider.name} (${proxy.provider.model})`}`,
     `  mode:      ${
       proxy.mode === 'local'
-        ? `local (no tokens, loopback only: no auth; credits recorded against the "local" account, ${LOCAL_ACCOUNT_CREDITS.toLocaleString('en-US')} credits)`
+        ? `local (this machine only; credits recorded against the "local" account, ${LOCAL_ACCOUNT_CREDITS.toLocaleString('en-US')} credits)`
         : 'tokens (every /v1 request needs Authorization: Bearer <token>)'
     }`,
     `  data dir:  ${config.dataDir}`,
   ];
-  if (proxy.mode === 'local') lines.push(`  playground: ${localUrl}/playground`);
+  if (proxy.mode === 'local') {
+    lines.push(`  playground: ${localUrl}/playground`);
+    lines.push(`  token:     ${proxy.localToken}`);
+    lines.push('             ↑ paste this into the plugin: Settings ▸ Token (it stays the same at every start)');
+  }
   lines.push('  Figma:     Plugins ▸ Development ▸ Import plugin from manifest… → choose manifest.json in this folder');
   console.log(lines.join('\n'));
   return new Promise<number>(() => undefined);
@@ -71,8 +93,8 @@ function token(args: string[], dataDir: string): number {
     switch (command) {
       case 'create': {
         const name = option(rest, '--name');
-        const credits = Number(option(rest, '--credits') ?? '0');
         if (!name) throw new Error('token create needs --name NAME (and --credits N).');
+        const credits = creditsOf(option(rest, '--credits'), '--credits');
         const { token, account } = ledger.createToken(name, credits);
         console.log(`Created token "${account.name}" with ${account.balance} credits. It is shown only once:`);
         console.log(token);
@@ -99,8 +121,19 @@ function token(args: string[], dataDir: string): number {
         const [target, amount] = rest;
         if (!target || amount === undefined)
           throw new Error('token credit needs a token name and a number of credits.');
-        const account = ledger.credit(target, Number(amount));
+        const account = ledger.credit(target, creditsOf(amount, 'The number of credits'));
         console.log(`Token "${account.name}" now has ${account.balance} credits.`);
+        return 0;
+      }
+      case 'local': {
+        console.log('The local token (Settings ▸ Token in the plugin):');
+        console.log(loadLocalToken(dataDir));
+        return 0;
+      }
+      case 'rotate-local': {
+        const token = rotateLocalToken(dataDir);
+        console.log('A new local token; restart the proxy, then paste it into Settings ▸ Token:');
+        console.log(token);
         return 0;
       }
       default:

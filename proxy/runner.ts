@@ -1,49 +1,18 @@
-// Runs jobs: a FIFO queue under a bounded upstream concurrency, one AbortController per job (DELETE and the
-// per-job timeout abort it), the provider's result verified and written under the data dir, and every
-// transition published to the job's event subscribers and the log.
+// Runs jobs: a FIFO queue under a bounded upstream concurrency, an optional images-per-minute pace, and one
+// AbortSignal per job — its cancel and its deadline (FRAMEFILL_UPSTREAM_TIMEOUT_S from its first upstream call)
+// combined — which the provider stops on. The upstream's rate limit puts a job back in the queue until the wait it
+// asked for has passed, as long as the deadline allows. Every transition is published to the job's event
+// subscribers and the log.
 import { EventEmitter } from 'node:events';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type ApiError, ERROR_ADVICE, type JobEvent } from '../core/api';
 import { AUTO_DRAFT_SIZE, type OutputSize, sizeFor } from '../core/formats';
 import { FramefillError } from './errors';
-import { verifyResult } from './images';
+import { previewOf, verifyResult } from './images';
 import { type JobRow, type JobStore, jobView } from './jobs';
 import type { Logger } from './log';
-import type {
-  ArrivingReferenceSource,
-  GenerationRequest,
-  PartialImage,
-  Provider,
-  ProviderResult,
-  SpooledReference,
-} from './providers/types';
-
-interface Pending {
-  prompt: string;
-  references: SpooledReference[];
-  /** Folder of the uploaded references, removed when the job ends. */
-  uploadDir: string;
-  controller: AbortController;
-  lastPartial?: PartialImage;
-}
-
-/** A job's output settings, as the provider takes them. */
-type OutputSettings = Pick<GenerationRequest, 'aspectRatio' | 'resolution' | 'quality' | 'outputFormat'>;
-
-/** What a job needs before its row exists, to be started while its references still arrive. */
-export interface EarlyInput extends OutputSettings {
-  id: string;
-  prompt: string;
-  arriving: ArrivingReferenceSource;
-}
-
-/** A provider call started before its job was accepted; `adopt` or `abandon` it. */
-export interface EarlyStart {
-  readonly id: string;
-  readonly pending: Pending;
-  readonly result: Promise<ProviderResult>;
-}
+import type { GenerationRequest, PartialImage, Provider, SpooledReference } from './providers/types';
 
 export const INTERRUPTED_ERROR: ApiError = { code: 'interrupted', message: ERROR_ADVICE.interrupted };
 
@@ -53,91 +22,76 @@ export interface RunnerOptions {
   resultsDir: string;
   concurrency: number;
   timeoutMs: number;
+  /** Upstream calls started per minute at most (FRAMEFILL_UPSTREAM_IMAGES_PER_MINUTE); unset: no pace. */
+  imagesPerMinute?: number;
+  /** Refund a job canceled after its upstream call started (FRAMEFILL_CANCEL_REFUND=started). */
+  refundStartedCancels: boolean;
   log: Logger;
   logPrompts: boolean;
 }
 
+/** A job the runner holds, from its acceptance to its end. */
+interface HeldJob {
+  prompt: string;
+  accountId: string;
+  references: SpooledReference[];
+  /** Folder of the uploaded references, removed when the job ends. */
+  uploadDir: string;
+  /** Cancel and shutdown abort this; the job's signal adds its deadline once it first starts. */
+  controller: AbortController;
+  signal?: AbortSignal;
+  /** Not started again before this time (the upstream's rate limit). */
+  notBefore: number;
+  /** Its first upstream call's start + the timeout: waits for the rate limit count against it. */
+  deadlineAt?: number;
+  /** The reason last published for its wait, so each is said once. */
+  reason?: string;
+  lastPartial?: PartialImage;
+}
+
+const MINUTE_MS = 60_000;
+
 export class JobRunner {
   private readonly queue: string[] = [];
-  private readonly pending = new Map<string, Pending>();
+  private readonly held = new Map<string, HeldJob>();
   private readonly running = new Map<string, Promise<void>>();
-  /** Calls started while their upload arrives; they hold a concurrency slot like a running job. */
-  private readonly early = new Map<string, EarlyStart>();
+  /** When recent upstream calls started, for the images-per-minute pace. */
+  private readonly callStarts: number[] = [];
   private readonly events = new EventEmitter();
+  private wakeTimer: ReturnType<typeof setTimeout> | undefined;
   private accepting = true;
 
   constructor(private readonly o: RunnerOptions) {
     this.events.setMaxListeners(0);
   }
 
-  /** Takes a freshly created (queued) job and its in-memory inputs; the prompt never touches the disk. */
-  enqueue(row: JobRow, prompt: string, references: SpooledReference[], uploadDir: string): void {
-    this.pending.set(row.id, { prompt, references, uploadDir, controller: new AbortController() });
-    this.queue.push(row.id);
-    this.logQueued(row, prompt, references.length);
-    this.pump();
+  get acceptingJobs(): boolean {
+    return this.accepting;
   }
 
-  private logQueued(row: JobRow, prompt: string, references: number): void {
+  /** Takes a freshly created (queued) job and its inputs; the prompt never touches the disk. */
+  enqueue(row: JobRow, prompt: string, references: SpooledReference[], uploadDir: string): void {
+    this.held.set(row.id, {
+      prompt,
+      accountId: row.account_id,
+      references,
+      uploadDir,
+      controller: new AbortController(),
+      notBefore: 0,
+    });
+    this.queue.push(row.id);
     this.o.log({
       kind: 'job',
       id: row.id,
       status: 'queued',
       aspect_ratio: row.aspect_ratio,
       resolution: row.resolution,
-      references,
+      quality: row.quality,
+      references: references.length,
       cost: row.cost,
       ...(this.o.logPrompts ? { prompt } : {}),
     });
-  }
-
-  private partial(id: string, pending: Pending, partial: PartialImage): void {
-    if (pending.controller.signal.aborted) return;
-    pending.lastPartial = partial;
-    this.events.emit(id, { event: 'partial', data: { id, ...partial } } satisfies JobEvent);
-  }
-
-  /**
-   * Starts the provider on references that are still arriving, if it can forward them and a slot is free now
-   * (nothing queued, so no job is overtaken). The upstream request cannot complete before the upload is accepted
-   * (see ArrivingReferenceSource), so an upload refused later costs nothing upstream.
-   */
-  startEarly(input: EarlyInput): EarlyStart | undefined {
-    if (!this.o.provider.forwardsArriving || !this.accepting || this.queue.length > 0) return undefined;
-    if (this.running.size + this.early.size >= this.o.concurrency) return undefined;
-    const pending: Pending = { prompt: input.prompt, references: [], uploadDir: '', controller: new AbortController() };
-    const result = this.generate(input.id, pending, input, input.arriving);
-    // Handled when adopted; until then a failure must not end the process as an unhandled rejection.
-    result.catch(() => undefined);
-    const early: EarlyStart = { id: input.id, pending, result };
-    this.early.set(input.id, early);
-    return early;
-  }
-
-  /** The upload was refused or replayed: stop its early call and free the slot. */
-  abandon(early: EarlyStart): void {
-    if (!this.early.delete(early.id)) return;
-    early.pending.controller.abort(new FramefillError('internal', 'upload refused'));
     this.pump();
-  }
-
-  /** Takes the freshly created job of an early start; it is running already. */
-  adopt(early: EarlyStart, row: JobRow, references: SpooledReference[], uploadDir: string): void {
-    if (!this.accepting) {
-      // Shutting down: the early call was aborted already; the job waits queued, as any other would.
-      this.abandon(early);
-      this.enqueue(row, early.pending.prompt, references, uploadDir);
-      return;
-    }
-    this.early.delete(early.id);
-    Object.assign(early.pending, { references, uploadDir });
-    this.pending.set(row.id, early.pending);
-    this.logQueued(row, early.pending.prompt, references.length);
-    const run = this.run(row.id, early.result).finally(() => {
-      this.running.delete(row.id);
-      this.pump();
-    });
-    this.running.set(row.id, run);
   }
 
   /** Subscribes to a job's events; returns the unsubscribe function. */
@@ -147,32 +101,40 @@ export class JobRunner {
   }
 
   lastPartial(id: string): PartialImage | undefined {
-    return this.pending.get(id)?.lastPartial;
+    return this.held.get(id)?.lastPartial;
   }
 
-  /** DELETE: a queued job ends at once, a running one is aborted. Returns whether the job was in flight. */
+  /**
+   * DELETE: a queued job ends at once with its credits back; a running one is aborted and charged, since the
+   * operator is billed for a started call (unless started cancels are refunded). False when already final.
+   */
   cancel(id: string): boolean {
-    if (!this.o.store.finish(id, 'canceled')) return false;
-    const index = this.queue.indexOf(id);
-    if (index >= 0) this.queue.splice(index, 1);
-    const pending = this.pending.get(id);
-    pending?.controller.abort(new FramefillError('internal', 'canceled'));
+    const refund = this.o.store.get(id)?.status !== 'running' || this.o.refundStartedCancels;
+    if (!this.o.store.finish(id, 'canceled', undefined, { refund })) return false;
+    this.dequeue(id);
+    this.held.get(id)?.controller.abort(new FramefillError('internal', 'canceled'));
     this.publishFinal(id);
     if (!this.running.has(id)) void this.forget(id);
     return true;
   }
 
+  /** Jobs accepted and not yet ended by this process. */
   get inFlight(): number {
-    return this.pending.size;
+    return this.held.size;
+  }
+
+  /** Ids of the jobs running now (an upstream call in progress). */
+  runningIds(): string[] {
+    return [...this.running.keys()];
   }
 
   /**
-   * Stops taking jobs, waits up to `graceMs` for running ones, then aborts the rest: they and the queued
-   * ones end `interrupted`, with credits released (the same as a restart would do).
+   * Stops taking jobs: queued ones end `interrupted` with their credits back at once; running ones may finish
+   * within `graceMs`, then are interrupted too.
    */
   async shutdown(graceMs: number): Promise<void> {
     this.accepting = false;
-    for (const early of [...this.early.values()]) this.abandon(early);
+    clearTimeout(this.wakeTimer);
     for (const id of this.queue.splice(0)) this.interrupt(id);
     const all = Promise.allSettled([...this.running.values()]);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -184,53 +146,99 @@ export class JobRunner {
 
   private interrupt(id: string): void {
     if (this.o.store.finish(id, 'interrupted', INTERRUPTED_ERROR)) this.publishFinal(id);
-    this.pending.get(id)?.controller.abort(new FramefillError('internal', 'interrupted'));
+    this.held.get(id)?.controller.abort(new FramefillError('interrupted'));
     if (!this.running.has(id)) void this.forget(id);
   }
 
+  private dequeue(id: string): void {
+    const index = this.queue.indexOf(id);
+    if (index >= 0) this.queue.splice(index, 1);
+  }
+
+  /** Starts queued jobs while slots are free and the pace allows; otherwise wakes up when one may start. */
   private pump(): void {
-    while (this.accepting && this.running.size + this.early.size < this.o.concurrency && this.queue.length > 0) {
-      const id = this.queue.shift()!;
-      const run = this.run(id).finally(() => {
-        this.running.delete(id);
+    clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
+    if (!this.accepting) return;
+    while (this.running.size < this.o.concurrency) {
+      const now = Date.now();
+      const ready = this.queue.find((id) => (this.held.get(id)?.notBefore ?? 0) <= now);
+      const paceAt = this.paceAllowsAt(now);
+      if (!ready || paceAt > now) {
+        const waitUntil = Math.min(
+          paceAt > now && ready ? paceAt : Number.POSITIVE_INFINITY,
+          ...this.queue.map((id) => this.held.get(id)?.notBefore ?? 0).filter((at) => at > now),
+        );
+        if (ready && paceAt > now) this.sayWaiting(paceAt);
+        if (Number.isFinite(waitUntil)) this.wakeTimer = setTimeout(() => this.pump(), waitUntil - now);
+        return;
+      }
+      this.dequeue(ready);
+      if (this.o.imagesPerMinute) this.callStarts.push(now);
+      const run = this.run(ready).finally(() => {
+        this.running.delete(ready);
         this.pump();
       });
-      this.running.set(id, run);
+      this.running.set(ready, run);
     }
   }
 
-  /** Runs a job, or, given `started`, finishes the provider call an early start began. */
-  private async run(id: string, started?: Promise<ProviderResult>): Promise<void> {
-    const pending = this.pending.get(id);
-    if (!pending || !this.o.store.start(id)) {
-      pending?.controller.abort(new FramefillError('internal', 'canceled'));
-      return this.forget(id);
+  /** When the images-per-minute pace lets the next call start. */
+  private paceAllowsAt(now: number): number {
+    const limit = this.o.imagesPerMinute;
+    if (!limit) return now;
+    while (this.callStarts.length > 0 && this.callStarts[0]! <= now - MINUTE_MS) this.callStarts.shift();
+    return this.callStarts.length < limit ? now : this.callStarts[0]! + MINUTE_MS;
+  }
+
+  /** Tells every job waiting on the pace why it waits. */
+  private sayWaiting(until: number): void {
+    for (const id of this.queue) {
+      const job = this.held.get(id);
+      if (job && job.notBefore <= Date.now()) this.wait(id, job, until);
     }
+  }
+
+  private wait(id: string, job: HeldJob, until: number): void {
+    const reason = waitingReason(until);
+    if (job.reason === reason) return;
+    job.reason = reason;
+    this.o.store.setReason(id, reason);
+    this.publish(id, { event: 'status', data: { id, status: 'queued', reason } });
+  }
+
+  private async run(id: string): Promise<void> {
+    const job = this.held.get(id);
+    if (!job || !this.o.store.start(id)) return this.forget(id);
+    job.reason = undefined;
+    job.deadlineAt ??= Date.now() + this.o.timeoutMs;
+    job.signal ??= AbortSignal.any([job.controller.signal, AbortSignal.timeout(this.o.timeoutMs)]);
+    const { signal } = job;
     const row = this.o.store.get(id)!;
-    this.transition(id, 'running');
-    const { controller } = pending;
-    const timeout = setTimeout(
-      () =>
-        controller.abort(
-          new FramefillError(
-            'upstream_timeout',
-            `The image service did not answer within ${Math.round(this.o.timeoutMs / 1000)} s. Try again, or pick a lower resolution.`,
-          ),
-        ),
-      this.o.timeoutMs,
-    );
+    this.o.log({ kind: 'job', id, status: 'running' });
+    this.publish(id, { event: 'status', data: { id, status: 'running' } });
+    const size = outputSize(row);
     try {
-      const settings: OutputSettings = {
-        aspectRatio: row.aspect_ratio,
-        resolution: row.resolution,
-        quality: row.quality,
-        outputFormat: row.output_format,
-      };
-      const result = await abortable(started ?? this.generate(id, pending, settings), controller.signal);
-      const image = await verifyResult(result.bytes, outputSize(settings), row.output_format);
-      if (controller.signal.aborted) throw controller.signal.reason;
+      const result = await this.o.provider.generate(
+        {
+          jobId: id,
+          accountId: job.accountId,
+          prompt: job.prompt,
+          aspectRatio: row.aspect_ratio,
+          resolution: row.resolution,
+          quality: row.quality,
+          outputFormat: row.output_format,
+          size,
+          references: job.references,
+        } satisfies GenerationRequest,
+        signal,
+        (partial) => void this.partial(id, job, partial),
+      );
+      signal.throwIfAborted();
+      const image = await verifyResult(result.bytes, size, row.output_format);
+      signal.throwIfAborted();
       const resultFile = path.join(this.o.resultsDir, `${id}.${image.mime === 'image/png' ? 'png' : 'jpg'}`);
-      await writeFile(resultFile, image.bytes);
+      await writeFile(resultFile, image.bytes, { mode: 0o600 });
       const completed = this.o.store.complete(id, {
         width: image.width,
         height: image.height,
@@ -244,57 +252,70 @@ export class JobRunner {
       if (completed) this.publishFinal(id);
       else await rm(resultFile, { force: true });
     } catch (caught) {
-      const reason = controller.signal.aborted ? controller.signal.reason : caught;
-      const error =
-        reason instanceof FramefillError
-          ? reason
-          : new FramefillError('upstream_error', 'The image service failed. Try again in a moment.', { cause: reason });
+      const error = this.failureOf(signal.aborted ? signal.reason : caught);
+      if (error.code === 'rate_limited' && error.retryAfter !== undefined && this.requeue(id, job, error)) return;
       // A canceled or interrupted job was already finished by cancel()/interrupt(); this is then a no-op.
-      if (this.o.store.finish(id, 'failed', { code: error.code, message: error.message })) {
-        if (!(reason instanceof FramefillError)) {
-          this.o.log({ kind: 'job_error', id, error: reason instanceof Error ? reason.message : String(reason) });
-        }
+      const body: ApiError = {
+        code: error.code,
+        message: error.message,
+        ...(error.retryAfter !== undefined ? { retry_after: error.retryAfter } : {}),
+      };
+      if (this.o.store.finish(id, 'failed', body, { upstreamRequestId: error.upstreamRequestId })) {
+        this.o.log({
+          kind: 'job_error',
+          id,
+          code: error.code,
+          error: error.cause instanceof Error ? error.cause.message : error.message,
+          ...(error.upstreamRequestId ? { upstream_request_id: error.upstreamRequestId } : {}),
+        });
         this.publishFinal(id);
       }
-    } finally {
-      clearTimeout(timeout);
-      await this.forget(id);
     }
+    await this.forget(id);
   }
 
-  /**
-   * The provider call for a job: on its spooled references (the files themselves; the upload dir lives until
-   * forget(), after the call), or on those still arriving when it starts early.
-   */
-  private generate(
-    id: string,
-    pending: Pending,
-    settings: OutputSettings,
-    arriving?: ArrivingReferenceSource,
-  ): Promise<ProviderResult> {
-    return this.o.provider.generate(
-      {
-        jobId: id,
-        prompt: pending.prompt,
-        ...settings,
-        size: outputSize(settings),
-        references: pending.references,
-        ...(arriving ? { arriving } : {}),
-      },
-      pending.controller.signal,
-      (partial) => this.partial(id, pending, partial),
-    );
+  /** One failure, one message: the deadline and unknown errors become §6 codes here. */
+  private failureOf(reason: unknown): FramefillError {
+    if (reason instanceof FramefillError) return reason;
+    if (reason instanceof DOMException && reason.name === 'TimeoutError') {
+      return new FramefillError(
+        'upstream_timeout',
+        `The image service did not deliver the image within ${Math.round(this.o.timeoutMs / 1000)} s. Try again, or pick a lower resolution or quality.`,
+      );
+    }
+    return new FramefillError('upstream_error', ERROR_ADVICE.upstream_error, { cause: reason });
+  }
+
+  /** The upstream asked to wait: back to the queue until then, if the job's deadline allows. */
+  private requeue(id: string, job: HeldJob, error: FramefillError): boolean {
+    const until = Date.now() + (error.retryAfter ?? 0) * 1000;
+    if (!this.accepting || until >= (job.deadlineAt ?? 0)) return false;
+    const reason = waitingReason(until);
+    if (!this.o.store.requeue(id, reason)) return false;
+    job.notBefore = until;
+    job.reason = reason;
+    this.queue.unshift(id);
+    this.o.log({ kind: 'job', id, status: 'queued', wait_s: error.retryAfter });
+    this.publish(id, { event: 'status', data: { id, status: 'queued', reason } });
+    return true;
+  }
+
+  /** Previews are previews: at most 512 px on the long edge, never the upstream's full-size bytes. */
+  private async partial(id: string, job: HeldJob, partial: PartialImage): Promise<void> {
+    const preview = await previewOf(partial).catch(() => undefined);
+    if (!preview || job.signal?.aborted) return;
+    job.lastPartial = preview;
+    this.publish(id, { event: 'partial', data: { id, ...preview } });
   }
 
   private async forget(id: string): Promise<void> {
-    const pending = this.pending.get(id);
-    this.pending.delete(id);
-    if (pending) await rm(pending.uploadDir, { recursive: true, force: true });
+    const job = this.held.get(id);
+    this.held.delete(id);
+    if (job) await rm(job.uploadDir, { recursive: true, force: true });
   }
 
-  private transition(id: string, status: 'running'): void {
-    this.o.log({ kind: 'job', id, status });
-    this.events.emit(id, { event: 'status', data: { id, status } } satisfies JobEvent);
+  private publish(id: string, event: JobEvent): void {
+    this.events.emit(id, event);
   }
 
   /** Logs and publishes a job's terminal state from its row. */
@@ -303,9 +324,14 @@ export class JobRunner {
     if (!row) return;
     const view = jobView(row);
     this.o.log({ kind: 'job', id, status: row.status, ...(view.error ? { code: view.error.code } : {}) });
-    this.events.emit(id, { event: 'status', data: { id, status: row.status } } satisfies JobEvent);
-    for (const event of terminalEvents(row)) this.events.emit(id, event);
+    this.publish(id, { event: 'status', data: { id, status: row.status } });
+    for (const event of terminalEvents(row)) this.publish(id, event);
   }
+}
+
+function waitingReason(until: number): string {
+  const seconds = Math.max(1, Math.ceil((until - Date.now()) / 1000));
+  return `Waiting for the image service's rate limit — about ${seconds} s.`;
 }
 
 /** The events that end a job's stream, from its row (also what a late subscriber receives). */
@@ -327,7 +353,7 @@ export function terminalEvents(row: JobRow): JobEvent[] {
         },
       ];
     case 'canceled':
-      return [{ event: 'canceled', data: { id: row.id, credits_returned: true } }];
+      return [{ event: 'canceled', data: { id: row.id, credits_returned: view.credits_returned ?? true } }];
     case 'failed':
     case 'interrupted':
       return [{ event: 'failed', data: { id: row.id, error: view.error ?? INTERRUPTED_ERROR } }];
@@ -336,30 +362,7 @@ export function terminalEvents(row: JobRow): JobEvent[] {
   }
 }
 
-/** Resolves or rejects with the provider, or rejects as soon as the signal aborts (a provider may be slow to notice). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    // The provider's late failure must still be handled: an unhandled rejection would end the whole process.
-    promise.catch(() => undefined);
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
 /** The size a job is made at: the table's, or the draft size for Auto. */
-function outputSize(settings: OutputSettings): OutputSize {
-  return sizeFor(settings.aspectRatio, settings.resolution) ?? AUTO_DRAFT_SIZE;
+function outputSize(row: JobRow): OutputSize {
+  return sizeFor(row.aspect_ratio, row.resolution) ?? AUTO_DRAFT_SIZE;
 }

@@ -1,16 +1,18 @@
 // Starts the proxy: opens the data dir, settles jobs a previous process left unfinished, and listens on
-// every configured address (both loopback families by default). `close()` is the graceful stop.
-import { mkdirSync, rmSync } from 'node:fs';
+// every configured address (both loopback families by default). `close()` is the graceful stop: no new jobs,
+// running ones may finish, and their images stay downloadable until fetched or the grace period ends.
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import type { Config } from './config';
 import { openDb } from './db';
-import { idleGc } from './idle-gc';
 import { JobStore } from './jobs';
 import { Ledger } from './ledger';
+import { loadLocalToken } from './local-token';
 import { type Logger, stdoutLogger } from './log';
+import { ClientCaps } from './middleware/caps';
 import { createProvider } from './providers';
 import type { Provider } from './providers/types';
 import { INTERRUPTED_ERROR, JobRunner } from './runner';
@@ -25,8 +27,6 @@ export interface StartOptions {
   staticDir?: string;
   /** Per-reference byte cap (§4's 50 MB by default). */
   referenceMaxBytes?: number;
-  /** A compacting GC once idle after work (proxy/idle-gc.ts); the CLI turns it on, in-process tests leave it off. */
-  idleGc?: boolean;
 }
 
 export interface RunningProxy {
@@ -36,6 +36,8 @@ export interface RunningProxy {
   /** The addresses actually listened on. */
   hosts: string[];
   mode: 'local' | 'tokens';
+  /** Local mode's secret: every /v1 route but health and capabilities needs it. */
+  localToken: string;
   provider: Provider;
   ledger: Ledger;
   store: JobStore;
@@ -63,10 +65,11 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
   const provider = opts.provider ?? createProvider(config);
   const resultsDir = path.join(config.dataDir, 'results');
   const uploadsDir = path.join(config.dataDir, 'uploads');
-  mkdirSync(resultsDir, { recursive: true });
+  mkdirSync(resultsDir, { recursive: true, mode: 0o700 });
   // Uploads belong to jobs a previous process never finished; those jobs are interrupted just below.
   rmSync(uploadsDir, { recursive: true, force: true });
-  mkdirSync(uploadsDir, { recursive: true });
+  mkdirSync(uploadsDir, { recursive: true, mode: 0o700 });
+  const localToken = loadLocalToken(config.dataDir);
   const store = new JobStore(db, ledger);
   for (const id of store.unfinished()) {
     if (store.finish(id, 'interrupted', INTERRUPTED_ERROR)) log({ kind: 'job', id, status: 'interrupted' });
@@ -77,18 +80,31 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
     resultsDir,
     concurrency: config.upstreamConcurrency,
     timeoutMs: config.upstreamTimeoutMs,
+    imagesPerMinute: config.imagesPerMinute || undefined,
+    refundStartedCancels: config.refundStartedCancels,
     log,
     logPrompts: config.logPrompts,
   });
 
   let port = config.port;
+  // Images of jobs that finished during a shutdown, not yet fetched: the drain waits for them.
+  const unfetched = new Set<string>();
+  let draining = false;
+  let fetchedAll: (() => void) | undefined;
   const app = createApp({
     config,
     ledger,
     store,
     runner,
     provider,
+    prices: config.prices,
     log,
+    localToken,
+    caps: new ClientCaps(config.caps),
+    onImageFetched: (id) => {
+      unfetched.delete(id);
+      if (draining && unfetched.size === 0) fetchedAll?.();
+    },
     uploadsDir,
     selfOrigins: () => [`http://localhost:${port}`, `http://127.0.0.1:${port}`, `http://[::1]:${port}`],
     keepAliveMs: opts.keepAliveMs,
@@ -96,9 +112,7 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
     referenceMaxBytes: opts.referenceMaxBytes,
   });
 
-  // Requests still open (uploads, event streams) and jobs in flight: the idle collection waits for both.
-  let openRequests = 0;
-  const collector = opts.idleGc ? idleGc(() => openRequests > 0 || runner.inFlight > 0) : undefined;
+  const maxConnections = connectionBudget();
   const servers: NodeServer[] = [];
   const hosts: string[] = [];
   for (const host of config.hosts) {
@@ -113,16 +127,7 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
       },
       getRequestListener(app.fetch),
     );
-    if (collector) {
-      server.on('request', (_req, res) => {
-        openRequests++;
-        collector.touch();
-        res.once('close', () => {
-          openRequests--;
-          collector.touch();
-        });
-      });
-    }
+    server.maxConnections = maxConnections;
     // SSE streams send a keep-alive every 15 s; an idle socket is closed well after that.
     server.timeout = 120_000;
     server.keepAliveTimeout = 5_000;
@@ -173,6 +178,7 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
     port,
     hosts,
     mode: ledger.hasTokens() ? 'tokens' : 'local',
+    localToken,
     provider,
     ledger,
     store,
@@ -180,9 +186,21 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
     close(graceMs = config.shutdownGraceMs) {
       closing ??= (async () => {
         clearInterval(cleanupTimer);
-        collector?.stop();
-        const stopped = Promise.all(servers.map(closeServer));
+        const graceEnds = Date.now() + graceMs;
+        const finishing = runner.runningIds();
         await runner.shutdown(graceMs);
+        // A paid image is never lost: the panel may still be on its way to fetch what just finished.
+        for (const id of finishing) if (store.get(id)?.status === 'completed') unfetched.add(id);
+        if (unfetched.size > 0) {
+          draining = true;
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          await Promise.race([
+            new Promise<void>((resolve) => (fetchedAll = resolve)),
+            new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, graceEnds - Date.now())))),
+          ]);
+          clearTimeout(timer);
+        }
+        const stopped = Promise.all(servers.map(closeServer));
         // Event streams of finished jobs have ended; whatever is left open is idle.
         for (const server of servers) server.closeAllConnections();
         await stopped;
@@ -191,6 +209,23 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
       return closing;
     },
   };
+}
+
+/**
+ * Connections the servers accept at most: the process's descriptor limit less a reserve for the database, result
+ * files, uploads and upstream calls, so that health and running jobs never meet EMFILE.
+ */
+const DESCRIPTOR_RESERVE = 256;
+function connectionBudget(): number {
+  const limits = (() => {
+    try {
+      return readFileSync('/proc/self/limits', 'utf8');
+    } catch {
+      return '';
+    }
+  })();
+  const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1]);
+  return Number.isFinite(soft) ? Math.max(64, soft - DESCRIPTOR_RESERVE) : 4096;
 }
 
 function listen(server: NodeServer, port: number, host: string): Promise<void> {

@@ -21,7 +21,6 @@ export function createDraftProvider(options: DraftProviderOptions): Provider {
   return {
     name: 'draft',
     model: DRAFT_MODEL,
-    forwardsArriving: false,
     async generate(request, signal, onPartial) {
       const size = request.size === 'auto' ? AUTO_DRAFT_SIZE : request.size;
       const image = await renderDraft(request, size);

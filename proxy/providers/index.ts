@@ -11,7 +11,6 @@ export function createProvider(config: Config): Provider {
       baseURL: config.openai.baseURL,
       model: config.openai.model,
       timeoutMs: config.upstreamTimeoutMs,
-      forwardArriving: config.forwardUploads,
     });
   }
   return createDraftProvider({ delayMs: config.draftDelayMs });

@@ -2,15 +2,7 @@
 // streamed when the upstream allows it, and every upstream failure turned into a §6 code.
 import { openAsBlob } from 'node:fs';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import OpenAI, {
-  APIConnectionError,
-  APIConnectionTimeoutError,
-  APIError,
-  APIUserAbortError,
-  toFile,
-  toStreamingFile,
-  type Uploadable,
-} from 'openai';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from 'openai';
 import sharp from 'sharp';
 import { Agent } from 'undici';
 import { z } from 'zod';
@@ -18,16 +10,18 @@ import { sizeParam } from '../../core/formats';
 import { readImageSize } from '../../core/image-header';
 import { type ReferenceMime, sniffImageMime } from '../../core/limits';
 import { FramefillError } from '../errors';
-import type { ArrivingReferenceSource, GenerationRequest, PartialImage, Provider, ProviderResult } from './types';
+import type { GenerationRequest, PartialImage, Provider, ProviderResult } from './types';
 
 export interface OpenAIProviderOptions {
   apiKey: string;
   baseURL: string | undefined;
   model: string;
+  /** The job's deadline (FRAMEFILL_UPSTREAM_TIMEOUT_S): the transport's own timeouts are set beyond it. */
   timeoutMs: number;
-  /** Accept references still arriving (sent as a chunked upload); true unless FRAMEFILL_FORWARD_UPLOADS=0. */
-  forwardArriving?: boolean;
 }
+
+/** The transport's timeouts sit this far beyond the job's deadline, so that the deadline always fires first. */
+const TRANSPORT_MARGIN_MS = 60_000;
 
 /** Previews asked for when streaming; the spec allows 0–3 (PartialImages). */
 const PARTIAL_IMAGES = 2;
@@ -61,13 +55,13 @@ const POLICY_CODES = new Set(['moderation_blocked', 'content_policy_violation'])
 class MalformedAnswer extends Error {}
 
 export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
-  const timeoutMs = Math.ceil(options.timeoutMs);
+  const timeoutMs = Math.ceil(options.timeoutMs) + TRANSPORT_MARGIN_MS;
   // Node's fetch gives up after 300 s without headers or between body chunks (undici's default headersTimeout and
   // bodyTimeout), shorter than a slow GPT Image 2 render: https://github.com/openai/openai-node/issues/2153.
   // The SDK's README asks to pair an undici dispatcher with undici's own fetch, but undici 7's fetch cannot send
   // Node 20's global FormData (the SDK then refuses every upload), while Node 20's fetch (undici 6) accepts an
   // undici 7 Agent; the known mismatch ("invalid onRequestStart method") is the other direction.
-  const dispatcher = new Agent({ headersTimeout: timeoutMs + 1000, bodyTimeout: timeoutMs + 1000 });
+  const dispatcher = new Agent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   const client = new OpenAI({
     apiKey: options.apiKey,
     baseURL: options.baseURL ?? DEFAULT_BASE_URL,
@@ -105,7 +99,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
     const streaming = { stream: true as const, partial_images: PARTIAL_IMAGES };
     const requestOptions = { signal, timeout: timeoutMs, maxRetries: 0 };
 
-    if (request.references.length === 0 && !request.arriving) {
+    if (request.references.length === 0) {
       if (stream) {
         const response = await client.images.generate({ ...params, ...streaming }, requestOptions).asResponse();
         return readStream(sseEvents(response), requestIdOf(response), onImage, onPartial);
@@ -117,17 +111,13 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
     // The SDK sends an array under `image` as repeated `image[]` parts in order, each with the File's name and
     // type (a repeated plain `image` field is refused): https://platform.openai.com/docs/api-reference/images/createEdit
     // A spooled reference goes as a file-backed Blob, read from disk while the request is sent, never held whole.
-    const image = request.arriving
-      ? await arrivingImages(request.arriving)
-      : await Promise.all(
-          request.references.map(async (reference, index) => {
-            const name = referenceName(index, reference.mime);
-            if ('bytes' in reference) return toFile(reference.bytes, name, { type: reference.mime });
-            return new File([await openAsBlob(reference.file, { type: reference.mime })], name, {
-              type: reference.mime,
-            });
-          }),
-        );
+    const image = await Promise.all(
+      request.references.map(async (reference, index) => {
+        const name = referenceName(index, reference.mime);
+        if ('bytes' in reference) return toFile(reference.bytes, name, { type: reference.mime });
+        return new File([await openAsBlob(reference.file, { type: reference.mime })], name, { type: reference.mime });
+      }),
+    );
     if (stream) {
       const response = await client.images.edit({ ...params, image, ...streaming }, requestOptions).asResponse();
       return readStream(sseEvents(response), requestIdOf(response), onImage, onPartial);
@@ -139,46 +129,36 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
   return {
     name: 'openai',
     model: options.model,
-    forwardsArriving: options.forwardArriving ?? true,
     async generate(request, signal, onPartial) {
-      const deadline = new AbortController();
-      const timer = setTimeout(() => deadline.abort(), timeoutMs);
-      const callSignal = AbortSignal.any([signal, deadline.signal]);
       let imageSeen = false;
       let retried = false;
       let stream = !streamingRefused;
-      try {
-        for (;;) {
-          if (signal.aborted) throw abortReason(signal);
-          if (deadline.signal.aborted) throw timeoutError(timeoutMs);
-          try {
-            return await callOnce(
-              request,
-              callSignal,
-              stream,
-              () => {
-                imageSeen = true;
-              },
-              onPartial,
-            );
-          } catch (error) {
-            if (signal.aborted) throw abortReason(signal);
-            if (deadline.signal.aborted) throw timeoutError(timeoutMs, error);
-            if (stream && isStreamingRefusal(error)) {
-              streamingRefused = true;
-              stream = false;
-              continue;
-            }
-            if (!retried && !imageSeen && isRetryable(error)) {
-              retried = true;
-              await pause(RETRY_DELAY_MS, callSignal);
-              continue;
-            }
-            throw toFramefillError(error, timeoutMs);
+      for (;;) {
+        signal.throwIfAborted();
+        try {
+          return await callOnce(
+            request,
+            signal,
+            stream,
+            () => {
+              imageSeen = true;
+            },
+            onPartial,
+          );
+        } catch (error) {
+          signal.throwIfAborted();
+          if (stream && isStreamingRefusal(error)) {
+            streamingRefused = true;
+            stream = false;
+            continue;
           }
+          if (!retried && !imageSeen && isRetryable(error)) {
+            retried = true;
+            await pause(RETRY_DELAY_MS, signal);
+            continue;
+          }
+          throw toFramefillError(error, timeoutMs);
         }
-      } finally {
-        clearTimeout(timer);
       }
     },
   };
@@ -186,25 +166,6 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
 
 function referenceName(index: number, mime: ReferenceMime): string {
   return `reference-${index + 1}.${EXTENSIONS[mime]}`;
-}
-
-/**
- * `image[]` for references still arriving: each a streaming part (the SDK's `toStreamingFile`, sent as a chunked
- * multipart body without reading the stream up front). The SDK walks this array while it sends the body, so each
- * part, once sent, appends the next reference before ending — or ends the list once the upload is accepted.
- */
-async function arrivingImages(arriving: ArrivingReferenceSource): Promise<Uploadable[]> {
-  const image: Uploadable[] = [];
-  const part = (index: number): Uploadable => {
-    async function* bytes(): AsyncGenerator<Uint8Array> {
-      yield* arriving.read(index);
-      if (await arriving.hasNext(index)) image.push(part(index + 1));
-    }
-    const mime = arriving.mime(index);
-    return toStreamingFile(bytes(), referenceName(index, mime), { type: mime });
-  };
-  if (await arriving.hasNext(-1)) image.push(part(0));
-  return image;
 }
 
 /**
@@ -291,10 +252,6 @@ async function describePartial(b64: string, index: number): Promise<PartialImage
     return undefined;
   }
   return size.width && size.height ? { index, mime, b64, width: size.width, height: size.height } : undefined;
-}
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new APIUserAbortError();
 }
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {

@@ -11,8 +11,8 @@ export interface ProviderReference {
 }
 
 /**
- * A reference as the job runner hands it over: the file its upload was spooled to, so 50 jobs of 16 references
- * are streamed from disk to the upstream rather than held in memory (bench/: memory under load).
+ * A reference as the job runner hands it over: the file its upload was written to, so many jobs of 16 references
+ * are streamed from disk to the upstream rather than held in memory.
  */
 export interface SpooledReference {
   file: string;
@@ -21,21 +21,10 @@ export interface SpooledReference {
   height: number;
 }
 
-/**
- * References still arriving from the client (proxy/arriving.ts), for a provider that can forward them while they
- * arrive. `hasNext` answers `false` only once the upload is accepted, and throws if it is refused, so the
- * upstream request can never be completed for an upload the proxy then refuses.
- */
-export interface ArrivingReferenceSource {
-  mime(index: number): ReferenceMime;
-  /** Whether a reference follows `index` (-1: whether there is a first one). */
-  hasNext(index: number): Promise<boolean>;
-  /** Reference `index`'s bytes, as they arrive, to its end; each call reads from the start. */
-  read(index: number): AsyncIterable<Uint8Array>;
-}
-
 export interface GenerationRequest {
   jobId: string;
+  /** Whose job it is: OpenAI asks for a stable end-user id (sent as a hash). */
+  accountId: string;
   prompt: string;
   aspectRatio: AspectRatio;
   resolution: Tier;
@@ -44,8 +33,6 @@ export interface GenerationRequest {
   quality: Quality;
   outputFormat: OutputFormat;
   references: readonly (ProviderReference | SpooledReference)[];
-  /** Set instead of `references` when the job was started while its upload still arrived. */
-  arriving?: ArrivingReferenceSource;
 }
 
 export interface PartialImage {
@@ -67,11 +54,11 @@ export interface ProviderResult {
 export interface Provider {
   readonly name: 'openai' | 'draft';
   readonly model: string;
-  /** Whether `generate` accepts `arriving` references (the draft provider decodes whole images, so it does not). */
-  readonly forwardsArriving: boolean;
   /**
-   * Produces one image. Must stop promptly when `signal` aborts, and throw a FramefillError carrying a
-   * §6 code for every failure the user can meet (content_policy, rate_limited, upstream_error, upstream_timeout).
+   * Produces one image. `signal` is the job's one deadline and its cancel (the runner owns it): when it aborts,
+   * stop promptly and throw `signal.reason`. Throw a FramefillError carrying a §6 code for every failure the user
+   * can meet (content_policy, rate_limited with retryAfter, upstream_error); the provider sets no timeout of its
+   * own that could fire before the job's deadline.
    */
   generate(
     request: GenerationRequest,

@@ -15,6 +15,25 @@ import { type RunningProxy, type StartOptions, startProxy } from '../../proxy/st
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const BUILT_PROXY = path.join(ROOT, 'build/proxy.mjs');
 
+/** The local token of each proxy a test started, by its base URL: `api()` and the helpers below send it. */
+const localTokens = new Map<string, string>();
+
+function tokenFor(url: string): string | undefined {
+  for (const [base, token] of localTokens) if (url.startsWith(base)) return token;
+  return undefined;
+}
+
+/**
+ * `fetch` as the panel calls a local proxy: with the proxy's local token unless the call sets Authorization itself.
+ * Tests of authentication itself use plain `fetch`.
+ */
+export function api(url: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  const token = tokenFor(url);
+  if (token && !headers.has('Authorization')) headers.set('Authorization', `Bearer ${token}`);
+  return fetch(url, { ...init, headers });
+}
+
 export function tempDataDir(): string {
   return mkdtempSync(path.join(tmpdir(), 'framefill-proxy-'));
 }
@@ -42,6 +61,7 @@ export async function startTestProxy(env: Record<string, string> = {}, opts: Sta
   });
   const logs: LogLine[] = [];
   const proxy = await startProxy(config, { log: (line) => logs.push(line), ...opts });
+  localTokens.set(proxy.url, proxy.localToken);
   return Object.assign(proxy, { dataDir, logs });
 }
 
@@ -49,6 +69,8 @@ export interface SpawnedProxy {
   url: string;
   port: number;
   dataDir: string;
+  /** The local token the proxy printed (local mode). */
+  localToken: string | undefined;
   child: ChildProcess;
   /** Everything the process printed so far. */
   output(): string;
@@ -98,10 +120,13 @@ export async function spawnProxy(
     child.stdout?.on('data', check);
     void exited.then((code) => reject(new Error(`proxy exited (${code}) before listening:\n${output}`)));
   });
+  const localToken = /token:\s+(ffl_\S+)/.exec(output)?.[1];
+  if (localToken) localTokens.set(`http://127.0.0.1:${port}`, localToken);
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     dataDir,
+    localToken,
     child,
     output: () => output,
     exited,
@@ -160,9 +185,11 @@ export function generationForm(fields: Record<string, string>, references: Refer
   return form;
 }
 
-export function authHeaders(options: SubmitOptions = {}): Record<string, string> {
+export function authHeaders(options: SubmitOptions = {}, url = ''): Record<string, string> {
+  // The proxy's local token unless the test names a token (or `''` for none).
+  const token = options.token ?? tokenFor(url);
   return {
-    ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}),
+    ...(token ? { Authorization: `Bearer ${token}` } : {}),
     ...(options.idempotencyKey ? { 'Idempotency-Key': options.idempotencyKey } : {}),
     ...(options.origin ? { Origin: options.origin } : {}),
     ...options.headers,
@@ -178,7 +205,7 @@ export function submitGeneration(
   return fetch(`${url}/v1/generations`, {
     method: 'POST',
     body: generationForm(fields, options.references),
-    headers: authHeaders(options),
+    headers: authHeaders(options, url),
   });
 }
 
@@ -195,7 +222,7 @@ export async function readEvents(
 ): Promise<{ events: SseEvent[]; comments: number; contentType: string | null }> {
   const controller = new AbortController();
   const response = await fetch(`${url}/v1/generations/${id}/events`, {
-    headers: authHeaders({ token: options.token }),
+    headers: authHeaders({ token: options.token }, url),
     signal: controller.signal,
   });
   const events: SseEvent[] = [];

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthSchema, JobSchema } from '../../core/api';
 import { type FakeOpenAI, startFakeOpenAI } from '../fakes/openai-upstream';
-import { generateAndWait, ROOT, type SpawnedProxy, spawnProxy } from '../helpers/proxy';
+import { api, generateAndWait, ROOT, type SpawnedProxy, spawnProxy } from '../helpers/proxy';
 import { references } from './fixtures';
 
 let fake: FakeOpenAI;
@@ -22,7 +22,7 @@ afterAll(async () => {
 
 describe('the built proxy with an OpenAI key', () => {
   it('uses the OpenAI provider with gpt-image-2 by default', async () => {
-    const health = HealthSchema.parse(await (await fetch(`${proxy.url}/v1/health`)).json());
+    const health = HealthSchema.parse(await (await api(`${proxy.url}/v1/health`)).json());
     expect(health).toMatchObject({ provider: 'openai', model: 'gpt-image-2' });
   });
 
@@ -36,7 +36,7 @@ describe('the built proxy with an OpenAI key', () => {
       { references: refs },
     );
     expect(image.events.at(-1)?.event).toBe('completed');
-    const job = JobSchema.parse(await (await fetch(`${proxy.url}/v1/generations/${image.id}`)).json());
+    const job = JobSchema.parse(await (await api(`${proxy.url}/v1/generations/${image.id}`)).json());
     expect(job).toMatchObject({ status: 'completed', width: 1440, height: 2560, references: 3 });
     expect(fake.requests.map((r) => r.path)).toEqual(['/v1/images/generations', '/v1/images/edits']);
     expect(fake.requests[1]?.images).toHaveLength(3);

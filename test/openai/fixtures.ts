@@ -31,6 +31,7 @@ export async function references(count: number): Promise<ProviderReference[]> {
 export function generation(overrides: Partial<GenerationRequest> = {}): GenerationRequest {
   return {
     jobId: '00000000-0000-4000-8000-000000000000',
+    accountId: 'account-1',
     prompt: 'A lighthouse at dusk, flat illustration',
     aspectRatio: '16:9',
     resolution: '1K',

@@ -6,17 +6,24 @@ import { AccountSchema, HealthSchema, JobSchema } from '../../core/api';
 import { sizeParam } from '../../core/formats';
 import { LOCAL_ACCOUNT_CREDITS } from '../../proxy/ledger';
 import type { Fault } from '../fakes/openai-upstream';
-import { generateAndWait, type ReferenceFile, readEvents, type SseEvent, submitGeneration } from '../helpers/proxy';
+import {
+  api,
+  generateAndWait,
+  type ReferenceFile,
+  readEvents,
+  type SseEvent,
+  submitGeneration,
+} from '../helpers/proxy';
 import { ALL_PAIRS, references, useProxyOnFakeOpenAI } from './fixtures';
 
 const setUp = useProxyOnFakeOpenAI();
 
 async function job(url: string, id: string) {
-  return JobSchema.parse(await (await fetch(`${url}/v1/generations/${id}`)).json());
+  return JobSchema.parse(await (await api(`${url}/v1/generations/${id}`)).json());
 }
 
 async function account(url: string) {
-  return AccountSchema.parse(await (await fetch(`${url}/v1/account`)).json());
+  return AccountSchema.parse(await (await api(`${url}/v1/account`)).json());
 }
 
 const fields = (ratio: string, tier: string) => ({
@@ -33,7 +40,7 @@ async function panelReferences(count: number): Promise<ReferenceFile[]> {
 describe('the proxy on the OpenAI provider', () => {
   it('reports the openai provider and the configured model', async () => {
     const { proxy } = await setUp({ OPENAI_IMAGE_MODEL: 'gpt-image-2' });
-    const health = HealthSchema.parse(await (await fetch(`${proxy.url}/v1/health`)).json());
+    const health = HealthSchema.parse(await (await api(`${proxy.url}/v1/health`)).json());
     expect(health).toMatchObject({ provider: 'openai', model: 'gpt-image-2' });
   });
 
@@ -45,7 +52,7 @@ describe('the proxy on the OpenAI provider', () => {
       const sent = fake.requests.at(-1);
       expect(sent?.json, `${ratio} ${tier}`).toMatchObject({ model: 'gpt-image-2', size: sizeParam(size), n: 1 });
       const expected = size === 'auto' ? { width: 1024, height: 1024 } : size;
-      const image = await fetch(`${proxy.url}/v1/generations/${id}/image`);
+      const image = await api(`${proxy.url}/v1/generations/${id}/image`);
       const meta = await sharp(Buffer.from(await image.arrayBuffer())).metadata();
       expect({ width: meta.width, height: meta.height }, `${ratio} ${tier}`).toEqual(expected);
       expect(await job(proxy.url, id)).toMatchObject({ status: 'completed', ...expected });
@@ -65,7 +72,7 @@ describe('the proxy on the OpenAI provider', () => {
     const { fake, proxy } = await setUp();
     const { id } = await generateAndWait(proxy.url, { ...fields('4:3', '1K'), output_format: 'jpeg' });
     expect(fake.requests[0]?.json).toMatchObject({ output_format: 'jpeg' });
-    const image = await fetch(`${proxy.url}/v1/generations/${id}/image`);
+    const image = await api(`${proxy.url}/v1/generations/${id}/image`);
     expect(image.headers.get('content-type')).toBe('image/jpeg');
   });
 
@@ -167,7 +174,7 @@ describe('cancelling through the proxy', () => {
     const response = await submitGeneration(proxy.url, fields('16:9', '4K'));
     const { id } = (await response.json()) as { id: string };
     await fake.received(1);
-    expect((await fetch(`${proxy.url}/v1/generations/${id}`, { method: 'DELETE' })).status).toBeLessThan(300);
+    expect((await api(`${proxy.url}/v1/generations/${id}`, { method: 'DELETE' })).status).toBeLessThan(300);
     const { events } = await readEvents(proxy.url, id);
     expect(events.at(-1)?.event).toBe('canceled');
     await expect.poll(() => fake?.requests[0]?.closedByClient).toBe(true);

@@ -6,7 +6,7 @@ import { AccountSchema, ErrorBodySchema, JobSchema, parseJobEvent } from '../../
 import { FramefillError } from '../../proxy/errors';
 import type { Provider } from '../../proxy/providers/types';
 import { png } from '../helpers/images';
-import { generateAndWait, readEvents, startTestProxy, submitGeneration } from '../helpers/proxy';
+import { api, generateAndWait, readEvents, startTestProxy, submitGeneration } from '../helpers/proxy';
 
 const fields = { prompt: 'a quiet harbour at dawn', aspect_ratio: '16:9', resolution: '1K' };
 
@@ -17,11 +17,11 @@ async function submit(url: string, body = fields) {
 }
 
 async function job(url: string, id: string) {
-  return JobSchema.parse(await (await fetch(`${url}/v1/generations/${id}`)).json());
+  return JobSchema.parse(await (await api(`${url}/v1/generations/${id}`)).json());
 }
 
 async function account(url: string) {
-  return AccountSchema.parse(await (await fetch(`${url}/v1/account`)).json());
+  return AccountSchema.parse(await (await api(`${url}/v1/account`)).json());
 }
 
 /** A provider that waits for the test to resolve or fail it, honouring abort. */
@@ -30,7 +30,6 @@ function manualProvider(result?: (size: { width: number; height: number }) => Pr
   const provider: Provider = {
     name: 'draft',
     model: 'manual',
-    forwardsArriving: false,
     generate(request, signal) {
       return new Promise((resolve, reject) => {
         const size = request.size === 'auto' ? { width: 1024, height: 1024 } : request.size;
@@ -147,7 +146,7 @@ describe('cancel', () => {
       const reading = readEvents(proxy.url, id);
       await until(() => calls.length === 1);
       expect((await account(proxy.url)).balance_credits).toBe(before.balance_credits - 6);
-      const response = await fetch(`${proxy.url}/v1/generations/${id}`, { method: 'DELETE' });
+      const response = await api(`${proxy.url}/v1/generations/${id}`, { method: 'DELETE' });
       expect(JobSchema.parse(await response.json()).status).toBe('canceled');
       const { events } = await reading;
       expect(events.at(-1)).toEqual({ event: 'canceled', data: { id, credits_returned: true } });
@@ -162,7 +161,7 @@ describe('cancel', () => {
         { kind: 'release', amount: 6 },
       ]);
       // Cancelling again changes nothing.
-      await fetch(`${proxy.url}/v1/generations/${id}`, { method: 'DELETE' });
+      await api(`${proxy.url}/v1/generations/${id}`, { method: 'DELETE' });
       expect(proxy.ledger.rowsForJob(id)).toHaveLength(2);
     } finally {
       await proxy.close();
@@ -177,7 +176,7 @@ describe('cancel', () => {
       const second = await submit(proxy.url);
       await until(() => calls.length === 1);
       expect((await job(proxy.url, second.id)).status).toBe('queued');
-      await fetch(`${proxy.url}/v1/generations/${second.id}`, { method: 'DELETE' });
+      await api(`${proxy.url}/v1/generations/${second.id}`, { method: 'DELETE' });
       expect((await job(proxy.url, second.id)).status).toBe('canceled');
       calls[0]!.finish();
       await readEvents(proxy.url, first.id);
@@ -303,7 +302,7 @@ describe('the check of every provider result', () => {
       expect(done).toMatchObject({ status: 'completed', width: 4096, height: 2048 });
       expect(done.notes?.[0]).toContain('5000×2500');
       const image = await sharp(
-        Buffer.from(await (await fetch(`${proxy.url}/v1/generations/${id}/image`)).arrayBuffer()),
+        Buffer.from(await (await api(`${proxy.url}/v1/generations/${id}/image`)).arrayBuffer()),
       ).metadata();
       expect([image.width, image.height]).toEqual([4096, 2048]);
     } finally {
@@ -322,7 +321,7 @@ describe('the check of every provider result', () => {
       const row = proxy.store.get(id)!;
       expect(JSON.parse(row.usage_json!)).toEqual({ total_tokens: 42 });
       expect(row.upstream_request_id).toBe('req_123');
-      const text = await (await fetch(`${proxy.url}/v1/generations/${id}`)).text();
+      const text = await (await api(`${proxy.url}/v1/generations/${id}`)).text();
       expect(text).not.toContain('req_123');
       expect(text).not.toContain('total_tokens');
     } finally {
@@ -339,7 +338,7 @@ describe('results', () => {
       const file = proxy.store.get(id)!.result_file!;
       await new Promise((r) => setTimeout(r, 100));
       expect(await proxy.cleanup()).toBe(1);
-      const response = await fetch(`${proxy.url}/v1/generations/${id}/image`);
+      const response = await api(`${proxy.url}/v1/generations/${id}/image`);
       expect(response.status).toBe(404);
       expect(ErrorBodySchema.parse(await response.json()).error.code).toBe('not_found');
       const { existsSync } = await import('node:fs');

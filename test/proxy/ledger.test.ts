@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { AccountSchema, ErrorBodySchema, JobSchema } from '../../core/api';
 import { openDb } from '../../proxy/db';
 import { png } from '../helpers/images';
-import { generateAndWait, readEvents, startTestProxy, submitGeneration, tempDataDir } from '../helpers/proxy';
+import { api, generateAndWait, readEvents, startTestProxy, submitGeneration, tempDataDir } from '../helpers/proxy';
 
 const fourK = { prompt: 'a city at night', aspect_ratio: '16:9', resolution: '4K' };
 
@@ -14,7 +14,7 @@ async function tokenProxy(credits: number, env: Record<string, string> = {}) {
   const { token, account } = proxy.ledger.createToken('alice', credits);
   const balance = async () =>
     AccountSchema.parse(
-      await (await fetch(`${proxy.url}/v1/account`, { headers: { Authorization: `Bearer ${token}` } })).json(),
+      await (await api(`${proxy.url}/v1/account`, { headers: { Authorization: `Bearer ${token}` } })).json(),
     );
   return { proxy, token, accountId: account.id, balance };
 }
@@ -131,7 +131,7 @@ describe('the ledger', () => {
       );
       expect(b.id).not.toBe(a.id);
       // And bob cannot see alice's job.
-      const response = await fetch(`${proxy.url}/v1/generations/${a.id}`, {
+      const response = await api(`${proxy.url}/v1/generations/${a.id}`, {
         headers: { Authorization: `Bearer ${other}` },
       });
       expect(response.status).toBe(404);

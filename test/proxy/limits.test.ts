@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorBodySchema, JobSchema } from '../../core/api';
 import { REFERENCE_MAX_BYTES } from '../../core/limits';
 import { jpeg, png, webp } from '../helpers/images';
-import { startTestProxy, submitGeneration, type TestProxy } from '../helpers/proxy';
+import { api, startTestProxy, submitGeneration, type TestProxy } from '../helpers/proxy';
 
 let proxy: TestProxy;
 beforeAll(async () => {
@@ -168,7 +168,7 @@ describe('reference size', () => {
 
 describe('the request body', () => {
   it('refuses a body that is not multipart with 400 invalid_request', async () => {
-    const response = await fetch(`${proxy.url}/v1/generations`, {
+    const response = await api(`${proxy.url}/v1/generations`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ prompt: 'x', ...base }),
@@ -179,7 +179,7 @@ describe('the request body', () => {
 
   it('refuses a truncated multipart body with 400 invalid_request, never 5xx', async () => {
     const body = '--b\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nhello';
-    const response = await fetch(`${proxy.url}/v1/generations`, {
+    const response = await api(`${proxy.url}/v1/generations`, {
       method: 'POST',
       headers: { 'Content-Type': 'multipart/form-data; boundary=b' },
       body,
@@ -228,7 +228,7 @@ describe('the request body', () => {
           controller.enqueue(new Uint8Array(64 * 1024));
         },
       });
-      const response = await fetch(`${small.url}/v1/generations`, {
+      const response = await api(`${small.url}/v1/generations`, {
         method: 'POST',
         headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` },
         body: stream,

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorBodySchema, JobSchema } from '../../core/api';
 import { jpeg } from '../helpers/images';
 import {
+  api,
   generateAndWait,
   ROOT,
   readEvents,
@@ -40,10 +41,10 @@ describe('the CLI', () => {
     const server = await spawnProxy(env);
     try {
       expect(server.output()).toContain('mode:      tokens');
-      const ok = await fetch(`${server.url}/v1/account`, { headers: { Authorization: `Bearer ${token}` } });
+      const ok = await api(`${server.url}/v1/account`, { headers: { Authorization: `Bearer ${token}` } });
       expect(await ok.json()).toMatchObject({ name: 'alice', balance_credits: 50 });
       expect((await runProxyCli(['token', 'revoke', 'alice'], env)).code).toBe(0);
-      const revoked = await fetch(`${server.url}/v1/account`, { headers: { Authorization: `Bearer ${token}` } });
+      const revoked = await api(`${server.url}/v1/account`, { headers: { Authorization: `Bearer ${token}` } });
       expect(revoked.status).toBe(401);
     } finally {
       await server.stop();
@@ -89,23 +90,23 @@ describe('stopping mid-job', () => {
     await readEvents(second.url, running.id, {
       until: (e) => e.event === 'status' && (e.data as { status: string }).status === 'running',
     });
-    expect((await (await fetch(`${second.url}/v1/account`)).json()).balance_credits).toBe(1_000_000 - 16);
+    expect((await (await api(`${second.url}/v1/account`)).json()).balance_credits).toBe(1_000_000 - 16);
     expect(await second.stop('SIGKILL')).toBe('SIGKILL');
 
     const third = await spawnProxy({ FRAMEFILL_DATA_DIR: dataDir });
     try {
-      const job = JobSchema.parse(await (await fetch(`${third.url}/v1/generations/${running.id}`)).json());
+      const job = JobSchema.parse(await (await api(`${third.url}/v1/generations/${running.id}`)).json());
       expect(job.status).toBe('interrupted');
       expect(job.error?.code).toBe('upstream_error');
       const { events } = await readEvents(third.url, running.id);
       expect(events.map((e) => e.event)).toEqual(['status', 'failed']);
       expect(events[0]!.data).toEqual({ id: running.id, status: 'interrupted' });
-      expect(await (await fetch(`${third.url}/v1/account`)).json()).toMatchObject({
+      expect(await (await api(`${third.url}/v1/account`)).json()).toMatchObject({
         balance_credits: 1_000_000 - 8,
         spent_credits: 8,
         jobs_in_flight: 0,
       });
-      const image = await fetch(`${third.url}/v1/generations/${done.id}/image`);
+      const image = await api(`${third.url}/v1/generations/${done.id}/image`);
       expect(image.status).toBe(200);
       expect(image.headers.get('Content-Type')).toBe('image/png');
     } finally {
@@ -127,7 +128,7 @@ describe('stopping mid-job', () => {
     expect(await server.stop('SIGTERM')).toBe(0);
     const after = await spawnProxy({ FRAMEFILL_DATA_DIR: dataDir });
     try {
-      expect(JobSchema.parse(await (await fetch(`${after.url}/v1/generations/${job.id}`)).json()).status).toBe(
+      expect(JobSchema.parse(await (await api(`${after.url}/v1/generations/${job.id}`)).json()).status).toBe(
         'completed',
       );
     } finally {
@@ -148,7 +149,7 @@ describe('memory under the body cap', () => {
     const server = await spawnProxy({ FRAMEFILL_BODY_LIMIT_BYTES: String(cap) });
     try {
       const pid = server.child.pid!;
-      await fetch(`${server.url}/v1/health`);
+      await api(`${server.url}/v1/health`);
       const before = peakRss(pid);
       const image = await jpeg(64, 64);
       const fileBytes = 45 * 1024 * 1024;

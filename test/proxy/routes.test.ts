@@ -7,7 +7,7 @@ import { AccountSchema, CapabilitiesSchema, ErrorBodySchema, HealthSchema, JobSc
 import { ASPECT_RATIOS, SIZES, TIERS } from '../../core/formats';
 import { DEFAULT_PRICES } from '../../core/pricing';
 import { imageInfo } from '../helpers/images';
-import { generateAndWait, startTestProxy, submitGeneration, type TestProxy, tempDataDir } from '../helpers/proxy';
+import { api, generateAndWait, startTestProxy, submitGeneration, type TestProxy, tempDataDir } from '../helpers/proxy';
 
 let proxy: TestProxy;
 beforeAll(async () => {
@@ -19,13 +19,13 @@ const error = async (response: Response) => ErrorBodySchema.parse(await response
 
 describe('GET /v1/health and /v1/capabilities', () => {
   it('reports health with the provider and model', async () => {
-    const body = HealthSchema.parse(await (await fetch(`${proxy.url}/v1/health`)).json());
+    const body = HealthSchema.parse(await (await api(`${proxy.url}/v1/health`)).json());
     expect(body).toMatchObject({ ok: true, provider: 'draft' });
     expect(body.version).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('lists only the existing sizes, the prices and the limits', async () => {
-    const body = CapabilitiesSchema.parse(await (await fetch(`${proxy.url}/v1/capabilities`)).json());
+    const body = CapabilitiesSchema.parse(await (await api(`${proxy.url}/v1/capabilities`)).json());
     expect(body.sizes.auto).toEqual({ '1K': 'auto' });
     expect(body.sizes['16:9']?.['4K']).toEqual({ width: 3840, height: 2160, experimental: true });
     expect(body.sizes['1:1']?.['2K']).toEqual({ width: 2048, height: 2048, experimental: true });
@@ -48,13 +48,13 @@ describe('POST /v1/generations → the image', () => {
       resolution: tier,
     });
     expect(events.at(-1)?.event).toBe('completed');
-    const response = await fetch(`${proxy.url}/v1/generations/${id}/image`);
+    const response = await api(`${proxy.url}/v1/generations/${id}/image`);
     expect(response.status).toBe(200);
     expect(response.headers.get('Content-Type')).toBe('image/png');
     const info = await imageInfo(new Uint8Array(await response.arrayBuffer()));
     const size = SIZES[ratio][tier];
     expect(info).toEqual({ format: 'png', ...(size === 'auto' ? { width: 1024, height: 1024 } : size) });
-    const job = JobSchema.parse(await (await fetch(`${proxy.url}/v1/generations/${id}`)).json());
+    const job = JobSchema.parse(await (await api(`${proxy.url}/v1/generations/${id}`)).json());
     expect(job).toMatchObject({
       status: 'completed',
       width: info.width,
@@ -96,7 +96,7 @@ describe('POST /v1/generations → the image', () => {
       output_format: 'jpeg',
       quality: 'low',
     });
-    const response = await fetch(`${proxy.url}/v1/generations/${id}/image`);
+    const response = await api(`${proxy.url}/v1/generations/${id}/image`);
     expect(response.headers.get('Content-Type')).toBe('image/jpeg');
     expect((await imageInfo(new Uint8Array(await response.arrayBuffer()))).format).toBe('jpeg');
   });
@@ -123,13 +123,13 @@ describe('GET, DELETE and the image of a job', () => {
       const job = JobSchema.parse(
         await (await submitGeneration(slow.url, { prompt: 'slow', aspect_ratio: '1:1', resolution: '1K' })).json(),
       );
-      const response = await fetch(`${slow.url}/v1/generations/${job.id}/image`);
+      const response = await api(`${slow.url}/v1/generations/${job.id}/image`);
       expect(response.status).toBe(409);
       expect(await error(response)).toMatchObject({ code: 'not_ready' });
-      const canceled = await fetch(`${slow.url}/v1/generations/${job.id}`, { method: 'DELETE' });
+      const canceled = await api(`${slow.url}/v1/generations/${job.id}`, { method: 'DELETE' });
       expect(canceled.status).toBe(200);
       expect(JobSchema.parse(await canceled.json()).status).toBe('canceled');
-      const after = await fetch(`${slow.url}/v1/generations/${job.id}/image`);
+      const after = await api(`${slow.url}/v1/generations/${job.id}/image`);
       expect(await error(after)).toMatchObject({ code: 'not_ready' });
     } finally {
       await slow.close();
@@ -145,7 +145,7 @@ describe('GET, DELETE and the image of a job', () => {
         ['GET', '/image'],
         ['DELETE', ''],
       ] as const) {
-        const response = await fetch(`${proxy.url}/v1/generations/${id}${suffix}`, { method });
+        const response = await api(`${proxy.url}/v1/generations/${id}${suffix}`, { method });
         expect(response.status, `${method} ${suffix}`).toBe(404);
         expect(await error(response)).toMatchObject({ code: 'not_found' });
       }
@@ -155,10 +155,10 @@ describe('GET, DELETE and the image of a job', () => {
   it('reports the account: name, balance, spent and jobs in flight', async () => {
     const fresh = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0' });
     try {
-      const before = AccountSchema.parse(await (await fetch(`${fresh.url}/v1/account`)).json());
+      const before = AccountSchema.parse(await (await api(`${fresh.url}/v1/account`)).json());
       expect(before).toEqual({ name: 'local', balance_credits: 1_000_000, spent_credits: 0, jobs_in_flight: 0 });
       await generateAndWait(fresh.url, { prompt: 'x', aspect_ratio: '16:9', resolution: '4K' });
-      const after = AccountSchema.parse(await (await fetch(`${fresh.url}/v1/account`)).json());
+      const after = AccountSchema.parse(await (await api(`${fresh.url}/v1/account`)).json());
       expect(after).toEqual({ name: 'local', balance_credits: 1_000_000 - 12, spent_credits: 12, jobs_in_flight: 0 });
     } finally {
       await fresh.close();
@@ -167,7 +167,7 @@ describe('GET, DELETE and the image of a job', () => {
 
   it('answers unknown routes with 404 not_found in the error shape', async () => {
     for (const route of ['/', '/v1', '/v1/nothing', '/v2/health']) {
-      const response = await fetch(`${proxy.url}${route}`);
+      const response = await api(`${proxy.url}${route}`);
       expect(response.status, route).toBe(404);
       expect(await error(response)).toMatchObject({ code: 'not_found' });
     }
@@ -183,16 +183,16 @@ describe('the playground route', () => {
     writeFileSync(path.join(dir, 'secret.txt'), 'no');
     const local = await startTestProxy({}, { staticDir: dir });
     try {
-      const page = await fetch(`${local.url}/playground`);
+      const page = await api(`${local.url}/playground`);
       expect(page.status).toBe(200);
       expect(page.headers.get('Content-Type')).toContain('text/html');
       expect(await page.text()).toContain('<title>pg</title>');
-      const js = await fetch(`${local.url}/playground/playground.js`);
+      const js = await api(`${local.url}/playground/playground.js`);
       expect(js.headers.get('Content-Type')).toContain('javascript');
-      expect((await fetch(`${local.url}/playground/secret.txt`)).status).toBe(404);
-      expect((await fetch(`${local.url}/playground/..%2Fsecret.txt`)).status).toBe(404);
+      expect((await api(`${local.url}/playground/secret.txt`)).status).toBe(404);
+      expect((await api(`${local.url}/playground/..%2Fsecret.txt`)).status).toBe(404);
       local.ledger.createToken('team', 10);
-      expect((await fetch(`${local.url}/playground`)).status).toBe(404);
+      expect((await api(`${local.url}/playground`)).status).toBe(404);
     } finally {
       await local.close();
     }

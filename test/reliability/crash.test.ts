@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { JobSchema, type JobStatus } from '../../core/api';
 import { png } from '../helpers/images';
-import { ROOT, runProxyCli, type SpawnedProxy, spawnProxy, submitGeneration, tempDataDir } from '../helpers/proxy';
+import { api, ROOT, runProxyCli, type SpawnedProxy, spawnProxy, submitGeneration, tempDataDir } from '../helpers/proxy';
 import { jobsWithWrongLedger, ledgerFacts, openDbReadOnly } from './support';
 
 beforeAll(() => {
@@ -46,7 +46,7 @@ async function submitBatch(server: SpawnedProxy, token: string, count: number): 
 async function statuses(url: string, token: string, ids: string[]): Promise<JobStatus[]> {
   return Promise.all(
     ids.map(async (id) => {
-      const response = await fetch(`${url}/v1/generations/${id}`, { headers: { Authorization: `Bearer ${token}` } });
+      const response = await api(`${url}/v1/generations/${id}`, { headers: { Authorization: `Bearer ${token}` } });
       return JobSchema.parse(await response.json()).status;
     }),
   );
@@ -105,7 +105,7 @@ describe('a crash (SIGKILL) mid-batch', () => {
       });
       for (const [i, id] of ids.entries()) {
         if (after[i] !== 'completed') continue;
-        const image = await fetch(`${second.url}/v1/generations/${id}/image`, {
+        const image = await api(`${second.url}/v1/generations/${id}/image`, {
           headers: { Authorization: `Bearer ${token}` },
         });
         expect(image.status).toBe(200);
@@ -113,7 +113,7 @@ describe('a crash (SIGKILL) mid-batch', () => {
         expect([meta.width, meta.height]).toEqual([1024, 1024]);
       }
       const account = await (
-        await fetch(`${second.url}/v1/account`, { headers: { Authorization: `Bearer ${token}` } })
+        await api(`${second.url}/v1/account`, { headers: { Authorization: `Bearer ${token}` } })
       ).json();
       expect(account).toEqual({
         name: 'crash',

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorBodySchema, JobSchema, type JobStatus } from '../../core/api';
 import { SIZES } from '../../core/formats';
 import { type FakeOpenAI, type Fault, startFakeOpenAI } from '../fakes/openai-upstream';
-import { readEvents, startTestProxy, submitGeneration, type TestProxy } from '../helpers/proxy';
+import { api, readEvents, startTestProxy, submitGeneration, type TestProxy } from '../helpers/proxy';
 import { seededRandom } from '../helpers/random';
 import { jobsWithWrongLedger, ledgerFacts, openDbReadOnly, pool, recordFigures, size } from './support';
 
@@ -153,7 +153,7 @@ describe('fault campaign against the OpenAI stand-in', () => {
       const stream = readEvents(proxy.url, id, { token });
       if (job.kind === 'cancel') {
         await new Promise((resolve) => setTimeout(resolve, job.cancelAfterMs));
-        const canceled = await fetch(`${proxy.url}/v1/generations/${id}`, {
+        const canceled = await api(`${proxy.url}/v1/generations/${id}`, {
           method: 'DELETE',
           headers: { Authorization: `Bearer ${token}` },
         });
@@ -162,7 +162,7 @@ describe('fault campaign against the OpenAI stand-in', () => {
       const { events } = await stream;
       const final = JobSchema.parse(
         await (
-          await fetch(`${proxy.url}/v1/generations/${id}`, { headers: { Authorization: `Bearer ${token}` } })
+          await api(`${proxy.url}/v1/generations/${id}`, { headers: { Authorization: `Bearer ${token}` } })
         ).json(),
       );
       return {
@@ -215,7 +215,7 @@ describe('fault campaign against the OpenAI stand-in', () => {
           .filter((o, i) => o.status === 'completed' && jobs[i]!.token === t)
           .reduce((sum) => sum + 6, 0);
         const account = await (
-          await fetch(`${proxy.url}/v1/account`, { headers: { Authorization: `Bearer ${token}` } })
+          await api(`${proxy.url}/v1/account`, { headers: { Authorization: `Bearer ${token}` } })
         ).json();
         expect(account).toMatchObject({
           balance_credits: CREDITS - completedCost,
@@ -231,7 +231,7 @@ describe('fault campaign against the OpenAI stand-in', () => {
     const completed = outcomes.flatMap((o, i) => (o.status === 'completed' ? [{ o, job: jobs[i]! }] : []));
     await pool(completed.length, 8, async (k) => {
       const { o, job } = completed[k]!;
-      const response = await fetch(`${proxy.url}/v1/generations/${o.id}/image`, {
+      const response = await api(`${proxy.url}/v1/generations/${o.id}/image`, {
         headers: { Authorization: `Bearer ${tokens[job.token]}` },
       });
       expect(response.status).toBe(200);
@@ -244,7 +244,7 @@ describe('fault campaign against the OpenAI stand-in', () => {
     const failed = outcomes.find((o) => o.status !== 'completed');
     if (failed) {
       const token = tokens[jobs[outcomes.indexOf(failed)]!.token]!;
-      const response = await fetch(`${proxy.url}/v1/generations/${failed.id}/image`, {
+      const response = await api(`${proxy.url}/v1/generations/${failed.id}/image`, {
         headers: { Authorization: `Bearer ${token}` },
       });
       expect(response.status).toBe(409);

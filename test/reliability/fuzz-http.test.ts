@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_STATUS, ErrorBodySchema, JobSchema } from '../../core/api';
 import { png } from '../helpers/images';
-import { ROOT, runProxyCli, type SpawnedProxy, spawnProxy, tempDataDir } from '../helpers/proxy';
+import { api, ROOT, runProxyCli, type SpawnedProxy, spawnProxy, tempDataDir } from '../helpers/proxy';
 import { recordFigures, SOAK, size } from './support';
 
 /** Cases per property; the properties below add up to 10,000 (50,000 in soak). */
@@ -135,7 +135,7 @@ async function send(
   };
   let response: Response;
   try {
-    response = await fetch(`${server.url}${path}`, {
+    response = await api(`${server.url}${path}`, {
       method: init.method,
       headers,
       ...(init.body !== undefined && !['GET', 'HEAD'].includes(init.method)
@@ -149,7 +149,7 @@ async function send(
     if (!alive) throw new Error(`the proxy died:\n${server.output().slice(-4000)}`, { cause: error });
     // A large body refused part-way: the proxy answers and closes while the client is still sending, so the
     // client may see the closed socket (EPIPE) before the answer. The proxy must still be serving.
-    if ((init.body?.length ?? 0) > 64 * 1024 && (await fetch(`${server.url}/v1/health`)).status === 200) {
+    if ((init.body?.length ?? 0) > 64 * 1024 && (await api(`${server.url}/v1/health`)).status === 200) {
       cases++;
       statuses[0] = (statuses[0] ?? 0) + 1;
       return 0;
@@ -170,7 +170,7 @@ async function send(
   if (response.status === 202) {
     // Accepted: cancel it at once so nothing piles up (only the rich token can get here).
     const job = JobSchema.parse(JSON.parse(text));
-    const canceled = await fetch(`${server.url}/v1/generations/${job.id}`, {
+    const canceled = await api(`${server.url}/v1/generations/${job.id}`, {
       method: 'DELETE',
       headers: { Authorization: `Bearer ${token}` },
     });
@@ -510,9 +510,9 @@ describe('fuzzing the HTTP API', () => {
 
   it('is still alive, healthy and within bounded memory after every case', async () => {
     expect(server.child.exitCode).toBeNull();
-    expect((await fetch(`${server.url}/v1/health`)).status).toBe(200);
+    expect((await api(`${server.url}/v1/health`)).status).toBe(200);
     const account = await (
-      await fetch(`${server.url}/v1/account`, { headers: { Authorization: `Bearer ${rich}` } })
+      await api(`${server.url}/v1/account`, { headers: { Authorization: `Bearer ${rich}` } })
     ).json();
     // Every accepted job was canceled: at most the one that had started is still winding down.
     expect(account.jobs_in_flight).toBe(0);

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobSchema } from '../../core/api';
 import {
+  api,
   ROOT,
   readEvents,
   runProxyCli,
@@ -101,7 +102,7 @@ describe('load', () => {
     for (const token of tokens) {
       for (;;) {
         const account = await (
-          await fetch(`${server.url}/v1/account`, { headers: { Authorization: `Bearer ${token}` } })
+          await api(`${server.url}/v1/account`, { headers: { Authorization: `Bearer ${token}` } })
         ).json();
         if (account.jobs_in_flight === 0) break;
         await new Promise((resolve) => setTimeout(resolve, 250));

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS, type Target } from '../../core/messages';
 import { pickRatio, suggestTier } from '../../core/pick';
 import { usePanelHostInChromium } from '../e2e/helpers/panel-host';
-import { spawnProxy, startTestProxy, type TestProxy, tempDataDir } from '../helpers/proxy';
+import { api, spawnProxy, startTestProxy, type TestProxy, tempDataDir } from '../helpers/proxy';
 
 const chromium = usePanelHostInChromium();
 let context: BrowserContext | undefined;
@@ -63,7 +63,7 @@ async function generate(page: Page, panel: FrameLocator, prompt: string): Promis
 
 async function waitForStatus(url: string, id: string, status: string): Promise<void> {
   await expect
-    .poll(async () => ((await (await fetch(`${url}/v1/generations/${id}`)).json()) as { status: string }).status, {
+    .poll(async () => ((await (await api(`${url}/v1/generations/${id}`)).json()) as { status: string }).status, {
       timeout: 20_000,
     })
     .toBe(status);
@@ -92,7 +92,7 @@ describe('the proxy restarted under a connected panel', () => {
         ).toBeGreaterThanOrEqual(1);
         expect(await page.evaluate(() => window.host.placed)).toEqual([]);
         await expect.poll(async () => (await page.evaluate(() => window.host.storage)).pendingJobs).toEqual([]);
-        const account = await (await fetch(`${second.url}/v1/account`)).json();
+        const account = await (await api(`${second.url}/v1/account`)).json();
         expect(account).toMatchObject({ spent_credits: 0, jobs_in_flight: 0 });
       } finally {
         await second.stop();

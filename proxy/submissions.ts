@@ -1,0 +1,257 @@
+// A `POST /v1/generations` upload → its checked fields and one record per reference (DESIGN.md §4–§5). busboy
+// reads the multipart body under its limits; each reference is written to its own file in a fresh folder while
+// it arrives, so a job of 16 large references is never held in memory. Any failure, a client gone mid-upload
+// included, removes the folder before the error leaves this module.
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Busboy, type BusboyFileStream } from '@fastify/busboy';
+import { type GenerationFields, GenerationFieldsSchema } from '../core/api';
+import { MAX_REFERENCES, PROMPT_MAX_CHARS, REFERENCE_MAX_BYTES, type ReferenceMime } from '../core/limits';
+import { validateGeneration } from '../core/validate';
+import { FramefillError } from './errors';
+import { referenceDimensions, referenceMimeOf } from './images';
+
+export interface ReferenceRecord {
+  /** Where the reference's bytes are, exactly as the client sent them. */
+  file: string;
+  mime: ReferenceMime;
+  width: number;
+  height: number;
+  bytes: number;
+  /** SHA-256 of the bytes: with the fields, what tells two requests apart for Idempotency-Key. */
+  hash: string;
+}
+
+export interface Submission {
+  fields: GenerationFields;
+  references: ReferenceRecord[];
+  /** The folder holding the references; the caller removes it once the job no longer needs them. */
+  dir: string;
+  /** SHA-256 of the whole request (fields and references, in order). */
+  requestHash: string;
+}
+
+/** The text fields a generation may carry; any other field is refused, naming it. */
+const TEXT_FIELDS = ['prompt', 'aspect_ratio', 'resolution', 'quality', 'output_format'] as const;
+const FILE_FIELDS = new Set(['reference', 'reference[]']);
+/** A prompt of 20,000 four-byte characters plus generous whitespace; the other fields are tiny. */
+const MAX_FIELD_BYTES = 1024 * 1024;
+
+/** The client closed the connection before its upload was whole: nobody is left to answer. */
+export class ClientGone extends Error {
+  constructor(cause?: unknown) {
+    super('the client closed the connection during the upload', { cause });
+    this.name = 'ClientGone';
+  }
+}
+
+export interface ReceiveOptions {
+  /** Where each upload gets a folder of its own. */
+  uploadsDir: string;
+  /** Per-reference byte cap: §4's 50 MB unless a test lowers it. */
+  referenceMaxBytes?: number;
+}
+
+export async function receiveSubmission(
+  body: ReadableStream<Uint8Array> | null,
+  contentType: string | undefined,
+  options: ReceiveOptions,
+): Promise<Submission> {
+  if (!body || !contentType?.toLowerCase().startsWith('multipart/form-data')) {
+    throw new FramefillError('invalid_request', 'Send the generation as multipart/form-data.', { field: 'body' });
+  }
+  const dir = path.join(options.uploadsDir, randomUUID());
+  await mkdir(dir, { recursive: true });
+  try {
+    const { fields, files } = await readForm(Readable.fromWeb(body as never), contentType, dir, options);
+    const checked = generationFields(fields, files.length);
+    const references = await Promise.all(
+      files.map(async (file, index) => ({ ...file, ...(await referenceDimensions(file.file, index, file.head)) })),
+    );
+    const requestHash = createHash('sha256')
+      .update(JSON.stringify([TEXT_FIELDS.map((name) => checked[name]), references.map((r) => r.hash)]))
+      .digest('hex');
+    return {
+      fields: checked,
+      references: references.map(({ head: _head, ...record }) => record),
+      dir,
+      requestHash,
+    };
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+interface ReceivedFile extends Omit<ReferenceRecord, 'width' | 'height'> {
+  /** The first bytes, where the header (and so the dimensions) usually is. */
+  head: Buffer;
+}
+
+/** Reads the form: text fields into a map, each file onto disk; settles once every file is written. */
+function readForm(
+  source: Readable,
+  contentType: string,
+  dir: string,
+  options: ReceiveOptions,
+): Promise<{ fields: Map<string, string>; files: ReceivedFile[] }> {
+  const maxBytes = options.referenceMaxBytes ?? REFERENCE_MAX_BYTES;
+  const fields = new Map<string, string>();
+  const writes: Promise<ReceivedFile>[] = [];
+  const busboy = new Busboy({
+    headers: { 'content-type': contentType },
+    // A `reference` part is a file even when the client gave no filename: never dropped and billed as text.
+    isPartAFile: (name, _type, filename) => filename !== undefined || FILE_FIELDS.has(name ?? ''),
+    limits: {
+      files: MAX_REFERENCES,
+      fileSize: maxBytes,
+      fields: TEXT_FIELDS.length,
+      fieldSize: MAX_FIELD_BYTES,
+      parts: MAX_REFERENCES + TEXT_FIELDS.length,
+      headerPairs: 8,
+    },
+  });
+
+  return new Promise((resolve, reject) => {
+    let failed = false;
+    const fail = (error: unknown) => {
+      if (failed) return;
+      failed = true;
+      source.unpipe(busboy);
+      source.resume();
+      reject(error);
+    };
+
+    busboy.on('field', (name, value, _nameTruncated, valueTruncated) => {
+      if (!(TEXT_FIELDS as readonly string[]).includes(name)) {
+        return fail(new FramefillError('invalid_request', `Unknown field "${name}".`, { field: name }));
+      }
+      if (valueTruncated) return fail(fieldTooLarge(name));
+      fields.set(name, value);
+    });
+    busboy.on('file', (name, stream, _filename) => {
+      const index = writes.length;
+      if (!FILE_FIELDS.has(name)) {
+        stream.resume();
+        return fail(
+          new FramefillError('invalid_request', `Unexpected file field "${name}": send images as "reference".`, {
+            field: name,
+          }),
+        );
+      }
+      const write = writeReference(stream, path.join(dir, String(index)), index, maxBytes);
+      write.catch(fail);
+      writes.push(write);
+    });
+    busboy.on('filesLimit', () =>
+      fail(
+        new FramefillError(
+          'too_many_references',
+          `More than ${MAX_REFERENCES} references sent; at most ${MAX_REFERENCES} are allowed. Remove some from the tray.`,
+          { field: 'reference' },
+        ),
+      ),
+    );
+    busboy.on('fieldsLimit', () =>
+      fail(new FramefillError('invalid_request', 'The form has more fields than a generation takes.')),
+    );
+    busboy.on('partsLimit', () =>
+      fail(new FramefillError('invalid_request', 'The form has more parts than a generation takes.')),
+    );
+    busboy.on('error', (error: unknown) =>
+      fail(new FramefillError('invalid_request', 'The multipart body is malformed.', { cause: error })),
+    );
+    busboy.on('finish', () => {
+      Promise.all(writes).then((files) => {
+        if (!failed) resolve({ fields, files });
+      }, fail);
+    });
+    source.on('error', (error) => fail(new ClientGone(error)));
+    source.on('close', () => {
+      if (!source.readableEnded) fail(new ClientGone());
+    });
+    source.pipe(busboy);
+  });
+}
+
+const HEAD_BYTES = 64 * 1024;
+
+/** One reference onto disk: its type checked from its first bytes, its size capped, its bytes hashed. */
+async function writeReference(
+  stream: BusboyFileStream,
+  file: string,
+  index: number,
+  maxBytes: number,
+): Promise<ReceivedFile> {
+  const hash = createHash('sha256');
+  const heads: Buffer[] = [];
+  let bytes = 0;
+  let mime: ReferenceMime | undefined;
+  const inspect = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (bytes < HEAD_BYTES) heads.push(chunk.subarray(0, HEAD_BYTES - bytes));
+      bytes += chunk.length;
+      hash.update(chunk);
+      try {
+        mime ??= referenceMimeOf(Buffer.concat(heads), index);
+      } catch (error) {
+        // Too few bytes to tell yet: wait for more, unless the file is already past its header.
+        if (bytes >= 16) return done(error as Error);
+      }
+      done(null, chunk);
+    },
+    flush(done) {
+      if (!mime) {
+        try {
+          mime = referenceMimeOf(Buffer.concat(heads), index);
+        } catch (error) {
+          return done(error as Error);
+        }
+      }
+      done();
+    },
+  });
+  stream.on('limit', () =>
+    inspect.destroy(
+      new FramefillError(
+        'reference_too_large',
+        `Reference ${index + 1} is over ${Math.floor(maxBytes / 1024 / 1024)} MB. Lower the reference size in Settings.`,
+        { field: 'reference' },
+      ),
+    ),
+  );
+  await pipeline(stream, inspect, createWriteStream(file, { mode: 0o600 }));
+  return { file, mime: mime as ReferenceMime, bytes, hash: hash.digest('hex'), head: Buffer.concat(heads) };
+}
+
+function fieldTooLarge(name: string): FramefillError {
+  return name === 'prompt'
+    ? new FramefillError(
+        'prompt_too_long',
+        `Shorten the prompt to ${PROMPT_MAX_CHARS.toLocaleString('en-US')} characters or fewer.`,
+        { field: 'prompt' },
+      )
+    : new FramefillError('invalid_request', `The field "${name}" is too long.`, { field: name });
+}
+
+/** The text fields of a generation, validated (core's rules first, for their codes, then the schema). */
+function generationFields(form: ReadonlyMap<string, string>, referenceCount: number): GenerationFields {
+  const raw = Object.fromEntries(form);
+  const problem = validateGeneration({
+    prompt: raw.prompt ?? '',
+    aspectRatio: raw.aspect_ratio ?? '',
+    resolution: raw.resolution ?? '',
+    referenceCount,
+  });
+  if (problem) throw new FramefillError(problem.code, problem.message, { field: problem.field });
+  const parsed = GenerationFieldsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const field = String(parsed.error.issues[0]?.path[0] ?? 'body');
+    throw new FramefillError('invalid_request', `The field "${field}" has an unsupported value.`, { field });
+  }
+  return { ...parsed.data, prompt: parsed.data.prompt.trim() };
+}
