@@ -39,7 +39,7 @@ const EnvSchema = z.object({
   FRAMEFILL_TRUST_PROXY: z.string().trim().min(1).optional(),
   FRAMEFILL_MAX_STREAMS_PER_TOKEN: int(200, 1),
   FRAMEFILL_MAX_STREAMS_PER_ADDRESS: int(400, 1),
-  FRAMEFILL_MAX_UPLOADS_PER_TOKEN: int(8, 1),
+  FRAMEFILL_MAX_UPLOADS_PER_TOKEN: int(32, 1),
   FRAMEFILL_MAX_JOBS_PER_TOKEN: int(100, 1),
   FRAMEFILL_SHUTDOWN_GRACE_S: z.coerce.number().nonnegative().default(30),
   // Slow clients (slowloris): the headers must arrive within the first, the whole request within the second.

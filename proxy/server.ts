@@ -33,7 +33,7 @@ import { refuseForeignOrigins } from './middleware/origin';
 import { requestLog } from './middleware/request-log';
 import type { Provider } from './providers/types';
 import type { JobRunner } from './runner';
-import { ClientGone, receiveSubmission } from './submissions';
+import { ClientGone, payloadTooLarge, receiveSubmission } from './submissions';
 
 export interface AppDeps {
   config: Config;
@@ -105,11 +105,12 @@ export function createApp(deps: AppDeps): Hono<Env> {
       throw new FramefillError('interrupted', 'The proxy is shutting down: generate again in a moment.');
     }
     const declared = Number(c.req.header('Content-Length') ?? Number.NaN);
-    if (declared > config.bodyLimitBytes) throw tooLarge(config.bodyLimitBytes);
+    if (declared > config.bodyLimitBytes) throw payloadTooLarge(config.bodyLimitBytes);
     deps.caps.admitQueued(store.inFlight(account.id));
     const submission = await receiveSubmission(c.req.raw.body, c.req.header('Content-Type'), {
       uploadsDir: deps.uploadsDir,
       referenceMaxBytes: deps.referenceMaxBytes,
+      maxBodyBytes: config.bodyLimitBytes,
     }).catch((error: unknown) => {
       if (error instanceof ClientGone) c.set('clientGone', true);
       throw error;
@@ -276,13 +277,6 @@ function idempotencyKeyOf(c: Context<Env>): string | undefined {
     });
   }
   return key;
-}
-
-function tooLarge(maxBytes: number): FramefillError {
-  return new FramefillError(
-    'payload_too_large',
-    `The request is over ${Math.floor(maxBytes / 1024 / 1024)} MB: use fewer or smaller reference images.`,
-  );
 }
 
 function jobOf(c: Context<Env>, store: JobStore) {

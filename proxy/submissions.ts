@@ -54,6 +54,8 @@ export interface ReceiveOptions {
   uploadsDir: string;
   /** Per-reference byte cap: §4's 50 MB unless a test lowers it. */
   referenceMaxBytes?: number;
+  /** The whole body's cap (FRAMEFILL_BODY_LIMIT_BYTES), counted as it streams: a chunked body declares no length. */
+  maxBodyBytes: number;
 }
 
 export async function receiveSubmission(
@@ -67,7 +69,10 @@ export async function receiveSubmission(
   const dir = path.join(options.uploadsDir, randomUUID());
   await mkdir(dir, { recursive: true });
   try {
-    const { fields, files } = await readForm(Readable.fromWeb(body as never), contentType, dir, options);
+    const raw = Readable.fromWeb(body as never);
+    const source = raw.pipe(capped(options.maxBodyBytes));
+    raw.on('error', (error) => source.destroy(new ClientGone(error)));
+    const { fields, files } = await readForm(source, contentType, dir, options);
     const checked = generationFields(fields, files.length);
     const references = await Promise.all(
       files.map(async (file, index) => ({ ...file, ...(await referenceDimensions(file.file, index, file.head)) })),
@@ -170,12 +175,33 @@ function readForm(
         if (!failed) resolve({ fields, files });
       }, fail);
     });
-    source.on('error', (error) => fail(new ClientGone(error)));
+    source.on('error', (error) =>
+      fail(error instanceof FramefillError || error instanceof ClientGone ? error : new ClientGone(error)),
+    );
     source.on('close', () => {
       if (!source.readableEnded) fail(new ClientGone());
     });
     source.pipe(busboy);
   });
+}
+
+/** Passes the body on, and fails with payload_too_large as soon as it passes `maxBytes`. */
+function capped(maxBytes: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      if (seen > maxBytes) return done(payloadTooLarge(maxBytes));
+      done(null, chunk);
+    },
+  });
+}
+
+export function payloadTooLarge(maxBytes: number): FramefillError {
+  return new FramefillError(
+    'payload_too_large',
+    `The request is over ${Math.max(1, Math.floor(maxBytes / 1024 / 1024))} MB: use fewer or smaller reference images.`,
+  );
 }
 
 const HEAD_BYTES = 64 * 1024;

@@ -90,7 +90,7 @@ async function contactSheet(
   const top = Math.round(unit * 3);
   const tiles = await Promise.all(
     request.references.map(async (reference, i) => ({
-      input: await sharp('bytes' in reference ? reference.bytes : reference.file, {
+      input: await sharp('file' in reference ? reference.file : reference.bytes, {
         limitInputPixels: MAX_DECODE_PIXELS,
       })
         .resize(cell, cell, { fit: 'contain', background: { r: 255, g: 255, b: 255, alpha: 0.6 } })

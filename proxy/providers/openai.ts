@@ -114,8 +114,10 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
     const image = await Promise.all(
       request.references.map(async (reference, index) => {
         const name = referenceName(index, reference.mime);
-        if ('bytes' in reference) return toFile(reference.bytes, name, { type: reference.mime });
-        return new File([await openAsBlob(reference.file, { type: reference.mime })], name, { type: reference.mime });
+        if ('file' in reference) {
+          return new File([await openAsBlob(reference.file, { type: reference.mime })], name, { type: reference.mime });
+        }
+        return toFile(reference.bytes, name, { type: reference.mime });
       }),
     );
     if (stream) {

@@ -137,7 +137,7 @@ describe('the event stream', () => {
 });
 
 describe('cancel', () => {
-  it('aborts a running job: the stream ends in canceled, the credits come back, the provider saw the abort', async () => {
+  it('aborts a running job and charges it, since the operator is billed for a started call', async () => {
     const { provider, calls } = manualProvider();
     const proxy = await startTestProxy({}, { provider });
     try {
@@ -147,22 +147,41 @@ describe('cancel', () => {
       await until(() => calls.length === 1);
       expect((await account(proxy.url)).balance_credits).toBe(before.balance_credits - 6);
       const response = await api(`${proxy.url}/v1/generations/${id}`, { method: 'DELETE' });
-      expect(JobSchema.parse(await response.json()).status).toBe('canceled');
+      expect(JobSchema.parse(await response.json())).toMatchObject({ status: 'canceled', credits_returned: false });
       const { events } = await reading;
-      expect(events.at(-1)).toEqual({ event: 'canceled', data: { id, credits_returned: true } });
+      expect(events.at(-1)).toEqual({ event: 'canceled', data: { id, credits_returned: false } });
       expect(calls[0]!.signal.aborted).toBe(true);
       expect(await account(proxy.url)).toMatchObject({
-        balance_credits: before.balance_credits,
-        spent_credits: 0,
+        balance_credits: before.balance_credits - 6,
+        spent_credits: 6,
         jobs_in_flight: 0,
       });
       expect(proxy.ledger.rowsForJob(id)).toEqual([
         { kind: 'reserve', amount: -6 },
-        { kind: 'release', amount: 6 },
+        { kind: 'charge', amount: 6 },
       ]);
       // Cancelling again changes nothing.
       await api(`${proxy.url}/v1/generations/${id}`, { method: 'DELETE' });
       expect(proxy.ledger.rowsForJob(id)).toHaveLength(2);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('refunds a started job too with FRAMEFILL_CANCEL_REFUND=started', async () => {
+    const { provider, calls } = manualProvider();
+    const proxy = await startTestProxy({ FRAMEFILL_CANCEL_REFUND: 'started' }, { provider });
+    try {
+      const before = await account(proxy.url);
+      const { id } = await submit(proxy.url);
+      await until(() => calls.length === 1);
+      const response = await api(`${proxy.url}/v1/generations/${id}`, { method: 'DELETE' });
+      expect(JobSchema.parse(await response.json())).toMatchObject({ status: 'canceled', credits_returned: true });
+      expect(await account(proxy.url)).toMatchObject({ balance_credits: before.balance_credits, spent_credits: 0 });
+      expect(proxy.ledger.rowsForJob(id)).toEqual([
+        { kind: 'reserve', amount: -6 },
+        { kind: 'release', amount: 6 },
+      ]);
     } finally {
       await proxy.close();
     }
@@ -176,8 +195,12 @@ describe('cancel', () => {
       const second = await submit(proxy.url);
       await until(() => calls.length === 1);
       expect((await job(proxy.url, second.id)).status).toBe('queued');
-      await api(`${proxy.url}/v1/generations/${second.id}`, { method: 'DELETE' });
-      expect((await job(proxy.url, second.id)).status).toBe('canceled');
+      const canceled = await api(`${proxy.url}/v1/generations/${second.id}`, { method: 'DELETE' });
+      expect(JobSchema.parse(await canceled.json())).toMatchObject({ status: 'canceled', credits_returned: true });
+      expect(proxy.ledger.rowsForJob(second.id)).toEqual([
+        { kind: 'reserve', amount: -6 },
+        { kind: 'release', amount: 6 },
+      ]);
       calls[0]!.finish();
       await readEvents(proxy.url, first.id);
       expect(calls).toHaveLength(1);
