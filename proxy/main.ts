@@ -16,11 +16,16 @@ const USAGE = `Usage:
   node build/proxy.mjs token rotate-local                make a new local token (restart the proxy to use it)
 (also: npm run proxy -- <command>)`;
 
-/** Credits on the command line: decimal digits only, 1 … 2^31, so a balance always stays a safe integer. */
+/**
+ * Credits on the command line: decimal digits only (no `1e3`, no empty string), at most 2^31 per grant, so a
+ * balance always stays a safe integer. A new token may start at 0; a grant adds at least 1.
+ */
 const MAX_CREDITS = 2 ** 31;
-function creditsOf(text: string | undefined, what: string): number {
-  if (text === undefined || !/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_CREDITS) {
-    throw new Error(`${what} must be a whole number from 1 to ${MAX_CREDITS} written in digits (got "${text ?? ''}").`);
+function creditsOf(text: string | undefined, what: string, min: 0 | 1): number {
+  if (text === undefined || !/^\d{1,10}$/.test(text) || Number(text) < min || Number(text) > MAX_CREDITS) {
+    throw new Error(
+      `${what} must be a whole number from ${min} to ${MAX_CREDITS}, written in digits (got "${text ?? ''}").`,
+    );
   }
   return Number(text);
 }
@@ -94,7 +99,7 @@ function token(args: string[], dataDir: string): number {
       case 'create': {
         const name = option(rest, '--name');
         if (!name) throw new Error('token create needs --name NAME (and --credits N).');
-        const credits = creditsOf(option(rest, '--credits'), '--credits');
+        const credits = creditsOf(option(rest, '--credits') ?? '0', '--credits', 0);
         const { token, account } = ledger.createToken(name, credits);
         console.log(`Created token "${account.name}" with ${account.balance} credits. It is shown only once:`);
         console.log(token);
@@ -121,7 +126,7 @@ function token(args: string[], dataDir: string): number {
         const [target, amount] = rest;
         if (!target || amount === undefined)
           throw new Error('token credit needs a token name and a number of credits.');
-        const account = ledger.credit(target, creditsOf(amount, 'The number of credits'));
+        const account = ledger.credit(target, creditsOf(amount, 'The number of credits', 1));
         console.log(`Token "${account.name}" now has ${account.balance} credits.`);
         return 0;
       }

@@ -8,7 +8,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Busboy, type BusboyFileStream } from '@fastify/busboy';
+import { Busboy, type BusboyFileStream, type BusboyInstance } from '@fastify/busboy';
 import { type GenerationFields, GenerationFieldsSchema } from '../core/api';
 import { MAX_REFERENCES, PROMPT_MAX_CHARS, REFERENCE_MAX_BYTES, type ReferenceMime } from '../core/limits';
 import { validateGeneration } from '../core/validate';
@@ -107,28 +107,30 @@ function readForm(
   const maxBytes = options.referenceMaxBytes ?? REFERENCE_MAX_BYTES;
   const fields = new Map<string, string>();
   const writes: Promise<ReceivedFile>[] = [];
-  const busboy = new Busboy({
-    headers: { 'content-type': contentType },
-    // A `reference` part is a file even when the client gave no filename: never dropped and billed as text.
-    isPartAFile: (name, _type, filename) => filename !== undefined || FILE_FIELDS.has(name ?? ''),
-    limits: {
-      files: MAX_REFERENCES,
-      fileSize: maxBytes,
-      fields: TEXT_FIELDS.length,
-      fieldSize: MAX_FIELD_BYTES,
-      parts: MAX_REFERENCES + TEXT_FIELDS.length,
-      headerPairs: 8,
-    },
-  });
+  let busboy: BusboyInstance;
+  try {
+    busboy = newBusboy(contentType, maxBytes);
+  } catch (error) {
+    // A Content-Type busboy cannot read (no boundary, a bad charset…) is the client's error.
+    return Promise.reject(
+      new FramefillError('invalid_request', 'Send the generation as multipart/form-data with a boundary.', {
+        field: 'Content-Type',
+        cause: error,
+      }),
+    );
+  }
 
   return new Promise((resolve, reject) => {
     let failed = false;
+    // Files still being written: a failure closes them, so no descriptor outlives the request.
+    const open = new Set<BusboyFileStream>();
     const fail = (error: unknown) => {
       if (failed) return;
       failed = true;
       source.unpipe(busboy);
       source.resume();
-      reject(error);
+      for (const stream of open) stream.destroy(new Error('the upload was refused'));
+      Promise.allSettled(writes).then(() => reject(error));
     };
 
     busboy.on('field', (name, value, _nameTruncated, valueTruncated) => {
@@ -148,6 +150,8 @@ function readForm(
           }),
         );
       }
+      open.add(stream);
+      stream.once('end', () => open.delete(stream));
       const write = writeReference(stream, path.join(dir, String(index)), index, maxBytes);
       write.catch(fail);
       writes.push(write);
@@ -202,6 +206,22 @@ export function payloadTooLarge(maxBytes: number): FramefillError {
     'payload_too_large',
     `The request is over ${Math.max(1, Math.floor(maxBytes / 1024 / 1024))} MB: use fewer or smaller reference images.`,
   );
+}
+
+function newBusboy(contentType: string, maxBytes: number): BusboyInstance {
+  return new Busboy({
+    headers: { 'content-type': contentType },
+    // A `reference` part is a file even when the client gave no filename: never dropped and billed as text.
+    isPartAFile: (name, _type, filename) => filename !== undefined || FILE_FIELDS.has(name ?? ''),
+    limits: {
+      files: MAX_REFERENCES,
+      fileSize: maxBytes,
+      fields: TEXT_FIELDS.length,
+      fieldSize: MAX_FIELD_BYTES,
+      parts: MAX_REFERENCES + TEXT_FIELDS.length,
+      headerPairs: 8,
+    },
+  });
 }
 
 const HEAD_BYTES = 64 * 1024;

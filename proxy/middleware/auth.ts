@@ -44,13 +44,15 @@ export function authenticate(options: AuthOptions): MiddlewareHandler<AuthEnv> {
       return account !== undefined;
     },
     noAuthenticationHeader: { message: missing },
-    invalidAuthenticationHeader: { message: wrong },
+    // Not a bearer token at all (a panel not set up yet, a Basic header): no guess, so not counted.
+    invalidAuthenticationHeader: { message: missing },
     invalidToken: { message: wrong },
   });
   return async (c, next) => {
     if (OPEN_PATHS.has(c.req.path) || c.req.method === 'OPTIONS') return next();
     c.set('client', options.clientAddress(c));
-    failures.check(c.var.client);
+    // A missing token is no guess: only a request that offers one is held back by earlier wrong ones.
+    if (/^Bearer\s/i.test(c.req.header('Authorization') ?? '')) failures.check(c.var.client);
     return bearer(c, next);
   };
 }

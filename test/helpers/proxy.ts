@@ -18,7 +18,8 @@ export const BUILT_PROXY = path.join(ROOT, 'build/proxy.mjs');
 /** The local token of each proxy a test started, by its base URL: `api()` and the helpers below send it. */
 const localTokens = new Map<string, string>();
 
-function tokenFor(url: string): string | undefined {
+/** The local token of the test proxy serving `url`, if a test started one there. */
+export function tokenFor(url: string): string | undefined {
   for (const [base, token] of localTokens) if (url.startsWith(base)) return token;
   return undefined;
 }

@@ -66,11 +66,11 @@ const count = (list: JobStatus[], status: JobStatus) => list.filter((s) => s ===
 function checkDatabase(dataDir: string) {
   const db = openDbReadOnly(dataDir);
   try {
-    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(db.prepare('PRAGMA integrity_check').get()).toEqual({ integrity_check: 'ok' });
     expect(jobsWithWrongLedger(db)).toEqual([]);
     const [account] = ledgerFacts(db);
-    expect(account!.balance).toBe(CREDITS - account!.completedCost);
-    expect(account!.spent).toBe(account!.completedCost);
+    expect(account!.balance).toBe(CREDITS - account!.chargedCost);
+    expect(account!.spent).toBe(account!.chargedCost);
     expect(account!.ledgerBalance).toBe(account!.balance);
     return db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status').all();
   } finally {
@@ -190,7 +190,7 @@ describe('a graceful stop (SIGTERM)', () => {
     checkDatabase(dataDir);
     const db = openDbReadOnly(dataDir);
     try {
-      expect(ledgerFacts(db)[0]).toMatchObject({ balance: CREDITS, spent: 0, completedCost: 0 });
+      expect(ledgerFacts(db)[0]).toMatchObject({ balance: CREDITS, spent: 0, chargedCost: 0 });
       expect(db.prepare('SELECT status FROM jobs').all()).toEqual([{ status: 'interrupted' }]);
     } finally {
       db.close();

@@ -108,6 +108,8 @@ interface Outcome {
   id: string;
   status: JobStatus;
   code: string | undefined;
+  /** Completed, or canceled after its upstream call started: what the ledger charges. */
+  charged: boolean;
   terminalEvents: string[];
 }
 
@@ -169,6 +171,7 @@ describe('fault campaign against the OpenAI stand-in', () => {
         id,
         status: final.status,
         code: final.error?.code,
+        charged: final.status === 'completed' || (final.status === 'canceled' && final.credits_returned === false),
         terminalEvents: events.map((e) => e.event).filter((e) => ['completed', 'failed', 'canceled'].includes(e)),
       };
     });
@@ -205,21 +208,19 @@ describe('fault campaign against the OpenAI stand-in', () => {
       expect(facts).toHaveLength(TOKENS);
       for (const account of facts) {
         expect(account.granted).toBe(CREDITS);
-        expect(account.balance).toBe(CREDITS - account.completedCost);
-        expect(account.spent).toBe(account.completedCost);
+        expect(account.balance).toBe(CREDITS - account.chargedCost);
+        expect(account.spent).toBe(account.chargedCost);
         expect(account.ledgerBalance).toBe(account.balance);
       }
       // The same, as each token sees it over HTTP.
       for (const [t, token] of tokens.entries()) {
-        const completedCost = outcomes
-          .filter((o, i) => o.status === 'completed' && jobs[i]!.token === t)
-          .reduce((sum) => sum + 6, 0);
+        const chargedCost = outcomes.filter((o, i) => o.charged && jobs[i]!.token === t).reduce((sum) => sum + 6, 0);
         const account = await (
           await api(`${proxy.url}/v1/account`, { headers: { Authorization: `Bearer ${token}` } })
         ).json();
         expect(account).toMatchObject({
-          balance_credits: CREDITS - completedCost,
-          spent_credits: completedCost,
+          balance_credits: CREDITS - chargedCost,
+          spent_credits: chargedCost,
           jobs_in_flight: 0,
         });
       }

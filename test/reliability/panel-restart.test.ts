@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS, type Target } from '../../core/messages';
 import { pickRatio, suggestTier } from '../../core/pick';
 import { usePanelHostInChromium } from '../e2e/helpers/panel-host';
-import { api, spawnProxy, startTestProxy, type TestProxy, tempDataDir } from '../helpers/proxy';
+import { api, spawnProxy, startTestProxy, type TestProxy, tempDataDir, tokenFor } from '../helpers/proxy';
 
 const chromium = usePanelHostInChromium();
 let context: BrowserContext | undefined;
@@ -45,7 +45,7 @@ async function openPanel(proxyUrl: string): Promise<{ page: Page; panel: FrameLo
       window.host.storage.settings = settings;
       window.host.open();
     },
-    { settings: { ...DEFAULT_SETTINGS, proxyUrl } },
+    { settings: { ...DEFAULT_SETTINGS, proxyUrl, token: tokenFor(proxyUrl) ?? '' } },
   );
   const panel = page.frameLocator('iframe');
   await panel.getByText('Balance:').waitFor();

@@ -2,7 +2,7 @@
 // figures file (build/reliability-results.json) and a read-only look at a proxy's database.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { DB_FILE } from '../../proxy/db';
 
 /** `npm run soak` sets FRAMEFILL_SOAK=1: the same suites, larger. */
@@ -46,8 +46,8 @@ export function recordFigures(suite: string, figures: Record<string, unknown>): 
 }
 
 /** Opens a proxy's database read-only (the proxy may still hold it; WAL allows a reader). */
-export function openDbReadOnly(dataDir: string): Database.Database {
-  return new Database(path.join(dataDir, DB_FILE), { readonly: true, fileMustExist: true });
+export function openDbReadOnly(dataDir: string): DatabaseSync {
+  return new DatabaseSync(path.join(dataDir, DB_FILE), { readOnly: true });
 }
 
 export interface LedgerFacts {
@@ -57,36 +57,46 @@ export interface LedgerFacts {
   granted: number;
   /** Σ grant + Σ reserve + Σ release from the ledger rows. */
   ledgerBalance: number;
-  /** Σ cost of this account's completed jobs. */
-  completedCost: number;
+  /** Σ cost of this account's charged jobs: completed, or canceled after their upstream call started. */
+  chargedCost: number;
 }
 
 /** Per account: the balance, and what the ledger rows and the job rows say it must be. */
-export function ledgerFacts(db: Database.Database): LedgerFacts[] {
+export function ledgerFacts(db: DatabaseSync): LedgerFacts[] {
   return db
     .prepare(
       `SELECT a.name, a.balance, a.spent,
          (SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE account_id = a.id AND kind = 'grant') AS granted,
          (SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE account_id = a.id AND kind != 'charge') AS ledgerBalance,
-         (SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE account_id = a.id AND status = 'completed') AS completedCost
+         (SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE account_id = a.id
+           AND (status = 'completed' OR (status = 'canceled' AND credits_returned = 0))) AS chargedCost
        FROM accounts a ORDER BY a.name`,
     )
-    .all() as LedgerFacts[];
+    .all() as unknown as LedgerFacts[];
 }
 
-/** Jobs whose ledger rows are not exactly what their status demands (reserve, then one charge or one release). */
-export function jobsWithWrongLedger(db: Database.Database): string[] {
+/**
+ * Jobs whose ledger rows are not exactly what their status demands: reserve, then one charge (completed, or canceled
+ * after the upstream call started) or one release.
+ */
+export function jobsWithWrongLedger(db: DatabaseSync): string[] {
   const rows = db
     .prepare(
-      `SELECT j.id, j.status, j.cost, GROUP_CONCAT(l.kind || ':' || l.amount, ',') AS moves
+      `SELECT j.id, j.status, j.cost, j.credits_returned, GROUP_CONCAT(l.kind || ':' || l.amount, ',') AS moves
        FROM jobs j LEFT JOIN ledger l ON l.job_id = j.id GROUP BY j.id`,
     )
-    .all() as { id: string; status: string; cost: number; moves: string | null }[];
+    .all() as unknown as {
+    id: string;
+    status: string;
+    cost: number;
+    credits_returned: number | null;
+    moves: string | null;
+  }[];
   return rows
     .filter((r) => {
       const moves = (r.moves ?? '').split(',').sort().join(',');
       const want =
-        r.status === 'completed'
+        r.status === 'completed' || (r.status === 'canceled' && r.credits_returned === 0)
           ? [`charge:${r.cost}`, `reserve:${-r.cost}`]
           : ['queued', 'running'].includes(r.status)
             ? [`reserve:${-r.cost}`]
