@@ -40,10 +40,11 @@ import { ProxyClient, toApiError } from './proxy-client';
 export const THUMBNAIL_EDGE = 96;
 
 /**
- * The window's limits when the designer drags its corner: about Figma's own panel width, and tall enough for
- * the footer and a few jobs (Figma's minimum is 70 px, which would hide everything but the footer).
+ * The window's height when the designer drags its bottom edge: tall enough for the prompt, the footer and a few
+ * jobs (Figma's own minimum, 70 px, would hide all but the footer). The width stays Figma's panel width; a
+ * side handle would also sit on the middle's scrollbar.
  */
-export const WINDOW_LIMITS = { minWidth: 300, maxWidth: 360, minHeight: 400, maxHeight: 1200 } as const;
+export const WINDOW_LIMITS = { minHeight: 400, maxHeight: 1200 } as const;
 
 /** How long the prompt rests before it is saved: a save is one message to the main thread. */
 const FORM_SAVE_DELAY_MS = 400;
@@ -206,7 +207,11 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
       bridge.send('RESIZE', { width: Math.round(width), height: Math.round(height) }),
     [bridge],
   );
-  useWindowResize(resizeWindow, { ...WINDOW_LIMITS, resizeBehaviorOnDoubleClick: 'maximize' });
+  useWindowResize(resizeWindow, {
+    ...WINDOW_LIMITS,
+    resizeDirection: 'vertical',
+    resizeBehaviorOnDoubleClick: 'maximize',
+  });
 
   const { targets } = selection;
 

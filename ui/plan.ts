@@ -147,7 +147,8 @@ export function tierOptions(
 
 function isExperimental(capabilities: Capabilities | undefined, ratio: AspectRatio, tier: Tier): boolean {
   const fromProxy = capabilities?.sizes[ratio]?.[tier];
-  if (fromProxy !== undefined) return fromProxy !== 'auto' && fromProxy.experimental === true;
+  // A proxy may leave the flag out where it is false; the size itself then decides, by OpenAI's rule.
+  if (fromProxy !== undefined) return fromProxy !== 'auto' && (fromProxy.experimental ?? isExperimentalSize(fromProxy));
   const size = sizeFor(ratio, tier);
   return size !== undefined && isExperimentalSize(size);
 }

@@ -23,12 +23,14 @@ export function ReferenceTray(props: {
   return (
     <section class="ff-section" aria-labelledby="ff-refs-label">
       <div class="ff-row">
-        <h3 class="ff-label" id="ff-refs-label">
-          References{' '}
+        <span class="ff-heading">
+          <h3 class="ff-label" id="ff-refs-label">
+            References
+          </h3>
           <span class="ff-count">
             {tray.length} / {MAX_REFERENCES}
           </span>
-        </h3>
+        </span>
         <Button secondary onClick={props.onAdd} disabled={props.selectionCount === 0}>
           Add selection as references
         </Button>
