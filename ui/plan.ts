@@ -93,6 +93,15 @@ export function cropText(job: PlannedJob): string {
   return percent > 0 ? `crops ${percent}%` : 'no crop';
 }
 
+/** "Hero 1920×1080 → 1:1 (crops 44%)": the frame, the ratio its image gets, and what FILL crops of it. */
+export function targetLine(job: PlannedJob): string {
+  const { target } = job;
+  if (!target) return `No frame selected: a new ${ratioLabel(job.ratio)} frame is made.`;
+  const crop = cropText(job);
+  const size = `${Math.round(target.width)}×${Math.round(target.height)}`;
+  return `${target.name} ${size} → ${ratioLabel(job.ratio)}${crop === 'no crop' ? '' : ` (${crop})`}`;
+}
+
 /**
  * The tier to mark as suggested for this plan: the largest any target needs at its planned ratio (so no frame
  * is upscaled), capped where the ratio has no larger one. A hint only: the chosen tier never follows it.

@@ -162,11 +162,12 @@ describe('aspect ratio × resolution × quality', () => {
   it('forcing 1:1 on a 16:9 frame shows the crop, and the summary says 1:1', async () => {
     await openPanel({ targets: [frame('Hero', 1920, 1080)] });
     expect(screen.getByTestId('targets-summary').textContent).toBe('1 frame: 16:9');
-    expect(targetRow('Hero')?.textContent).toContain('no crop');
+    expect(targetRow('Hero')?.textContent).toContain('Hero 1920×1080 → 16:9');
+    expect(targetRow('Hero')?.textContent).not.toContain('crops');
     fireEvent.click(radio('Aspect ratio', /^1:1$/));
     expect(screen.getByTestId('targets-summary').textContent).toBe('1 frame: 1:1');
     // A 1:1 image covering a 16:9 frame loses 1 − 9/16 = 44 % of itself.
-    expect(targetRow('Hero')?.textContent).toContain('1:1 · 1K 1024×1024 · crops 44%');
+    expect(targetRow('Hero')?.textContent).toBe('Hero 1920×1080 → 1:1 (crops 44%)6 credits1K 1024×1024');
   });
 
   it('keeps a 4K choice when 1:1 is chosen: that target renders at 2K and says so', async () => {
@@ -175,8 +176,9 @@ describe('aspect ratio × resolution × quality', () => {
     chooseTier('4K');
     fireEvent.click(radio('Aspect ratio', /^1:1$/));
     expect(radio('Resolution', /^4K/).checked).toBe(true);
-    expect(targetRow('Hero')?.textContent).toContain('1:1 · 2K 2048×2048');
-    expect(targetRow('Hero')?.textContent).toContain('1:1 has no 4K');
+    expect(targetRow('Hero')?.textContent).toBe(
+      'Hero 1920×1080 → 1:1 (crops 44%)8 credits2K 2048×2048 · 1:1 has no 4K',
+    );
   });
 
   it('prices from the proxy’s table, and quality beside the tier changes the price', async () => {
@@ -233,16 +235,18 @@ describe('the form is remembered', () => {
 describe('targets and cost', () => {
   it('lists each target once with ratio, tier, output size, crop and cost', async () => {
     await openPanel({ targets: [frame('Story', 1080, 1920), frame('Banner', 3000, 1000)] });
-    expect(targetRow('Story')?.textContent).toBe('Story6 credits9:16 · 1K 720×1280 · no crop');
+    expect(targetRow('Story')?.textContent).toBe('Story 1080×1920 → 9:166 credits1K 720×1280');
     // 3:1 covered by 16:9: 1 − (16/9)/3 = 41 % cropped.
-    expect(targetRow('Banner')?.textContent).toBe('Banner6 credits16:9 · 1K 1280×720 · crops 41%');
+    expect(targetRow('Banner')?.textContent).toBe('Banner 3000×1000 → 16:9 (crops 41%)6 credits1K 1280×720');
     expect(screen.getByTestId('targets-summary').textContent).toBe('2 frames: 9:16, 16:9');
   });
 
   it('plans a new 1:1 frame when nothing is selected', async () => {
     await openPanel();
     expect(screen.getByTestId('targets-summary').textContent).toBe('new frame');
-    expect(targetRow('New frame')?.textContent).toContain('1:1 · 1K 1024×1024');
+    expect(targetRow('No frame selected')?.textContent).toBe(
+      'No frame selected: a new 1:1 frame is made.6 credits1K 1024×1024',
+    );
   });
 
   it('prices one chosen tier per target: 9:16 + 1:1 at 2K cost 8 + 8', async () => {
@@ -258,7 +262,7 @@ describe('targets and cost', () => {
     await openPanel({ targets: [frame('Story', 1080, 1920), frame('Avatar', 400, 400)] });
     chooseTier('4K');
     expect(generateButton().textContent).toBe('Generate · 20 credits');
-    expect(targetRow('Avatar')?.textContent).toBe('Avatar8 credits1:1 · 2K 2048×2048 · no crop · 1:1 has no 4K');
+    expect(targetRow('Avatar')?.textContent).toBe('Avatar 400×400 → 1:18 credits2K 2048×2048 · 1:1 has no 4K');
   });
 
   it('disables Generate when the balance cannot cover the batch, in the error colour', async () => {

@@ -3,7 +3,7 @@
 import type { Capabilities } from '../../core/api';
 import type { Tier } from '../../core/formats';
 import type { UnusableNode } from '../../core/messages';
-import { cropText, outputSize, type PlannedJob, ratioLabel } from '../plan';
+import { outputSize, type PlannedJob, targetLine } from '../plan';
 
 export function TargetList(props: {
   jobs: readonly PlannedJob[];
@@ -26,17 +26,16 @@ export function TargetList(props: {
       <ul class="ff-targets" aria-label="Images to generate">
         {props.jobs.map((job, index) => {
           const size = outputSize(props.capabilities, job.ratio, job.tier);
-          const name = job.target?.name ?? 'New frame';
           return (
             <li key={job.target?.id ?? `new-${index}`} class="ff-target">
-              <span class="ff-target-name" title={name}>
-                {name}
+              <span class="ff-target-name" title={targetLine(job)}>
+                {targetLine(job)}
               </span>
               <span class="ff-target-cost">
                 {job.cost} {job.cost === 1 ? 'credit' : 'credits'}
               </span>
               <span class="ff-target-detail">
-                {ratioLabel(job.ratio)} · {job.tier} {size && size !== 'Auto' ? size : ''} · {cropText(job)}
+                {job.tier} {size && size !== 'Auto' ? size : 'size the model picks'}
                 {job.tierCapped && (
                   <span class="ff-note">
                     {' '}
