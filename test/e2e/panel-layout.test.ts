@@ -107,9 +107,9 @@ async function jobsOn(url: string): Promise<number> {
 
 /** Whether a box lies inside the plugin window (the iframe), which is all a designer sees of the panel. */
 async function inWindow(page: Page, box: { x: number; y: number; width: number; height: number } | null) {
-  const window = await page.locator('iframe').boundingBox();
-  if (!box || !window) return false;
-  return box.y >= window.y && box.y + box.height <= window.y + window.height && box.x >= window.x;
+  const plugin = await page.locator('iframe').boundingBox();
+  if (!box || !plugin) return false;
+  return box.y >= plugin.y && box.y + box.height <= plugin.y + plugin.height && box.x >= plugin.x;
 }
 
 /** A TCP forwarder standing in for the proxy's address, so the proxy can stop and come back at the same URL. */
@@ -315,10 +315,10 @@ describe('the panel at 360×640', () => {
   it('resizes the plugin window from its bottom edge: drag to grow, double-click to toggle the tallest (RESIZE)', async () => {
     const proxy = await proxyWith({});
     const { page, panel } = await openPanel({ proxyUrl: proxy.url });
-    const window = await page.locator('iframe').boundingBox();
-    if (!window) throw new Error('no plugin window');
-    const x = window.x + window.width / 2;
-    const y = window.y + window.height - 3;
+    const start = await page.locator('iframe').boundingBox();
+    if (!start) throw new Error('no plugin window');
+    const x = start.x + start.width / 2;
+    const y = start.y + start.height - 3;
     await page.mouse.move(x, y);
     await page.mouse.down();
     await page.mouse.move(x, y + 2);
@@ -326,15 +326,15 @@ describe('the panel at 360×640', () => {
     await expect.poll(() => page.evaluate(() => window.host.size)).toEqual({ width: 360, height: 642 });
 
     // A double-click toggles between the opening size and the tallest.
-    await page.mouse.dblclick(x, window.y + 642 - 3);
+    await page.mouse.dblclick(x, start.y + 642 - 3);
     await expect.poll(() => page.evaluate(() => window.host.size)).toEqual({ width: 360, height: 640 });
-    await page.mouse.dblclick(x, window.y + 640 - 3);
+    await page.mouse.dblclick(x, start.y + 640 - 3);
     await expect.poll(() => page.evaluate(() => window.host.size)).toEqual({ width: 360, height: 1200 });
     const resizes = (await page.evaluate(() => window.host.received)).filter(([name]) => name === 'RESIZE');
     expect(resizes.at(-1)?.[1]).toEqual({ width: 360, height: 1200 });
     expect((await page.locator('iframe').boundingBox())?.height).toBe(1200);
     // The footer follows the window's bottom edge.
     const generate = await panel.getByRole('button', { name: /^Generate/ }).boundingBox();
-    expect((generate?.y ?? 0) + (generate?.height ?? 0)).toBeGreaterThan(window.y + 1100);
+    expect((generate?.y ?? 0) + (generate?.height ?? 0)).toBeGreaterThan(start.y + 1100);
   });
 });
