@@ -9,6 +9,7 @@ import { DEFAULT_SETTINGS, type Settings } from '../../core/messages';
 import { png } from '../helpers/images';
 import { startTestProxy, type TestProxy, tempDataDir } from '../helpers/proxy';
 import { frame } from '../ui/fixtures';
+import { saveScreenshot } from './helpers/chromium';
 import { usePanelHostInChromium } from './helpers/panel-host';
 
 const chromium = usePanelHostInChromium();
@@ -184,6 +185,8 @@ describe('the panel at 360×640', () => {
       expect(await inWindow(page, await bar.boundingBox())).toBe(true);
     }
     expect(await inWindow(page, await generate.boundingBox())).toBe(true);
+    await panel.getByText(/^Generating…/).first().waitFor();
+    await saveScreenshot(page.locator('iframe'), 'panel-light.png');
     // One line per target, each listed once.
     expect(await panel.getByRole('list', { name: 'Images to generate' }).getByRole('listitem').count()).toBe(5);
     await panel.getByRole('button', { name: 'Cancel all' }).click();

@@ -122,7 +122,6 @@ describe('the panel in Chromium against the proxy', () => {
     expect(await download.getAttribute('href')).toMatch(/^blob:/);
     await expect.poll(async () => (await storage(page)).pendingJobs).toEqual([]);
 
-    await saveScreenshot(page.locator('iframe'), 'panel-light.png');
   });
 
   it('cancels a running job from the panel, saying before and after what happens to its credits', async () => {

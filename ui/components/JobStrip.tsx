@@ -132,6 +132,11 @@ function JobRow(props: {
             Retry
           </button>
         )}
+        {result && downloadUrl && card.phase !== 'place_failed' && (
+          <a class="ff-link" href={downloadUrl} download={result.fileName} title={`${result.width}×${result.height}`}>
+            Download original
+          </a>
+        )}
         {!active && (
           <IconButton aria-label="Dismiss" title="Remove from this list" onClick={() => props.onDismiss(card.key)}>
             <IconCross32 />
@@ -149,15 +154,13 @@ function JobRow(props: {
         )}
       </p>
       {card.error && <ErrorText error={card.error} proxyUrl={card.proxyUrl} />}
-      {result && downloadUrl && (
+      {result && downloadUrl && card.phase === 'place_failed' && (
         <div class="ff-row ff-actions">
-          {card.phase === 'place_failed' && (
-            <Button secondary onClick={() => props.onPlaceInNewFrame(card.key)}>
-              Place in a new frame
-            </Button>
-          )}
+          <Button secondary onClick={() => props.onPlaceInNewFrame(card.key)}>
+            Place in a new frame
+          </Button>
           <a class="ff-link" href={downloadUrl} download={result.fileName}>
-            {card.phase === 'place_failed' ? 'Download' : 'Download original'}
+            Download
           </a>
           <span class="ff-muted">
             {result.width}×{result.height}
