@@ -185,7 +185,10 @@ describe('the panel at 360×640', () => {
       expect(await inWindow(page, await bar.boundingBox())).toBe(true);
     }
     expect(await inWindow(page, await generate.boundingBox())).toBe(true);
-    await panel.getByText(/^Generating…/).first().waitFor();
+    await panel
+      .getByText(/^Generating…/)
+      .first()
+      .waitFor();
     await saveScreenshot(page.locator('iframe'), 'panel-light.png');
     // One line per target, each listed once.
     expect(await panel.getByRole('list', { name: 'Images to generate' }).getByRole('listitem').count()).toBe(5);

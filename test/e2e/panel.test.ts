@@ -121,7 +121,6 @@ describe('the panel in Chromium against the proxy', () => {
     expect(await download.getAttribute('download')).toBe('a-red-bicycle-leaning-on-a-sunlit-wall-2560x1440.png');
     expect(await download.getAttribute('href')).toMatch(/^blob:/);
     await expect.poll(async () => (await storage(page)).pendingJobs).toEqual([]);
-
   });
 
   it('cancels a running job from the panel, saying before and after what happens to its credits', async () => {

@@ -221,7 +221,7 @@ describe('job runner', () => {
     });
     await t.start();
     expect(t.card().phase).toBe('unsent');
-    expect(statusText(t.card())).toBe('Not sent: nothing was charged.');
+    expect(statusText(t.card())).toBe('Not sent: Retry can never charge twice.');
     expect(errorSentence(t.card().error ?? { code: 'internal', message: '' }, t.card().proxyUrl)).toContain(
       `Cannot reach the Framefill proxy at ${PROXY}`,
     );

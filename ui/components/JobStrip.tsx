@@ -60,7 +60,10 @@ export function statusText(card: JobCard): string {
     case 'submitting':
       return 'Sending to the proxy…';
     case 'unsent':
-      return 'Not sent: nothing was charged.';
+      // Without an answer the proxy may still have taken it; Retry reuses its Idempotency-Key.
+      return card.error?.code === 'proxy_unreachable'
+        ? 'Not sent: Retry can never charge twice.'
+        : 'Not sent: nothing was charged.';
     case 'queued':
       return card.statusReason ?? (card.resumed ? 'Resuming…' : 'Queued');
     case 'running':
