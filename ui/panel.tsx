@@ -300,7 +300,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
     const busy = runner.busyTargetIds();
     const clashing = jobs.filter((job) => job.target !== null && busy.has(job.target.id));
     if (clashing.length > 0 && !secondJobConfirmed) {
-      setQuestion({ names: clashing.map((job) => job.target?.name ?? ''), cost });
+      setQuestion({ names: clashing.map((job) => job.target?.name ?? ''), images: jobs.length, cost });
       return;
     }
     setQuestion(undefined);

@@ -388,6 +388,25 @@ describe('generating', () => {
     expect(new Set(proxy.submissions).size).toBe(2);
   });
 
+  it('asks the same when only some targets of the batch are busy, pricing the whole batch', async () => {
+    const proxy = acceptingProxy();
+    const { main } = await openPanel({ targets: [frame('Hero', 1920, 1080)], fetch: proxy.fetch });
+    typePrompt('a quiet harbour');
+    fireEvent.click(generateButton());
+    await settle();
+    main.emit('SELECTION_CHANGED', {
+      targets: [frame('Hero', 1920, 1080), frame('Story', 1080, 1920)],
+      unusable: [],
+      selectionCount: 2,
+    });
+    fireEvent.click(generateButton());
+    await settle();
+    expect(screen.getByRole('alert').textContent).toBe(
+      'Hero already has a job running. Generate all 2 anyway, for 12 credits?',
+    );
+    expect(proxy.submissions).toHaveLength(1);
+  });
+
   it('says what Cancel does to the credits before the click', async () => {
     const proxy = acceptingProxy();
     await openPanel({ targets: [frame('Hero', 1920, 1080)], fetch: proxy.fetch });

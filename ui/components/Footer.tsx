@@ -10,8 +10,15 @@ export interface Blocker {
 }
 
 export interface SecondJobQuestion {
+  /** The targets that already have a job running. */
   names: string[];
+  /** How many images the batch makes, and what it costs. */
+  images: number;
   cost: number;
+}
+
+function credits(n: number): string {
+  return `${n} ${n === 1 ? 'credit' : 'credits'}`;
 }
 
 export function Footer(props: {
@@ -24,7 +31,6 @@ export function Footer(props: {
   onConfirmSecond: () => void;
   onDeclineSecond: () => void;
 }) {
-  const credits = `${props.cost} ${props.cost === 1 ? 'credit' : 'credits'}`;
   const { question } = props;
   return (
     <footer class="ff-footer">
@@ -34,7 +40,9 @@ export function Footer(props: {
             {question.names.length === 1
               ? `${question.names[0]} already has a job running.`
               : `${question.names.join(', ')} already have jobs running.`}{' '}
-            Start another for {question.cost} {question.cost === 1 ? 'credit' : 'credits'}?
+            {question.images === question.names.length
+              ? `Start another for ${credits(question.cost)}?`
+              : `Generate all ${question.images} anyway, for ${credits(question.cost)}?`}
           </p>
           <div class="ff-row ff-actions">
             <Button onClick={props.onConfirmSecond}>Start another</Button>
@@ -64,7 +72,7 @@ export function Footer(props: {
           aria-describedby={props.blockedBy ? 'ff-generate-reason' : undefined}
           title="⌘/Ctrl + Enter"
         >
-          Generate · {credits}
+          Generate · {credits(props.cost)}
         </Button>
       </div>
     </footer>
