@@ -171,6 +171,12 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
   }, [connectionError, refreshAccount]);
 
   // The prompt, ratio and tier are kept with the settings, so a closed panel reopens as it was left.
+  const formPrompt = useRef(prompt);
+  const formRatio = useRef(ratioChoice);
+  const formTier = useRef(tier);
+  formPrompt.current = prompt;
+  formRatio.current = ratioChoice;
+  formTier.current = tier;
   const saveForm = useCallback(() => {
     const current = settingsRef.current;
     const next: Settings = {
@@ -184,12 +190,6 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
     setSettings(next);
     bridge.send('SAVE_STORAGE', { settings: next });
   }, [bridge]);
-  const formPrompt = useRef(prompt);
-  const formRatio = useRef(ratioChoice);
-  const formTier = useRef(tier);
-  formPrompt.current = prompt;
-  formRatio.current = ratioChoice;
-  formTier.current = tier;
   useEffect(() => {
     if (!loaded) return;
     const timer = setTimeout(saveForm, FORM_SAVE_DELAY_MS);
@@ -270,6 +270,19 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
     if (!quietly) setNotice('Settings saved.');
   };
 
+  // Settings restarts its fields from these when they change: not on every saved keystroke of the prompt.
+  const settingsShown = useMemo(
+    () => settings,
+    [
+      settings.proxyUrl,
+      settings.token,
+      settings.quality,
+      settings.outputFormat,
+      settings.referenceMaxEdge,
+      settings.density,
+      settings.useTargetAsReference,
+    ],
+  );
   const qualities = qualityOptions(capabilities);
   const quality: Quality = qualities.includes(settings.quality)
     ? settings.quality
@@ -418,7 +431,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
         )}
         <Divider />
         <SettingsPanel
-          settings={settings}
+          settings={settingsShown}
           open={settingsOpen}
           onToggle={() => setSettingsOpen(!settingsOpen)}
           onSave={saveSettings}

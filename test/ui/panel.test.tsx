@@ -476,6 +476,17 @@ describe('settings', () => {
     expect(saved).toMatchObject({ proxyUrl: 'https://framefill.example.com', token: 'secret-token' });
   });
 
+  it('keeps a half-typed proxy URL while the prompt is saved in the background', async () => {
+    const { main } = await openPanel();
+    fireEvent.click(screen.getByText('Settings'));
+    const url = screen.getByLabelText('Proxy URL') as HTMLInputElement;
+    fireEvent.input(url, { target: { value: 'https://framefill.exa' } });
+    typePrompt('a lighthouse');
+    await waitFor(() => expect(main.sentNamed('SAVE_STORAGE').at(-1)?.settings?.prompt).toBe('a lighthouse'));
+    await settle();
+    expect(url.value).toBe('https://framefill.exa');
+  });
+
   it('drops a trailing /v1 or / from the proxy URL, and shows what is used', async () => {
     const { main } = await openPanel();
     fireEvent.click(screen.getByText('Settings'));
