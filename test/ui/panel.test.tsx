@@ -194,6 +194,28 @@ describe('aspect ratio × resolution × quality', () => {
     expect(generateButton().textContent).toBe(`Generate · ${DEFAULT_PRICES.low['1K']} credit`);
   });
 
+  it("shows on Generate exactly the proxy's price for every tier × quality", async () => {
+    // A table unlike core's defaults, so only prices read from the proxy can match.
+    const prices = {
+      low: { '1K': 2, '2K': 3, '4K': 5 },
+      medium: { '1K': 7, '2K': 11, '4K': 13 },
+      high: { '1K': 17, '2K': 19, '4K': 23 },
+    };
+    await openPanel({ targets: [frame('Hero', 1920, 1080)], fetch: fakeProxy({ capabilities: { prices } }) });
+    typePrompt('a hero');
+    for (const [quality, label] of [
+      ['low', 'Low'],
+      ['medium', 'Medium'],
+      ['high', 'High'],
+    ] as const) {
+      fireEvent.click(radio('Quality', new RegExp(`^${label}$`)));
+      for (const tier of ['1K', '2K', '4K'] as const) {
+        chooseTier(tier);
+        expect(generateButton().textContent).toBe(`Generate · ${prices[quality][tier]} credits`);
+      }
+    }
+  });
+
   it('hides Quality when the proxy offers one quality only', async () => {
     await openPanel({ fetch: fakeProxy({ capabilities: { ...CAPABILITIES, qualities: ['medium'] } }) });
     expect(screen.queryByRole('radiogroup', { name: 'Quality' })).toBeNull();
