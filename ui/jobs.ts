@@ -268,6 +268,12 @@ export class JobRunner {
     for (const job of this.jobs.values()) job.abort.abort();
   }
 
+  /** Clears every finished job from the strip; running ones stay. */
+  dismissFinished(): void {
+    for (const [key, job] of this.jobs) if (!isActive(job.card)) this.jobs.delete(key);
+    this.changed();
+  }
+
   dismiss(key: string): void {
     const job = this.jobs.get(key);
     if (!job || isActive(job.card)) return;

@@ -445,6 +445,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
           onRetry={(key) => void runner.retry(key)}
           onPlaceInNewFrame={(key) => runner.placeInNewFrame(key)}
           onDismiss={(key) => runner.dismiss(key)}
+          onDismissFinished={() => runner.dismissFinished()}
         />
         {connectionError && (
           <div class="ff-connection">

@@ -179,6 +179,9 @@ describe('the panel in Chromium against the proxy', () => {
       else expect(text).toMatch(/^Canceled — (6 credits returned|the image service had started: 6 credits charged)\.$/);
     }
     expect(await placed(page)).toEqual([]);
+    // Finished jobs leave the strip together.
+    await panel.getByRole('button', { name: 'Clear finished' }).click();
+    await expect.poll(() => panel.getByRole('progressbar').count()).toBe(0);
   });
 
   it('resumes a job after the panel is closed and reopened mid-job, and places it exactly once', async () => {

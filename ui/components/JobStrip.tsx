@@ -14,8 +14,10 @@ export function JobStrip(props: {
   onRetry: (key: string) => void;
   onPlaceInNewFrame: (key: string) => void;
   onDismiss: (key: string) => void;
+  onDismissFinished: () => void;
 }) {
   if (props.cards.length === 0) return null;
+  const finished = props.cards.filter((card) => !isActive(card)).length;
   const cancelable = props.cards.filter((card) => cancelOutcome(card) !== undefined).length;
   // Running jobs first, so their progress is what stays in view when the strip is full.
   const cards = [...props.cards.filter(isActive), ...props.cards.filter((card) => !isActive(card))];
@@ -25,11 +27,18 @@ export function JobStrip(props: {
         <h3 class="ff-label" id="ff-jobs-label">
           Jobs
         </h3>
-        {cancelable > 1 && (
-          <button type="button" class="ff-text-button" onClick={props.onCancelAll}>
-            Cancel all
-          </button>
-        )}
+        <span>
+          {finished > 1 && (
+            <button type="button" class="ff-text-button" onClick={props.onDismissFinished}>
+              Clear finished
+            </button>
+          )}
+          {cancelable > 1 && (
+            <button type="button" class="ff-text-button" onClick={props.onCancelAll}>
+              Cancel all
+            </button>
+          )}
+        </span>
       </div>
       <ul class="ff-jobs">
         {cards.map((card) => (
