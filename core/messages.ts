@@ -2,7 +2,7 @@
 // `[NAME, payload]` (create-figma-plugin's convention); every payload is validated on arrival.
 import { z } from 'zod';
 import { AspectRatioSchema, OutputFormatSchema, QualitySchema, TierSchema } from './api';
-import { FIXED_RATIOS } from './formats';
+import { ASPECT_RATIOS, FIXED_RATIOS } from './formats';
 import {
   DEFAULT_DENSITY,
   DEFAULT_REFERENCE_MAX_EDGE,
@@ -66,6 +66,14 @@ export const SettingsSchema = z.object({
     .default(DEFAULT_REFERENCE_MAX_EDGE),
   density: z.number().min(0.5).max(4).default(DEFAULT_DENSITY),
   useTargetAsReference: z.boolean().default(false),
+  // The form as the designer left it, so the next open starts from their own choices (1K the first time):
+  // the price never changes without a choice of theirs.
+  prompt: z
+    .string()
+    .max(PROMPT_MAX_CHARS * 2)
+    .default(''),
+  ratio: z.enum(['from-frame', ...ASPECT_RATIOS]).default('from-frame'),
+  tier: TierSchema.default('1K'),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 export const DEFAULT_SETTINGS: Settings = SettingsSchema.parse({});

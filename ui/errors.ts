@@ -1,6 +1,7 @@
 // Every error the panel can meet, as one sentence that ends with what to do next (DESIGN.md §6).
 import { ERROR_ADVICE, type ErrorCode } from '../core/api';
 import type { ClientErrorCode } from './proxy-client';
+import { isLocalProxy } from './proxy-url';
 
 export interface ShownError {
   code: ClientErrorCode;
@@ -8,19 +9,25 @@ export interface ShownError {
   retry_after?: number | undefined;
 }
 
+/** One sentence, with the URL that was actually used: the fix is usually starting the proxy or fixing the URL. */
 export function unreachableSentence(proxyUrl: string): string {
   return (
-    `Cannot reach the Framefill proxy at ${proxyUrl}. Start it with \`npm start\` in the Framefill folder ` +
-    '(or check the proxy URL in Settings), then try again. In Figma for Chrome, also allow ' +
-    '"local network access" for figma.com when the browser asks (or in the site settings); the desktop app needs nothing.'
+    `Cannot reach the Framefill proxy at ${proxyUrl}: start it with \`npm start\` or check the URL in Settings ` +
+    '(Figma in Chrome also asks you to allow "local network access" for figma.com).'
   );
 }
+
+/** Said exactly so on a 401 from a proxy on this machine: local mode needs the token `npm start` printed. */
+export const LOCAL_TOKEN_ADVICE = 'paste the token that `npm start` printed into Settings ▸ Token.';
 
 /** The sentence the panel shows: the server's specific message where it adds something, then the advice. */
 export function errorSentence(error: ShownError, proxyUrl: string): string {
   switch (error.code) {
     case 'proxy_unreachable':
       return unreachableSentence(proxyUrl);
+    case 'interrupted':
+      // The proxy's own message says the same; one sentence, said once.
+      return ERROR_ADVICE.interrupted;
     case 'bad_response':
       return `${error.message} Update the plugin and the proxy to the same version, then try again.`;
     case 'content_policy':
@@ -33,7 +40,9 @@ export function errorSentence(error: ShownError, proxyUrl: string): string {
       return `Too many requests right now. ${when}`;
     }
     case 'unauthorized':
-      return `${ERROR_ADVICE.unauthorized} (Settings → Token, at the bottom of this panel.)`;
+      return isLocalProxy(proxyUrl)
+        ? `The local proxy at ${proxyUrl} needs its token: ${LOCAL_TOKEN_ADVICE}`
+        : `The proxy at ${proxyUrl} refused the token: paste the one your admin gave you into Settings ▸ Token.`;
     default: {
       const advice = ERROR_ADVICE[error.code as ErrorCode];
       const message = error.message.trim();

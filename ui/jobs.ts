@@ -10,6 +10,8 @@ import { ApiError, type ProxyClient, type SubmitRequest, toApiError } from './pr
 
 export type JobPhase =
   | 'submitting'
+  /** The proxy did not accept it (no answer, or an answer such as 401 or 402): nothing runs, nothing is charged. */
+  | 'unsent'
   | 'queued'
   | 'running'
   | 'fetching'
@@ -31,15 +33,24 @@ export interface JobResult {
 export interface JobCard {
   key: string;
   jobId?: string;
+  /** The proxy this job was sent to: its messages quote this URL, not whatever Settings says now. */
+  proxyUrl: string;
   targetId: string | null;
   targetName: string;
   ratio: AspectRatio;
   tier: Tier;
+  /** What the job costs: the plan's price until the proxy answers with the job's own. */
+  costCredits: number;
   phase: JobPhase;
   partial?: string;
   partials: number;
-  reconnecting: boolean;
-  error?: ShownError;
+  /** The proxy cannot be reached right now; the job is followed again once it can. */
+  offline: boolean;
+  /** Why the job waits, in the proxy's words (e.g. the image service's rate limit). */
+  statusReason?: string | undefined;
+  /** On a canceled job: whether its credits came back (false when the image service had started). */
+  creditsReturned?: boolean;
+  error?: ShownError | undefined;
   result?: JobResult;
   createdFrame?: boolean;
   resumed: boolean;
@@ -49,6 +60,25 @@ export const ACTIVE_PHASES: readonly JobPhase[] = ['submitting', 'queued', 'runn
 
 export function isActive(card: JobCard): boolean {
   return ACTIVE_PHASES.includes(card.phase);
+}
+
+/** Cancel is offered until the image exists; before the upstream call starts, the credits come back. */
+export function cancelOutcome(card: JobCard): 'returned' | 'charged' | undefined {
+  if (!card.jobId) return undefined;
+  if (card.phase === 'queued') return 'returned';
+  if (card.phase === 'running') return 'charged';
+  return undefined;
+}
+
+/**
+ * How long a job and its result stay on the proxy (DESIGN.md §5, FRAMEFILL_RESULT_TTL_HOURS, default 24): the
+ * capabilities do not report it, so the panel keeps reconnecting for the default before it gives a job up.
+ */
+export const RESULT_TTL_MS = 24 * 60 * 60 * 1000;
+
+function aliveUntil(createdAt: string): number {
+  const created = Date.parse(createdAt);
+  return (Number.isNaN(created) ? Date.now() : created) + RESULT_TTL_MS;
 }
 
 /** Progress in percent: the proxy reports phases, not percentages, so each phase is a step. */
@@ -77,6 +107,7 @@ export interface NewJob {
   targetName: string;
   request: SubmitRequest;
   referenceIds: string[];
+  plannedCost: number;
 }
 
 export interface JobRunnerDeps {
@@ -93,6 +124,8 @@ interface Running {
   pending?: PendingJob;
   abort: AbortController;
   client: ProxyClient;
+  /** Kept until the proxy accepts the job, so Retry resends it under the same Idempotency-Key. */
+  unsent?: { job: NewJob; idempotencyKey: string };
 }
 
 export class JobRunner {
@@ -109,34 +142,55 @@ export class JobRunner {
     return [...this.jobs.values()].map((job) => job.card);
   }
 
+  /** Submits one job; resolves once the proxy has accepted or refused it (following it goes on in the background). */
   async start(job: NewJob): Promise<void> {
     const key = `job-${++this.counter}`;
     const client = this.deps.clientFor(job.proxyUrl);
     const running: Running = {
       client,
       abort: new AbortController(),
+      unsent: { job, idempotencyKey: client.newIdempotencyKey() },
       card: {
         key,
+        proxyUrl: client.baseUrl,
         targetId: job.targetId,
         targetName: job.targetName,
         ratio: job.request.aspectRatio,
         tier: job.request.resolution,
+        costCredits: job.plannedCost,
         phase: 'submitting',
         partials: 0,
-        reconnecting: false,
+        offline: false,
         resumed: false,
       },
     };
     this.jobs.set(key, running);
     this.changed();
+    await this.submit(key);
+  }
+
+  /** Sends a job the proxy never accepted again, under the same Idempotency-Key: it is never charged twice. */
+  async retry(key: string): Promise<void> {
+    const running = this.jobs.get(key);
+    if (!running?.unsent || running.card.phase !== 'unsent') return;
+    this.update(key, { phase: 'submitting', error: undefined });
+    await this.submit(key);
+  }
+
+  private async submit(key: string): Promise<void> {
+    const running = this.jobs.get(key);
+    if (!running?.unsent) return;
+    const { job, idempotencyKey } = running.unsent;
+    const { client } = running;
     let accepted: Job;
     try {
-      accepted = await client.submit(job.request, client.newIdempotencyKey());
+      accepted = await client.submit(job.request, idempotencyKey);
     } catch (error) {
-      this.update(key, { phase: 'failed', error: toShown(error) });
+      this.update(key, { phase: 'unsent', error: toShown(error) });
       this.deps.onSettled();
       return;
     }
+    running.unsent = undefined;
     const pending: PendingJob = {
       jobId: accepted.id,
       proxyUrl: client.baseUrl,
@@ -147,9 +201,21 @@ export class JobRunner {
     running.pending = pending;
     // Saved the moment the proxy accepts it, so a panel closed from here on resumes the job.
     this.addPending(pending);
-    this.update(key, { jobId: accepted.id, phase: phaseOfStatus(accepted.status) ?? 'queued' });
+    this.update(key, {
+      jobId: accepted.id,
+      costCredits: accepted.cost_credits,
+      phase: phaseOfStatus(accepted.status) ?? 'queued',
+      statusReason: accepted.status_reason,
+    });
     this.deps.onSettled();
-    await this.follow(key);
+    void this.follow(key);
+  }
+
+  /** Targets with a job still on its way: a second Generate for them asks first. */
+  busyTargetIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const { card } of this.jobs.values()) if (card.targetId && isActive(card)) ids.add(card.targetId);
+    return ids;
   }
 
   /** Reopens the event stream of every job a closed panel left behind. */
@@ -158,20 +224,23 @@ export class JobRunner {
     for (const pending of pendingJobs) {
       if ([...this.jobs.values()].some((job) => job.card.jobId === pending.jobId)) continue;
       const key = `job-${++this.counter}`;
+      const client = this.deps.clientFor(pending.proxyUrl);
       this.jobs.set(key, {
         pending,
-        client: this.deps.clientFor(pending.proxyUrl),
+        client,
         abort: new AbortController(),
         card: {
           key,
           jobId: pending.jobId,
+          proxyUrl: client.baseUrl,
           targetId: pending.targetId,
           targetName: pending.targetName,
           ratio: pending.provenance.aspectRatio,
           tier: pending.provenance.resolution,
+          costCredits: pending.provenance.costCredits,
           phase: 'queued',
           partials: 0,
-          reconnecting: false,
+          offline: false,
           resumed: true,
         },
       });
@@ -182,7 +251,7 @@ export class JobRunner {
 
   async cancel(key: string): Promise<void> {
     const job = this.jobs.get(key);
-    if (!job?.card.jobId || !isActive(job.card) || job.card.phase === 'placing') return;
+    if (!job?.card.jobId || cancelOutcome(job.card) === undefined) return;
     try {
       await job.client.cancel(job.card.jobId);
     } catch (error) {
@@ -197,6 +266,12 @@ export class JobRunner {
   /** Stops following streams when the panel goes away; the jobs keep running on the proxy. */
   dispose(): void {
     for (const job of this.jobs.values()) job.abort.abort();
+  }
+
+  /** Clears every finished job from the strip; running ones stay. */
+  dismissFinished(): void {
+    for (const [key, job] of this.jobs) if (!isActive(job.card)) this.jobs.delete(key);
+    this.changed();
   }
 
   dismiss(key: string): void {
@@ -243,49 +318,72 @@ export class JobRunner {
         jobId,
         {
           onEvent: (event) => this.onEvent(key, event),
-          onReconnect: () => this.update(key, { reconnecting: true }),
+          onReconnect: () => this.update(key, { offline: true }),
         },
         job.abort.signal,
+        aliveUntil(job.pending?.provenance.createdAt ?? ''),
       );
     } catch (error) {
       const shown = toShown(error);
-      this.update(key, { phase: 'failed', error: shown });
+      if (shown.code === 'interrupted') {
+        this.update(key, { phase: 'interrupted', offline: false, error: undefined });
+        this.settle(key);
+        return;
+      }
+      this.update(key, { phase: 'failed', offline: false, error: shown });
       if (shown.code === 'not_found') this.removePending(jobId);
       this.deps.onSettled();
     }
   }
 
   private onEvent(key: string, event: JobEvent): void {
+    const card = this.jobs.get(key)?.card;
+    if (!card) return;
     switch (event.event) {
       case 'status': {
-        const phase = phaseOfStatus(event.data.status);
         if (event.data.status === 'interrupted') {
-          this.update(key, {
-            phase: 'interrupted',
-            reconnecting: false,
-            error: { code: 'internal', message: 'The proxy stopped while this job ran; its credits were released.' },
-          });
+          this.update(key, { phase: 'interrupted', offline: false, statusReason: undefined });
           this.settle(key);
-        } else if (phase) this.update(key, { phase, reconnecting: false });
+          return;
+        }
+        const phase = phaseOfStatus(event.data.status);
+        if (phase && phase !== 'failed' && phase !== 'canceled') {
+          this.update(key, { phase, offline: false, statusReason: event.data.reason });
+        } else this.update(key, { offline: false });
         return;
       }
       case 'partial':
         this.update(key, {
           phase: 'running',
-          reconnecting: false,
+          offline: false,
+          statusReason: undefined,
           partial: `data:${event.data.mime};base64,${event.data.b64}`,
-          partials: (this.jobs.get(key)?.card.partials ?? 0) + 1,
+          partials: card.partials + 1,
         });
         return;
       case 'completed':
+        this.update(key, { offline: false, statusReason: undefined });
         void this.fetchAndPlace(key, event.data.width, event.data.height);
         return;
       case 'failed':
-        this.update(key, { phase: 'failed', reconnecting: false, error: event.data.error });
+        // An interrupted job says so once, from its status; the matching failed event adds nothing.
+        if (card.phase === 'interrupted' || event.data.error.code === 'interrupted') {
+          if (card.phase !== 'interrupted') {
+            this.update(key, { phase: 'interrupted', offline: false, statusReason: undefined });
+            this.settle(key);
+          }
+          return;
+        }
+        this.update(key, { phase: 'failed', offline: false, statusReason: undefined, error: event.data.error });
         this.settle(key);
         return;
       case 'canceled':
-        this.update(key, { phase: 'canceled', reconnecting: false });
+        this.update(key, {
+          phase: 'canceled',
+          offline: false,
+          statusReason: undefined,
+          creditsReturned: event.data.credits_returned,
+        });
         this.settle(key);
         return;
     }
@@ -302,9 +400,14 @@ export class JobRunner {
     const jobId = job?.card.jobId;
     if (!job || !jobId || this.placing.has(jobId)) return;
     this.placing.add(jobId);
-    this.update(key, { phase: 'fetching', reconnecting: false });
+    this.update(key, { phase: 'fetching', offline: false });
     try {
-      const image = await job.client.getImage(jobId);
+      const image = await job.client.getImage(jobId, {
+        aliveUntil: aliveUntil(job.pending?.provenance.createdAt ?? ''),
+        signal: job.abort.signal,
+        onOffline: () => this.update(key, { offline: true }),
+      });
+      this.update(key, { offline: false });
       const prompt = job.pending?.provenance.prompt ?? '';
       this.update(key, {
         result: { ...image, width, height, fileName: downloadName(prompt, width, height, image.mime) },
@@ -312,7 +415,8 @@ export class JobRunner {
       this.place(key, job.card.targetId);
     } catch (error) {
       this.placing.delete(jobId);
-      this.update(key, { phase: 'failed', error: toShown(error) });
+      if (job.abort.signal.aborted) return;
+      this.update(key, { phase: 'failed', offline: false, error: toShown(error) });
     }
   }
 

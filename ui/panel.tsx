@@ -1,29 +1,55 @@
-// The Framefill panel, top to bottom: prompt, ratio, resolution, references, targets and cost, Generate,
-// jobs, settings. State lives here; the proxy client, the job runner and the exporter do the work.
-import { Container, Divider, VerticalSpace } from '@create-figma-plugin/ui';
+// The Framefill panel at Figma's plugin size: the prompt on top, the choices in the middle (scrolling when
+// they must), and a fixed bottom with the running jobs and a footer holding the cost, the balance and Generate.
+// State lives here; the proxy client, the job runner and the exporter do the work.
+import { Divider, useWindowResize } from '@create-figma-plugin/ui';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Account, Capabilities } from '../core/api';
-import { effectiveTier, type Tier, tiersFor } from '../core/formats';
-import { MAX_REFERENCES } from '../core/limits';
+import type { Quality, Tier } from '../core/formats';
+import { MAX_REFERENCES, PROMPT_MAX_CHARS } from '../core/limits';
 import { DEFAULT_SETTINGS, type MainToPanelPayload, type Settings, type TrayItem } from '../core/messages';
+import { DEFAULT_QUALITY } from '../core/pricing';
 import { validateGeneration } from '../core/validate';
 import type { Bridge } from './bridge';
 import { ErrorText } from './components/ErrorText';
-import { GenerateBar } from './components/GenerateBar';
-import { JobList } from './components/JobList';
+import { type Blocker, Footer, type SecondJobQuestion } from './components/Footer';
+import { JobStrip } from './components/JobStrip';
 import { PromptField } from './components/PromptField';
 import { RatioPicker } from './components/RatioPicker';
 import { ReferenceTray, type Thumbnail } from './components/ReferenceTray';
 import { ResolutionPicker } from './components/ResolutionPicker';
 import { SettingsPanel } from './components/SettingsPanel';
+import { TargetList } from './components/TargetList';
 import type { ShownError } from './errors';
 import { type ExportedReference, Exporter } from './exporter';
 import { type JobCard, JobRunner } from './jobs';
-import { planCost, planJobs, type RatioChoice, ratioOptions, suggestedTier, targetsSummary } from './plan';
+import {
+  type PlannedJob,
+  planCost,
+  planJobs,
+  priceTableOf,
+  qualityOptions,
+  type RatioChoice,
+  ratioOptions,
+  suggestedTier,
+  targetsSummary,
+  tierOptions,
+} from './plan';
 import { ProxyClient, toApiError } from './proxy-client';
 
 /** Long edge of a tray thumbnail: small, so exporting a full tray stays quick. */
 export const THUMBNAIL_EDGE = 96;
+
+/**
+ * The window's height when the designer drags its bottom edge: tall enough for the prompt, the footer and a few
+ * jobs (Figma's own minimum, 70 px, would hide all but the footer). The width stays Figma's panel width; a
+ * side handle would also sit on the middle's scrollbar.
+ */
+export const WINDOW_LIMITS = { minHeight: 400, maxHeight: 1200 } as const;
+
+/** How long the prompt rests before it is saved: a save is one message to the main thread. */
+const FORM_SAVE_DELAY_MS = 400;
+/** How often an unreachable proxy is asked again, so the banner clears itself when it is back. */
+const RECHECK_MS = 5000;
 
 export interface PanelProps {
   bridge: Bridge;
@@ -42,13 +68,14 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
   const [prompt, setPrompt] = useState('');
   const [ratioChoice, setRatioChoice] = useState<RatioChoice>('from-frame');
   const [tier, setTier] = useState<Tier>('1K');
-  const tierTouched = useRef(false);
   const [capabilities, setCapabilities] = useState<Capabilities>();
   const [account, setAccount] = useState<Account>();
   const [connectionError, setConnectionError] = useState<ShownError>();
   const [notice, setNotice] = useState<string>();
   const [trayError, setTrayError] = useState<string>();
   const [exporting, setExporting] = useState<{ done: number; total: number }>();
+  const [sending, setSending] = useState(false);
+  const [question, setQuestion] = useState<SecondJobQuestion>();
   const [thumbnails, setThumbnails] = useState<Map<string, Thumbnail>>(new Map());
   const [cards, setCards] = useState<JobCard[]>([]);
   const [settingsOpen, setSettingsOpen] = useState(false);
@@ -80,6 +107,8 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
       const apiError = toApiError(error);
       setAccount(undefined);
       setConnectionError({ code: apiError.code, message: apiError.message, retry_after: apiError.retry_after });
+      // The token field is where the fix goes; the form above stays exactly as it was.
+      if (apiError.code === 'unauthorized') setSettingsOpen(true);
     }
   }, [clientFor]);
 
@@ -100,16 +129,20 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
   useEffect(() => {
     const stop = bridge.listen({
       STORAGE_LOADED: (payload) => {
-        setSettings(payload.settings);
-        settingsRef.current = payload.settings;
+        const stored = payload.settings;
+        setSettings(stored);
+        settingsRef.current = stored;
         setTray(payload.tray);
         if (payload.notice) setNotice(payload.notice);
+        // The form as the designer left it: the price is theirs, never a suggestion's.
+        setPrompt(stored.prompt);
+        setRatioChoice(stored.ratio);
+        setTier(stored.tier);
         if (payload.relaunch) {
           const { provenance } = payload.relaunch;
           setPrompt(provenance.prompt);
           setRatioChoice(provenance.aspectRatio);
           setTier(provenance.resolution);
-          tierTouched.current = true;
         }
         setLoaded(true);
         if (payload.pendingJobs.length > 0) runner.resume(payload.pendingJobs);
@@ -131,12 +164,56 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
     if (loaded) void refreshAccount();
   }, [loaded, settings.proxyUrl, settings.token, refreshAccount]);
 
-  const { targets } = selection;
-  const suggested = suggestedTier(targets);
-  // Until the user picks a tier, follow what the selected frames suggest.
   useEffect(() => {
-    if (!tierTouched.current && suggested) setTier(suggested);
-  }, [suggested]);
+    if (connectionError?.code !== 'proxy_unreachable') return;
+    const timer = setInterval(() => void refreshAccount(), RECHECK_MS);
+    return () => clearInterval(timer);
+  }, [connectionError, refreshAccount]);
+
+  // The prompt, ratio and tier are kept with the settings, so a closed panel reopens as it was left.
+  const formPrompt = useRef(prompt);
+  const formRatio = useRef(ratioChoice);
+  const formTier = useRef(tier);
+  formPrompt.current = prompt;
+  formRatio.current = ratioChoice;
+  formTier.current = tier;
+  const saveForm = useCallback(() => {
+    const current = settingsRef.current;
+    const next: Settings = {
+      ...current,
+      prompt: formPrompt.current.slice(0, PROMPT_MAX_CHARS * 2),
+      ratio: formRatio.current,
+      tier: formTier.current,
+    };
+    if (next.prompt === current.prompt && next.ratio === current.ratio && next.tier === current.tier) return;
+    settingsRef.current = next;
+    setSettings(next);
+    bridge.send('SAVE_STORAGE', { settings: next });
+  }, [bridge]);
+  useEffect(() => {
+    if (!loaded) return;
+    const timer = setTimeout(saveForm, FORM_SAVE_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, [loaded, prompt, ratioChoice, tier, saveForm]);
+  useEffect(() => {
+    if (!loaded) return;
+    // Figma removes the iframe when the plugin closes; a save still waiting for its delay goes now.
+    window.addEventListener('pagehide', saveForm);
+    return () => window.removeEventListener('pagehide', saveForm);
+  }, [loaded, saveForm]);
+
+  const resizeWindow = useCallback(
+    ({ width, height }: { width: number; height: number }) =>
+      bridge.send('RESIZE', { width: Math.round(width), height: Math.round(height) }),
+    [bridge],
+  );
+  useWindowResize(resizeWindow, {
+    ...WINDOW_LIMITS,
+    resizeDirection: 'vertical',
+    resizeBehaviorOnDoubleClick: 'maximize',
+  });
+
+  const { targets } = selection;
 
   // Thumbnails for tray items not seen yet, exported small.
   const asked = useRef(new Set<string>());
@@ -185,24 +262,38 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
     [next[from], next[to]] = [next[to] as TrayItem, next[from] as TrayItem];
     saveTray(next);
   };
-  const saveSettings = (next: Settings) => {
-    setSettings(next);
-    bridge.send('SAVE_STORAGE', { settings: next });
-    setNotice('Settings saved.');
+  const saveSettings = (next: Settings, quietly = false) => {
+    const merged = { ...next, prompt: formPrompt.current.slice(0, PROMPT_MAX_CHARS * 2), ratio: ratioChoice, tier };
+    settingsRef.current = merged;
+    setSettings(merged);
+    bridge.send('SAVE_STORAGE', { settings: merged });
+    if (!quietly) setNotice('Settings saved.');
   };
 
-  const chooseRatio = (choice: RatioChoice) => {
-    setRatioChoice(choice);
-    // A fixed ratio may lack the chosen tier (Auto is 1K only, 1:1 has no 4K): step down to one it has.
-    if (choice !== 'from-frame' && !tiersFor(choice).includes(tier)) setTier(effectiveTier(choice, tier));
-  };
-  const chooseTier = (next: Tier) => {
-    tierTouched.current = true;
-    setTier(next);
-  };
-
-  const jobs = planJobs(targets, ratioChoice, tier);
+  // Settings restarts its fields from these when they change: not on every saved keystroke of the prompt.
+  const settingsShown = useMemo(
+    () => settings,
+    [
+      settings.proxyUrl,
+      settings.token,
+      settings.quality,
+      settings.outputFormat,
+      settings.referenceMaxEdge,
+      settings.density,
+      settings.useTargetAsReference,
+    ],
+  );
+  const qualities = qualityOptions(capabilities);
+  const quality: Quality = qualities.includes(settings.quality)
+    ? settings.quality
+    : qualities.includes(DEFAULT_QUALITY)
+      ? DEFAULT_QUALITY
+      : (qualities[0] ?? DEFAULT_QUALITY);
+  const pricing = { quality, prices: priceTableOf(capabilities) };
+  const jobs = planJobs(targets, ratioChoice, tier, pricing);
   const cost = planCost(jobs);
+  const tiers = tierOptions(targets, ratioChoice, capabilities);
+  const suggested = suggestedTier(targets, ratioChoice, settings.density);
   const referenceCount = tray.length + (settings.useTargetAsReference && targets.length > 0 ? 1 : 0);
   const blockedBy = generateBlocker({
     prompt,
@@ -211,11 +302,32 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
     cost,
     account,
     exporting: exporting !== undefined,
+    sending,
     loaded,
   });
 
-  const generate = async () => {
-    if (blockedBy !== undefined) return;
+  /** One submission at a time: a double click or a second ⌘/Ctrl+Enter meets this lock and does nothing. */
+  const submitting = useRef(false);
+  const generate = async (secondJobConfirmed = false) => {
+    if (submitting.current || blockedBy !== undefined) return;
+    const busy = runner.busyTargetIds();
+    const clashing = jobs.filter((job) => job.target !== null && busy.has(job.target.id));
+    if (clashing.length > 0 && !secondJobConfirmed) {
+      setQuestion({ names: clashing.map((job) => job.target?.name ?? ''), images: jobs.length, cost });
+      return;
+    }
+    setQuestion(undefined);
+    submitting.current = true;
+    setSending(true);
+    try {
+      await submitBatch();
+    } finally {
+      submitting.current = false;
+      setSending(false);
+    }
+  };
+
+  const submitBatch = async () => {
     const current = settingsRef.current;
     const trayIds = tray.map((t) => t.nodeId);
     const targetIds = current.useTargetAsReference ? targets.map((t) => t.id) : [];
@@ -238,26 +350,31 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
     if (missing.length > 0) {
       setNotice(`${missing.length} reference${missing.length === 1 ? '' : 's'} no longer in the file and left out.`);
     }
-    for (const job of jobs) {
-      const refIds = [...new Set([...trayIds, ...(current.useTargetAsReference && job.target ? [job.target.id] : [])])];
-      const references = refIds
-        .map((id) => images.get(id))
-        .filter((image): image is ExportedReference => image !== undefined);
-      void runner.start({
-        proxyUrl: current.proxyUrl,
-        targetId: job.target?.id ?? null,
-        targetName: job.target?.name ?? 'New frame',
-        referenceIds: references.map((r) => r.nodeId),
-        request: {
-          prompt: prompt.trim(),
-          aspectRatio: job.ratio,
-          resolution: job.tier,
-          quality: current.quality,
-          outputFormat: current.outputFormat,
-          references: references.map((r) => ({ name: r.name, mime: r.mime, bytes: r.bytes })),
-        },
-      });
-    }
+    await Promise.all(
+      jobs.map((job) => {
+        const refIds = [
+          ...new Set([...trayIds, ...(current.useTargetAsReference && job.target ? [job.target.id] : [])]),
+        ];
+        const references = refIds
+          .map((id) => images.get(id))
+          .filter((image): image is ExportedReference => image !== undefined);
+        return runner.start({
+          proxyUrl: current.proxyUrl,
+          targetId: job.target?.id ?? null,
+          targetName: job.target?.name ?? 'New frame',
+          referenceIds: references.map((r) => r.nodeId),
+          plannedCost: job.cost,
+          request: {
+            prompt: prompt.trim(),
+            aspectRatio: job.ratio,
+            resolution: job.tier,
+            quality,
+            outputFormat: current.outputFormat,
+            references: references.map((r) => ({ name: r.name, mime: r.mime, bytes: r.bytes })),
+          },
+        });
+      }),
+    );
   };
   const generateRef = useRef(generate);
   generateRef.current = generate;
@@ -275,94 +392,101 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
   }, []);
 
   return (
-    <Container space="medium">
-      <VerticalSpace space="small" />
-      <PromptField value={prompt} onChange={setPrompt} />
-      <VerticalSpace space="small" />
-      <RatioPicker value={ratioChoice} ratios={ratioOptions(capabilities)} targets={targets} onChange={chooseRatio} />
-      <VerticalSpace space="small" />
-      <ResolutionPicker
-        value={tier}
-        ratioChoice={ratioChoice}
-        targets={targets}
-        suggested={suggested}
-        capabilities={capabilities}
-        onChange={chooseTier}
-      />
-      <VerticalSpace space="small" />
-      <ReferenceTray
-        tray={tray}
-        thumbnails={thumbnails}
-        selectionCount={selection.selectionCount}
-        useTarget={settings.useTargetAsReference}
-        onAdd={addSelection}
-        onRemove={removeFromTray}
-        onMove={moveInTray}
-        onUseTargetChange={(value) => saveSettings({ ...settings, useTargetAsReference: value })}
-      />
-      {trayError && (
-        <p role="alert" class="ff-alert">
-          {trayError}
+    <div class="ff-panel">
+      <div class="ff-top">
+        <PromptField value={prompt} onChange={setPrompt} onBlur={saveForm} />
+      </div>
+      <div class="ff-middle">
+        <RatioPicker value={ratioChoice} ratios={ratioOptions(capabilities)} onChange={setRatioChoice} />
+        <ResolutionPicker
+          tier={tier}
+          tiers={tiers}
+          suggested={suggested}
+          quality={quality}
+          qualities={qualities}
+          onTierChange={setTier}
+          onQualityChange={(next) => saveSettings({ ...settingsRef.current, quality: next }, true)}
+        />
+        <TargetList
+          jobs={jobs}
+          chosenTier={tier}
+          summary={targetsSummary(jobs)}
+          capabilities={capabilities}
+          unusable={selection.unusable}
+        />
+        <ReferenceTray
+          tray={tray}
+          thumbnails={thumbnails}
+          selectionCount={selection.selectionCount}
+          useTarget={settings.useTargetAsReference}
+          onAdd={addSelection}
+          onRemove={removeFromTray}
+          onMove={moveInTray}
+          onUseTargetChange={(value) => saveSettings({ ...settings, useTargetAsReference: value })}
+        />
+        {trayError && (
+          <p role="alert" class="ff-alert">
+            {trayError}
+          </p>
+        )}
+        <Divider />
+        <SettingsPanel
+          settings={settingsShown}
+          open={settingsOpen}
+          onToggle={() => setSettingsOpen(!settingsOpen)}
+          onSave={saveSettings}
+        />
+      </div>
+      <div class="ff-bottom">
+        <JobStrip
+          cards={cards}
+          onCancel={(key) => void runner.cancel(key)}
+          onCancelAll={() => void runner.cancelAll()}
+          onRetry={(key) => void runner.retry(key)}
+          onPlaceInNewFrame={(key) => runner.placeInNewFrame(key)}
+          onDismiss={(key) => runner.dismiss(key)}
+          onDismissFinished={() => runner.dismissFinished()}
+        />
+        {connectionError && (
+          <div class="ff-connection">
+            <ErrorText error={connectionError} proxyUrl={settings.proxyUrl} />
+            <button type="button" class="ff-text-button" onClick={() => void refreshAccount()}>
+              Check again
+            </button>
+          </div>
+        )}
+        <p role="status" class="ff-muted ff-notice">
+          {notice ?? ''}
         </p>
-      )}
-      <VerticalSpace space="small" />
-      <Divider />
-      <VerticalSpace space="small" />
-      <GenerateBar
-        jobs={jobs}
-        chosenTier={tier}
-        summary={targetsSummary(targets)}
-        unusable={selection.unusable}
-        cost={cost}
-        account={account}
-        blockedBy={blockedBy}
-        exporting={exporting}
-        onGenerate={() => void generate()}
-      />
-      {connectionError && (
-        <div class="ff-connection">
-          <ErrorText error={connectionError} proxyUrl={settings.proxyUrl} />
-          <button type="button" class="ff-text-button" onClick={() => void refreshAccount()}>
-            Check again
-          </button>
-        </div>
-      )}
-      <p role="status" class="ff-muted">
-        {notice ?? ''}
-      </p>
-      <JobList
-        cards={cards}
-        proxyUrl={settings.proxyUrl}
-        onCancel={(key) => void runner.cancel(key)}
-        onCancelAll={() => void runner.cancelAll()}
-        onPlaceInNewFrame={(key) => runner.placeInNewFrame(key)}
-        onDismiss={(key) => runner.dismiss(key)}
-      />
-      <VerticalSpace space="small" />
-      <Divider />
-      <SettingsPanel
-        settings={settings}
-        open={settingsOpen}
-        onToggle={() => setSettingsOpen(!settingsOpen)}
-        onSave={saveSettings}
-      />
-      <VerticalSpace space="medium" />
-    </Container>
+        <Footer
+          cost={cost}
+          account={account}
+          blockedBy={blockedBy}
+          exporting={exporting}
+          question={question}
+          onGenerate={() => void generate()}
+          onConfirmSecond={() => void generate(true)}
+          onDeclineSecond={() => setQuestion(undefined)}
+        />
+      </div>
+    </div>
   );
 }
 
 /** Why Generate is off, in the user's words; `undefined` when it is on. */
 export function generateBlocker(input: {
   prompt: string;
-  jobs: ReturnType<typeof planJobs>;
+  jobs: readonly PlannedJob[];
   referenceCount: number;
   cost: number;
   account: Account | undefined;
   exporting: boolean;
+  sending: boolean;
   loaded: boolean;
-}): string | undefined {
-  if (!input.loaded) return 'Loading your settings…';
-  if (input.exporting) return 'Exporting the references…';
+}): Blocker | undefined {
+  if (!input.loaded) return { message: 'Loading your settings…', hint: true };
+  if (input.exporting) return { message: 'Exporting the references…', hint: true };
+  if (input.sending) return { message: 'Sending to the proxy…', hint: true };
   for (const job of input.jobs) {
     const invalid = validateGeneration({
       prompt: input.prompt,
@@ -370,10 +494,14 @@ export function generateBlocker(input: {
       resolution: job.tier,
       referenceCount: input.referenceCount,
     });
-    if (invalid) return invalid.message;
+    // An empty prompt is where everyone starts, not a mistake.
+    if (invalid) return { message: invalid.message, hint: invalid.code === 'prompt_empty' };
   }
   if (input.account && input.account.balance_credits < input.cost) {
-    return `Not enough credits: this batch costs ${input.cost} and the balance is ${input.account.balance_credits}. Ask your admin for more, or pick a lower resolution.`;
+    return {
+      message: `Not enough credits: this batch costs ${input.cost} and the balance is ${input.account.balance_credits}. Ask your admin for more, or pick a lower resolution or quality.`,
+      hint: false,
+    };
   }
   return undefined;
 }

@@ -6,16 +6,30 @@ import {
   effectiveTier,
   FIXED_RATIOS,
   formatSize,
+  isExperimentalSize,
   type OutputSize,
+  QUALITIES,
+  type Quality,
+  ratioValue,
   sizeFor,
   TIERS,
   type Tier,
+  unsupportedReason,
 } from '../core/formats';
-import type { Target } from '../core/messages';
-import { batchCost, priceOf } from '../core/pricing';
+import type { Settings, Target } from '../core/messages';
+import { cropFraction, suggestTier } from '../core/pick';
+import { DEFAULT_PRICES, DEFAULT_QUALITY, type PriceTable, priceOf } from '../core/pricing';
 
 /** `from-frame` is the default: each target keeps the ratio picked from its own dimensions. */
-export type RatioChoice = 'from-frame' | AspectRatio;
+export type RatioChoice = Settings['ratio'];
+
+/** What prices a plan: the quality chosen and the proxy's table (core's defaults until it answers). */
+export interface Pricing {
+  quality: Quality;
+  prices: PriceTable;
+}
+
+export const DEFAULT_PRICING: Pricing = { quality: DEFAULT_QUALITY, prices: DEFAULT_PRICES };
 
 export interface PlannedJob {
   /** `null`: no usable target, the image goes into a new frame. */
@@ -25,46 +39,148 @@ export interface PlannedJob {
   /** True when the chosen tier does not exist for this ratio and a smaller one is used. */
   tierCapped: boolean;
   size: OutputSize | undefined;
+  /** Share of the image a FILL placement crops away; `undefined` when it depends on the size Auto gets. */
+  crop: number | undefined;
   cost: number;
 }
 
 /** With "From frame" and nothing selected, the new frame is square. */
 const NEW_FRAME_RATIO: AspectRatio = '1:1';
 
-export function planJobs(targets: readonly Target[], choice: RatioChoice, chosenTier: Tier): PlannedJob[] {
+export function planJobs(
+  targets: readonly Target[],
+  choice: RatioChoice,
+  chosenTier: Tier,
+  pricing: Pricing = DEFAULT_PRICING,
+): PlannedJob[] {
   const slots: (Target | null)[] = targets.length > 0 ? [...targets] : [null];
   return slots.map((target) => {
     const ratio = choice === 'from-frame' ? (target?.ratio ?? NEW_FRAME_RATIO) : choice;
     const tier = effectiveTier(ratio, chosenTier);
-    return { target, ratio, tier, tierCapped: tier !== chosenTier, size: sizeFor(ratio, tier), cost: priceOf(tier) };
+    const crop =
+      ratio === 'auto' ? undefined : target ? cropFraction(target.width / target.height, ratioValue(ratio)) : 0;
+    return {
+      target,
+      ratio,
+      tier,
+      tierCapped: tier !== chosenTier,
+      size: sizeFor(ratio, tier),
+      crop: crop !== undefined && crop < 1e-9 ? 0 : crop,
+      cost: priceOf(tier, pricing.quality, pricing.prices),
+    };
   });
 }
 
 export function planCost(jobs: readonly PlannedJob[]): number {
-  return batchCost(jobs.map((job) => ({ ratio: job.ratio, tier: job.tier })));
+  return jobs.reduce((sum, job) => sum + job.cost, 0);
 }
 
-/** "2 frames: 9:16, 1:1", or "new frame". */
-export function targetsSummary(targets: readonly Target[]): string {
-  if (targets.length === 0) return 'new frame';
-  const noun = targets.length === 1 ? 'frame' : 'frames';
-  return `${targets.length} ${noun}: ${targets.map((t) => t.ratio).join(', ')}`;
+export function ratioLabel(ratio: AspectRatio): string {
+  return ratio === 'auto' ? 'Auto' : ratio;
 }
 
-/** "Hero 1920×1080 → 16:9 (crops 3%)" */
-export function targetLine(target: Target): string {
-  const crop = Math.round(target.cropFraction * 100);
+/** "2 frames: 9:16, 1:1", or "new frame": the ratios the jobs will really have. */
+export function targetsSummary(jobs: readonly PlannedJob[]): string {
+  if (jobs.length === 0 || jobs[0]?.target === null) return 'new frame';
+  const noun = jobs.length === 1 ? 'frame' : 'frames';
+  return `${jobs.length} ${noun}: ${jobs.map((job) => ratioLabel(job.ratio)).join(', ')}`;
+}
+
+/** "crops 44%", "no crop", or how Auto's crop is decided. */
+export function cropText(job: PlannedJob): string {
+  if (job.crop === undefined) return 'crop depends on the size Auto picks';
+  const percent = Math.round(job.crop * 100);
+  return percent > 0 ? `crops ${percent}%` : 'no crop';
+}
+
+/** "Hero 1920×1080 → 1:1 (crops 44%)": the frame, the ratio its image gets, and what FILL crops of it. */
+export function targetLine(job: PlannedJob): string {
+  const { target } = job;
+  if (!target) return `No frame selected: a new ${ratioLabel(job.ratio)} frame is made.`;
+  const crop = cropText(job);
   const size = `${Math.round(target.width)}×${Math.round(target.height)}`;
-  return `${target.name} ${size} → ${target.ratio}${crop > 0 ? ` (crops ${crop}%)` : ''}`;
+  return `${target.name} ${size} → ${ratioLabel(job.ratio)}${crop === 'no crop' ? '' : ` (${crop})`}`;
 }
 
-/** The tier to mark as suggested: the largest any target asks for, so no frame is upscaled. */
-export function suggestedTier(targets: readonly Target[]): Tier | undefined {
+/**
+ * The tier to mark as suggested for this plan: the largest any target needs at its planned ratio (so no frame
+ * is upscaled), capped where the ratio has no larger one. A hint only: the chosen tier never follows it.
+ */
+export function suggestedTier(targets: readonly Target[], choice: RatioChoice, density: number): Tier | undefined {
   let best: Tier | undefined;
   for (const target of targets) {
-    if (best === undefined || TIERS.indexOf(target.suggestedTier) > TIERS.indexOf(best)) best = target.suggestedTier;
+    const ratio = choice === 'from-frame' ? target.ratio : choice;
+    const tier =
+      choice === 'from-frame' ? target.suggestedTier : suggestTier(target.width, target.height, ratio, density);
+    if (best === undefined || TIERS.indexOf(tier) > TIERS.indexOf(best)) best = tier;
   }
   return best;
+}
+
+/** One tier as the Resolution control offers it for this plan. */
+export interface TierOption {
+  tier: Tier;
+  /** Why no job of this plan can have it; `undefined` when it is available. */
+  disabledReason: string | undefined;
+  /** OpenAI calls the outputs above 2560 × 1440 pixels "experimental": the targets that would get one here. */
+  experimentalFor: 'all' | string[];
+}
+
+export function tierOptions(
+  targets: readonly Target[],
+  choice: RatioChoice,
+  capabilities: Capabilities | undefined,
+): TierOption[] {
+  const offered = capabilities ? TIERS.filter((tier) => capabilities.tiers.includes(tier)) : [...TIERS];
+  return offered.map((tier) => {
+    const jobs = planJobs(targets, choice, tier);
+    const ratios = [...new Set(jobs.map((job) => job.ratio))];
+    const reachable = jobs.some((job) => job.tier === tier);
+    let disabledReason: string | undefined;
+    if (!reachable) {
+      const [only] = ratios;
+      disabledReason =
+        ratios.length === 1 && only !== undefined
+          ? unsupportedReason(only, tier)
+          : `None of these ratios (${ratios.join(', ')}) has ${tier}.`;
+    }
+    const atTier = jobs.filter((job) => job.tier === tier);
+    const experimental = atTier.filter((job) => isExperimental(capabilities, job.ratio, job.tier));
+    const experimentalFor =
+      experimental.length > 0 && experimental.length === atTier.length
+        ? 'all'
+        : experimental.map((job) => job.target?.name ?? 'New frame');
+    return { tier, disabledReason, experimentalFor };
+  });
+}
+
+function isExperimental(capabilities: Capabilities | undefined, ratio: AspectRatio, tier: Tier): boolean {
+  const fromProxy = capabilities?.sizes[ratio]?.[tier];
+  // A proxy may leave the flag out where it is false; the size itself then decides, by OpenAI's rule.
+  if (fromProxy !== undefined) return fromProxy !== 'auto' && (fromProxy.experimental ?? isExperimentalSize(fromProxy));
+  const size = sizeFor(ratio, tier);
+  return size !== undefined && isExperimentalSize(size);
+}
+
+/** The proxy's price table, entry by entry over core's, so a proxy that lists fewer prices still prices all. */
+export function priceTableOf(capabilities: Capabilities | undefined): PriceTable {
+  if (!capabilities) return DEFAULT_PRICES;
+  const table = {} as Record<Quality, Record<Tier, number>>;
+  for (const quality of QUALITIES) {
+    table[quality] = { ...DEFAULT_PRICES[quality] };
+    for (const tier of TIERS) {
+      const price = capabilities.prices[quality]?.[tier];
+      if (price !== undefined) table[quality][tier] = price;
+    }
+  }
+  return table;
+}
+
+/** The qualities the proxy offers, in order; all three before it answers. */
+export function qualityOptions(capabilities: Capabilities | undefined): Quality[] {
+  if (!capabilities) return [...QUALITIES];
+  const offered = QUALITIES.filter((quality) => capabilities.qualities.includes(quality));
+  return offered.length > 0 ? offered : [DEFAULT_QUALITY];
 }
 
 /** The ratios a fixed choice offers, from the proxy's capabilities when known. */

@@ -15,6 +15,7 @@ import {
   parseJobEvent,
 } from '../core/api';
 import type { AspectRatio, OutputFormat, Quality, Tier } from '../core/formats';
+import { normalizeProxyUrl } from './proxy-url';
 
 /** `proxy_unreachable` is the panel's own: fetch itself failed, so no proxy answered at all. */
 export type ClientErrorCode = ErrorCode | 'proxy_unreachable' | 'bad_response';
@@ -56,36 +57,43 @@ export interface StreamHandlers {
   onReconnect?: (attempt: number, error: ApiError) => void;
 }
 
+export interface RetryWhileOffline {
+  /** Until when (ms since the epoch) the job could still be alive on the proxy. */
+  aliveUntil: number;
+  signal: AbortSignal;
+  onOffline?: () => void;
+}
+
 export interface ProxyClientOptions {
   baseUrl: string;
   token?: string;
   fetch?: typeof fetch;
-  /** Waits between reconnects of an event stream, in ms; the last one repeats. */
+  /** Waits between reconnects while the proxy cannot be reached, in ms; the last one repeats. */
   backoffMs?: readonly number[];
-  /** Reconnects after which a dead stream is given up and reported. */
-  maxReconnects?: number;
   randomUUID?: () => string;
+  now?: () => number;
 }
 
-const DEFAULT_BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
+/** Capped so that a proxy back after a restart is noticed within seconds, not minutes. */
+const DEFAULT_BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000, 10_000];
 
 export class ProxyClient {
   readonly baseUrl: string;
   private readonly token: string;
   private readonly fetchImpl: typeof fetch;
   private readonly backoffMs: readonly number[];
-  private readonly maxReconnects: number;
   private readonly randomUUID: () => string;
+  private readonly now: () => number;
   private capabilities: Promise<Capabilities> | undefined;
 
   constructor(options: ProxyClientOptions) {
-    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.baseUrl = normalizeProxyUrl(options.baseUrl);
     this.token = options.token?.trim() ?? '';
     // Bound so that a bare `fetch` is not called with the client as `this` (browsers refuse that).
     this.fetchImpl = options.fetch ?? fetch.bind(globalThis);
     this.backoffMs = options.backoffMs ?? DEFAULT_BACKOFF_MS;
-    this.maxReconnects = options.maxReconnects ?? 8;
     this.randomUUID = options.randomUUID ?? (() => crypto.randomUUID());
+    this.now = options.now ?? Date.now;
   }
 
   /** Fetched once per client; the panel renders its ratios, sizes and prices. */
@@ -109,10 +117,15 @@ export class ProxyClient {
     return this.request(`/v1/generations/${encodeURIComponent(id)}`, { method: 'DELETE' }).then(() => undefined);
   }
 
-  async getImage(id: string): Promise<ImageResult> {
-    const response = await this.request(`/v1/generations/${encodeURIComponent(id)}/image`);
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    return { bytes, mime: response.headers.get('content-type')?.split(';')[0]?.trim() ?? 'image/png' };
+  /** The result's bytes; while the proxy cannot be reached, retried with backoff until `aliveUntil` (ms). */
+  async getImage(id: string, retry?: RetryWhileOffline): Promise<ImageResult> {
+    return this.whileOffline(retry, async () => {
+      const response = await this.request(`/v1/generations/${encodeURIComponent(id)}/image`, {
+        ...(retry ? { signal: retry.signal } : {}),
+      });
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      return { bytes, mime: response.headers.get('content-type')?.split(';')[0]?.trim() ?? 'image/png' };
+    });
   }
 
   /** A new idempotency key; pass the same one to `submit` again to retry without a second charge. */
@@ -141,9 +154,11 @@ export class ProxyClient {
 
   /**
    * Follows a job's event stream until a terminal event (`completed`, `failed`, `canceled`) or the signal
-   * aborts. The proxy replays the current state on reconnect, so a broken stream is simply reopened.
+   * aborts. The proxy replays the current state on reconnect, so a broken stream is simply reopened — for as
+   * long as the proxy cannot be reached and the job could still be alive (`aliveUntil`, ms since the epoch:
+   * the proxy keeps a job and its result for its result TTL). Only an answer from the proxy ends it early.
    */
-  async streamEvents(id: string, handlers: StreamHandlers, signal: AbortSignal): Promise<void> {
+  async streamEvents(id: string, handlers: StreamHandlers, signal: AbortSignal, aliveUntil = Infinity): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
       let terminal = false;
@@ -177,11 +192,29 @@ export class ProxyClient {
         if (signal.aborted) return;
         const apiError = toApiError(error);
         // Answers from the proxy (404, 401 …) will not change by retrying; only a lost connection will.
-        if (apiError.code !== 'proxy_unreachable' && apiError.code !== 'bad_response') throw apiError;
+        if (apiError.code !== 'proxy_unreachable') throw apiError;
+        if (this.now() >= aliveUntil) throw apiError;
         failures++;
-        if (failures > this.maxReconnects) throw apiError;
         handlers.onReconnect?.(failures, apiError);
-        await sleep(this.backoffMs[Math.min(failures - 1, this.backoffMs.length - 1)] ?? 1000, signal);
+        await sleep(this.backoff(failures), signal);
+      }
+    }
+  }
+
+  private backoff(failures: number): number {
+    return this.backoffMs[Math.min(failures - 1, this.backoffMs.length - 1)] ?? 1000;
+  }
+
+  private async whileOffline<T>(retry: RetryWhileOffline | undefined, attempt: () => Promise<T>): Promise<T> {
+    for (let failures = 1; ; failures++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        const apiError = toApiError(error);
+        if (!retry || retry.signal.aborted || apiError.code !== 'proxy_unreachable') throw apiError;
+        if (this.now() >= retry.aliveUntil) throw apiError;
+        retry.onOffline?.();
+        await sleep(this.backoff(failures), retry.signal);
       }
     }
   }
@@ -228,6 +261,10 @@ async function errorFromResponse(response: Response): Promise<ApiError> {
   if (parsed.success) {
     const { code, message, retry_after } = parsed.data.error;
     return new ApiError(code, message, retry_after ?? (Number.isFinite(retryHeader) ? retryHeader : undefined));
+  }
+  // A reverse proxy or tunnel in front of a stopped proxy answers these itself: the proxy is not there.
+  if (response.status === 502 || response.status === 503 || response.status === 504) {
+    return new ApiError('proxy_unreachable', `The address answered HTTP ${response.status}, not the Framefill proxy.`);
   }
   return new ApiError('bad_response', `The proxy answered HTTP ${response.status} without a Framefill error.`);
 }

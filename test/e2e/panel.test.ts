@@ -32,7 +32,7 @@ interface Opened {
 
 /** Opens the host with the panel pointed at the test proxy, the way Figma would open the plugin. */
 async function openPanel(options: { theme?: 'light' | 'dark'; proxyUrl: string }): Promise<Opened> {
-  context = await chromium.browser.newContext({ viewport: { width: 400, height: 1140 }, deviceScaleFactor: 1 });
+  context = await chromium.browser.newContext({ viewport: { width: 400, height: 700 }, deviceScaleFactor: 1 });
   const page = await context.newPage();
   page.on('pageerror', (error) => console.error('host page error:', error));
   await page.goto(chromium.host.url);
@@ -121,11 +121,9 @@ describe('the panel in Chromium against the proxy', () => {
     expect(await download.getAttribute('download')).toBe('a-red-bicycle-leaning-on-a-sunlit-wall-2560x1440.png');
     expect(await download.getAttribute('href')).toMatch(/^blob:/);
     await expect.poll(async () => (await storage(page)).pendingJobs).toEqual([]);
-
-    await saveScreenshot(page.locator('iframe'), 'panel-light.png');
   });
 
-  it('cancels a running job from the panel, and the credits come back', async () => {
+  it('cancels a running job from the panel, saying before and after what happens to its credits', async () => {
     proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '20000' });
     const before = await account(proxy.url);
     const { page, panel } = await openPanel({ proxyUrl: proxy.url });
@@ -137,11 +135,21 @@ describe('the panel in Chromium against the proxy', () => {
     await expect.poll(async () => (await account(proxy!.url)).jobs_in_flight).toBe(1);
     expect((await account(proxy.url)).balance_credits).toBeLessThan(before.balance_credits);
 
-    await panel.getByRole('button', { name: 'Cancel', exact: true }).click();
-    await panel.getByText('Canceled: its credits were returned.').waitFor();
+    // Cancel says before the click what happens to the credits, and the card says after what did.
+    const cancel = panel.getByRole('button', { name: /^Cancel — / });
+    expect(await cancel.getAttribute('aria-label')).toMatch(
+      /^Cancel — (6 credits returned|the image service has started: 6 credits charged)$/,
+    );
+    await cancel.click();
+    const canceled = panel.getByText(/^Canceled — /);
+    await canceled.waitFor();
     const after = await account(proxy.url);
-    expect(after.balance_credits).toBe(before.balance_credits);
     expect(after.jobs_in_flight).toBe(0);
+    expect(await canceled.textContent()).toBe(
+      after.balance_credits === before.balance_credits
+        ? 'Canceled — 6 credits returned.'
+        : 'Canceled — the image service had started: 6 credits charged.',
+    );
     expect(await placed(page)).toEqual([]);
     await expect.poll(async () => (await storage(page)).pendingJobs).toEqual([]);
   });
@@ -162,9 +170,18 @@ describe('the panel in Chromium against the proxy', () => {
     await expect.poll(async () => (await account(proxy!.url)).jobs_in_flight).toBe(2);
 
     await panel.getByRole('button', { name: 'Cancel all' }).click();
-    await expect.poll(() => panel.getByText('Canceled: its credits were returned.').count()).toBe(2);
-    expect((await account(proxy.url)).balance_credits).toBe(before.balance_credits);
+    await expect.poll(() => panel.getByText(/^Canceled — /).count()).toBe(2);
+    expect((await account(proxy.url)).jobs_in_flight).toBe(0);
+    // Each card says what the proxy did with its credits: returned before the image service started, else charged.
+    const returned = before.balance_credits - (await account(proxy.url)).balance_credits === 0;
+    for (const text of await panel.getByText(/^Canceled — /).allTextContents()) {
+      if (returned) expect(text).toBe('Canceled — 6 credits returned.');
+      else expect(text).toMatch(/^Canceled — (6 credits returned|the image service had started: 6 credits charged)\.$/);
+    }
     expect(await placed(page)).toEqual([]);
+    // Finished jobs leave the strip together.
+    await panel.getByRole('button', { name: 'Clear finished' }).click();
+    await expect.poll(() => panel.getByRole('progressbar').count()).toBe(0);
   });
 
   it('resumes a job after the panel is closed and reopened mid-job, and places it exactly once', async () => {

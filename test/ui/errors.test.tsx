@@ -15,13 +15,15 @@ function shown(code: Parameters<typeof ErrorText>[0]['error']['code'], message =
 }
 
 describe('error sentences', () => {
-  // Two codes word their next step around the server's message instead of the stock advice.
+  // Some codes word their next step around the server's message instead of the stock advice.
   const nextStep = (code: (typeof ERROR_CODES)[number]) =>
     code === 'content_policy'
       ? 'Rephrase the prompt or change the references.'
       : code === 'rate_limited'
         ? 'Wait a moment and try again.'
-        : ERROR_ADVICE[code];
+        : code === 'unauthorized'
+          ? 'into Settings ▸ Token.'
+          : ERROR_ADVICE[code];
 
   for (const code of ERROR_CODES) {
     it(`${code} is shown as an alert ending with what to do next`, () => {
@@ -45,8 +47,26 @@ describe('error sentences', () => {
     expect(shown('rate_limited', 'Slow down.')).toContain('Wait a moment and try again.');
   });
 
-  it('unauthorized says where the token is set', () => {
-    expect(shown('unauthorized', 'Missing token.')).toContain('Settings → Token');
+  it('unauthorized from a local proxy asks for the token npm start printed', () => {
+    for (const url of ['http://localhost:8787', 'http://127.0.0.1:8787', 'http://[::1]:8787']) {
+      render(<ErrorText error={{ code: 'unauthorized', message: 'Missing token.' }} proxyUrl={url} />);
+      expect(screen.getByRole('alert').textContent).toBe(
+        `The local proxy at ${url} needs its token: paste the token that \`npm start\` printed into Settings ▸ Token.`,
+      );
+      cleanup();
+    }
+  });
+
+  it("unauthorized from a team's proxy points to the admin's token", () => {
+    render(<ErrorText error={{ code: 'unauthorized', message: 'Unknown token.' }} proxyUrl="https://ff.example.com" />);
+    expect(screen.getByRole('alert').textContent).toBe(
+      'The proxy at https://ff.example.com refused the token: paste the one your admin gave you into Settings ▸ Token.',
+    );
+  });
+
+  it('interrupted is one sentence: the proxy restarted and the credits came back', () => {
+    const text = shown('interrupted', 'The proxy stopped while this job ran; its credits were released.');
+    expect(text).toBe(ERROR_ADVICE.interrupted);
   });
 
   it('a specific server message is kept before the advice', () => {
@@ -54,11 +74,12 @@ describe('error sentences', () => {
     expect(text).toBe(`This batch costs 24 credits; the balance is 10. ${ERROR_ADVICE.insufficient_credits}`);
   });
 
-  it('proxy unreachable tells how to start the proxy and about local network access in Chrome', () => {
+  it('proxy unreachable is one sentence with the URL used, how to start the proxy, and Chrome’s local network access', () => {
     const text = shown('proxy_unreachable', 'Cannot reach the proxy.');
-    expect(text).toContain(PROXY);
+    expect(text).toContain(`at ${PROXY}:`);
     expect(text).toContain('npm start');
     expect(text).toContain('local network access');
     expect(text).toContain('figma.com');
+    expect(text.match(/[.!?](\s|$)/g)).toHaveLength(1);
   });
 });

@@ -1,6 +1,10 @@
-// Fixtures for panel tests that need no DOM: frames as the main thread describes them, tray items.
+// Fixtures for panel tests that need no DOM: frames as the main thread describes them, tray items, and the
+// capabilities a proxy answers.
+import type { Capabilities } from '../../core/api';
+import { ASPECT_RATIOS, isExperimentalSize, SIZES, TIERS } from '../../core/formats';
 import type { Target, TrayItem } from '../../core/messages';
 import { pickRatio, suggestTier } from '../../core/pick';
+import { DEFAULT_PRICES } from '../../core/pricing';
 
 /** A frame the way the main thread describes it. */
 export function frame(name: string, width: number, height: number, id = `1:${name}`): Target {
@@ -11,3 +15,31 @@ export function frame(name: string, width: number, height: number, id = `1:${nam
 export function trayOf(count: number): TrayItem[] {
   return Array.from({ length: count }, (_, i) => ({ nodeId: `9:${i}`, name: `Ref ${i + 1}` }));
 }
+
+export const CAPABILITIES: Capabilities = {
+  model: 'draft',
+  provider: 'draft',
+  ratios: [...ASPECT_RATIOS],
+  tiers: [...TIERS],
+  // As the proxy lists them: OpenAI's experimental sizes (over 2560 × 1440 pixels) carry the flag.
+  sizes: Object.fromEntries(
+    Object.entries(SIZES).map(([ratio, tiers]) => [
+      ratio,
+      Object.fromEntries(
+        Object.entries(tiers).map(([tier, size]) => [
+          tier,
+          size === 'auto' ? size : { ...size, ...(isExperimentalSize(size) ? { experimental: true } : {}) },
+        ]),
+      ),
+    ]),
+  ),
+  qualities: ['low', 'medium', 'high'],
+  prices: DEFAULT_PRICES,
+  limits: {
+    prompt_max_chars: 20_000,
+    max_references: 16,
+    reference_max_bytes: 50 * 1024 * 1024,
+    reference_max_edge: 8192,
+    reference_mime_types: ['image/png', 'image/jpeg', 'image/webp'],
+  },
+};

@@ -3,19 +3,19 @@
 import { render } from '@testing-library/preact';
 import { act } from 'preact/test-utils';
 import type { Account, Capabilities } from '../../core/api';
-import { ASPECT_RATIOS, SIZES, TIERS } from '../../core/formats';
 import {
   DEFAULT_SETTINGS,
   type MainToPanelName,
   type MainToPanelPayload,
   type PanelToMainName,
   type PanelToMainPayload,
+  type Settings,
   type Target,
   type TrayItem,
 } from '../../core/messages';
-import { DEFAULT_PRICES } from '../../core/pricing';
 import type { Bridge, Handlers } from '../../ui/bridge';
 import { Panel } from '../../ui/panel';
+import { CAPABILITIES } from './fixtures';
 
 export interface Sent {
   name: PanelToMainName;
@@ -48,50 +48,64 @@ export class FakeMain implements Bridge {
   }
 }
 
-export { frame, trayOf } from './fixtures';
+export { CAPABILITIES, frame, trayOf } from './fixtures';
 
-export const CAPABILITIES: Capabilities = {
-  model: 'draft',
-  provider: 'draft',
-  ratios: [...ASPECT_RATIOS],
-  tiers: [...TIERS],
-  sizes: SIZES as Capabilities['sizes'],
-  qualities: ['low', 'medium', 'high'],
-  prices: DEFAULT_PRICES,
-  limits: {
-    prompt_max_chars: 20_000,
-    max_references: 16,
-    reference_max_bytes: 50 * 1024 * 1024,
-    reference_max_edge: 8192,
-    reference_mime_types: ['image/png', 'image/jpeg', 'image/webp'],
-  },
-};
+export interface FakeProxyOptions {
+  account?: Partial<Account>;
+  capabilities?: Partial<Capabilities>;
+  /** Answers any other route; `undefined` falls through to a 404. */
+  route?: (url: string, init: RequestInit | undefined) => Response | Promise<Response> | undefined;
+  /** The status of /v1/account (401 to play a proxy that wants a token). */
+  accountStatus?: number;
+}
 
-export function fakeProxy(account: Partial<Account> = {}): typeof fetch {
-  const body: Account = { name: 'local', balance_credits: 1000, spent_credits: 0, jobs_in_flight: 0, ...account };
-  return (async (input: RequestInfo | URL) => {
+export function json(value: unknown, status = 200): Response {
+  return new Response(JSON.stringify(value), { status, headers: { 'content-type': 'application/json' } });
+}
+
+export function fakeProxy(options: FakeProxyOptions = {}): typeof fetch {
+  const body: Account = {
+    name: 'local',
+    balance_credits: 1000,
+    spent_credits: 0,
+    jobs_in_flight: 0,
+    ...options.account,
+  };
+  return (async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = String(input);
-    const json = (value: unknown) =>
-      new Response(JSON.stringify(value), { status: 200, headers: { 'content-type': 'application/json' } });
-    if (url.endsWith('/v1/capabilities')) return json(CAPABILITIES);
-    if (url.endsWith('/v1/account')) return json(body);
-    return new Response(JSON.stringify({ error: { code: 'not_found', message: 'No such route.' } }), { status: 404 });
+    if (url.endsWith('/v1/capabilities')) return json({ ...CAPABILITIES, ...options.capabilities });
+    if (url.endsWith('/v1/account')) {
+      if (options.accountStatus === 401) {
+        return json({ error: { code: 'unauthorized', message: 'Missing or unknown token.' } }, 401);
+      }
+      return json(body);
+    }
+    const answer = await options.route?.(url, init);
+    if (answer) return answer;
+    return json({ error: { code: 'not_found', message: 'No such route.' } }, 404);
   }) as typeof fetch;
 }
 
 /** Renders the panel and plays main's answer to PANEL_READY. */
 export async function openPanel(
-  options: { targets?: Target[]; tray?: TrayItem[]; selectionCount?: number; fetch?: typeof fetch } = {},
+  options: {
+    targets?: Target[];
+    tray?: TrayItem[];
+    selectionCount?: number;
+    fetch?: typeof fetch;
+    settings?: Partial<Settings>;
+    relaunch?: MainToPanelPayload<'STORAGE_LOADED'>['relaunch'];
+  } = {},
 ) {
   const main = new FakeMain();
   const view = render(
     <Panel bridge={main} defaultProxyUrl="http://localhost:8787" fetch={options.fetch ?? fakeProxy()} />,
   );
   main.emit('STORAGE_LOADED', {
-    settings: DEFAULT_SETTINGS,
+    settings: { ...DEFAULT_SETTINGS, ...options.settings },
     tray: options.tray ?? [],
     pendingJobs: [],
-    relaunch: null,
+    relaunch: options.relaunch ?? null,
   });
   const targets = options.targets ?? [];
   main.emit('SELECTION_CHANGED', {

@@ -1,17 +1,70 @@
 // @vitest-environment happy-dom
-// The panel's controls as a designer meets them: counter, ratio × resolution, the tray, the cost.
-import { cleanup, fireEvent, render, screen, within } from '@testing-library/preact';
+// The panel's controls as a designer meets them: counter, ratio × resolution × quality, the targets and their
+// cost, the tray, one submission at a time, the remembered form, and Settings.
+import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/preact';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../core/messages';
-import { Panel } from '../../ui/panel';
-import { FakeMain, fakeProxy, frame, openPanel, settle, trayOf } from './helpers';
+import { DEFAULT_PRICES } from '../../core/pricing';
+import { CAPABILITIES, fakeProxy, frame, json, openPanel, settle, trayOf } from './helpers';
 
 afterEach(cleanup);
 
-const generateButton = () => screen.getByRole('button', { name: /^Generate/ });
+const generateButton = () => screen.getByRole('button', { name: /^Generate/ }) as HTMLButtonElement;
+const radio = (group: string, name: RegExp) =>
+  within(screen.getByRole('radiogroup', { name: group })).getByRole('radio', { name }) as HTMLInputElement;
+const chooseTier = (tier: string) => fireEvent.click(radio('Resolution', new RegExp(`^${tier}`)));
+const targetRow = (name: string) =>
+  within(screen.getByRole('list', { name: 'Images to generate' }))
+    .getAllByRole('listitem')
+    .find((item) => item.textContent?.startsWith(name));
 
 function typePrompt(text: string) {
   fireEvent.input(screen.getByLabelText('Prompt'), { target: { value: text } });
+}
+
+const JOB_ID = '3f2b8c1e-9d4a-4b6e-8f1a-2c3d4e5f6a7b';
+
+/** A proxy that accepts every generation and keeps its event stream open (the job runs until the test ends). */
+function acceptingProxy() {
+  const submissions: string[] = [];
+  const fetch = fakeProxy({
+    route: (url, init) => {
+      if (url.endsWith('/v1/generations') && init?.method === 'POST') {
+        submissions.push(new Headers(init.headers).get('Idempotency-Key') ?? '');
+        return json(
+          {
+            id: JOB_ID,
+            status: 'queued',
+            prompt_chars: 8,
+            aspect_ratio: '16:9',
+            resolution: '1K',
+            width: 1280,
+            height: 720,
+            quality: 'medium',
+            output_format: 'png',
+            references: 0,
+            cost_credits: 6,
+            created_at: new Date().toISOString(),
+            model: 'draft',
+          },
+          202,
+        );
+      }
+      if (url.endsWith('/events')) {
+        const signal = init?.signal;
+        const body = new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(
+              new TextEncoder().encode(`event: status\ndata: ${JSON.stringify({ id: JOB_ID, status: 'queued' })}\n\n`),
+            );
+            signal?.addEventListener('abort', () => controller.error(new DOMException('aborted', 'AbortError')));
+          },
+        });
+        return new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+      }
+      return undefined;
+    },
+  });
+  return { fetch, submissions };
 }
 
 describe('prompt counter', () => {
@@ -20,7 +73,7 @@ describe('prompt counter', () => {
     typePrompt('a'.repeat(20_000));
     expect(screen.getByText('20,000 / 20,000')).toBeTruthy();
     expect(screen.getByLabelText('Prompt').getAttribute('aria-invalid')).toBeNull();
-    expect((generateButton() as HTMLButtonElement).disabled).toBe(false);
+    expect(generateButton().disabled).toBe(false);
   });
 
   it('turns to an error at 20,001 characters and disables Generate with the reason', async () => {
@@ -28,28 +81,34 @@ describe('prompt counter', () => {
     typePrompt('a'.repeat(20_001));
     expect(screen.getByText('20,001 / 20,000').className).toContain('ff-error-text');
     expect(screen.getByLabelText('Prompt').getAttribute('aria-invalid')).toBe('true');
-    expect((generateButton() as HTMLButtonElement).disabled).toBe(true);
-    expect(screen.getByText(/The prompt has 20,001 characters; the limit is 20,000/)).toBeTruthy();
+    expect(generateButton().disabled).toBe(true);
+    expect(screen.getByText(/The prompt has 20,001 characters; the limit is 20,000/).className).toBe('ff-reason');
   });
 
-  it('counts an emoji as one character', async () => {
+  it('counts 👩‍🎨 (two emoji joined by a ZWJ) as 3, as the proxy does: 19,997 + 👩‍🎨 fits, 19,998 + 👩‍🎨 does not', async () => {
     await openPanel();
-    typePrompt('🙂🙂 hi');
-    expect(screen.getByText('5 / 20,000')).toBeTruthy();
+    typePrompt('👩‍🎨');
+    expect(screen.getByText('3 / 20,000')).toBeTruthy();
+    typePrompt(`${'a'.repeat(19_997)}👩‍🎨`);
+    expect(screen.getByText('20,000 / 20,000')).toBeTruthy();
+    expect(generateButton().disabled).toBe(false);
+    typePrompt(`${'a'.repeat(19_998)}👩‍🎨`);
+    expect(screen.getByText('20,001 / 20,000')).toBeTruthy();
+    expect(generateButton().disabled).toBe(true);
   });
 
-  it('says why Generate is off while the prompt is empty', async () => {
+  it('says quietly, not as an error, that a prompt is needed before anything was done', async () => {
     await openPanel();
-    expect((generateButton() as HTMLButtonElement).disabled).toBe(true);
-    expect(screen.getByText('Write a prompt before generating.')).toBeTruthy();
+    expect(generateButton().disabled).toBe(true);
+    const hint = screen.getByText('Write a prompt before generating.');
+    expect(hint.className).toBe('ff-muted');
+    expect(hint.closest('[role="alert"]')).toBeNull();
+    expect(screen.queryAllByRole('alert')).toEqual([]);
   });
 });
 
-describe('aspect ratio × resolution', () => {
-  const radio = (group: string, name: RegExp) =>
-    within(screen.getByRole('radiogroup', { name: group })).getByRole('radio', { name }) as HTMLInputElement;
-
-  it('offers every ratio with From frame chosen by default', async () => {
+describe('aspect ratio × resolution × quality', () => {
+  it('offers every ratio as a segmented radio group with From frame chosen by default', async () => {
     await openPanel();
     for (const name of ['From frame', 'Auto', '1:1', '9:16', '16:9', '4:3', '3:4']) {
       expect(radio('Aspect ratio', new RegExp(`^${name}$`))).toBeTruthy();
@@ -64,34 +123,181 @@ describe('aspect ratio × resolution', () => {
     expect(radio('Resolution', /^2K/).disabled).toBe(true);
     expect(radio('Resolution', /^4K/).disabled).toBe(true);
     expect(radio('Resolution', /^4K/).closest('label')?.textContent).toContain('Auto renders at 1K only.');
+    expect(screen.getByText('4K is off: Auto renders at 1K only.')).toBeTruthy();
   });
 
-  it('1:1 has no 4K, with the reason, while 16:9 has all three with their sizes', async () => {
-    await openPanel();
-    fireEvent.click(radio('Aspect ratio', /^1:1$/));
-    expect(radio('Resolution', /^2K/).disabled).toBe(false);
+  it('a square target shows 4K disabled with its reason, and never offers a 4K that renders 2048×2048', async () => {
+    await openPanel({ targets: [frame('Post', 1080, 1080)] });
     expect(radio('Resolution', /^4K/).disabled).toBe(true);
     expect(radio('Resolution', /^4K/).closest('label')?.textContent).toContain('1:1 has no 4K: the largest is 2K.');
-    fireEvent.click(radio('Aspect ratio', /^16:9$/));
-    expect(radio('Resolution', /^4K/).disabled).toBe(false);
-    expect(radio('Resolution', /^4K/).closest('label')?.textContent).toContain('3840×2160');
+    expect(screen.getByText('4K is off: 1:1 has no 4K: the largest is 2K.')).toBeTruthy();
+    expect(document.body.textContent).not.toMatch(/4K\s*2048×2048/);
+    // 1080 px × 2 needs 2K: suggested on an option that exists, never on the disabled one.
+    expect(radio('Resolution', /^4K/).closest('label')?.textContent).not.toContain('suggested');
+    expect(radio('Resolution', /^2K/).closest('label')?.textContent).toContain('suggested');
   });
 
-  it('steps a 4K choice down to 2K when 1:1 is chosen', async () => {
-    await openPanel();
-    fireEvent.click(radio('Aspect ratio', /^16:9$/));
-    fireEvent.click(radio('Resolution', /^4K/));
-    fireEvent.click(radio('Aspect ratio', /^1:1$/));
-    expect(radio('Resolution', /^2K/).checked).toBe(true);
-  });
-
-  it('shows the ratio picked per target with its crop, and marks the suggested tier', async () => {
-    await openPanel({ targets: [frame('Hero', 1920, 1080), frame('Card', 1000, 1100)] });
-    expect(screen.getByText('Hero 1920×1080 → 16:9')).toBeTruthy();
-    expect(screen.getByText('Card 1000×1100 → 1:1 (crops 9%)')).toBeTruthy();
-    // 1920 px × density 2 = 3840: the Hero asks for 4K.
+  it('keeps the tier at 1K when a frame that suggests 4K is selected: suggested is a hint beside it', async () => {
+    const { main } = await openPanel();
+    expect(radio('Resolution', /^1K/).checked).toBe(true);
+    main.emit('SELECTION_CHANGED', { targets: [frame('Hero', 1920, 1080)], unusable: [], selectionCount: 1 });
+    await settle();
+    expect(radio('Resolution', /^1K/).checked).toBe(true);
     expect(radio('Resolution', /^4K/).closest('label')?.textContent).toContain('suggested');
+    expect(screen.getByText('Suggested for these frames:').textContent).toBe('Suggested for these frames: 4K');
+    typePrompt('a hero');
+    expect(generateButton().textContent).toBe('Generate · 6 credits');
+  });
+
+  it('marks what OpenAI calls experimental: every 4K size, and 2K only where it is 2048×2048', async () => {
+    await openPanel({ targets: [frame('Hero', 1920, 1080), frame('Post', 1080, 1080)] });
+    expect(radio('Resolution', /^4K/).closest('label')?.textContent).toContain('experimental');
+    expect(radio('Resolution', /^2K/).closest('label')?.textContent).toContain('experimental');
+    expect(radio('Resolution', /^1K/).closest('label')?.textContent).not.toContain('experimental');
+    expect(screen.getByText(/^Experimental at OpenAI/).textContent).toBe(
+      'Experimental at OpenAI (over 2560×1440 pixels): 2K for Post; 4K.',
+    );
+  });
+
+  it('forcing 1:1 on a 16:9 frame shows the crop, and the summary says 1:1', async () => {
+    await openPanel({ targets: [frame('Hero', 1920, 1080)] });
+    expect(screen.getByTestId('targets-summary').textContent).toBe('1 frame: 16:9');
+    expect(targetRow('Hero')?.textContent).toContain('Hero 1920×1080 → 16:9');
+    expect(targetRow('Hero')?.textContent).not.toContain('crops');
+    fireEvent.click(radio('Aspect ratio', /^1:1$/));
+    expect(screen.getByTestId('targets-summary').textContent).toBe('1 frame: 1:1');
+    // A 1:1 image covering a 16:9 frame loses 1 − 9/16 = 44 % of itself.
+    expect(targetRow('Hero')?.textContent).toBe('Hero 1920×1080 → 1:1 (crops 44%)6 credits1K 1024×1024');
+  });
+
+  it('keeps a 4K choice when 1:1 is chosen: that target renders at 2K and says so', async () => {
+    await openPanel({ targets: [frame('Hero', 1920, 1080)] });
+    fireEvent.click(radio('Aspect ratio', /^16:9$/));
+    chooseTier('4K');
+    fireEvent.click(radio('Aspect ratio', /^1:1$/));
     expect(radio('Resolution', /^4K/).checked).toBe(true);
+    expect(targetRow('Hero')?.textContent).toBe(
+      'Hero 1920×1080 → 1:1 (crops 44%)8 credits2K 2048×2048 · 1:1 has no 4K',
+    );
+  });
+
+  it('prices from the proxy’s table, and quality beside the tier changes the price', async () => {
+    await openPanel({
+      targets: [frame('Hero', 1920, 1080)],
+      fetch: fakeProxy({ capabilities: { prices: { ...DEFAULT_PRICES, medium: { '1K': 7, '2K': 9, '4K': 13 } } } }),
+    });
+    typePrompt('a hero');
+    expect(generateButton().textContent).toBe('Generate · 7 credits');
+    fireEvent.click(radio('Quality', /^High$/));
+    expect(generateButton().textContent).toBe(`Generate · ${DEFAULT_PRICES.high['1K']} credits`);
+    fireEvent.click(radio('Quality', /^Low$/));
+    expect(generateButton().textContent).toBe(`Generate · ${DEFAULT_PRICES.low['1K']} credit`);
+  });
+
+  it("shows on Generate exactly the proxy's price for every tier × quality", async () => {
+    // A table unlike core's defaults, so only prices read from the proxy can match.
+    const prices = {
+      low: { '1K': 2, '2K': 3, '4K': 5 },
+      medium: { '1K': 7, '2K': 11, '4K': 13 },
+      high: { '1K': 17, '2K': 19, '4K': 23 },
+    };
+    await openPanel({ targets: [frame('Hero', 1920, 1080)], fetch: fakeProxy({ capabilities: { prices } }) });
+    typePrompt('a hero');
+    for (const [quality, label] of [
+      ['low', 'Low'],
+      ['medium', 'Medium'],
+      ['high', 'High'],
+    ] as const) {
+      fireEvent.click(radio('Quality', new RegExp(`^${label}$`)));
+      for (const tier of ['1K', '2K', '4K'] as const) {
+        chooseTier(tier);
+        expect(generateButton().textContent).toBe(`Generate · ${prices[quality][tier]} credits`);
+      }
+    }
+  });
+
+  it('hides Quality when the proxy offers one quality only', async () => {
+    await openPanel({ fetch: fakeProxy({ capabilities: { ...CAPABILITIES, qualities: ['medium'] } }) });
+    expect(screen.queryByRole('radiogroup', { name: 'Quality' })).toBeNull();
+  });
+});
+
+describe('the form is remembered', () => {
+  it('saves the prompt, ratio, tier and quality with the settings, and a reopened panel starts from them', async () => {
+    const { main } = await openPanel({ targets: [frame('Hero', 1920, 1080)] });
+    typePrompt('a lighthouse');
+    fireEvent.click(radio('Aspect ratio', /^16:9$/));
+    chooseTier('2K');
+    fireEvent.click(radio('Quality', /^High$/));
+    await waitFor(() =>
+      expect(main.sentNamed('SAVE_STORAGE').at(-1)?.settings).toMatchObject({
+        prompt: 'a lighthouse',
+        ratio: '16:9',
+        tier: '2K',
+        quality: 'high',
+      }),
+    );
+    const saved = main.sentNamed('SAVE_STORAGE').at(-1)?.settings;
+    cleanup();
+
+    await openPanel({ targets: [frame('Hero', 1920, 1080)], settings: saved ?? {} });
+    expect((screen.getByLabelText('Prompt') as HTMLTextAreaElement).value).toBe('a lighthouse');
+    expect(radio('Aspect ratio', /^16:9$/).checked).toBe(true);
+    expect(radio('Resolution', /^2K/).checked).toBe(true);
+    expect(radio('Quality', /^High$/).checked).toBe(true);
+    expect(generateButton().textContent).toBe(`Generate · ${DEFAULT_PRICES.high['2K']} credits`);
+  });
+
+  it('starts at 1K the first time, whatever the frames suggest', async () => {
+    await openPanel({ targets: [frame('Hero', 1920, 1080)] });
+    expect(radio('Resolution', /^1K/).checked).toBe(true);
+  });
+});
+
+describe('targets and cost', () => {
+  it('lists each target once with ratio, tier, output size, crop and cost', async () => {
+    await openPanel({ targets: [frame('Story', 1080, 1920), frame('Banner', 3000, 1000)] });
+    expect(targetRow('Story')?.textContent).toBe('Story 1080×1920 → 9:166 credits1K 720×1280');
+    // 3:1 covered by 16:9: 1 − (16/9)/3 = 41 % cropped.
+    expect(targetRow('Banner')?.textContent).toBe('Banner 3000×1000 → 16:9 (crops 41%)6 credits1K 1280×720');
+    expect(screen.getByTestId('targets-summary').textContent).toBe('2 frames: 9:16, 16:9');
+  });
+
+  it('plans a new 1:1 frame when nothing is selected', async () => {
+    await openPanel();
+    expect(screen.getByTestId('targets-summary').textContent).toBe('new frame');
+    expect(targetRow('No frame selected')?.textContent).toBe(
+      'No frame selected: a new 1:1 frame is made.6 credits1K 1024×1024',
+    );
+  });
+
+  it('prices one chosen tier per target: 9:16 + 1:1 at 2K cost 8 + 8', async () => {
+    await openPanel({ targets: [frame('Story', 1080, 1920), frame('Avatar', 400, 400)] });
+    typePrompt('a poster');
+    chooseTier('2K');
+    expect(generateButton().textContent).toBe('Generate · 16 credits');
+    chooseTier('1K');
+    expect(generateButton().textContent).toBe('Generate · 12 credits');
+  });
+
+  it('caps a 1:1 target at 2K when 4K is chosen, and says so beside it and in the cost', async () => {
+    await openPanel({ targets: [frame('Story', 1080, 1920), frame('Avatar', 400, 400)] });
+    chooseTier('4K');
+    expect(generateButton().textContent).toBe('Generate · 20 credits');
+    expect(targetRow('Avatar')?.textContent).toBe('Avatar 400×400 → 1:18 credits2K 2048×2048 · 1:1 has no 4K');
+  });
+
+  it('disables Generate when the balance cannot cover the batch, in the error colour', async () => {
+    await openPanel({
+      targets: [frame('Story', 1080, 1920), frame('Avatar', 400, 400)],
+      fetch: fakeProxy({ account: { balance_credits: 10 } }),
+    });
+    typePrompt('a poster');
+    await settle();
+    expect(generateButton().disabled).toBe(true);
+    expect(screen.getByText(/Not enough credits: this batch costs 12 and the balance is 10/).className).toBe(
+      'ff-reason',
+    );
   });
 });
 
@@ -108,7 +314,6 @@ describe('reference tray', () => {
         .at(-1)
         ?.tray?.map((t) => t.name),
     ).toEqual(['A', 'B']);
-    // Thumbnails are asked for small.
     expect(main.sentNamed('EXPORT_REFERENCES').at(-1)?.maxEdge).toBe(96);
   });
 
@@ -117,13 +322,14 @@ describe('reference tray', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Add selection as references' }));
     expect(screen.getByText('16 / 16')).toBeTruthy();
     expect(screen.getByRole('alert').textContent).toContain('at most 16 references: 1 not added');
-    expect(within(screen.getByRole('list', { name: 'References' })).queryByText(/B$/)).toBeNull();
   });
 
-  it('reorders and removes references', async () => {
+  it('reorders and removes references with named icon buttons', async () => {
     const { main } = await openPanel({ tray: trayOf(3) });
     const list = screen.getByRole('list', { name: 'References' });
-    fireEvent.click(within(list).getAllByRole('button', { name: 'Move down' })[0] as HTMLElement);
+    const down = within(list).getAllByRole('button', { name: 'Move down' });
+    expect(down.map((b) => b.querySelector('svg') !== null)).toEqual([true, true, true]);
+    fireEvent.click(down[0] as HTMLElement);
     expect(
       main
         .sentNamed('SAVE_STORAGE')
@@ -137,53 +343,6 @@ describe('reference tray', () => {
         .at(-1)
         ?.tray?.map((t) => t.name),
     ).toEqual(['Ref 2', 'Ref 1']);
-    expect(screen.getByText('2 / 16')).toBeTruthy();
-  });
-});
-
-describe('targets and cost', () => {
-  const chooseTier = (tier: string) =>
-    fireEvent.click(
-      within(screen.getByRole('radiogroup', { name: 'Resolution' })).getByRole('radio', {
-        name: new RegExp(`^${tier}`),
-      }),
-    );
-
-  it('summarises the targets, or a new frame', async () => {
-    await openPanel({ targets: [frame('Story', 1080, 1920), frame('Avatar', 400, 400)] });
-    expect(screen.getByText('2 frames: 9:16, 1:1')).toBeTruthy();
-    cleanup();
-    await openPanel();
-    expect(screen.getByText('new frame')).toBeTruthy();
-  });
-
-  it('prices one chosen tier per target: 9:16 + 1:1 at 2K cost 8 + 8', async () => {
-    await openPanel({ targets: [frame('Story', 1080, 1920), frame('Avatar', 400, 400)] });
-    typePrompt('a poster');
-    chooseTier('2K');
-    expect(generateButton().textContent).toBe('Generate · 16 credits');
-    chooseTier('1K');
-    expect(generateButton().textContent).toBe('Generate · 12 credits');
-  });
-
-  it('caps a 1:1 target at 2K when 4K is chosen, and says so beside it and in the cost', async () => {
-    await openPanel({ targets: [frame('Story', 1080, 1920), frame('Avatar', 400, 400)] });
-    chooseTier('4K');
-    // 9:16 at 4K (12) + 1:1 at its largest, 2K (8).
-    expect(generateButton().textContent).toBe('Generate · 20 credits');
-    expect(screen.getByText(/Avatar: 1:1 2K · 8 credits/).textContent).toContain('1:1 has no 4K: rendered at 2K');
-  });
-
-  it('disables Generate when the balance cannot cover the batch', async () => {
-    await openPanel({
-      targets: [frame('Story', 1080, 1920), frame('Avatar', 400, 400)],
-      fetch: fakeProxy({ balance_credits: 10 }),
-    });
-    typePrompt('a poster');
-    chooseTier('1K');
-    await settle();
-    expect((generateButton() as HTMLButtonElement).disabled).toBe(true);
-    expect(screen.getByText(/Not enough credits: this batch costs 12 and the balance is 10/)).toBeTruthy();
   });
 });
 
@@ -202,16 +361,85 @@ describe('generating', () => {
       image: { nodeId: '9:0', name: 'Ref 1', mime: 'image/png', width: 4, height: 4, bytes: new Uint8Array([1]) },
     });
     expect(screen.getByText('Exporting 1 of 3')).toBeTruthy();
-    expect((generateButton() as HTMLButtonElement).disabled).toBe(true);
+    expect(generateButton().disabled).toBe(true);
+  });
+
+  it('a double click and a double ⌘/Ctrl+Enter make one job each', async () => {
+    const proxy = acceptingProxy();
+    await openPanel({ targets: [frame('Hero', 1920, 1080)], fetch: proxy.fetch });
+    typePrompt('a quiet harbour');
+    fireEvent.click(generateButton());
+    fireEvent.click(generateButton());
+    await settle();
+    expect(proxy.submissions).toHaveLength(1);
+    cleanup();
+
+    const again = acceptingProxy();
+    await openPanel({ targets: [frame('Hero', 1920, 1080)], fetch: again.fetch });
+    typePrompt('a quiet harbour');
+    const prompt = screen.getByLabelText('Prompt');
+    fireEvent.keyDown(prompt, { key: 'Enter', ctrlKey: true });
+    fireEvent.keyDown(prompt, { key: 'Enter', ctrlKey: true });
+    await settle();
+    expect(again.submissions).toHaveLength(1);
+  });
+
+  it('asks before a second job for a target that already has one running', async () => {
+    const proxy = acceptingProxy();
+    await openPanel({ targets: [frame('Hero', 1920, 1080)], fetch: proxy.fetch });
+    typePrompt('a quiet harbour');
+    fireEvent.click(generateButton());
+    await settle();
+    expect(proxy.submissions).toHaveLength(1);
+
+    fireEvent.click(generateButton());
+    await settle();
+    expect(screen.getByRole('alert').textContent).toBe('Hero already has a job running. Start another for 6 credits?');
+    expect(proxy.submissions).toHaveLength(1);
+    fireEvent.click(screen.getByRole('button', { name: 'Keep the running one' }));
+    await settle();
+    expect(proxy.submissions).toHaveLength(1);
+    expect(screen.queryByRole('button', { name: 'Start another' })).toBeNull();
+
+    fireEvent.click(generateButton());
+    await settle();
+    fireEvent.click(screen.getByRole('button', { name: 'Start another' }));
+    await settle();
+    expect(proxy.submissions).toHaveLength(2);
+    // Two jobs, two keys: the second is a deliberate second image, not a retry of the first.
+    expect(new Set(proxy.submissions).size).toBe(2);
+  });
+
+  it('asks the same when only some targets of the batch are busy, pricing the whole batch', async () => {
+    const proxy = acceptingProxy();
+    const { main } = await openPanel({ targets: [frame('Hero', 1920, 1080)], fetch: proxy.fetch });
+    typePrompt('a quiet harbour');
+    fireEvent.click(generateButton());
+    await settle();
+    main.emit('SELECTION_CHANGED', {
+      targets: [frame('Hero', 1920, 1080), frame('Story', 1080, 1920)],
+      unusable: [],
+      selectionCount: 2,
+    });
+    fireEvent.click(generateButton());
+    await settle();
+    expect(screen.getByRole('alert').textContent).toBe(
+      'Hero already has a job running. Generate all 2 anyway, for 12 credits?',
+    );
+    expect(proxy.submissions).toHaveLength(1);
+  });
+
+  it('says what Cancel does to the credits before the click', async () => {
+    const proxy = acceptingProxy();
+    await openPanel({ targets: [frame('Hero', 1920, 1080)], fetch: proxy.fetch });
+    typePrompt('a quiet harbour');
+    fireEvent.click(generateButton());
+    await settle();
+    expect(screen.getByRole('button', { name: 'Cancel — 6 credits returned' })).toBeTruthy();
   });
 
   it('pre-fills prompt, ratio and tier when run from a Regenerate button', async () => {
-    const main = new FakeMain();
-    render(<Panel bridge={main} defaultProxyUrl="http://localhost:8787" fetch={fakeProxy()} />);
-    main.emit('STORAGE_LOADED', {
-      settings: DEFAULT_SETTINGS,
-      tray: [],
-      pendingJobs: [],
+    await openPanel({
       relaunch: {
         targetId: '1:2',
         provenance: {
@@ -219,23 +447,34 @@ describe('generating', () => {
           aspectRatio: '4:3',
           resolution: '4K',
           model: 'gpt-image-2',
-          jobId: '3f2b8c1e-9d4a-4b6e-8f1a-2c3d4e5f6a7b',
+          jobId: JOB_ID,
           referenceIds: [],
           costCredits: 12,
           createdAt: '2026-01-01T00:00:00.000Z',
         },
       },
     });
-    await settle();
     expect((screen.getByLabelText('Prompt') as HTMLTextAreaElement).value).toBe('A lighthouse at night');
-    const ratio = within(screen.getByRole('radiogroup', { name: 'Aspect ratio' })).getByRole('radio', { name: '4:3' });
-    expect((ratio as HTMLInputElement).checked).toBe(true);
+    expect(radio('Aspect ratio', /^4:3$/).checked).toBe(true);
     expect(generateButton().textContent).toBe('Generate · 12 credits');
   });
 
   it('sends PANEL_READY once on start', async () => {
     const { main } = await openPanel();
     expect(main.sentNamed('PANEL_READY')).toHaveLength(1);
+  });
+});
+
+describe('connection', () => {
+  it('on 401 from a local proxy asks for the token npm start printed, and keeps the form as it was', async () => {
+    await openPanel({ fetch: fakeProxy({ accountStatus: 401 }), settings: { prompt: 'a kept prompt', tier: '2K' } });
+    expect(screen.getByRole('alert').textContent).toBe(
+      'The local proxy at http://localhost:8787 needs its token: paste the token that `npm start` printed into Settings ▸ Token.',
+    );
+    expect((screen.getByLabelText('Prompt') as HTMLTextAreaElement).value).toBe('a kept prompt');
+    expect(radio('Resolution', /^2K/).checked).toBe(true);
+    // Settings is open at the field the sentence names.
+    expect(screen.getByLabelText('Token')).toBeTruthy();
   });
 });
 
@@ -259,14 +498,52 @@ describe('settings', () => {
     expect(saved).toMatchObject({ proxyUrl: 'https://framefill.example.com', token: 'secret-token' });
   });
 
-  it('refuses a reference max edge outside the allowed range, and says why', async () => {
+  it('keeps a half-typed proxy URL while the prompt is saved in the background', async () => {
+    const { main } = await openPanel();
+    fireEvent.click(screen.getByText('Settings'));
+    const url = screen.getByLabelText('Proxy URL') as HTMLInputElement;
+    fireEvent.input(url, { target: { value: 'https://framefill.exa' } });
+    typePrompt('a lighthouse');
+    await waitFor(() => expect(main.sentNamed('SAVE_STORAGE').at(-1)?.settings?.prompt).toBe('a lighthouse'));
+    await settle();
+    expect(url.value).toBe('https://framefill.exa');
+  });
+
+  it('drops a trailing /v1 or / from the proxy URL, and shows what is used', async () => {
+    const { main } = await openPanel();
+    fireEvent.click(screen.getByText('Settings'));
+    const url = screen.getByLabelText('Proxy URL') as HTMLInputElement;
+    fireEvent.input(url, { target: { value: ' http://localhost:9999/v1/ ' } });
+    leave(url);
+    expect(main.sentNamed('SAVE_STORAGE').at(-1)?.settings?.proxyUrl).toBe('http://localhost:9999');
+    expect(url.value).toBe('http://localhost:9999');
+  });
+
+  it('explains a bad proxy URL in words, never with a field name, and saves nothing', async () => {
+    const { main } = await openPanel();
+    fireEvent.click(screen.getByText('Settings'));
+    const before = main.sentNamed('SAVE_STORAGE').length;
+    const url = screen.getByLabelText('Proxy URL');
+    fireEvent.input(url, { target: { value: 'localhost:8787' } });
+    leave(url);
+    const alert = screen.getByRole('alert').textContent ?? '';
+    expect(alert).toBe(
+      'Not saved: The proxy URL must start with http:// or https://, for example http://localhost:8787.',
+    );
+    expect(alert).not.toMatch(/proxyUrl/);
+    expect(main.sentNamed('SAVE_STORAGE')).toHaveLength(before);
+  });
+
+  it('refuses a reference max edge outside the allowed range, and says why in words', async () => {
     const { main } = await openPanel();
     fireEvent.click(screen.getByText('Settings'));
     const before = main.sentNamed('SAVE_STORAGE').length;
     const edge = screen.getByLabelText('Reference max edge (px)');
     fireEvent.input(edge, { target: { value: '99999' } });
     leave(edge);
-    expect(screen.getByRole('alert').textContent).toContain('Not saved: referenceMaxEdge');
+    const alert = screen.getByRole('alert').textContent ?? '';
+    expect(alert).toContain('Not saved: the reference max edge must be a whole number of pixels from 256 to 8192');
+    expect(alert).not.toMatch(/referenceMaxEdge/);
     expect(main.sentNamed('SAVE_STORAGE')).toHaveLength(before);
   });
 });

@@ -40,7 +40,7 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse, body: 
   return `http://127.0.0.1:${address?.port ?? 0}`;
 }
 
-const fastBackoff = { backoffMs: [1], maxReconnects: 3 };
+const fastBackoff = { backoffMs: [1] };
 
 describe('proxy client', () => {
   it('submits multipart with the token and an Idempotency-Key, references in order', async () => {
@@ -126,8 +126,9 @@ describe('proxy client', () => {
           provider: 'draft',
           ratios: ['1:1'],
           tiers: ['1K'],
+          qualities: ['medium'],
           sizes: { '1:1': { '1K': { width: 1024, height: 1024 } } },
-          prices: { '1K': 6 },
+          prices: { medium: { '1K': 6 } },
           limits: {
             prompt_max_chars: 20000,
             max_references: 16,
@@ -183,5 +184,69 @@ describe('proxy client', () => {
       .streamEvents(JOB_ID, { onEvent: () => undefined }, new AbortController().signal)
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'not_found' });
+  });
+
+  it('keeps reopening the stream while nothing answers, for as long as the job could be alive, then resumes', async () => {
+    let connections = 0;
+    let down = 4;
+    const url = await serve((_req, res) => {
+      connections++;
+      // A reverse proxy in front of a stopped proxy answers 502 itself; a bare socket that closes is the same.
+      if (down-- > 0) {
+        if (connections % 2 === 0) return res.destroy();
+        return res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad gateway</h1>');
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(
+        `event: completed\ndata: ${JSON.stringify({ id: JOB_ID, width: 1024, height: 1024, mime: 'image/png', bytes: 1, url: '/x' })}\n\n`,
+      );
+    });
+    const offline: number[] = [];
+    const events: string[] = [];
+    await new ProxyClient({ baseUrl: url, ...fastBackoff }).streamEvents(
+      JOB_ID,
+      { onEvent: (e) => events.push(e.event), onReconnect: (n) => offline.push(n) },
+      new AbortController().signal,
+      Date.now() + 60_000,
+    );
+    expect(offline).toEqual([1, 2, 3, 4]);
+    expect(events).toEqual(['completed']);
+  });
+
+  it('gives a job up as unreachable only once it can no longer be alive on the proxy', async () => {
+    const url = await serve((_req, res) => res.destroy());
+    let now = 1_000;
+    const client = new ProxyClient({ baseUrl: url, backoffMs: [1], now: () => now });
+    const offline: number[] = [];
+    const error = await client
+      .streamEvents(
+        JOB_ID,
+        {
+          onEvent: () => undefined,
+          onReconnect: (n) => {
+            offline.push(n);
+            if (n === 3) now = 5_000;
+          },
+        },
+        new AbortController().signal,
+        2_000,
+      )
+      .catch((e: unknown) => e);
+    expect(offline).toEqual([1, 2, 3]);
+    expect(error).toMatchObject({ code: 'proxy_unreachable' });
+  });
+
+  it('uses a base URL pasted with /v1 or a trailing slash as the proxy itself', async () => {
+    const paths: string[] = [];
+    const url = await serve((req, res) => {
+      paths.push(req.url ?? '');
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ name: 'local', balance_credits: 1, spent_credits: 0, jobs_in_flight: 0 }));
+    });
+    const client = new ProxyClient({ baseUrl: `${url}/v1/` });
+    expect(client.baseUrl).toBe(url);
+    await client.getAccount();
+    expect(paths).toEqual(['/v1/account']);
   });
 });

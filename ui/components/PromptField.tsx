@@ -1,9 +1,10 @@
-// The prompt: a large textarea labelled "Prompt" and its live `N / 20,000` counter (code points).
+// The prompt: a textarea labelled "Prompt" and its live `N / 20,000` counter — Unicode code points after
+// trimming, the proxy's own count (core/limits.ts), so 👩‍🎨 (three code points joined) counts 3.
 import { TextboxMultiline } from '@create-figma-plugin/ui';
 import { countPromptChars, PROMPT_MAX_CHARS } from '../../core/limits';
 
-export function PromptField({ value, onChange }: { value: string; onChange: (value: string) => void }) {
-  const count = countPromptChars(value);
+export function PromptField(props: { value: string; onChange: (value: string) => void; onBlur?: () => void }) {
+  const count = countPromptChars(props.value);
   const tooLong = count > PROMPT_MAX_CHARS;
   return (
     <div class="ff-field">
@@ -19,12 +20,12 @@ export function PromptField({ value, onChange }: { value: string; onChange: (val
         id="ff-prompt"
         aria-describedby="ff-prompt-count"
         aria-invalid={tooLong ? 'true' : undefined}
-        rows={5}
-        grow
+        rows={3}
         spellCheck
-        placeholder="Describe the image. Selected references are used in tray order."
-        value={value}
-        onValueInput={onChange}
+        placeholder="Describe the image. References are used in tray order. ⌘/Ctrl+Enter generates."
+        value={props.value}
+        onValueInput={props.onChange}
+        {...(props.onBlur ? { onBlur: props.onBlur } : {})}
         variant="border"
       />
     </div>

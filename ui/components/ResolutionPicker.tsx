@@ -1,62 +1,77 @@
-// Radio group "Resolution": 1K/2K/4K with the output size; a tier the chosen ratio lacks is disabled
-// with the reason, and the tier the targets' size suggests is marked.
-import { RadioButtons } from '@create-figma-plugin/ui';
-import type { Capabilities } from '../../core/api';
-import { type AspectRatio, TIERS, type Tier, unsupportedReason } from '../../core/formats';
-import type { Target } from '../../core/messages';
-import { outputSize, planCost, planJobs, type RatioChoice } from '../plan';
-import { radioName } from './radio-name';
+// "Resolution" and "Quality" side by side, since together they set the price. A tier no target can have is
+// disabled with the reason; the suggested tier is a hint beside the control, never chosen for the designer;
+// tiers whose size OpenAI calls experimental say so in OpenAI's word.
+import type { Quality, Tier } from '../../core/formats';
+import type { TierOption } from '../plan';
+import { Segmented } from './Segmented';
+
+const QUALITY_LABELS: Record<Quality, string> = { low: 'Low', medium: 'Medium', high: 'High' };
 
 export function ResolutionPicker(props: {
-  value: Tier;
-  ratioChoice: RatioChoice;
-  targets: readonly Target[];
+  tier: Tier;
+  tiers: readonly TierOption[];
   suggested: Tier | undefined;
-  capabilities: Capabilities | undefined;
-  onChange: (tier: Tier) => void;
+  quality: Quality;
+  qualities: readonly Quality[];
+  onTierChange: (tier: Tier) => void;
+  onQualityChange: (quality: Quality) => void;
 }) {
-  const tiers = props.capabilities ? TIERS.filter((t) => props.capabilities?.tiers.includes(t)) : [...TIERS];
-  const options = tiers.map((tier) => {
-    // A fixed ratio can make a tier impossible; "From frame" only caps targets, noted beside them.
-    const reason =
-      props.ratioChoice === 'from-frame' ? undefined : unsupportedReason(props.ratioChoice as AspectRatio, tier);
-    const jobs = reason ? [] : planJobs(props.targets, props.ratioChoice, tier);
-    const sizes = [
-      ...new Set(
-        jobs
-          .map((job) => outputSize(props.capabilities, job.ratio, job.tier))
-          .filter((size): size is string => size !== undefined),
-      ),
-    ];
-    // What the whole batch would cost at this tier, each target at the tier its ratio really has.
-    const cost = planCost(jobs);
-    return {
-      value: tier,
-      disabled: reason !== undefined,
-      children: (
-        <span class="ff-option">
-          <span class="ff-option-name">{tier}</span>
-          {sizes.length > 0 && <span class="ff-muted"> {sizes.join(', ')}</span>}
-          {!reason && <span class="ff-muted"> · {cost} credits</span>}
-          {props.suggested === tier && <span class="ff-badge"> suggested</span>}
-          {reason && <span class="ff-muted"> — {reason}</span>}
-        </span>
-      ),
-    };
-  });
+  const suggested = props.tiers.find((t) => t.tier === props.suggested && t.disabledReason === undefined);
+  const options = props.tiers.map((option) => ({
+    value: option.tier,
+    disabled: option.disabledReason !== undefined,
+    children: (
+      <span>
+        {option.tier}
+        {isExperimental(option) && <span class="ff-sr">, experimental</span>}
+        {suggested?.tier === option.tier && <span class="ff-sr">, suggested</span>}
+        {option.disabledReason && <span class="ff-sr"> — {option.disabledReason}</span>}
+      </span>
+    ),
+  }));
+  const disabled = props.tiers.filter((t) => t.disabledReason !== undefined);
+  const experimental = props.tiers
+    .filter(isExperimental)
+    .map((t) => (t.experimentalFor === 'all' ? t.tier : `${t.tier} for ${t.experimentalFor.join(', ')}`));
   return (
-    <fieldset class="ff-fieldset">
-      <legend class="ff-label" id="ff-resolution-label">
-        Resolution
-      </legend>
-      <div role="radiogroup" aria-labelledby="ff-resolution-label" class="ff-radios">
-        <RadioButtons
-          {...radioName('ff-resolution')}
+    <div class="ff-field">
+      <div class="ff-controls-row">
+        <Segmented
+          id="ff-resolution"
+          label="Resolution"
           options={options}
-          value={props.value}
-          onValueChange={(value) => props.onChange(value as Tier)}
+          value={props.tier}
+          onChange={(value) => props.onTierChange(value as Tier)}
         />
+        {props.qualities.length > 1 && (
+          <Segmented
+            id="ff-quality-choice"
+            label="Quality"
+            options={props.qualities.map((q) => ({ value: q, children: QUALITY_LABELS[q] }))}
+            value={props.quality}
+            onChange={(value) => props.onQualityChange(value as Quality)}
+          />
+        )}
       </div>
-    </fieldset>
+      <div class="ff-hints">
+        {suggested && (
+          <p class="ff-muted">
+            Suggested for these frames: <span class="ff-badge">{suggested.tier}</span>
+          </p>
+        )}
+        {experimental.length > 0 && (
+          <p class="ff-muted">Experimental at OpenAI (over 2560×1440 pixels): {experimental.join('; ')}.</p>
+        )}
+        {disabled.map((t) => (
+          <p key={t.tier} class="ff-muted">
+            {t.tier} is off: {t.disabledReason}
+          </p>
+        ))}
+      </div>
+    </div>
   );
+}
+
+function isExperimental(option: TierOption): boolean {
+  return option.disabledReason === undefined && option.experimentalFor.length > 0;
 }

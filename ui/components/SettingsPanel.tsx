@@ -3,7 +3,17 @@
 import { Button, Disclosure, Textbox } from '@create-figma-plugin/ui';
 import { useEffect, useState } from 'preact/hooks';
 import { OUTPUT_FORMATS, QUALITIES } from '../../core/formats';
+import { DEFAULT_REFERENCE_MAX_EDGE, MIN_REFERENCE_MAX_EDGE, REFERENCE_MAX_EDGE } from '../../core/limits';
 import { type Settings, SettingsSchema } from '../../core/messages';
+import { normalizeProxyUrl, proxyUrlProblem } from '../proxy-url';
+
+/** Each setting's problem in words: the schema's own field names mean nothing to a designer. */
+const FIELD_PROBLEMS: Record<string, string> = {
+  proxyUrl: 'the proxy URL must look like http://localhost:8787.',
+  token: 'the token is too long: paste only the token itself.',
+  referenceMaxEdge: `the reference max edge must be a whole number of pixels from ${MIN_REFERENCE_MAX_EDGE} to ${REFERENCE_MAX_EDGE} (${DEFAULT_REFERENCE_MAX_EDGE} is the default).`,
+  density: 'the density must be a number from 0.5 to 4 (2 is the default).',
+};
 
 type Draft = Record<'proxyUrl' | 'token' | 'referenceMaxEdge' | 'density', string> &
   Pick<Settings, 'quality' | 'outputFormat'>;
@@ -30,9 +40,15 @@ export function SettingsPanel(props: {
   useEffect(() => setDraft(draftOf(props.settings)), [props.settings]);
 
   const commit = (next: Draft) => {
+    const proxyUrl = normalizeProxyUrl(next.proxyUrl);
+    const urlProblem = proxyUrlProblem(proxyUrl);
+    if (urlProblem) {
+      setProblem(`Not saved: ${urlProblem}`);
+      return;
+    }
     const parsed = SettingsSchema.safeParse({
       ...props.settings,
-      proxyUrl: next.proxyUrl.trim().replace(/\/+$/, ''),
+      proxyUrl,
       token: next.token.trim(),
       quality: next.quality,
       outputFormat: next.outputFormat,
@@ -40,10 +56,12 @@ export function SettingsPanel(props: {
       density: Number(next.density),
     });
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      setProblem(`Not saved: ${String(issue?.path[0] ?? 'a setting')} ${issue?.message ?? 'is invalid'}.`);
+      const field = String(parsed.error.issues[0]?.path[0] ?? '');
+      setProblem(`Not saved: ${FIELD_PROBLEMS[field] ?? 'a setting is not valid.'}`);
       return;
     }
+    // Shown normalised, so the field says what is used.
+    if (proxyUrl !== next.proxyUrl) setDraft({ ...next, proxyUrl });
     setProblem(undefined);
     if (JSON.stringify(parsed.data) !== JSON.stringify(props.settings)) props.onSave(parsed.data);
   };
@@ -69,7 +87,13 @@ export function SettingsPanel(props: {
         <label class="ff-label" for="ff-token">
           Token
         </label>
-        <Textbox id="ff-token" variant="border" password placeholder="Not needed in local mode" {...field('token')} />
+        <Textbox
+          id="ff-token"
+          variant="border"
+          password
+          placeholder="Local: the token npm start printed"
+          {...field('token')}
+        />
         <label class="ff-label" for="ff-quality">
           Quality
         </label>

@@ -50,13 +50,15 @@ const host = {
   failTargets: [],
   frame: null,
   theme: 'light',
+  /** The plugin window's size: Figma opens Framefill at 360×640 (src/main.ts); RESIZE changes it. */
+  size: { width: 360, height: 640 },
   open() {
     this.close();
     const frame = document.createElement('iframe');
     // No allow-same-origin: the panel's origin is null, as in Figma.
     frame.setAttribute('sandbox', 'allow-scripts allow-downloads');
     frame.setAttribute('title', 'Framefill');
-    frame.style.cssText = 'width: 360px; height: 1100px; border: 0; display: block';
+    frame.style.cssText = 'width: ' + this.size.width + 'px; height: ' + this.size.height + 'px; border: 0; display: block';
     frame.srcdoc = window.panelHtml[this.theme];
     document.body.appendChild(frame);
     this.frame = frame;
@@ -97,6 +99,13 @@ window.addEventListener('message', (event) => {
   const [name, payload] = message;
   host.received.push([name, name === 'PLACE_IMAGE' ? { ...payload, bytes: payload.bytes.length } : payload]);
   switch (name) {
+    case 'RESIZE':
+      host.size = { width: payload.width, height: payload.height };
+      if (host.frame) {
+        host.frame.style.width = payload.width + 'px';
+        host.frame.style.height = payload.height + 'px';
+      }
+      break;
     case 'PANEL_READY':
       host.post('STORAGE_LOADED', host.storage);
       host.post('SELECTION_CHANGED', host.selection);
@@ -186,6 +195,7 @@ export interface HostApi {
     provenance: { jobId: string; aspectRatio: string; resolution: string; referenceIds: string[]; prompt: string };
   }[];
   theme: 'light' | 'dark';
+  size: { width: number; height: number };
   failTargets: string[];
   open(): void;
   close(): void;

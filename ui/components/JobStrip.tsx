@@ -1,0 +1,184 @@
+// The strip of jobs above the footer: one compact row per job — name, progress, what Cancel would do to the
+// credits, and Place/Download once the image exists. It stays in view while jobs run.
+import { Button, IconButton, IconCross32 } from '@create-figma-plugin/ui';
+import { useEffect, useMemo } from 'preact/hooks';
+import { ERROR_ADVICE } from '../../core/api';
+import { cancelOutcome, isActive, type JobCard, progressOf } from '../jobs';
+import { ratioLabel } from '../plan';
+import { ErrorText } from './ErrorText';
+
+export function JobStrip(props: {
+  cards: readonly JobCard[];
+  onCancel: (key: string) => void;
+  onCancelAll: () => void;
+  onRetry: (key: string) => void;
+  onPlaceInNewFrame: (key: string) => void;
+  onDismiss: (key: string) => void;
+  onDismissFinished: () => void;
+}) {
+  if (props.cards.length === 0) return null;
+  const finished = props.cards.filter((card) => !isActive(card)).length;
+  const cancelable = props.cards.filter((card) => cancelOutcome(card) !== undefined).length;
+  // Running jobs first, so their progress is what stays in view when the strip is full.
+  const cards = [...props.cards.filter(isActive), ...props.cards.filter((card) => !isActive(card))];
+  return (
+    <section class="ff-strip" aria-labelledby="ff-jobs-label">
+      <div class="ff-row">
+        <h3 class="ff-label" id="ff-jobs-label">
+          Jobs
+        </h3>
+        <span>
+          {finished > 1 && (
+            <button type="button" class="ff-text-button" onClick={props.onDismissFinished}>
+              Clear finished
+            </button>
+          )}
+          {cancelable > 1 && (
+            <button type="button" class="ff-text-button" onClick={props.onCancelAll}>
+              Cancel all
+            </button>
+          )}
+        </span>
+      </div>
+      <ul class="ff-jobs">
+        {cards.map((card) => (
+          <JobRow key={card.key} card={card} {...props} />
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function credits(n: number): string {
+  return `${n} ${n === 1 ? 'credit' : 'credits'}`;
+}
+
+/** What Cancel would do, said before the click (issue 15: a started upstream call is charged). */
+export function cancelLabel(card: JobCard): string | undefined {
+  const outcome = cancelOutcome(card);
+  if (outcome === 'returned') return `Cancel — ${credits(card.costCredits)} returned`;
+  if (outcome === 'charged') return `Cancel — the image service has started: ${credits(card.costCredits)} charged`;
+  return undefined;
+}
+
+/** The job's state in a few words; an error's sentence is shown apart, once. */
+export function statusText(card: JobCard): string {
+  const where = card.targetId === null ? 'a new frame' : card.targetName;
+  if (card.offline && isActive(card)) return 'Offline — will resume';
+  switch (card.phase) {
+    case 'submitting':
+      return 'Sending to the proxy…';
+    case 'unsent':
+      // Without an answer the proxy may still have taken it; Retry reuses its Idempotency-Key.
+      return card.error?.code === 'proxy_unreachable'
+        ? 'Not sent: Retry can never charge twice.'
+        : 'Not sent: nothing was charged.';
+    case 'queued':
+      return card.statusReason ?? (card.resumed ? 'Resuming…' : 'Queued');
+    case 'running':
+      return card.statusReason ?? (card.partials > 0 ? `Generating… preview ${card.partials}` : 'Generating…');
+    case 'fetching':
+      return 'Downloading the image…';
+    case 'placing':
+      return `Placing in ${where}…`;
+    case 'placed':
+      return card.createdFrame ? 'Placed in a new frame.' : `Placed in ${where}.`;
+    case 'place_failed':
+      return 'Generated, but could not be placed.';
+    case 'failed':
+      return 'Failed.';
+    case 'canceled':
+      return card.creditsReturned === false
+        ? `Canceled — the image service had started: ${credits(card.costCredits)} charged.`
+        : `Canceled — ${credits(card.costCredits)} returned.`;
+    case 'interrupted':
+      return ERROR_ADVICE.interrupted;
+  }
+}
+
+function JobRow(props: {
+  card: JobCard;
+  onCancel: (key: string) => void;
+  onRetry: (key: string) => void;
+  onPlaceInNewFrame: (key: string) => void;
+  onDismiss: (key: string) => void;
+}) {
+  const { card } = props;
+  const title = `${card.targetId === null ? 'New frame' : card.targetName} · ${ratioLabel(card.ratio)} ${card.tier}`;
+  const result = card.result;
+  const downloadUrl = useMemo(
+    () => (result ? URL.createObjectURL(new Blob([result.bytes], { type: result.mime })) : undefined),
+    [result],
+  );
+  useEffect(() => () => downloadUrl && URL.revokeObjectURL(downloadUrl), [downloadUrl]);
+  const active = isActive(card);
+  const status = statusText(card);
+  const cancel = cancelLabel(card);
+  return (
+    <li
+      class="ff-job"
+      data-phase={card.phase}
+      data-offline={card.offline ? 'true' : undefined}
+      data-job-id={card.jobId}
+    >
+      <div class="ff-job-head">
+        {card.partial && !result ? (
+          <img class="ff-job-thumb" src={card.partial} alt={`Partial preview of ${title}`} />
+        ) : null}
+        <span class="ff-job-title" title={title}>
+          {title}
+        </span>
+        {cancel && (
+          <button
+            type="button"
+            class="ff-text-button"
+            aria-label={cancel}
+            title={cancel}
+            onClick={() => props.onCancel(card.key)}
+          >
+            Cancel
+          </button>
+        )}
+        {card.phase === 'unsent' && card.error?.code === 'proxy_unreachable' && (
+          <button type="button" class="ff-text-button" onClick={() => props.onRetry(card.key)}>
+            Retry
+          </button>
+        )}
+        {result && downloadUrl && card.phase !== 'place_failed' && (
+          <a class="ff-link" href={downloadUrl} download={result.fileName} title={`${result.width}×${result.height}`}>
+            Download original
+          </a>
+        )}
+        {!active && (
+          <IconButton aria-label="Dismiss" title="Remove from this list" onClick={() => props.onDismiss(card.key)}>
+            <IconCross32 />
+          </IconButton>
+        )}
+      </div>
+      <progress class="ff-progress" max={100} value={progressOf(card)} aria-label={`${title}: ${status}`} />
+      <p class={card.offline && active ? 'ff-job-status ff-offline' : 'ff-job-status'} role="status" title={status}>
+        {status}
+        {cancel && !card.offline && (
+          <span class="ff-muted">
+            {' '}
+            · Cancel: {credits(card.costCredits)} {cancelOutcome(card) === 'returned' ? 'returned' : 'charged'}
+          </span>
+        )}
+      </p>
+      {card.error && <ErrorText error={card.error} proxyUrl={card.proxyUrl} />}
+      {result && downloadUrl && card.phase === 'place_failed' && (
+        <div class="ff-row ff-actions">
+          <Button secondary onClick={() => props.onPlaceInNewFrame(card.key)}>
+            Place in a new frame
+          </Button>
+          <a class="ff-link" href={downloadUrl} download={result.fileName}>
+            Download
+          </a>
+          <span class="ff-muted">
+            {result.width}×{result.height}
+          </span>
+        </div>
+      )}
+    </li>
+  );
+}
