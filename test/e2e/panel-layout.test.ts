@@ -7,7 +7,7 @@ import type { BrowserContext, Frame, FrameLocator, Page } from 'playwright-core'
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS, type Settings } from '../../core/messages';
 import { png } from '../helpers/images';
-import { startTestProxy, type TestProxy, tempDataDir } from '../helpers/proxy';
+import { startTestProxy, type TestProxy, tempDataDir, tokenFor } from '../helpers/proxy';
 import { frame } from '../ui/fixtures';
 import { saveScreenshot } from './helpers/chromium';
 import { usePanelHostInChromium } from './helpers/panel-host';
@@ -75,7 +75,11 @@ async function openPanel(
       window.host.theme = theme;
       window.host.open();
     },
-    { nodes, settings: { ...DEFAULT_SETTINGS, ...settings }, theme },
+    {
+      nodes,
+      settings: { ...DEFAULT_SETTINGS, token: tokenFor(settings.proxyUrl ?? '') ?? '', ...settings },
+      theme,
+    },
   );
   const panel = page.frameLocator('iframe');
   await panel.getByText(ready).first().waitFor();
@@ -257,7 +261,7 @@ describe('the panel at 360×640', () => {
     const dataDir = tempDataDir();
     const first = await proxyWith({ FRAMEFILL_DATA_DIR: dataDir, FRAMEFILL_DRAFT_DELAY_MS: '3000' });
     forwarder = await startForwarder(first.port);
-    const { page, panel, frame } = await openPanel({ proxyUrl: forwarder.url });
+    const { page, panel, frame } = await openPanel({ proxyUrl: forwarder.url, token: first.localToken });
     // Every phase a job card ever shows, so a Failed that came and went is caught too.
     await frame().evaluate(() => {
       const seen = new Set<string>();

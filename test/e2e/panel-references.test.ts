@@ -137,7 +137,7 @@ async function generateWithReference(bytes: Buffer, options: { placed?: boolean 
       window.host.storage.settings = settings;
       window.host.open();
     },
-    { nodes, settings: { ...DEFAULT_SETTINGS, proxyUrl: recorder.url } },
+    { nodes, settings: { ...DEFAULT_SETTINGS, proxyUrl: recorder.url, token: proxy.localToken } },
   );
   const panel: FrameLocator = page.frameLocator('iframe');
   await panel.getByText('Balance:').waitFor();

@@ -2,7 +2,7 @@ import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../core/messages';
 import { imageInfo, png } from '../helpers/images';
-import { startTestProxy, type TestProxy } from '../helpers/proxy';
+import { startTestProxy, type TestProxy, tokenFor } from '../helpers/proxy';
 import { frame } from '../ui/fixtures';
 import { saveScreenshot } from './helpers/chromium';
 import { usePanelHostInChromium } from './helpers/panel-host';
@@ -51,7 +51,11 @@ async function openPanel(options: { theme?: 'light' | 'dark'; proxyUrl: string }
       h.theme = theme;
       h.open();
     },
-    { nodes, settings: { ...DEFAULT_SETTINGS, proxyUrl: options.proxyUrl }, theme: options.theme ?? 'light' },
+    {
+      nodes,
+      settings: { ...DEFAULT_SETTINGS, proxyUrl: options.proxyUrl, token: tokenFor(options.proxyUrl) ?? '' },
+      theme: options.theme ?? 'light',
+    },
   );
   const panel = page.frameLocator('iframe');
   await panel.getByText('Balance:').waitFor();
