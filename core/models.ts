@@ -38,7 +38,9 @@ export function modelFamilyOf(model: string): ModelFamily | undefined {
 /** Why the proxy cannot run this model, in the operator's words; `undefined` when it can. */
 export function unsupportedModelReason(model: string): string | undefined {
   if (modelFamilyOf(model)) return undefined;
-  const supported = SUPPORTED_MODEL_FAMILIES.map((f) => `${f.alias} (or a dated snapshot such as ${f.alias}-2026-04-21)`);
+  const supported = SUPPORTED_MODEL_FAMILIES.map(
+    (f) => `${f.alias} (or a dated snapshot such as ${f.alias}-2026-04-21)`,
+  );
   const retired = Object.entries(RETIRED_MODELS)
     .map(([name, date]) => `${name} (shut down ${date})`)
     .join(', ');

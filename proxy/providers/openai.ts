@@ -236,7 +236,8 @@ export function endUserId(accountId: string): string {
  * Images API documents none of them for images (spec: ImageGenStreamEvent lists only partial and completed).
  */
 function streamError(message: EventSourceMessage, data: unknown): Record<string, unknown> | undefined {
-  if (typeof data !== 'object' || data === null) return message.event === 'error' ? { message: String(data) } : undefined;
+  if (typeof data !== 'object' || data === null)
+    return message.event === 'error' ? { message: String(data) } : undefined;
   const record = data as Record<string, unknown>;
   if (typeof record.error === 'object' && record.error !== null) return record.error as Record<string, unknown>;
   if (message.event === 'error' || record.type === 'error') return record;
@@ -430,7 +431,11 @@ export function toFramefillError(error: unknown, context: FailureContext): Frame
   if (error instanceof APIConnectionError) {
     const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
     const codes = causeCodes(error.cause);
-    return fail('upstream_error', `Could not reach OpenAI${cause}${codes.length ? ` (${codes.join(', ')})` : ''}.`, error);
+    return fail(
+      'upstream_error',
+      `Could not reach OpenAI${cause}${codes.length ? ` (${codes.join(', ')})` : ''}.`,
+      error,
+    );
   }
   if (error instanceof APIError) {
     const message = upstreamMessage(error);
