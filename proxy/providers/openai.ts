@@ -38,6 +38,7 @@ const RETRY_DELAY_MS = 500;
 /** A 429 without a wait: the job is requeued after 5 s, then 10, 20, 40, 60 at most (OpenAI's guide asks for a backoff). */
 const BACKOFF_FIRST_S = 5;
 const BACKOFF_MAX_S = 60;
+const BACKOFF_FORGET_MS = 60 * 60_000;
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
 // Spec: ImageGenPartialImageEvent / ImageEditPartialImageEvent, ImageGenCompletedEvent / ImageEditCompletedEvent,
@@ -113,8 +114,16 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
   });
   // Streaming GPT image models needs a verified organisation; once refused, later jobs skip straight to plain calls.
   let streamingRefused = false;
-  /** 429s without a wait, per job, for the backoff; forgotten when the job's call ends otherwise. */
-  const rateLimitHits = new Map<string, number>();
+  /** 429s without a wait, per job, for the backoff; forgotten when the job's call ends otherwise or goes stale. */
+  const rateLimitHits = new Map<string, { hits: number; at: number }>();
+  const backoffFor = (jobId: string): number => {
+    const now = Date.now();
+    // A job the runner gave up on (its deadline) never comes back to clear its entry.
+    for (const [id, entry] of rateLimitHits) if (now - entry.at > BACKOFF_FORGET_MS) rateLimitHits.delete(id);
+    const hits = (rateLimitHits.get(jobId)?.hits ?? 0) + 1;
+    rateLimitHits.set(jobId, { hits, at: now });
+    return Math.min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (hits - 1));
+  };
 
   async function callOnce(
     request: GenerationRequest,
@@ -188,6 +197,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
           return result;
         } catch (error) {
           // The job's cancel or deadline: its reason, never a failure of OpenAI's (the runner owns the signal).
+          if (signal.aborted) rateLimitHits.delete(request.jobId);
           signal.throwIfAborted();
           if (stream && isStreamingRefusal(error)) {
             streamingRefused = true;
@@ -203,11 +213,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
             requestId: context.requestId,
             timeoutMs,
             model: options.model,
-            backoffS: () => {
-              const hits = (rateLimitHits.get(request.jobId) ?? 0) + 1;
-              rateLimitHits.set(request.jobId, hits);
-              return Math.min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (hits - 1));
-            },
+            backoffS: () => backoffFor(request.jobId),
           });
           if (failure.code !== 'rate_limited') rateLimitHits.delete(request.jobId);
           throw failure;
@@ -394,9 +400,9 @@ function logCause(error: APIError): Error {
     .map((key) => ` ${key}=${JSON.stringify(body[key])}`)
     .join('');
   const status = error.status === undefined ? 'stream error' : String(error.status);
-  return new Error(`OpenAI ${status} ${error.code ?? body.type ?? ''}: ${upstreamMessage(error)}${details}`, {
-    cause: error,
-  });
+  // OpenAI's 401 quotes a masked part of the key: no part of a key goes to the log.
+  const message = upstreamMessage(error).replace(/sk-[\w*-]+/g, 'sk-…');
+  return new Error(`OpenAI ${status} ${error.code ?? body.type ?? ''}: ${message}${details}`, { cause: error });
 }
 
 export interface FailureContext {

@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer } from 'node:net';
-import { APIConnectionError, APIError } from 'openai';
+import OpenAI, { APIConnectionError, APIError } from 'openai';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sizeParam } from '../../core/formats';
@@ -423,6 +423,25 @@ describe('upstream failures become §6 codes', () => {
     const error = await unreachable.generate(generation(), never(), () => {}).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'upstream_error' });
     expect((error as Error).message).toMatch(/Could not reach OpenAI.*ECONNREFUSED/);
+    // The SDK's real error for it is one the provider retries.
+    const sdk = new OpenAI({ apiKey: 'k', baseURL: `http://127.0.0.1:${free}/v1`, maxRetries: 0 });
+    const real = await sdk.images.generate({ model: 'gpt-image-2', prompt: 'x' }).catch((e: unknown) => e);
+    expect(isSafeToRetry(real)).toBe(true);
+  });
+
+  it("the SDK's real error for a connection closed after the request was sent is not retried", async () => {
+    fake.failNext({ kind: 'drop-before-headers' });
+    const sdk = new OpenAI({ apiKey: 'test-key', baseURL: fake.url, maxRetries: 0 });
+    const real = await sdk.images.generate({ model: 'gpt-image-2', prompt: 'x' }).catch((e: unknown) => e);
+    expect(real).toBeInstanceOf(APIConnectionError);
+    expect(isSafeToRetry(real)).toBe(false);
+  });
+
+  it('a 401 never puts any part of a key in the log', async () => {
+    fake.failNext({ kind: 'unauthorized' });
+    const error = await failure();
+    expect((error.cause as Error).message).toContain('401');
+    expect((error.cause as Error).message).not.toMatch(/sk-te/);
   });
 
   it('only failures before anything reached OpenAI are safe to retry', () => {
