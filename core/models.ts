@@ -17,8 +17,9 @@ export const SUPPORTED_MODEL_FAMILIES: readonly ModelFamily[] = [
 ];
 
 /**
- * GPT image models OpenAI has shut down, with the date (https://developers.openai.com/api/docs/deprecations).
- * They also took only 1024², 1536×1024, 1024×1536 and `auto`, not Framefill's sizes.
+ * GPT image models OpenAI has shut down, with the date (https://developers.openai.com/api/docs/deprecations); their
+ * dated snapshots (e.g. gpt-image-1.5-2025-12-16) went with them. They took only 1024², 1536×1024, 1024×1536 and
+ * `auto`, not Framefill's sizes.
  */
 export const RETIRED_MODELS: Readonly<Record<string, string>> = {
   'gpt-image-1': '2026-10-23',
@@ -29,10 +30,14 @@ export const RETIRED_MODELS: Readonly<Record<string, string>> = {
 
 const SNAPSHOT = /^(.+)-(\d{4})-(\d{2})-(\d{2})$/;
 
+/** A model id without its snapshot date. */
+function aliasOf(model: string): string {
+  return SNAPSHOT.exec(model)?.[1] ?? model;
+}
+
 /** The family a model id belongs to: its alias, or a dated snapshot of it. */
 export function modelFamilyOf(model: string): ModelFamily | undefined {
-  const alias = SNAPSHOT.exec(model)?.[1] ?? model;
-  return SUPPORTED_MODEL_FAMILIES.find((family) => family.alias === alias);
+  return SUPPORTED_MODEL_FAMILIES.find((family) => family.alias === aliasOf(model));
 }
 
 /** Why the proxy cannot run this model, in the operator's words; `undefined` when it can. */
@@ -44,8 +49,9 @@ export function unsupportedModelReason(model: string): string | undefined {
   const retired = Object.entries(RETIRED_MODELS)
     .map(([name, date]) => `${name} (shut down ${date})`)
     .join(', ');
-  const what = RETIRED_MODELS[model]
-    ? `${model} was shut down by OpenAI on ${RETIRED_MODELS[model]}`
+  const shutDown = RETIRED_MODELS[aliasOf(model)];
+  const what = shutDown
+    ? `${model} was shut down by OpenAI on ${shutDown}`
     : `${model} is not a model Framefill's sizes were made for`;
   return (
     `OPENAI_IMAGE_MODEL=${model}: ${what}. Framefill's sizes (up to 3840 px, any 16-px grid) are GPT Image 2's; ` +

@@ -16,6 +16,10 @@ describe('which OPENAI_IMAGE_MODEL the proxy runs', () => {
     expect(unsupportedModelReason(model)).toContain(`${model} was shut down by OpenAI on ${RETIRED_MODELS[model]}`);
   });
 
+  it('a dated snapshot of a retired model is refused as retired', () => {
+    expect(unsupportedModelReason('gpt-image-1.5-2025-12-16')).toContain('was shut down by OpenAI on 2026-12-01');
+  });
+
   it.each(['dall-e-3', 'gpt-image-20', 'gpt-image-2-preview', 'gpt-image-2-2026-4-21', 'GPT-IMAGE-2'])(
     '%s is refused, naming the family to use and the retired models',
     (model) => {
