@@ -211,7 +211,6 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
           }
           const failure = toFramefillError(error, {
             requestId: context.requestId,
-            timeoutMs,
             model: options.model,
             backoffS: () => backoffFor(request.jobId),
           });
@@ -366,7 +365,10 @@ function causeCodes(error: unknown, seen = new Set<unknown>()): string[] {
  * connection that broke after the request went out, nor a 429 (the runner requeues the job), nor a timeout.
  */
 export function isSafeToRetry(error: unknown): boolean {
-  if (error instanceof APIConnectionTimeoutError) return false;
+  // The SDK turns any fetch failure whose text says "timeout" into this, without its cause (openai/client.mjs).
+  // Every timeout on the path after the connection is set beyond the job's deadline, which the runner enforces
+  // first; what remains is undici's connect timeout, before anything was sent.
+  if (error instanceof APIConnectionTimeoutError) return true;
   if (error instanceof APIConnectionError) {
     const codes = causeCodes(error.cause);
     return codes.length > 0 && codes.every((code) => NOT_CONNECTED_CODES.has(code));
@@ -408,7 +410,6 @@ function logCause(error: APIError): Error {
 export interface FailureContext {
   /** OpenAI's x-request-id of the failed call, when an answer arrived. */
   requestId?: string | null;
-  timeoutMs: number;
   model?: string;
   /** Seconds to wait after a 429 that names no wait. */
   backoffS?: () => number;
@@ -428,11 +429,8 @@ export function toFramefillError(error: unknown, context: FailureContext): Frame
   const requestNote = requestId ? ` (OpenAI request ${requestId})` : '';
 
   if (error instanceof APIConnectionTimeoutError) {
-    return fail(
-      'upstream_timeout',
-      `OpenAI did not deliver the image within ${Math.round(context.timeoutMs / 1000)} s (FRAMEFILL_UPSTREAM_TIMEOUT_S).`,
-      error,
-    );
+    // In practice a connect timeout (see isSafeToRetry): the job's own deadline ends slow answers first.
+    return fail('upstream_timeout', 'The connection to OpenAI timed out. Try again in a moment.', error);
   }
   if (error instanceof APIConnectionError) {
     const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';

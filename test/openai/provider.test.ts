@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer } from 'node:net';
-import OpenAI, { APIConnectionError, APIError } from 'openai';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sizeParam } from '../../core/formats';
@@ -370,7 +370,8 @@ describe('upstream failures become §6 codes', () => {
     expect(fake.requests[0]?.headers.authorization).toBe('Bearer sk-wrong');
   });
 
-  // The stand-in refuses unknown parameters as OpenAI does, so every passing test above also proves none is sent.
+  // The stand-in refuses unknown parameters as OpenAI does (spec: CreateImageRequest lists the parameters; the
+  // refusal's shape is the spec's Error), so every passing test above also proves none is sent.
   it("an unknown_parameter refusal is upstream_error carrying OpenAI's message and request id", async () => {
     fake.failNext({
       kind: 'status',
@@ -402,6 +403,8 @@ describe('upstream failures become §6 codes', () => {
     expect(fake.requests).toHaveLength(4);
   });
 
+  // The error-codes guide recommends retrying 429 and 5xx only (https://platform.openai.com/docs/guides/error-codes);
+  // the SDK would retry any connection error (openai/client.mjs shouldRetry), even one after the body was sent.
   it('a connection dropped after the whole request was sent is upstream_error and never retried (OpenAI may bill it)', async () => {
     fake.setFault(() => ({ kind: 'drop-before-headers' }));
     const error = await failure(generation({ references: await references(2) }));
@@ -458,6 +461,8 @@ describe('upstream failures become §6 codes', () => {
       expect(isSafeToRetry(fetchFailed(socketError(code))), code).toBe(false);
     }
     expect(isSafeToRetry(fetchFailed(new Error('other side closed')))).toBe(false);
+    // The SDK's cause-less timeout error: only a connect timeout can reach it before the job's deadline.
+    expect(isSafeToRetry(new APIConnectionTimeoutError())).toBe(true);
     expect(isSafeToRetry(new APIError(429, { message: 'slow down' }, undefined, new Headers()))).toBe(false);
     expect(isSafeToRetry(new APIError(502, { message: 'bad gateway' }, undefined, new Headers()))).toBe(true);
   });

@@ -237,6 +237,7 @@ describe('each upstream fault ends the job failed with its code, credits release
     }
   });
 
+  // The error-codes guide retries 429 and 5xx only (https://platform.openai.com/docs/guides/error-codes).
   it('a connection dropped after the request was sent is never sent again (OpenAI may bill the first)', async () => {
     const { fake, proxy } = await setUp();
     fake.setFault(() => ({ kind: 'drop-before-headers' }));
