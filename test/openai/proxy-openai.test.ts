@@ -95,7 +95,9 @@ describe('the proxy on the OpenAI provider', () => {
   });
 
   it('streams FRAMEFILL_PARTIAL_IMAGES previews on the SSE stream before completed, each at most 512 px', async () => {
-    const { fake, proxy } = await setUp({ FRAMEFILL_PARTIAL_IMAGES: '2' });
+    // The stand-in spreads its events over 600 ms, as a render takes its time: proxy/runner.ts publishes a preview
+    // once it is downsized, so in a burst of events `completed` can overtake it.
+    const { fake, proxy } = await setUp({ FRAMEFILL_PARTIAL_IMAGES: '2' }, { partials: { spreadMs: 600 } });
     let release: () => void = () => {};
     fake.failNext({ kind: 'hold', until: new Promise<void>((resolve) => (release = resolve)) });
     const response = await submitGeneration(proxy.url, fields('16:9', '2K'));
