@@ -115,7 +115,9 @@ export const GenerationFieldsSchema = z.object({
   aspect_ratio: AspectRatioSchema,
   resolution: TierSchema,
   quality: QualitySchema.default(DEFAULT_QUALITY),
-  output_format: OutputFormatSchema.default('png'),
+  // JPEG: a 4K photo-like result is ~11× fewer bytes than PNG at SSIM 0.98 (README, "Output format"); Figma places
+  // PNG and JPEG only, and GPT Image 2 makes no transparent backgrounds for PNG to keep.
+  output_format: OutputFormatSchema.default('jpeg'),
 });
 export type GenerationFields = z.infer<typeof GenerationFieldsSchema>;
 

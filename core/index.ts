@@ -4,6 +4,7 @@ export * from './formats';
 export * from './image-header';
 export * from './limits';
 export * from './messages';
+export * from './models';
 export * from './pick';
 export * from './pricing';
 export * from './validate';

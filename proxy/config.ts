@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_BODY_LIMIT_BYTES } from '../core/limits';
+import { unsupportedModelReason } from '../core/models';
 import { DEFAULT_PRICES, type PriceTable, PriceTableSchema } from '../core/pricing';
 import type { CapLimits } from './middleware/caps';
 import type { TrustProxy } from './middleware/client-address';
@@ -103,6 +104,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (provider === 'openai' && !e.OPENAI_API_KEY) {
     throw new Error('FRAMEFILL_PROVIDER=openai needs OPENAI_API_KEY: set the key, or use FRAMEFILL_PROVIDER=draft.');
   }
+  // Only a model whose sizes are Framefill's (core/models.ts): a retired or older GPT image model refuses most of them.
+  const unsupportedModel = provider === 'openai' ? unsupportedModelReason(e.OPENAI_IMAGE_MODEL) : undefined;
+  if (unsupportedModel) throw new Error(`Refusing to start: ${unsupportedModel}`);
   return {
     port: e.PORT,
     hosts,

@@ -11,6 +11,7 @@ export function createProvider(config: Config): Provider {
       baseURL: config.openai.baseURL,
       model: config.openai.model,
       timeoutMs: config.upstreamTimeoutMs,
+      partialImages: config.partialImages,
     });
   }
   return createDraftProvider({ delayMs: config.draftDelayMs });

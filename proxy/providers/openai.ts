@@ -1,5 +1,6 @@
 // OpenAI provider (DESIGN.md §8): one GPT image per job through the official `openai` SDK, partial previews
 // streamed when the upstream allows it, and every upstream failure turned into a §6 code.
+import { createHash } from 'node:crypto';
 import { openAsBlob } from 'node:fs';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from 'openai';
@@ -18,15 +19,26 @@ export interface OpenAIProviderOptions {
   model: string;
   /** The job's deadline (FRAMEFILL_UPSTREAM_TIMEOUT_S): the transport's own timeouts are set beyond it. */
   timeoutMs: number;
+  /** Previews asked of OpenAI (FRAMEFILL_PARTIAL_IMAGES, 0–3; each costs about 100 image output tokens); 0 → no stream. */
+  partialImages?: number;
 }
 
 /** The transport's timeouts sit this far beyond the job's deadline, so that the deadline always fires first. */
 const TRANSPORT_MARGIN_MS = 60_000;
 
-/** Previews asked for when streaming; the spec allows 0–3 (PartialImages). */
-const PARTIAL_IMAGES = 2;
-/** One retry at most, only before any image exists, after this pause. */
+/** Previews asked for when the configuration names none; the spec allows 0–3 (PartialImages). */
+export const DEFAULT_PARTIAL_IMAGES = 1;
+/**
+ * JPEG's `output_compression` (the spec's default is 100). At 95 a 4K photo-like result is about a third of the
+ * bytes of 100 for 1.3 dB of PSNR (README, "Output format").
+ */
+export const JPEG_COMPRESSION = 95;
+/** One retry at most, only where OpenAI cannot have started an image, after this pause. */
 const RETRY_DELAY_MS = 500;
+/** A 429 without a wait: the job is requeued after 5 s, then 10, 20, 40, 60 at most (OpenAI's guide asks for a backoff). */
+const BACKOFF_FIRST_S = 5;
+const BACKOFF_MAX_S = 60;
+const BACKOFF_FORGET_MS = 60 * 60_000;
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
 // Spec: ImageGenPartialImageEvent / ImageEditPartialImageEvent, ImageGenCompletedEvent / ImageEditCompletedEvent,
@@ -49,13 +61,36 @@ const ImagesResponseSchema = z.object({
 const EXTENSIONS: Record<ReferenceMime, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' };
 /** Base64 characters of a preview's first 48 KB (a multiple of 4, so the prefix decodes on its own). */
 const PARTIAL_HEAD_B64_CHARS = 64 * 1024;
+/** https://platform.openai.com/docs/guides/error-codes: a refused prompt or image carries one of these codes. */
 const POLICY_CODES = new Set(['moderation_blocked', 'content_policy_violation']);
+/**
+ * Failures of the connection itself, before a byte of the request could reach OpenAI (nothing refused, no DNS
+ * answer, no route, no TCP handshake): only these are retried. A connection that breaks after the request was sent
+ * is never retried: OpenAI may already be making, and billing, that image.
+ */
+const NOT_CONNECTED_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+/** Where an organisation verifies itself (OpenAI's own 403 names it). */
+const VERIFY_URL = 'https://platform.openai.com/settings/organization/general';
 
 /** The stream or body ended, or was not what the spec promises. */
 class MalformedAnswer extends Error {}
 
+/** What is known of the call that failed, for the job's error and the log. */
+interface CallContext {
+  requestId: string | null;
+}
+
 export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
   const timeoutMs = Math.ceil(options.timeoutMs) + TRANSPORT_MARGIN_MS;
+  const partialImages = options.partialImages ?? DEFAULT_PARTIAL_IMAGES;
   // Node's fetch gives up after 300 s without headers or between body chunks (undici's default headersTimeout and
   // bodyTimeout), shorter than a slow GPT Image 2 render: https://github.com/openai/openai-node/issues/2153.
   // The SDK's README asks to pair an undici dispatcher with undici's own fetch, but undici 7's fetch cannot send
@@ -67,7 +102,8 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
     baseURL: options.baseURL ?? DEFAULT_BASE_URL,
     timeout: timeoutMs,
     // The SDK's own retries would re-send after 429 (sleeping Retry-After without heeding the abort signal) and
-    // after timeouts; this provider retries once itself, and only where no image can have been produced.
+    // after a connection that broke once the request was sent (a second bill); the runner requeues rate-limited
+    // jobs, and this provider retries once itself, only where OpenAI cannot have started an image.
     maxRetries: 0,
     // Node 20's fetch clones every request unless it has no window and refuses redirects, and the clone tees the
     // multipart body: the untouched branch then queues all of it until the answer, 32 MB per 16-reference job
@@ -78,16 +114,28 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
   });
   // Streaming GPT image models needs a verified organisation; once refused, later jobs skip straight to plain calls.
   let streamingRefused = false;
+  /** 429s without a wait, per job, for the backoff; forgotten when the job's call ends otherwise or goes stale. */
+  const rateLimitHits = new Map<string, { hits: number; at: number }>();
+  const backoffFor = (jobId: string): number => {
+    const now = Date.now();
+    // A job the runner gave up on (its deadline) never comes back to clear its entry.
+    for (const [id, entry] of rateLimitHits) if (now - entry.at > BACKOFF_FORGET_MS) rateLimitHits.delete(id);
+    const hits = (rateLimitHits.get(jobId)?.hits ?? 0) + 1;
+    rateLimitHits.set(jobId, { hits, at: now });
+    return Math.min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (hits - 1));
+  };
 
   async function callOnce(
     request: GenerationRequest,
     signal: AbortSignal,
     stream: boolean,
-    onImage: () => void,
+    context: CallContext,
     onPartial: (partial: PartialImage) => void,
   ): Promise<ProviderResult> {
     // Always `model` (the API's default is not a GPT image model) and `quality` (unset may cost the most); never
-    // `input_fidelity` (refused by gpt-image-2) nor `background` (DESIGN.md §8).
+    // `input_fidelity` (refused by gpt-image-2) nor `background` (DESIGN.md §8). `user`: OpenAI attributes abuse
+    // to one end user rather than the whole key (spec: CreateImageRequest.user,
+    // https://platform.openai.com/docs/guides/safety-best-practices#end-user-ids).
     const params = {
       model: options.model,
       prompt: request.prompt,
@@ -95,16 +143,20 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       size: sizeParam(request.size),
       quality: request.quality,
       output_format: request.outputFormat,
+      ...(request.outputFormat === 'jpeg' ? { output_compression: JPEG_COMPRESSION } : {}),
+      user: endUserId(request.accountId),
     };
-    const streaming = { stream: true as const, partial_images: PARTIAL_IMAGES };
+    const streaming = { stream: true as const, partial_images: partialImages };
     const requestOptions = { signal, timeout: timeoutMs, maxRetries: 0 };
 
     if (request.references.length === 0) {
       if (stream) {
         const response = await client.images.generate({ ...params, ...streaming }, requestOptions).asResponse();
-        return readStream(sseEvents(response), requestIdOf(response), onImage, onPartial);
+        context.requestId = requestIdOf(response);
+        return readStream(sseEvents(response), context.requestId, onPartial);
       }
       const { data, request_id } = await client.images.generate(params, requestOptions).withResponse();
+      context.requestId = request_id;
       return readResponse(data, request_id);
     }
 
@@ -122,9 +174,11 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
     );
     if (stream) {
       const response = await client.images.edit({ ...params, image, ...streaming }, requestOptions).asResponse();
-      return readStream(sseEvents(response), requestIdOf(response), onImage, onPartial);
+      context.requestId = requestIdOf(response);
+      return readStream(sseEvents(response), context.requestId, onPartial);
     }
     const { data, request_id } = await client.images.edit({ ...params, image }, requestOptions).withResponse();
+    context.requestId = request_id;
     return readResponse(data, request_id);
   }
 
@@ -132,34 +186,36 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
     name: 'openai',
     model: options.model,
     async generate(request, signal, onPartial) {
-      let imageSeen = false;
       let retried = false;
-      let stream = !streamingRefused;
+      let stream = partialImages > 0 && !streamingRefused;
       for (;;) {
         signal.throwIfAborted();
+        const context: CallContext = { requestId: null };
         try {
-          return await callOnce(
-            request,
-            signal,
-            stream,
-            () => {
-              imageSeen = true;
-            },
-            onPartial,
-          );
+          const result = await callOnce(request, signal, stream, context, onPartial);
+          rateLimitHits.delete(request.jobId);
+          return result;
         } catch (error) {
+          // The job's cancel or deadline: its reason, never a failure of OpenAI's (the runner owns the signal).
+          if (signal.aborted) rateLimitHits.delete(request.jobId);
           signal.throwIfAborted();
           if (stream && isStreamingRefusal(error)) {
             streamingRefused = true;
             stream = false;
             continue;
           }
-          if (!retried && !imageSeen && isRetryable(error)) {
+          if (!retried && isSafeToRetry(error)) {
             retried = true;
             await pause(RETRY_DELAY_MS, signal);
             continue;
           }
-          throw toFramefillError(error, timeoutMs);
+          const failure = toFramefillError(error, {
+            requestId: context.requestId,
+            model: options.model,
+            backoffS: () => backoffFor(request.jobId),
+          });
+          if (failure.code !== 'rate_limited') rateLimitHits.delete(request.jobId);
+          throw failure;
         }
       }
     },
@@ -171,11 +227,33 @@ function referenceName(index: number, mime: ReferenceMime): string {
 }
 
 /**
+ * OpenAI's `user`: stable for an account, and not reversible to its id (SHA-256 of a fixed prefix and the account's
+ * random UUID), so the id itself never leaves the proxy.
+ */
+export function endUserId(accountId: string): string {
+  return `framefill-${createHash('sha256').update(`framefill-user:${accountId}`).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * An error event in any shape seen on OpenAI's streams: `event: error`, a `type: "error"` payload, an `error` object
+ * inside the data (the SDK's own rule, openai/core/streaming.mjs), or a top-level `code` with a `message` (the
+ * Responses API's `error` event: https://platform.openai.com/docs/api-reference/responses-streaming/error). The
+ * Images API documents none of them for images (spec: ImageGenStreamEvent lists only partial and completed).
+ */
+function streamError(message: EventSourceMessage, data: unknown): Record<string, unknown> | undefined {
+  if (typeof data !== 'object' || data === null)
+    return message.event === 'error' ? { message: String(data) } : undefined;
+  const record = data as Record<string, unknown>;
+  if (typeof record.error === 'object' && record.error !== null) return record.error as Record<string, unknown>;
+  if (message.event === 'error' || record.type === 'error') return record;
+  return undefined;
+}
+
+/**
  * The events of a streamed answer, as the SDK's own stream yields them (openai/core/streaming.mjs: `[DONE]`
- * skipped, every data line parsed as JSON, one carrying `error` thrown as an APIError), read with
- * eventsource-parser. The SDK's decoder copies and rescans the whole event buffered so far for every network
- * chunk: ~4.6 ms of the proxy's CPU per job for three ~155 KB image events, on the path from the upstream's
- * answer to the panel (bench/ §1).
+ * skipped, every data line parsed as JSON, an error event thrown as an APIError), read with eventsource-parser. The
+ * SDK's decoder copies and rescans the whole event buffered so far for every network chunk: ~4.6 ms of the proxy's
+ * CPU per job for three ~155 KB image events, on the path from the upstream's answer to the panel (bench/ §1).
  */
 async function* sseEvents(response: Response): AsyncGenerator<unknown> {
   if (!response.body) throw new MalformedAnswer('the stream had no body');
@@ -189,9 +267,8 @@ async function* sseEvents(response: Response): AsyncGenerator<unknown> {
     for (const message of messages.splice(0)) {
       if (message.data.startsWith('[DONE]')) continue;
       const data: unknown = JSON.parse(message.data);
-      if (typeof data === 'object' && data !== null && 'error' in data && data.error) {
-        throw new APIError(undefined, data.error, undefined, response.headers);
-      }
+      const error = streamError(message, data);
+      if (error) throw new APIError(undefined, error, undefined, response.headers);
       yield data;
     }
   }
@@ -204,20 +281,17 @@ function requestIdOf(response: Response): string | null {
 async function readStream(
   events: AsyncIterable<unknown>,
   requestId: string | null,
-  onImage: () => void,
   onPartial: (partial: PartialImage) => void,
 ): Promise<ProviderResult> {
   for await (const event of events) {
     const partial = PartialEventSchema.safeParse(event);
     if (partial.success) {
-      onImage();
       const preview = await describePartial(partial.data.b64_json, partial.data.partial_image_index);
       if (preview) onPartial(preview);
       continue;
     }
     const completed = CompletedEventSchema.safeParse(event);
     if (completed.success) {
-      onImage();
       // `completed` is the last event of an image stream; stop reading rather than wait for the socket to close.
       return result(completed.data.b64_json, completed.data.usage, requestId);
     }
@@ -268,14 +342,6 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function timeoutError(timeoutMs: number, cause?: unknown): FramefillError {
-  return new FramefillError(
-    'upstream_timeout',
-    `OpenAI did not deliver the image within ${Math.round(timeoutMs / 1000)} s (FRAMEFILL_UPSTREAM_TIMEOUT_S).`,
-    { cause },
-  );
-}
-
 /** Organisations not verified for streaming get a 400 on `stream`; the same image can still be made without it. */
 function isStreamingRefusal(error: unknown): boolean {
   return (
@@ -283,10 +349,30 @@ function isStreamingRefusal(error: unknown): boolean {
   );
 }
 
-/** Only failures before any answer arrived: nothing was produced, so nothing can be charged twice. */
-function isRetryable(error: unknown): boolean {
-  if (error instanceof APIConnectionTimeoutError) return false;
-  if (error instanceof APIConnectionError) return true;
+/** The error codes in a failure's cause chain (fetch wraps the socket's error; happy eyeballs aggregates them). */
+function causeCodes(error: unknown, seen = new Set<unknown>()): string[] {
+  if (typeof error !== 'object' || error === null || seen.has(error)) return [];
+  seen.add(error);
+  const record = error as { code?: unknown; cause?: unknown; errors?: unknown };
+  const own = typeof record.code === 'string' ? [record.code] : [];
+  const inner = Array.isArray(record.errors) ? record.errors.flatMap((e) => causeCodes(e, seen)) : [];
+  return [...own, ...causeCodes(record.cause, seen), ...inner];
+}
+
+/**
+ * Retried once: a connection that never reached OpenAI, or a 5xx (OpenAI answered that it failed, so it made no
+ * image; its guide recommends retrying 5xx: https://platform.openai.com/docs/guides/error-codes). Never a
+ * connection that broke after the request went out, nor a 429 (the runner requeues the job), nor a timeout.
+ */
+export function isSafeToRetry(error: unknown): boolean {
+  // The SDK turns any fetch failure whose text says "timeout" into this, without its cause (openai/client.mjs).
+  // Every timeout on the path after the connection is set beyond the job's deadline, which the runner enforces
+  // first; what remains is undici's connect timeout, before anything was sent.
+  if (error instanceof APIConnectionTimeoutError) return true;
+  if (error instanceof APIConnectionError) {
+    const codes = causeCodes(error.cause);
+    return codes.length > 0 && codes.every((code) => NOT_CONNECTED_CODES.has(code));
+  }
   return error instanceof APIError && typeof error.status === 'number' && error.status >= 500;
 }
 
@@ -296,7 +382,7 @@ function upstreamMessage(error: APIError): string {
   return typeof body?.message === 'string' && body.message ? body.message : error.message;
 }
 
-/** Seconds to wait, from `Retry-After` (seconds or an HTTP date) or OpenAI's `retry-after-ms`. */
+/** Seconds to wait, from OpenAI's `retry-after-ms` or `Retry-After` (seconds or an HTTP date), in whole seconds. */
 export function retryAfterSeconds(headers: Headers | undefined): number | undefined {
   const ms = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
   if (Number.isFinite(ms) && ms >= 0) return Math.ceil(ms / 1000);
@@ -308,67 +394,132 @@ export function retryAfterSeconds(headers: Headers | undefined): number | undefi
   return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
 }
 
-export function toFramefillError(error: unknown, timeoutMs: number): FramefillError {
+/** What the operator reads in the log: OpenAI's status, code and full message, and any moderation details. */
+function logCause(error: APIError): Error {
+  const body = (error.error ?? {}) as Record<string, unknown>;
+  const details = ['moderation_details', 'safety_violations']
+    .filter((key) => body[key] !== undefined)
+    .map((key) => ` ${key}=${JSON.stringify(body[key])}`)
+    .join('');
+  const status = error.status === undefined ? 'stream error' : String(error.status);
+  // OpenAI's 401 quotes a masked part of the key: no part of a key goes to the log.
+  const message = upstreamMessage(error).replace(/sk-[\w*-]+/g, 'sk-…');
+  return new Error(`OpenAI ${status} ${error.code ?? body.type ?? ''}: ${message}${details}`, { cause: error });
+}
+
+export interface FailureContext {
+  /** OpenAI's x-request-id of the failed call, when an answer arrived. */
+  requestId?: string | null;
+  model?: string;
+  /** Seconds to wait after a 429 that names no wait. */
+  backoffS?: () => number;
+}
+
+/**
+ * Every failure of a call as a §6 code. The designer reads `message`; the operator reads the log, where the runner
+ * writes the cause (OpenAI's full text, moderation details) and OpenAI's request id.
+ */
+export function toFramefillError(error: unknown, context: FailureContext): FramefillError {
   if (error instanceof FramefillError) return error;
-  if (error instanceof APIConnectionTimeoutError) return timeoutError(timeoutMs, error);
+  const apiRequestId = error instanceof APIError ? error.requestID : undefined;
+  const requestId = apiRequestId ?? context.requestId ?? undefined;
+  const ids = requestId ? { upstreamRequestId: requestId } : {};
+  const fail = (code: ConstructorParameters<typeof FramefillError>[0], message: string, cause: unknown) =>
+    new FramefillError(code, message, { cause, ...ids });
+  const requestNote = requestId ? ` (OpenAI request ${requestId})` : '';
+
+  if (error instanceof APIConnectionTimeoutError) {
+    // In practice a connect timeout (see isSafeToRetry): the job's own deadline ends slow answers first.
+    return fail('upstream_timeout', 'The connection to OpenAI timed out. Try again in a moment.', error);
+  }
+  if (error instanceof APIConnectionError) {
+    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    const codes = causeCodes(error.cause);
+    return fail(
+      'upstream_error',
+      `Could not reach OpenAI${cause}${codes.length ? ` (${codes.join(', ')})` : ''}.`,
+      error,
+    );
+  }
   if (error instanceof APIError) {
     const message = upstreamMessage(error);
-    const requestNote = error.requestID ? ` (OpenAI request ${error.requestID})` : '';
-    // https://platform.openai.com/docs/guides/error-codes: a refused prompt or image is a 400 whose code says so.
+    const cause = logCause(error);
+    const type = (error.error as { type?: unknown } | undefined)?.type;
+    // A refused prompt or image: OpenAI's wording names the categories it found (`safety_violations=[…]`) and may
+    // carry moderation details; those go to the log, the designer gets what to do.
     if (
       POLICY_CODES.has(error.code ?? '') ||
-      (error.status === 400 && /safety system|content policy|safety/i.test(message))
+      ((error.status === 400 || error.status === undefined) && /safety system|content policy/i.test(message))
     ) {
-      return new FramefillError('content_policy', message, { cause: error });
+      return fail(
+        'content_policy',
+        `OpenAI's safety system refused this prompt or a reference image${requestNote}. Rephrase the prompt or change the references.`,
+        cause,
+      );
     }
     if (error.status === 401) {
-      // OpenAI's text quotes part of the key; the user only needs to know whom to ask.
-      return new FramefillError(
+      // OpenAI's text quotes part of the key; the designer only needs to know whom to ask.
+      return fail(
         'upstream_error',
         "OpenAI refused the proxy's API key (401): whoever runs the proxy must check OPENAI_API_KEY.",
-        { cause: error },
+        cause,
+      );
+    }
+    if (error.status === 403) {
+      // "Your organization must be verified to use the model …" (a 403; public reports such as
+      // https://github.com/openai-php/client/issues/565). Only the operator can verify:
+      // https://help.openai.com/en/articles/10910291-api-organization-verification
+      if (/verif/i.test(message)) {
+        return fail(
+          'upstream_error',
+          `OpenAI serves ${context.model ?? 'GPT image models'} only to verified organizations (403): whoever runs the proxy must verify the organization of OPENAI_API_KEY at ${VERIFY_URL} (access can take 15 minutes to arrive).`,
+          cause,
+        );
+      }
+      return fail(
+        'upstream_error',
+        `OpenAI refused the proxy's API key for this request (403)${requestNote}: whoever runs the proxy must check the key's project, permissions and model access (OPENAI_API_KEY).`,
+        cause,
+      );
+    }
+    if (error.status === 404 && (error.code === 'model_not_found' || /model/i.test(message))) {
+      return fail(
+        'upstream_error',
+        `OpenAI does not serve OPENAI_IMAGE_MODEL=${context.model ?? '?'} to this key (404)${requestNote}: whoever runs the proxy must check the model and the key's project.`,
+        cause,
       );
     }
     if (error.status === 429) {
-      if (error.code === 'insufficient_quota') {
-        return new FramefillError(
+      // https://platform.openai.com/docs/guides/error-codes: a 429 is either a rate limit (wait, then retry) or an
+      // exhausted quota (`insufficient_quota`: no wait helps; billing must be fixed).
+      if (error.code === 'insufficient_quota' || type === 'insufficient_quota') {
+        return fail(
           'upstream_error',
-          `The OpenAI account behind OPENAI_API_KEY has no quota left: ${message}`,
-          { cause: error },
+          'The OpenAI account behind the proxy has no quota left (429 insufficient_quota): whoever runs the proxy must check its plan and billing at https://platform.openai.com/settings/organization/billing.',
+          cause,
         );
       }
-      const retryAfter = retryAfterSeconds(error.headers);
-      return new FramefillError('rate_limited', `OpenAI is rate-limiting the proxy: ${message}`, {
-        cause: error,
-        ...(retryAfter !== undefined ? { retryAfter } : {}),
-      });
-    }
-    if (error instanceof APIConnectionError) {
-      const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-      return new FramefillError('upstream_error', `Could not reach OpenAI${cause}.`, { cause: error });
+      const retryAfter = retryAfterSeconds(error.headers) ?? context.backoffS?.() ?? BACKOFF_FIRST_S;
+      return new FramefillError(
+        'rate_limited',
+        `OpenAI is rate-limiting the proxy's key: try again in about ${retryAfter} s.`,
+        { cause, retryAfter, ...ids },
+      );
     }
     if (error.status === undefined) {
-      return new FramefillError('upstream_error', `OpenAI stopped the image: ${message}`, { cause: error });
+      return fail('upstream_error', `OpenAI stopped the image: ${message}${requestNote}`, cause);
     }
     if (error.status >= 500) {
-      return new FramefillError('upstream_error', `OpenAI failed (${error.status}): ${message}${requestNote}`, {
-        cause: error,
-      });
+      return fail('upstream_error', `OpenAI failed (${error.status}): ${message}${requestNote}`, cause);
     }
-    return new FramefillError(
-      'upstream_error',
-      `OpenAI refused the request (${error.status}): ${message}${requestNote}`,
-      {
-        cause: error,
-      },
-    );
+    return fail('upstream_error', `OpenAI refused the request (${error.status}): ${message}${requestNote}`, cause);
   }
   if (error instanceof MalformedAnswer) {
-    return new FramefillError('upstream_error', `OpenAI's answer was unusable: ${error.message}.`, { cause: error });
+    return fail('upstream_error', `OpenAI's answer was unusable: ${error.message}${requestNote}.`, error);
   }
   if (error instanceof SyntaxError) {
-    return new FramefillError('upstream_error', "OpenAI's answer was malformed (not JSON).", { cause: error });
+    return fail('upstream_error', `OpenAI's answer was malformed (not JSON)${requestNote}.`, error);
   }
   const detail = error instanceof Error ? error.message : String(error);
-  return new FramefillError('upstream_error', `OpenAI's answer broke off: ${detail}.`, { cause: error });
+  return fail('upstream_error', `OpenAI's answer broke off: ${detail}${requestNote}.`, error);
 }

@@ -1,39 +1,88 @@
-// A local stand-in for OpenAI's Images API (generations + edits, JSON and SSE streaming), with the validation the
-// real service documents and switchable faults, so the OpenAI provider can be proven without reaching OpenAI.
+// A local stand-in for OpenAI's Images API (generations + edits, JSON and SSE streaming), as strict as the real
+// service documents and is reported to be, with switchable faults, so the OpenAI provider is proven against
+// something no kinder than OpenAI. It shares no rule with core/: its size rule, models and limits are written here
+// from OpenAI's pages, so a wrong rule in the product cannot pass both.
 //
-// Followed:
-// - /work/shared/reference/openai-images.openapi.json (openai/openai-openapi main@f85dbe2, 2026-08-21):
-//   CreateImageRequest, CreateImageEditRequest, ImagesResponse, ImageGen*/ImageEdit* stream events, ErrorResponse.
-// - https://platform.openai.com/docs/api-reference/images/create
-// - https://platform.openai.com/docs/api-reference/images/createEdit
-// - https://platform.openai.com/docs/api-reference/images-streaming
-// - https://platform.openai.com/docs/guides/error-codes (401 invalid key, 429 with Retry-After, 5xx)
-// Error *wording* follows OpenAI's usual phrasing but is not guaranteed verbatim; statuses, `type`/`param`/`code`
-// fields and event shapes follow the spec. Only GPT image models are modelled (Framefill never sends DALL·E).
+// Followed (each behaviour below names its page):
+// - /work/shared/reference/openai-images.openapi.json (openai/openai-openapi, 2026-08-21): CreateImageRequest,
+//   CreateImageEditRequest, PartialImages, ImagesResponse, ImageGen*/ImageEdit* stream events, Error.
+// - https://platform.openai.com/docs/api-reference/images/create and …/images/createEdit, …/images-streaming
+// - https://developers.openai.com/api/docs/guides/image-generation (sizes, experimental sizes, partial images)
+// - https://developers.openai.com/api/docs/models/gpt-image-2 (snapshots, images per minute by usage tier)
+// - https://developers.openai.com/api/docs/deprecations (retired GPT image models)
+// - https://platform.openai.com/docs/guides/error-codes (401, 403, 429 rate limit vs insufficient_quota, 5xx)
+// Error *wording* follows OpenAI's as quoted in public reports but is not guaranteed verbatim; statuses and the
+// `{error: {message, type, param, code}}` shape follow the spec's Error schema.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
-import { modelSizeViolation } from '../../core/formats';
-import { sniffImageMime } from '../../core/limits';
 
+/** The model page lists the alias and one dated snapshot. */
 export const GPT_IMAGE_2_MODELS = ['gpt-image-2', 'gpt-image-2-2026-04-21'] as const;
-export const GPT_IMAGE_1_MODELS = ['gpt-image-1', 'gpt-image-1-mini', 'gpt-image-1.5'] as const;
-/** `chatgpt-image-latest` is listed for edits only in the spec. */
-const EDIT_ONLY_MODELS = ['chatgpt-image-latest'] as const;
-/** The fixed sizes every GPT image model accepts (spec: CreateImageRequest.size). */
-const STANDARD_SIZES = ['1024x1024', '1536x1024', '1024x1536'] as const;
+/** Shut down (deprecations page): gpt-image-1 on 2026-10-23, the others on 2026-12-01. */
+export const RETIRED_MODELS = ['gpt-image-1', 'gpt-image-1.5', 'gpt-image-1-mini', 'chatgpt-image-latest'] as const;
 /** Spec: "The maximum length is 32000 characters for the GPT image models". */
 export const UPSTREAM_PROMPT_MAX_CHARS = 32_000;
-/** Spec: CreateImageEditRequest.image maxItems 16, each "less than 50MB". */
+/** Spec: CreateImageEditRequest.image — up to 16 images, each "less than 50MB". */
 export const UPSTREAM_MAX_IMAGES = 16;
 const UPSTREAM_IMAGE_MAX_BYTES = 50 * 1024 * 1024;
 const IMAGE_MIME_TYPES = ['image/png', 'image/jpeg', 'image/webp'];
 const GPT_QUALITIES = ['low', 'medium', 'high', 'auto'];
 const OUTPUT_FORMATS = ['png', 'jpeg', 'webp'] as const;
 type UpstreamFormat = (typeof OUTPUT_FORMATS)[number];
-/** The fake's choice for `size: auto` (the real model picks; the brief pins it so tests can assert it). */
-export const AUTO_SIZE = { width: 1024, height: 1024 } as const;
+/**
+ * What `size: auto` comes back as. Azure OpenAI documents `auto` results that are not on the 16-px grid, such as
+ * 1254 × 1254 (https://learn.microsoft.com/en-us/azure/ai-foundry/openai/how-to/dall-e), so a client must take the
+ * size from the image, never assume one.
+ */
+export const AUTO_SIZE = { width: 1254, height: 1254 } as const;
+
+/**
+ * GPT Image 2's size rule, from the spec (CreateImageRequest.size: "Width and height must both be divisible by 16",
+ * ratio "between 1:3 and 3:1", "maximum supported resolution is 3840x2160") and the image generation guide (total
+ * pixels 655,360 … 8,294,400; above 2560×1440 experimental).
+ */
+const SIZE_RULE = { grid: 16, maxEdge: 3840, maxRatio: 3, minPixels: 655_360, maxPixels: 8_294_400 } as const;
+
+/**
+ * The parameters each endpoint knows (spec: CreateImageRequest / CreateImageEditRequest properties); OpenAI refuses
+ * any other with 400 `unknown_parameter`. `image[]` is the array syntax of `image` in a multipart edit.
+ */
+const GENERATION_PARAMS = new Set([
+  'prompt',
+  'model',
+  'n',
+  'quality',
+  'response_format',
+  'output_format',
+  'output_compression',
+  'stream',
+  'partial_images',
+  'size',
+  'moderation',
+  'background',
+  'style',
+  'user',
+]);
+const EDIT_PARAMS = new Set([
+  'image',
+  'image[]',
+  'prompt',
+  'mask',
+  'background',
+  'model',
+  'n',
+  'size',
+  'response_format',
+  'output_format',
+  'output_compression',
+  'user',
+  'input_fidelity',
+  'stream',
+  'partial_images',
+  'quality',
+]);
 
 export interface RecordedPart {
   name: string;
@@ -49,6 +98,8 @@ export interface RecordedRequest {
   method: string;
   path: string;
   headers: IncomingHttpHeaders;
+  /** When its headers arrived (Date.now()). */
+  receivedAt: number;
   /** The JSON body of a generation. */
   json?: Record<string, unknown>;
   /** Every multipart part of an edit, in wire order. */
@@ -64,6 +115,17 @@ export interface RecordedRequest {
   requestId: string;
 }
 
+/** How an error event is written on a stream; none is documented for the Images API (see `errorEvent`). */
+export type ErrorEventShape =
+  /** `event: error`, `data: {"type": "error", "error": {message, type, param, code}}`. */
+  | 'nested'
+  /** The Responses API's: `event: error`, `data: {"type": "error", "code", "message", "param"}` (top-level code). */
+  | 'responses'
+  /** No event name; `data: {"error": {…}}` — what the SDK's own stream reader throws on. */
+  | 'data-error'
+  /** `event: error` with a bare `{code, message}` and no `type`. */
+  | 'bare';
+
 export type Fault =
   /** Any status with an OpenAI error body (or a raw body); extra headers such as `retry-after`. */
   | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
@@ -73,7 +135,7 @@ export type Fault =
   | { kind: 'hold'; until: Promise<unknown> }
   /** Never answer (until the client gives up). */
   | { kind: 'hang' }
-  /** Close the socket before any header. */
+  /** Read the whole request, then close the socket before any header: OpenAI may have started (and billed) it. */
   | { kind: 'drop-before-headers' }
   /** Send 200 headers, then close the socket. */
   | { kind: 'drop-after-headers' }
@@ -85,12 +147,18 @@ export type Fault =
   | { kind: 'not-an-image' }
   /** Streaming: send the partials, then stall forever. */
   | { kind: 'stall-after-partials' }
-  /** 400 `moderation_blocked`, as OpenAI refuses a prompt or image. */
-  | { kind: 'moderation'; message?: string }
-  /** Streaming: partials, then an `error` event carrying `moderation_blocked` (the output image was refused). */
+  /** 400 `moderation_blocked`, as OpenAI refuses a prompt or image; `details` is sent as `moderation_details`. */
+  | { kind: 'moderation'; message?: string; details?: unknown }
+  /** Streaming: partials, then a nested `error` event carrying `moderation_blocked` (the output image was refused). */
   | { kind: 'moderation-mid-stream' }
-  /** 429 with `Retry-After` (seconds). */
-  | { kind: 'rate-limited'; retryAfter: number }
+  /** Streaming: partials, then an error event in `shape` with `code` (moderation_blocked by default). */
+  | { kind: 'error-event'; shape: ErrorEventShape; code?: string; message?: string }
+  /** 429 `rate_limit_exceeded` with `retry-after` (seconds) and, when given, `retry-after-ms`. */
+  | { kind: 'rate-limited'; retryAfter: number; retryAfterMs?: number }
+  /** 429 `insufficient_quota`: the account has no credit left; waiting does not help. */
+  | { kind: 'insufficient-quota' }
+  /** 403: the organisation is not verified for GPT image models. */
+  | { kind: 'unverified' }
   /** 401 `invalid_api_key`. */
   | { kind: 'unauthorized' };
 
@@ -99,8 +167,26 @@ export interface FakeOpenAIOptions {
   apiKey?: string;
   /** Refuse `stream: true` like an organisation that is not verified for streaming this model. */
   refuseStreaming?: boolean;
-  /** Pause between streamed events, so a consumer can observe order. */
-  eventGapMs?: number;
+  /** Refuse every GPT image request 403 like an organisation that is not verified (after checking it). */
+  unverifiedOrganization?: boolean;
+  /**
+   * Images per window, as a usage tier's images-per-minute limit (gpt-image-2: 5 at tier 1, 20, 50, 150, 250 above;
+   * model page); unset: no limit.
+   */
+  imagesPerMinute?: number;
+  /** The limit's window: a minute at OpenAI; tests shorten it. */
+  rateWindowMs?: number;
+  partials?: {
+    /**
+     * How many partials are sent for `partial_images` asked; all by default. The spec (PartialImages): "the final
+     * image may be sent before the full number of partial images are generated".
+     */
+    sent?: (asked: number) => number;
+    /** Each partial's edges as a share of the final's (0.5 by default): a preview, not the image. */
+    scale?: number;
+    /** The partials and the final image are spread over this long (0 by default), as a render takes its time. */
+    spreadMs?: number;
+  };
 }
 
 export interface FakeOpenAI {
@@ -113,22 +199,18 @@ export interface FakeOpenAI {
   setFault(choose: ((request: RecordedRequest) => Fault | undefined) | undefined): void;
   /** Resolves once `count` requests have arrived. */
   received(count: number): Promise<void>;
-  /**
-   * Requests begun, body bytes read so far, bodies that arrived whole and bodies the client cut off: `requests`
-   * holds only whole ones. Not OpenAI behaviour — a window for tests of upload forwarding.
-   */
-  arriving: { requests: number; bytes: number; whole: number; cut: number };
   close(): Promise<void>;
 }
 
 interface OpenAIErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
+  error: { message: string; type: string; param: string | null; code: string | null; [extra: string]: unknown };
 }
 
 class UpstreamRefusal extends Error {
   constructor(
     readonly status: number,
     readonly body: OpenAIErrorBody,
+    readonly headers: Record<string, string> = {},
   ) {
     super(body.error.message);
   }
@@ -140,8 +222,9 @@ function refuse(
   param: string | null,
   code: string | null,
   type = 'invalid_request_error',
+  headers: Record<string, string> = {},
 ): never {
-  throw new UpstreamRefusal(status, { error: { message, type, param, code } });
+  throw new UpstreamRefusal(status, { error: { message, type, param, code } }, headers);
 }
 
 function requestId(): string {
@@ -204,6 +287,29 @@ function formScalar(value: string): unknown {
   return value;
 }
 
+/** Sniffs PNG, JPEG or WebP from the first bytes, as OpenAI checks an upload's content and not only its type. */
+function sniffImage(bytes: Buffer): string | undefined {
+  if (bytes.length >= 8 && bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
+    return 'image/png';
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
+  if (bytes.length >= 12 && bytes.toString('ascii', 0, 4) === 'RIFF' && bytes.toString('ascii', 8, 12) === 'WEBP')
+    return 'image/webp';
+  return undefined;
+}
+
+/** Why GPT Image 2 refuses `WIDTHxHEIGHT`, or `undefined` (SIZE_RULE's pages). */
+function sizeRefusal(width: number, height: number): string | undefined {
+  const r = SIZE_RULE;
+  if (width % r.grid !== 0 || height % r.grid !== 0) return `width and height must both be divisible by ${r.grid}`;
+  const long = Math.max(width, height);
+  const short = Math.min(width, height);
+  if (long > r.maxEdge) return `the maximum supported resolution is 3840x2160 (long edge ${long})`;
+  if (long > short * r.maxRatio) return 'the aspect ratio must be between 1:3 and 3:1';
+  if (width * height < r.minPixels) return `at least ${r.minPixels} pixels are needed`;
+  if (width * height > r.maxPixels) return `at most ${r.maxPixels} pixels are supported`;
+  return undefined;
+}
+
 interface ValidRequest {
   model: string;
   prompt: string;
@@ -264,25 +370,29 @@ function checkEnum(
 }
 
 function validate(params: Record<string, unknown>, images: RecordedPart[] | undefined, edit: boolean): ValidRequest {
+  // Spec: the parameters of each endpoint; anything else is refused by name, as OpenAI does.
+  const known = edit ? EDIT_PARAMS : GENERATION_PARAMS;
+  for (const name of Object.keys(params)) {
+    if (!known.has(name)) refuse(400, `Unknown parameter: '${name}'.`, name, 'unknown_parameter');
+  }
+
   const model = params.model;
   if (model === undefined || model === null) {
     // Spec: generations default to dall-e-2, which this stand-in does not model; a GPT-image client must send it.
     refuse(400, "This stand-in needs 'model': the default (dall-e-2) is not a GPT image model.", 'model', null);
   }
-  const knownModels: readonly string[] = [
-    ...GPT_IMAGE_2_MODELS,
-    ...GPT_IMAGE_1_MODELS,
-    ...(edit ? EDIT_ONLY_MODELS : []),
-  ];
-  if (typeof model !== 'string' || !knownModels.includes(model)) {
+  if (typeof model === 'string' && (RETIRED_MODELS as readonly string[]).includes(model)) {
+    // Deprecations page: shut down. A shut-down model answers like one that does not exist for the key.
+    refuse(404, `The model \`${model}\` does not exist or you do not have access to it.`, null, 'model_not_found');
+  }
+  if (typeof model !== 'string' || !(GPT_IMAGE_2_MODELS as readonly string[]).includes(model)) {
     refuse(
       400,
-      `Invalid value: '${String(model)}'. Supported values are: ${knownModels.map((m) => `'${m}'`).join(', ')}.`,
+      `Invalid value: '${String(model)}'. Supported values are: ${GPT_IMAGE_2_MODELS.map((m) => `'${m}'`).join(', ')}.`,
       'model',
       'invalid_value',
     );
   }
-  const isImage2 = (GPT_IMAGE_2_MODELS as readonly string[]).includes(model);
 
   const prompt = params.prompt;
   if (typeof prompt !== 'string' || prompt.length === 0) {
@@ -297,13 +407,26 @@ function validate(params: Record<string, unknown>, images: RecordedPart[] | unde
       'string_above_max_length',
     );
   }
+  // Spec: `response_format` "isn't supported for the GPT image models" (always b64_json); `style` is DALL·E 3's.
+  for (const name of ['response_format', 'style']) {
+    if (params[name] !== undefined && params[name] !== null) {
+      refuse(400, `'${name}' is not supported for ${model}.`, name, 'unsupported_parameter');
+    }
+  }
 
   const n = checkInteger(params, 'n', 1, 10, 1);
   const quality = checkEnum(params, 'quality', GPT_QUALITIES, 'auto');
   const format = checkEnum(params, 'output_format', OUTPUT_FORMATS, 'png') as UpstreamFormat;
+  checkInteger(params, 'output_compression', 0, 100, 100);
+  checkEnum(params, 'moderation', ['low', 'auto'], 'auto');
+  if (params.user !== undefined && typeof params.user !== 'string') {
+    refuse(400, `Invalid type for 'user': expected a string.`, 'user', 'invalid_type');
+  }
   const background = checkEnum(params, 'background', ['transparent', 'opaque', 'auto'], 'auto');
-  if (background === 'transparent' && format === 'jpeg') {
-    refuse(400, "Transparent backgrounds need output_format 'png' or 'webp'.", 'background', 'invalid_value');
+  if (background === 'transparent') {
+    // The GPT Image 2 guide: transparent backgrounds are not supported by gpt-image-2 (DESIGN.md §8; the spec calls
+    // it "in preview", which the guide and SDK 6.49's docs do not offer).
+    refuse(400, `Transparent backgrounds are not supported for ${model}.`, 'background', 'unsupported_value');
   }
   const stream = params.stream ?? false;
   if (typeof stream !== 'boolean') {
@@ -317,13 +440,8 @@ function validate(params: Record<string, unknown>, images: RecordedPart[] | unde
   const partialImages = checkInteger(params, 'partial_images', 0, 3, 0);
 
   if (params.input_fidelity !== undefined && params.input_fidelity !== null) {
-    if (!edit) refuse(400, "Unknown parameter: 'input_fidelity'.", 'input_fidelity', 'unknown_parameter');
-    // DESIGN.md §8 (from OpenAI's GPT Image 2 guide): gpt-image-2 always uses high input fidelity and refuses the
-    // parameter; the spec says gpt-image-1-mini does not support it either.
-    if (isImage2 || model === 'gpt-image-1-mini') {
-      refuse(400, `input_fidelity is not supported for ${model}.`, 'input_fidelity', 'unsupported_parameter');
-    }
-    checkEnum(params, 'input_fidelity', ['high', 'low'], 'low');
+    // The GPT Image 2 guide: gpt-image-2 always processes inputs at high fidelity and refuses the parameter.
+    refuse(400, `input_fidelity is not supported for ${model}.`, 'input_fidelity', 'unsupported_parameter');
   }
 
   const size = params.size ?? 'auto';
@@ -336,17 +454,8 @@ function validate(params: Record<string, unknown>, images: RecordedPart[] | unde
     if (!match) refuse(400, `Invalid size '${String(size)}'. Use 'auto' or WIDTHxHEIGHT.`, 'size', 'invalid_value');
     width = Number(match[1]);
     height = Number(match[2]);
-    if (isImage2) {
-      const violation = modelSizeViolation(width, height);
-      if (violation) refuse(400, `Invalid size '${size}': ${violation}.`, 'size', 'invalid_value');
-    } else if (!(STANDARD_SIZES as readonly string[]).includes(size as string)) {
-      refuse(
-        400,
-        `Invalid value: '${String(size)}'. Supported values are: 'auto', ${STANDARD_SIZES.map((s) => `'${s}'`).join(', ')}.`,
-        'size',
-        'invalid_value',
-      );
-    }
+    const why = sizeRefusal(width, height);
+    if (why) refuse(400, `Invalid size '${size}': ${why}.`, 'size', 'invalid_value');
   }
 
   if (edit) {
@@ -362,7 +471,7 @@ function validate(params: Record<string, unknown>, images: RecordedPart[] | unde
     }
     list.forEach((image, index) => {
       const declared = image.contentType ?? '';
-      const sniffed = image.bytes ? sniffImageMime(image.bytes) : undefined;
+      const sniffed = image.bytes ? sniffImage(image.bytes) : undefined;
       if (!IMAGE_MIME_TYPES.includes(declared) || sniffed === undefined) {
         refuse(
           400,
@@ -408,12 +517,88 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** https://platform.openai.com/docs/guides/error-codes and public reports of OpenAI's answers. */
+const REFUSALS = {
+  unauthorized: () =>
+    new UpstreamRefusal(401, {
+      error: {
+        message:
+          'Incorrect API key provided: sk-te*****key. You can find your API key at https://platform.openai.com/account/api-keys.',
+        type: 'invalid_request_error',
+        param: null,
+        code: 'invalid_api_key',
+      },
+    }),
+  // Quoted in https://github.com/openai-php/client/issues/565 (for gpt-image-1); a 403 with no code.
+  unverified: (model: string) =>
+    new UpstreamRefusal(403, {
+      error: {
+        message: `Your organization must be verified to use the model \`${model}\`. Please go to: https://platform.openai.com/settings/organization/general and click on Verify Organization. If you just verified, it can take up to 15 minutes for access to propagate.`,
+        type: 'invalid_request_error',
+        param: null,
+        code: null,
+      },
+    }),
+  // The error-codes guide: "You exceeded your current quota, please check your plan and billing details."
+  insufficientQuota: () =>
+    new UpstreamRefusal(429, {
+      error: {
+        message:
+          'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
+        type: 'insufficient_quota',
+        param: null,
+        code: 'insufficient_quota',
+      },
+    }),
+  // The images-per-minute refusal (type `requests`, code `rate_limit_exceeded`), with `retry-after` in seconds and
+  // `retry-after-ms` (read by the SDK, openai/client.mjs).
+  rateLimited: (model: string, limit: number, waitMs: number, withMs: boolean) =>
+    new UpstreamRefusal(
+      429,
+      {
+        error: {
+          message: `Rate limit reached for ${model} in organization org-framefill on images per minute (IPM): Limit ${limit}. Please try again in ${(waitMs / 1000).toFixed(3)}s. Visit https://platform.openai.com/account/rate-limits to learn more.`,
+          type: 'requests',
+          param: null,
+          code: 'rate_limit_exceeded',
+        },
+      },
+      {
+        'retry-after': String(Math.ceil(waitMs / 1000)),
+        ...(withMs ? { 'retry-after-ms': String(Math.ceil(waitMs)) } : {}),
+      },
+    ),
+};
+
+const FLAGGED_IMAGE =
+  'Your request was rejected by the safety system: the generated image was flagged. safety_violations=[sexual].';
+
+/** One error event in `shape` (see ErrorEventShape). */
+function errorEvent(shape: ErrorEventShape, code: string, message: string): string {
+  const error = { message, type: 'image_generation_user_error', param: null, code };
+  switch (shape) {
+    case 'nested':
+      return `event: error\ndata: ${JSON.stringify({ type: 'error', error })}\n\n`;
+    case 'responses':
+      // https://platform.openai.com/docs/api-reference/responses-streaming/error
+      return `event: error\ndata: ${JSON.stringify({ type: 'error', code, message, param: null, sequence_number: 3 })}\n\n`;
+    case 'data-error':
+      return `data: ${JSON.stringify({ error })}\n\n`;
+    case 'bare':
+      return `event: error\ndata: ${JSON.stringify({ code, message })}\n\n`;
+  }
+}
+
 export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
-  const arriving = { requests: 0, bytes: 0, whole: 0, cut: 0 };
   const requests: RecordedRequest[] = [];
   const queue: Fault[] = [];
   let chooser: ((request: RecordedRequest) => Fault | undefined) | undefined;
   const waiters: Array<{ count: number; resolve: () => void }> = [];
+  /** When each image counted against the per-minute limit was accepted. */
+  const imageStarts: number[] = [];
+  const windowMs = options.rateWindowMs ?? 60_000;
+  const partialScale = options.partials?.scale ?? 0.5;
+  const spreadMs = options.partials?.spreadMs ?? 0;
 
   const sendJson = (
     res: ServerResponse,
@@ -423,6 +608,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     headers: Record<string, string> = {},
   ) => {
     const text = JSON.stringify(body);
+    record.status = status;
     res.writeHead(status, {
       'content-type': 'application/json',
       'content-length': String(Buffer.byteLength(text)),
@@ -432,6 +618,19 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     });
     res.end(text);
   };
+
+  /** The usage tier's images per minute: a request for `n` images waits until the window has room for them. */
+  function admit(model: string, n: number): void {
+    const limit = options.imagesPerMinute;
+    if (!limit) return;
+    const now = Date.now();
+    while (imageStarts.length > 0 && (imageStarts[0] ?? 0) <= now - windowMs) imageStarts.shift();
+    if (imageStarts.length + n > limit) {
+      const waitMs = Math.max(1, (imageStarts[imageStarts.length + n - 1 - limit] ?? now) + windowMs - now);
+      throw REFUSALS.rateLimited(model, limit, waitMs, true);
+    }
+    for (let i = 0; i < n; i++) imageStarts.push(now);
+  }
 
   async function answer(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
     const edit = record.path === '/v1/images/edits';
@@ -466,41 +665,24 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
           type: 'image_generation_user_error',
           param: null,
           code: 'moderation_blocked',
+          ...(fault.details !== undefined ? { moderation_details: fault.details } : {}),
         },
       });
       return;
     }
     if (fault?.kind === 'rate-limited') {
-      sendJson(
-        res,
-        record,
-        429,
-        {
-          error: {
-            message: `Rate limit reached for images per minute. Please try again in ${fault.retryAfter}s.`,
-            type: 'requests',
-            param: null,
-            code: 'rate_limit_exceeded',
-          },
-        },
-        { 'retry-after': String(fault.retryAfter) },
-      );
-      return;
+      const waitMs = fault.retryAfterMs ?? fault.retryAfter * 1000;
+      const refusal = REFUSALS.rateLimited(String(record.params.model), 5, waitMs, fault.retryAfterMs !== undefined);
+      refusal.headers['retry-after'] = String(fault.retryAfter);
+      throw refusal;
     }
-    if (fault?.kind === 'unauthorized') {
-      sendJson(res, record, 401, {
-        error: {
-          message:
-            'Incorrect API key provided: sk-te*****key. You can find your API key at https://platform.openai.com/account/api-keys.',
-          type: 'invalid_request_error',
-          param: null,
-          code: 'invalid_api_key',
-        },
-      });
-      return;
-    }
+    if (fault?.kind === 'unauthorized') throw REFUSALS.unauthorized();
+    if (fault?.kind === 'insufficient-quota') throw REFUSALS.insufficientQuota();
 
     const valid = validate(record.params, edit ? record.images : undefined, edit);
+    // Verification is checked after the parameters ("they run the valid param check before checking if the
+    // organization is verified": https://github.com/cunnymessiah/keychecker/pull/12).
+    if (fault?.kind === 'unverified' || options.unverifiedOrganization) throw REFUSALS.unverified(valid.model);
     if (valid.stream && options.refuseStreaming) {
       refuse(
         400,
@@ -509,13 +691,15 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         'unsupported_value',
       );
     }
+    admit(valid.model, valid.n);
     const final = await renderImage(valid.width, valid.height, valid.format, 0);
     const usage = usageFor(valid, record.images.length);
     const created = Math.floor(Date.now() / 1000);
     const shownQuality = valid.quality === 'auto' ? 'medium' : valid.quality;
-    const shownBackground = valid.background === 'transparent' ? 'transparent' : 'opaque';
 
     if (!valid.stream) {
+      if (spreadMs) await delay(spreadMs);
+      if (closed()) return;
       if (fault?.kind === 'drop-after-headers') {
         res.writeHead(200, {
           'content-type': 'application/json',
@@ -533,7 +717,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
             'base64',
           ),
         })),
-        background: shownBackground,
+        background: 'opaque',
         output_format: valid.format,
         size: `${valid.width}x${valid.height}`,
         quality: shownQuality,
@@ -553,8 +737,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       return;
     }
 
-    // Streaming (spec: ImageGenStreamEvent / ImageEditStreamEvent): `partial_images` previews, then `completed`.
+    // Streaming (spec: ImageGenStreamEvent / ImageEditStreamEvent): up to `partial_images` previews, then `completed`.
     const prefix = edit ? 'image_edit' : 'image_generation';
+    record.status = 200;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
@@ -570,7 +755,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       created_at: created,
       size: valid.sizeLabel,
       quality: shownQuality,
-      background: shownBackground,
+      background: 'opaque',
       output_format: valid.format,
     };
     const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -578,8 +763,14 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       res.end(`event: ${prefix}.partial_image\ndata: {"type": "${prefix}.partial_image", "b64_json": \n\n`);
       return;
     }
-    for (let index = 0; index < valid.partialImages; index++) {
-      const partial = await renderImage(valid.width, valid.height, valid.format, index + 1);
+    const sent = Math.max(0, Math.min(valid.partialImages, options.partials?.sent?.(valid.partialImages) ?? 99));
+    const gapMs = spreadMs / (sent + 1);
+    for (let index = 0; index < sent; index++) {
+      if (gapMs) await delay(gapMs);
+      // A preview is smaller than the image it announces (its edges scaled, at least 16 px).
+      const width = Math.max(16, Math.round(valid.width * partialScale));
+      const height = Math.max(16, Math.round(valid.height * partialScale));
+      const partial = await renderImage(width, height, valid.format, index + 1);
       if (closed()) return;
       send(`${prefix}.partial_image`, {
         type: `${prefix}.partial_image`,
@@ -587,22 +778,16 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         ...common,
         partial_image_index: index,
       });
-      if (options.eventGapMs) await delay(options.eventGapMs);
     }
+    if (gapMs) await delay(gapMs);
     if (closed()) return;
     if (fault?.kind === 'stall-after-partials') return;
     if (fault?.kind === 'moderation-mid-stream') {
-      send('error', {
-        type: 'error',
-        error: {
-          message:
-            'Your request was rejected by the safety system: the generated image was flagged. safety_violations=[sexual].',
-          type: 'image_generation_user_error',
-          param: null,
-          code: 'moderation_blocked',
-        },
-      });
-      res.end();
+      res.end(errorEvent('nested', 'moderation_blocked', FLAGGED_IMAGE));
+      return;
+    }
+    if (fault?.kind === 'error-event') {
+      res.end(errorEvent(fault.shape, fault.code ?? 'moderation_blocked', fault.message ?? FLAGGED_IMAGE));
       return;
     }
     const completed = JSON.stringify({
@@ -624,6 +809,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       method: req.method ?? 'GET',
       path,
       headers: req.headers,
+      receivedAt: Date.now(),
       params: {},
       images: [],
       closedByClient: false,
@@ -631,14 +817,6 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     };
     res.on('close', () => {
       if (!res.writableFinished) record.closedByClient = true;
-    });
-    arriving.requests++;
-    req.on('data', (chunk: Buffer) => {
-      arriving.bytes += chunk.length;
-    });
-    req.on('end', () => arriving.whole++);
-    req.on('close', () => {
-      if (!req.complete) arriving.cut++;
     });
     try {
       const body = await readBody(req);
@@ -680,6 +858,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         record.images = record.parts.filter((p) => p.name === 'image[]' || p.name === 'image');
         for (const part of record.parts) {
           if (part.value !== undefined) record.params[part.name] = formScalar(part.value);
+          else if (part.name !== 'image[]' && part.name !== 'image') record.params[part.name] = part.filename ?? '';
         }
       }
       requests.push(record);
@@ -709,8 +888,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     } catch (error) {
       if (res.headersSent || record.closedByClient) return;
       if (error instanceof UpstreamRefusal) {
-        record.status = error.status;
-        sendJson(res, record, error.status, error.body);
+        sendJson(res, record, error.status, error.body, error.headers);
         return;
       }
       sendJson(res, record, 500, {
@@ -730,7 +908,6 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
-    arriving,
     failNext(fault) {
       queue.push(fault);
     },

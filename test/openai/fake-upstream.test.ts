@@ -4,7 +4,13 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sizeParam } from '../../core/formats';
-import { type FakeOpenAI, startFakeOpenAI } from '../fakes/openai-upstream';
+import {
+  AUTO_SIZE,
+  type ErrorEventShape,
+  type FakeOpenAI,
+  RETIRED_MODELS,
+  startFakeOpenAI,
+} from '../fakes/openai-upstream';
 import { ALL_PAIRS, image, png } from './fixtures';
 
 let fake: FakeOpenAI;
@@ -127,10 +133,44 @@ describe('the fake OpenAI Images API refuses what OpenAI refuses', () => {
     await expectRefusal(await generate({ size }), 400, 'size');
   });
 
-  it('gpt-image-1 takes only its fixed sizes or auto', async () => {
-    await expectRefusal(await generate({ model: 'gpt-image-1', size: '1280x720' }), 400, 'size');
-    expect((await generate({ model: 'gpt-image-1', size: '1536x1024' })).status).toBe(200);
-    expect((await generate({ model: 'gpt-image-1-mini', size: 'auto' })).status).toBe(200);
+  it('GPT Image 2 takes sizes on the 16-px grid up to 3840×2160, including the experimental ones', async () => {
+    for (const size of ['1536x864', '1024x1024', '3840x2160', '2160x3840', '2048x2048', '3264x2448']) {
+      expect((await generate({ size })).status, size).toBe(200);
+    }
+  });
+
+  it.each(RETIRED_MODELS)('the retired model %s is refused 404 model_not_found (deprecations page)', async (model) => {
+    const body = await expectRefusal(await generate({ model, size: '1024x1024' }), 404, null);
+    expect(body.error.code).toBe('model_not_found');
+  });
+
+  it("an unknown parameter is refused 400 unknown_parameter naming it, on both endpoints (OpenAI's shape)", async () => {
+    const body = await expectRefusal(await generate({ seed: 7 }), 400, 'seed');
+    expect(body.error).toMatchObject({ type: 'invalid_request_error', code: 'unknown_parameter' });
+    expect(body.error.message).toContain("'seed'");
+    const bytes = await png(16, 16);
+    const edit400 = await expectRefusal(
+      await edit({ strength: '0.5' }, [{ bytes, type: 'image/png' }]),
+      400,
+      'strength',
+    );
+    expect(edit400.error.code).toBe('unknown_parameter');
+  });
+
+  it('a transparent background is refused for gpt-image-2; opaque is accepted', async () => {
+    await expectRefusal(await generate({ background: 'transparent', output_format: 'png' }), 400, 'background');
+    expect((await generate({ background: 'opaque' })).status).toBe(200);
+  });
+
+  it('response_format and style, which GPT image models do not take, are refused', async () => {
+    await expectRefusal(await generate({ response_format: 'url' }), 400, 'response_format');
+    await expectRefusal(await generate({ style: 'vivid' }), 400, 'style');
+  });
+
+  it('output_compression outside 0–100 is refused; user must be a string', async () => {
+    await expectRefusal(await generate({ output_format: 'jpeg', output_compression: 101 }), 400, 'output_compression');
+    await expectRefusal(await generate({ user: 42 }), 400, 'user');
+    expect((await generate({ output_format: 'jpeg', output_compression: 95, user: 'framefill-x' })).status).toBe(200);
   });
 
   it('quality, n, partial_images and output_format outside their documented values are refused', async () => {
@@ -166,9 +206,16 @@ describe('the fake OpenAI Images API answers as documented', () => {
     const body = (await response.json()) as { created: number; data: Array<{ b64_json: string }>; usage: unknown };
     expect(body.data).toHaveLength(1);
     const meta = await sharp(Buffer.from(body.data[0]?.b64_json ?? '', 'base64')).metadata();
-    const expected = size === 'auto' ? { width: 1024, height: 1024 } : size;
+    const expected = size === 'auto' ? AUTO_SIZE : size;
     expect({ width: meta.width, height: meta.height, format: meta.format }).toEqual({ ...expected, format: 'png' });
     expect(body.usage).toMatchObject({ input_tokens: expect.any(Number), output_tokens: expect.any(Number) });
+  });
+
+  it('auto is answered with a size off the 16-px grid, as Azure documents (1254 × 1254)', async () => {
+    const body = (await (await generate({ size: 'auto' })).json()) as { data: Array<{ b64_json: string }> };
+    const meta = await sharp(Buffer.from(body.data[0]?.b64_json ?? '', 'base64')).metadata();
+    expect([meta.width, meta.height]).toEqual([1254, 1254]);
+    expect((meta.width ?? 0) % 16).not.toBe(0);
   });
 
   it('jpeg output is a JPEG', async () => {
@@ -201,6 +248,41 @@ describe('the fake OpenAI Images API answers as documented', () => {
     expect(second).toMatchObject({ type: 'image_generation.partial_image', partial_image_index: 1 });
     expect(completed).toMatchObject({ type: 'image_generation.completed', usage: expect.any(Object) });
     expect(completed?.b64_json).not.toBe(first?.b64_json);
+    // Previews come at reduced size; the final at the size asked.
+    const sizeOf = async (b64: unknown) => {
+      const meta = await sharp(Buffer.from(String(b64), 'base64')).metadata();
+      return [meta.width, meta.height];
+    };
+    expect(await sizeOf(first?.b64_json)).toEqual([640, 360]);
+    expect(await sizeOf(completed?.b64_json)).toEqual([1280, 720]);
+  });
+
+  it('may send fewer partials than asked, spread over the time the image takes (spec: PartialImages)', async () => {
+    const sparse = await startFakeOpenAI({ partials: { sent: (asked) => asked - 2, spreadMs: 300 } });
+    try {
+      const response = await fetch(`${sparse.url}/images/generations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer k' },
+        body: JSON.stringify({ model: 'gpt-image-2', prompt: 'x', size: '1024x1024', stream: true, partial_images: 3 }),
+      });
+      const arrived: number[] = [];
+      const seen: EventSourceMessage[] = [];
+      const parser = createParser({
+        onEvent: (event) => {
+          seen.push(event);
+          arrived.push(Date.now());
+        },
+      });
+      const decoder = new TextDecoder();
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        parser.feed(decoder.decode(chunk, { stream: true }));
+      }
+      expect(seen.map((e) => e.event)).toEqual(['image_generation.partial_image', 'image_generation.completed']);
+      // Spread, not sent at once: the final comes after the partial, at least one gap (300 / 2 ms) later.
+      expect((arrived[1] ?? 0) - (arrived[0] ?? 0)).toBeGreaterThanOrEqual(140);
+    } finally {
+      await sparse.close();
+    }
   });
 
   it('a streamed edit uses the image_edit event names', async () => {
@@ -246,6 +328,54 @@ describe('the fake OpenAI Images API answers as documented', () => {
   });
 });
 
+describe('the fake OpenAI Images API limits and refuses accounts as OpenAI does', () => {
+  it('an unverified organisation is refused 403 after its parameters were checked', async () => {
+    const unverified = await startFakeOpenAI({ unverifiedOrganization: true });
+    try {
+      const call = (body: Record<string, unknown>) =>
+        fetch(`${unverified.url}/images/generations`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer k' },
+          body: JSON.stringify({ model: 'gpt-image-2', prompt: 'x', ...body }),
+        });
+      await expectRefusal(await call({ size: '1000x1000' }), 400, 'size');
+      const body = await expectRefusal(await call({ size: '1024x1024' }), 403, null);
+      expect(body.error.message).toContain('must be verified to use the model `gpt-image-2`');
+      expect(body.error.message).toContain('https://platform.openai.com/settings/organization/general');
+    } finally {
+      await unverified.close();
+    }
+  });
+
+  it('images per window: past the limit a 429 rate_limit_exceeded with retry-after and retry-after-ms, then room again', async () => {
+    // A usage tier's images per minute, on a 400 ms window for the test (OpenAI's window is a minute).
+    const limited = await startFakeOpenAI({ imagesPerMinute: 2, rateWindowMs: 400 });
+    try {
+      const call = () =>
+        fetch(`${limited.url}/images/generations`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer k' },
+          body: JSON.stringify({ model: 'gpt-image-2', prompt: 'x', size: '1024x1024', quality: 'low' }),
+        });
+      expect((await call()).status).toBe(200);
+      expect((await call()).status).toBe(200);
+      const refused = await call();
+      const waitMs = Number(refused.headers.get('retry-after-ms'));
+      expect(waitMs).toBeGreaterThan(0);
+      expect(waitMs).toBeLessThanOrEqual(400);
+      expect(Number(refused.headers.get('retry-after'))).toBe(Math.ceil(waitMs / 1000));
+      expect((await expectRefusal(refused, 429, null)).error).toMatchObject({
+        type: 'requests',
+        code: 'rate_limit_exceeded',
+      });
+      await new Promise((resolve) => setTimeout(resolve, waitMs + 20));
+      expect((await call()).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe('the fake OpenAI Images API fails on demand', () => {
   it('a moderation refusal is a 400 with code moderation_blocked', async () => {
     fake.failNext({ kind: 'moderation' });
@@ -254,12 +384,38 @@ describe('the fake OpenAI Images API fails on demand', () => {
     expect(body.error.message).toContain('safety system');
   });
 
-  it('a rate limit is a 429 with Retry-After', async () => {
+  it('a rate limit is a 429 with Retry-After, and retry-after-ms when asked', async () => {
     fake.failNext({ kind: 'rate-limited', retryAfter: 7 });
     const response = await generate({});
     expect(response.headers.get('retry-after')).toBe('7');
-    await expectRefusal(response, 429, null);
+    expect(response.headers.get('retry-after-ms')).toBeNull();
+    expect((await expectRefusal(response, 429, null)).error.code).toBe('rate_limit_exceeded');
+    fake.failNext({ kind: 'rate-limited', retryAfter: 2, retryAfterMs: 1500 });
+    const precise = await generate({});
+    expect([precise.headers.get('retry-after'), precise.headers.get('retry-after-ms')]).toEqual(['2', '1500']);
   });
+
+  it('an exhausted quota is a 429 insufficient_quota without any wait', async () => {
+    fake.failNext({ kind: 'insufficient-quota' });
+    const response = await generate({});
+    expect(response.headers.get('retry-after')).toBeNull();
+    const body = await expectRefusal(response, 429, null);
+    expect(body.error).toMatchObject({ type: 'insufficient_quota', code: 'insufficient_quota' });
+  });
+
+  it.each<ErrorEventShape>(['nested', 'responses', 'data-error', 'bare'])(
+    'a mid-stream error event can be written in the %s shape',
+    async (shape) => {
+      fake.failNext({ kind: 'error-event', shape });
+      const seen = await events(await generate({ stream: true, partial_images: 1 }));
+      expect(seen).toHaveLength(2);
+      const last = seen[1] as EventSourceMessage;
+      const data = JSON.parse(last.data) as Record<string, unknown>;
+      expect(last.event).toBe(shape === 'data-error' ? undefined : 'error');
+      const code = shape === 'nested' || shape === 'data-error' ? (data.error as { code: string }).code : data.code;
+      expect(code).toBe('moderation_blocked');
+    },
+  );
 
   it('a fault applies to the next request only; setFault applies until cleared', async () => {
     fake.failNext({ kind: 'status', status: 503 });

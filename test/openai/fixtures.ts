@@ -58,28 +58,28 @@ export const ALL_PAIRS: Pair[] = ASPECT_RATIOS.flatMap((ratio) =>
 
 /**
  * For a test file: `setUp(env, options)` starts the OpenAI stand-in and an in-process proxy on the openai provider
- * pointed at it; both are closed after each test.
+ * pointed at it; every pair started is closed after each test.
  */
 export function useProxyOnFakeOpenAI() {
-  let fake: FakeOpenAI | undefined;
-  let proxy: TestProxy | undefined;
+  const started: Array<{ fake: FakeOpenAI; proxy: TestProxy }> = [];
   afterEach(async () => {
-    await proxy?.close(0);
-    await fake?.close();
-    proxy = undefined;
-    fake = undefined;
+    for (const { fake, proxy } of started.splice(0)) {
+      await proxy.close(0);
+      await fake.close();
+    }
   });
   return async function setUp(
     env: Record<string, string> = {},
     options: FakeOpenAIOptions = {},
   ): Promise<{ fake: FakeOpenAI; proxy: TestProxy }> {
-    fake = await startFakeOpenAI({ apiKey: 'test-key', ...options });
-    proxy = await startTestProxy({
+    const fake = await startFakeOpenAI({ apiKey: 'test-key', ...options });
+    const proxy = await startTestProxy({
       FRAMEFILL_PROVIDER: 'openai',
       OPENAI_API_KEY: 'test-key',
       OPENAI_BASE_URL: fake.url,
       ...env,
     });
+    started.push({ fake, proxy });
     return { fake, proxy };
   };
 }

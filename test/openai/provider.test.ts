@@ -2,21 +2,35 @@
 // every failure becomes for the user.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer } from 'node:net';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sizeParam } from '../../core/formats';
 import { FramefillError } from '../../proxy/errors';
-import { createOpenAIProvider } from '../../proxy/providers/openai';
+import { createOpenAIProvider, endUserId, isSafeToRetry, JPEG_COMPRESSION } from '../../proxy/providers/openai';
 import type { PartialImage, Provider } from '../../proxy/providers/types';
-import { type FakeOpenAI, type FakeOpenAIOptions, type Fault, startFakeOpenAI } from '../fakes/openai-upstream';
+import {
+  AUTO_SIZE,
+  type ErrorEventShape,
+  type FakeOpenAI,
+  type FakeOpenAIOptions,
+  type Fault,
+  startFakeOpenAI,
+} from '../fakes/openai-upstream';
 import { ALL_PAIRS, generation, references } from './fixtures';
 
 let fake: FakeOpenAI;
 let provider: Provider;
 
-async function setUp(options: FakeOpenAIOptions = {}, timeoutMs = 30_000, model = 'gpt-image-2') {
+async function setUp(options: FakeOpenAIOptions = {}, { model = 'gpt-image-2', partialImages = 1 } = {}) {
   fake = await startFakeOpenAI({ apiKey: 'test-key', ...options });
-  provider = createOpenAIProvider({ apiKey: 'test-key', baseURL: fake.url, model, timeoutMs });
+  provider = createOpenAIProvider({ apiKey: 'test-key', baseURL: fake.url, model, timeoutMs: 30_000, partialImages });
+}
+
+async function reset(options: FakeOpenAIOptions = {}, settings: { model?: string; partialImages?: number } = {}) {
+  await fake.close();
+  await setUp(options, settings);
 }
 
 beforeEach(async () => {
@@ -54,7 +68,7 @@ describe('what OpenAI receives', () => {
       expect(fake.requests[0]?.path).toBe('/v1/images/generations');
       expect(fake.requests[0]?.json).toMatchObject({ model: 'gpt-image-2', size: sizeParam(size) });
       const meta = await sharp(result.bytes).metadata();
-      const expected = size === 'auto' ? { width: 1024, height: 1024 } : size;
+      const expected = size === 'auto' ? AUTO_SIZE : size;
       expect({ width: meta.width, height: meta.height }).toEqual(expected);
     },
   );
@@ -74,11 +88,32 @@ describe('what OpenAI receives', () => {
     expect((await sharp(result.bytes).metadata()).format).toBe('jpeg');
   });
 
-  it('sends the configured model', async () => {
-    await fake.close();
-    await setUp({}, 30_000, 'gpt-image-1.5');
+  it('sends the configured model, a dated snapshot included', async () => {
+    await reset({}, { model: 'gpt-image-2-2026-04-21' });
     await run(generation({ size: { width: 1024, height: 1024 }, aspectRatio: '1:1' }));
-    expect(fake.requests[0]?.json?.model).toBe('gpt-image-1.5');
+    expect(fake.requests[0]?.json?.model).toBe('gpt-image-2-2026-04-21');
+  });
+
+  it('a JPEG is asked with output_compression; a PNG without (spec: output_compression, jpeg/webp only)', async () => {
+    await run(generation({ outputFormat: 'jpeg' }));
+    await run(generation({ outputFormat: 'png' }));
+    expect(fake.requests[0]?.json).toMatchObject({ output_format: 'jpeg', output_compression: JPEG_COMPRESSION });
+    expect(fake.requests[1]?.json).not.toHaveProperty('output_compression');
+  });
+
+  it('sends `user` as a stable hash of the account, never the account id (spec: CreateImageRequest.user)', async () => {
+    const account = '7d0e4a51-5d2c-4c8e-9a49-2d3a1f0b6c11';
+    await run(generation({ accountId: account }));
+    await run(generation({ accountId: account, references: await references(1) }));
+    await run(generation({ accountId: 'another-account' }));
+    const users = fake.requests.map((r) => r.params.user);
+    expect(users[0]).toBe(endUserId(account));
+    expect(users[1]).toBe(users[0]);
+    expect(users[2]).not.toBe(users[0]);
+    for (const user of users) {
+      expect(user).toMatch(/^framefill-[0-9a-f]{32}$/);
+      expect(String(user)).not.toContain(account.slice(0, 8));
+    }
   });
 
   it.each([1, 16])(
@@ -104,14 +139,23 @@ describe('what OpenAI receives', () => {
     },
   );
 
-  it('asks for streamed partial images', async () => {
+  it('asks for FRAMEFILL_PARTIAL_IMAGES previews: 1 by default, as configured, and no stream for 0', async () => {
     await run();
-    expect(fake.requests[0]?.json).toMatchObject({ stream: true, partial_images: 2 });
+    expect(fake.requests[0]?.json).toMatchObject({ stream: true, partial_images: 1 });
+    await reset({}, { partialImages: 3 });
+    await run();
+    expect(fake.requests[0]?.json).toMatchObject({ stream: true, partial_images: 3 });
+    await reset({}, { partialImages: 0 });
+    const { partials } = await run();
+    expect(fake.requests[0]?.json).not.toHaveProperty('stream');
+    expect(fake.requests[0]?.json).not.toHaveProperty('partial_images');
+    expect(partials).toEqual([]);
   });
 });
 
 describe('what the provider returns', () => {
-  it('delivers partial previews, with their real size and type, before the result', async () => {
+  it('delivers partial previews, with their real (reduced) size and type, before the result', async () => {
+    await reset({}, { partialImages: 2 });
     const order: string[] = [];
     const partials: PartialImage[] = [];
     const result = await provider.generate(generation(), never(), (partial) => {
@@ -121,18 +165,26 @@ describe('what the provider returns', () => {
     order.push('result');
     expect(order).toEqual(['partial 0', 'partial 1', 'result']);
     for (const partial of partials) {
-      expect(partial).toMatchObject({ mime: 'image/png', width: 1280, height: 720 });
+      expect(partial).toMatchObject({ mime: 'image/png', width: 640, height: 360 });
       const meta = await sharp(Buffer.from(partial.b64, 'base64')).metadata();
       expect([meta.width, meta.height]).toEqual([partial.width, partial.height]);
     }
     expect(result.bytes.equals(Buffer.from(partials[0]?.b64 ?? '', 'base64'))).toBe(false);
   });
 
+  it('passes on fewer previews than asked when OpenAI sends fewer (spec: PartialImages)', async () => {
+    await reset({ partials: { sent: () => 1 } }, { partialImages: 3 });
+    const { partials, result } = await run();
+    expect(partials.map((p) => p.index)).toEqual([0]);
+    expect((await sharp(result.bytes).metadata()).width).toBe(1280);
+  });
+
   it('describes JPEG previews from their header too', async () => {
+    await reset({}, { partialImages: 2 });
     const partials: PartialImage[] = [];
     await provider.generate(generation({ outputFormat: 'jpeg' }), never(), (partial) => partials.push(partial));
     expect(partials).toHaveLength(2);
-    for (const partial of partials) expect(partial).toMatchObject({ mime: 'image/jpeg', width: 1280, height: 720 });
+    for (const partial of partials) expect(partial).toMatchObject({ mime: 'image/jpeg', width: 640, height: 360 });
   });
 
   it("records OpenAI's usage and x-request-id", async () => {
@@ -142,8 +194,7 @@ describe('what the provider returns', () => {
   });
 
   it('falls back to a plain request when streaming is refused, and stops asking for it', async () => {
-    await fake.close();
-    await setUp({ refuseStreaming: true });
+    await reset({ refuseStreaming: true });
     const first = await run();
     expect(fake.requests.map((r) => r.json?.stream)).toEqual([true, undefined]);
     expect(fake.requests[1]?.json).not.toHaveProperty('partial_images');
@@ -156,21 +207,44 @@ describe('what the provider returns', () => {
 });
 
 describe('upstream failures become §6 codes', () => {
-  it("a moderation refusal is content_policy with OpenAI's own message", async () => {
+  // https://platform.openai.com/docs/guides/error-codes: refused prompts and images carry moderation_blocked.
+  it("a moderation refusal is content_policy: what to do for the designer, OpenAI's details only in the cause (logged)", async () => {
     fake.failNext({
       kind: 'moderation',
       message: 'Your request was rejected by the safety system. safety_violations=[x].',
+      details: { categories: ['x'] },
     });
     const error = await failure();
     expect(error.code).toBe('content_policy');
-    expect(error.message).toBe('Your request was rejected by the safety system. safety_violations=[x].');
+    expect(error.message).toContain('Rephrase the prompt');
+    expect(error.message).not.toContain('safety_violations');
+    expect(error.message).not.toContain('categories');
+    expect(error.upstreamRequestId).toBe(fake.requests[0]?.requestId);
+    const cause = error.cause as Error;
+    expect(cause.message).toContain('safety_violations=[x]');
+    expect(cause.message).toContain('moderation_details={"categories":["x"]}');
   });
 
-  it('a refusal of the finished image mid-stream is content_policy', async () => {
-    fake.failNext({ kind: 'moderation-mid-stream' });
+  // None of these shapes is documented for the Images API (spec: ImageGenStreamEvent lists partial and completed
+  // only); the Responses API documents `event: error` with a top-level code
+  // (https://platform.openai.com/docs/api-reference/responses-streaming/error), and the SDK throws on `data.error`.
+  it.each<ErrorEventShape>(['nested', 'responses', 'data-error', 'bare'])(
+    'a mid-stream error event in the %s shape carrying moderation_blocked is content_policy, with the request id',
+    async (shape) => {
+      fake.failNext({ kind: 'error-event', shape });
+      const error = await failure();
+      expect(error.code).toBe('content_policy');
+      expect(error.message).not.toContain('safety_violations');
+      expect(error.upstreamRequestId).toBe(fake.requests[0]?.requestId);
+      expect(fake.requests).toHaveLength(1);
+    },
+  );
+
+  it('a mid-stream error event with another code is upstream_error carrying its message', async () => {
+    fake.failNext({ kind: 'error-event', shape: 'responses', code: 'server_error', message: 'The render failed.' });
     const error = await failure();
-    expect(error.code).toBe('content_policy');
-    expect(error.message).toContain('safety system');
+    expect(error.code).toBe('upstream_error');
+    expect(error.message).toContain('The render failed.');
   });
 
   it('a 400 with code content_policy_violation, or a safety message, is content_policy', async () => {
@@ -202,30 +276,78 @@ describe('upstream failures become §6 codes', () => {
     expect((await failure(generation({ references: await references(1) }))).code).toBe('content_policy');
   });
 
-  it('a 429 is rate_limited with its Retry-After, and is not retried', async () => {
+  // The error-codes guide: a 429 is a rate limit (wait and retry) unless its code is insufficient_quota.
+  it("a 429 is rate_limited with OpenAI's wait and request id, for the runner to requeue; never retried here", async () => {
     fake.failNext({ kind: 'rate-limited', retryAfter: 7 });
     const error = await failure();
     expect(error.code).toBe('rate_limited');
     expect(error.retryAfter).toBe(7);
+    expect(error.upstreamRequestId).toBe(fake.requests[0]?.requestId);
     expect(fake.requests).toHaveLength(1);
   });
 
-  it('a 429 for an exhausted quota is the operator’s upstream_error, not a wait', async () => {
-    fake.failNext({
+  it('retry-after-ms wins over retry-after, rounded up to whole seconds', async () => {
+    fake.failNext({ kind: 'rate-limited', retryAfter: 9, retryAfterMs: 1200 });
+    expect((await failure()).retryAfter).toBe(2);
+  });
+
+  it('a 429 naming no wait backs off 5 s, then 10 s for the same job; each job has its own backoff', async () => {
+    const bare = {
       kind: 'status',
       status: 429,
+      body: { error: { message: 'Rate limit reached.', type: 'requests', param: null, code: 'rate_limit_exceeded' } },
+    } as const;
+    for (let i = 0; i < 3; i++) fake.failNext(bare);
+    expect((await failure()).retryAfter).toBe(5);
+    expect((await failure()).retryAfter).toBe(10);
+    // Another job starts its own backoff.
+    expect((await failure(generation({ jobId: '00000000-0000-4000-8000-000000000001' }))).retryAfter).toBe(5);
+  });
+
+  it('a 429 insufficient_quota is upstream_error addressed to the operator, not a wait, and not retried', async () => {
+    fake.failNext({ kind: 'insufficient-quota' });
+    const error = await failure();
+    expect(error.code).toBe('upstream_error');
+    expect(error.retryAfter).toBeUndefined();
+    expect(error.message).toContain('whoever runs the proxy');
+    expect(error.message).toContain('billing');
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('a 403 for an unverified organisation is upstream_error telling the operator how to verify', async () => {
+    // "Your organization must be verified to use the model …" (https://github.com/openai-php/client/issues/565).
+    await reset({ unverifiedOrganization: true });
+    const error = await failure();
+    expect(error.code).toBe('upstream_error');
+    expect(error.message).toContain('whoever runs the proxy must verify the organization');
+    expect(error.message).toContain('https://platform.openai.com/settings/organization/general');
+    expect(error.upstreamRequestId).toBe(fake.requests[0]?.requestId);
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('another 403 is upstream_error about the key’s project and permissions', async () => {
+    fake.failNext({
+      kind: 'status',
+      status: 403,
       body: {
         error: {
-          message: 'You exceeded your current quota.',
-          type: 'insufficient_quota',
+          message: 'You have insufficient permissions for this operation.',
+          type: 'invalid_request_error',
           param: null,
-          code: 'insufficient_quota',
+          code: null,
         },
       },
     });
     const error = await failure();
     expect(error.code).toBe('upstream_error');
     expect(error.message).toContain('OPENAI_API_KEY');
+  });
+
+  it('a retired model answered 404 model_not_found is upstream_error naming OPENAI_IMAGE_MODEL', async () => {
+    await reset({}, { model: 'gpt-image-1' });
+    const error = await failure();
+    expect(error.code).toBe('upstream_error');
+    expect(error.message).toContain('OPENAI_IMAGE_MODEL=gpt-image-1');
   });
 
   it('a 401 is upstream_error telling the operator to check OPENAI_API_KEY, never unauthorized', async () => {
@@ -248,17 +370,25 @@ describe('upstream failures become §6 codes', () => {
     expect(fake.requests[0]?.headers.authorization).toBe('Bearer sk-wrong');
   });
 
-  it('another 400 is upstream_error carrying OpenAI’s message', async () => {
+  // The stand-in refuses unknown parameters as OpenAI does (spec: CreateImageRequest lists the parameters; the
+  // refusal's shape is the spec's Error), so every passing test above also proves none is sent.
+  it("an unknown_parameter refusal is upstream_error carrying OpenAI's message and request id", async () => {
     fake.failNext({
       kind: 'status',
       status: 400,
       body: {
-        error: { message: "Invalid value: 'x'.", type: 'invalid_request_error', param: 'size', code: 'invalid_value' },
+        error: {
+          message: "Unknown parameter: 'seed'.",
+          type: 'invalid_request_error',
+          param: 'seed',
+          code: 'unknown_parameter',
+        },
       },
     });
     const error = await failure();
     expect(error.code).toBe('upstream_error');
-    expect(error.message).toContain("Invalid value: 'x'.");
+    expect(error.message).toContain("Unknown parameter: 'seed'.");
+    expect(error.message).toContain(fake.requests[0]?.requestId ?? 'no request');
   });
 
   it('a 5xx is retried once; a second 5xx is upstream_error', async () => {
@@ -273,11 +403,68 @@ describe('upstream failures become §6 codes', () => {
     expect(fake.requests).toHaveLength(4);
   });
 
-  it('a connection dropped before any answer is retried once, then upstream_error', async () => {
+  // The error-codes guide recommends retrying 429 and 5xx only (https://platform.openai.com/docs/guides/error-codes);
+  // the SDK would retry any connection error (openai/client.mjs shouldRetry), even one after the body was sent.
+  it('a connection dropped after the whole request was sent is upstream_error and never retried (OpenAI may bill it)', async () => {
     fake.setFault(() => ({ kind: 'drop-before-headers' }));
-    const error = await failure();
+    const error = await failure(generation({ references: await references(2) }));
     expect(error.code).toBe('upstream_error');
-    expect(fake.requests).toHaveLength(2);
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('a connection OpenAI never accepted (ECONNREFUSED) is upstream_error saying so', async () => {
+    const closed = createTcpServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port: free } = closed.address() as AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const unreachable = createOpenAIProvider({
+      apiKey: 'test-key',
+      baseURL: `http://127.0.0.1:${free}/v1`,
+      model: 'gpt-image-2',
+      timeoutMs: 30_000,
+    });
+    const error = await unreachable.generate(generation(), never(), () => {}).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'upstream_error' });
+    expect((error as Error).message).toMatch(/Could not reach OpenAI.*ECONNREFUSED/);
+    // The SDK's real error for it is one the provider retries.
+    const sdk = new OpenAI({ apiKey: 'k', baseURL: `http://127.0.0.1:${free}/v1`, maxRetries: 0 });
+    const real = await sdk.images.generate({ model: 'gpt-image-2', prompt: 'x' }).catch((e: unknown) => e);
+    expect(isSafeToRetry(real)).toBe(true);
+  });
+
+  it("the SDK's real error for a connection closed after the request was sent is not retried", async () => {
+    fake.failNext({ kind: 'drop-before-headers' });
+    const sdk = new OpenAI({ apiKey: 'test-key', baseURL: fake.url, maxRetries: 0 });
+    const real = await sdk.images.generate({ model: 'gpt-image-2', prompt: 'x' }).catch((e: unknown) => e);
+    expect(real).toBeInstanceOf(APIConnectionError);
+    expect(isSafeToRetry(real)).toBe(false);
+  });
+
+  it('a 401 never puts any part of a key in the log', async () => {
+    fake.failNext({ kind: 'unauthorized' });
+    const error = await failure();
+    expect((error.cause as Error).message).toContain('401');
+    expect((error.cause as Error).message).not.toMatch(/sk-te/);
+  });
+
+  it('only failures before anything reached OpenAI are safe to retry', () => {
+    const socketError = (code: string) => Object.assign(new Error(code), { code });
+    const fetchFailed = (cause: unknown) => new APIConnectionError({ cause: new TypeError('fetch failed', { cause }) });
+    for (const code of ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']) {
+      expect(isSafeToRetry(fetchFailed(socketError(code))), code).toBe(true);
+    }
+    // Happy eyeballs: every address refused.
+    expect(
+      isSafeToRetry(fetchFailed(new AggregateError([socketError('ECONNREFUSED'), socketError('ECONNREFUSED')]))),
+    ).toBe(true);
+    for (const code of ['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT']) {
+      expect(isSafeToRetry(fetchFailed(socketError(code))), code).toBe(false);
+    }
+    expect(isSafeToRetry(fetchFailed(new Error('other side closed')))).toBe(false);
+    // The SDK's cause-less timeout error: only a connect timeout can reach it before the job's deadline.
+    expect(isSafeToRetry(new APIConnectionTimeoutError())).toBe(true);
+    expect(isSafeToRetry(new APIError(429, { message: 'slow down' }, undefined, new Headers()))).toBe(false);
+    expect(isSafeToRetry(new APIError(502, { message: 'bad gateway' }, undefined, new Headers()))).toBe(true);
   });
 
   const afterAnswer: Array<[string, Fault]> = [
@@ -287,38 +474,41 @@ describe('upstream failures become §6 codes', () => {
     ['an image that is not an image', { kind: 'not-an-image' }],
   ];
 
-  it.each(afterAnswer)('%s (streaming) is upstream_error, never retried', async (_, fault) => {
+  it.each(afterAnswer)('%s (streaming) is upstream_error with the request id, never retried', async (_, fault) => {
     fake.failNext(fault);
     const error = await failure();
     expect(error.code).toBe('upstream_error');
+    expect(error.upstreamRequestId).toBe(fake.requests[0]?.requestId);
     expect(fake.requests).toHaveLength(1);
   });
 
   it.each(afterAnswer)('%s (plain request) is upstream_error, never retried', async (_, fault) => {
-    await fake.close();
-    await setUp({ refuseStreaming: true });
+    await reset({ refuseStreaming: true });
     fake.setFault((request) => (request.params.stream ? undefined : fault));
     const error = await failure();
     expect(error.code).toBe('upstream_error');
     expect(fake.requests).toHaveLength(2);
   });
+});
 
-  it('no headers within the timeout is upstream_timeout', async () => {
-    await fake.close();
-    await setUp({}, 400);
+describe("the job's deadline (the runner's signal) stops the call", () => {
+  it("no headers before the job's deadline: the call stops with the signal's TimeoutError and closes the connection", async () => {
     fake.failNext({ kind: 'hang' });
-    const error = await failure();
-    expect(error.code).toBe('upstream_timeout');
+    const error = await provider.generate(generation(), AbortSignal.timeout(200), () => {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DOMException);
+    expect((error as DOMException).name).toBe('TimeoutError');
+    await expect.poll(() => fake.requests[0]?.closedByClient).toBe(true);
     expect(fake.requests).toHaveLength(1);
   });
 
-  it('a stream that stalls after its partials is upstream_timeout, the partials already delivered', async () => {
-    await fake.close();
-    await setUp({}, 1500);
+  it('a stream that stalls after its partials stops at the deadline, the partials already delivered', async () => {
+    await reset({}, { partialImages: 2 });
     fake.failNext({ kind: 'stall-after-partials' });
     const partials: PartialImage[] = [];
-    const error = await provider.generate(generation(), never(), (p) => partials.push(p)).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'upstream_timeout' });
+    const signal = AbortSignal.timeout(1000);
+    const error = await provider.generate(generation(), signal, (p) => partials.push(p)).catch((e: unknown) => e);
+    expect((error as DOMException).name).toBe('TimeoutError');
+    expect(error).toBe(signal.reason);
     expect(partials).toHaveLength(2);
   });
 });
@@ -337,6 +527,7 @@ describe('cancelling', () => {
   });
 
   it('an abort mid-stream stops the call after the partials it had', async () => {
+    await reset({}, { partialImages: 2 });
     fake.failNext({ kind: 'stall-after-partials' });
     const controller = new AbortController();
     const partials: PartialImage[] = [];

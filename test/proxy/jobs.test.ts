@@ -83,7 +83,8 @@ describe('the event stream', () => {
         id,
         width: 1280,
         height: 720,
-        mime: 'image/png',
+        // JPEG when the request names no format (core/api.ts).
+        mime: 'image/jpeg',
         bytes: expect.any(Number),
         url: `/v1/generations/${id}/image`,
       });

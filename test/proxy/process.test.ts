@@ -108,7 +108,7 @@ describe('stopping mid-job', () => {
       });
       const image = await api(`${third.url}/v1/generations/${done.id}/image`);
       expect(image.status).toBe(200);
-      expect(image.headers.get('Content-Type')).toBe('image/png');
+      expect(image.headers.get('Content-Type')).toBe('image/jpeg');
     } finally {
       await third.stop();
     }

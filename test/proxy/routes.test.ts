@@ -50,10 +50,11 @@ describe('POST /v1/generations → the image', () => {
     expect(events.at(-1)?.event).toBe('completed');
     const response = await api(`${proxy.url}/v1/generations/${id}/image`);
     expect(response.status).toBe(200);
-    expect(response.headers.get('Content-Type')).toBe('image/png');
+    // JPEG when the request names no format (core/api.ts; README, "Output format").
+    expect(response.headers.get('Content-Type')).toBe('image/jpeg');
     const info = await imageInfo(new Uint8Array(await response.arrayBuffer()));
     const size = SIZES[ratio][tier];
-    expect(info).toEqual({ format: 'png', ...(size === 'auto' ? { width: 1024, height: 1024 } : size) });
+    expect(info).toEqual({ format: 'jpeg', ...(size === 'auto' ? { width: 1024, height: 1024 } : size) });
     const job = JobSchema.parse(await (await api(`${proxy.url}/v1/generations/${id}`)).json());
     expect(job).toMatchObject({
       status: 'completed',
