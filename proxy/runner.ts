@@ -47,6 +47,8 @@ interface HeldJob {
   /** The reason last published for its wait, so each is said once. */
   reason?: string;
   lastPartial?: PartialImage;
+  /** Previews being scaled, in order: the result waits for them, so none is published after `completed`. */
+  previews: Promise<void>;
 }
 
 const MINUTE_MS = 60_000;
@@ -78,6 +80,7 @@ export class JobRunner {
       uploadDir,
       controller: new AbortController(),
       notBefore: 0,
+      previews: Promise.resolve(),
     });
     this.queue.push(row.id);
     this.o.log({
@@ -232,8 +235,11 @@ export class JobRunner {
           references: job.references,
         } satisfies GenerationRequest,
         signal,
-        (partial) => void this.partial(id, job, partial),
+        (partial) => {
+          job.previews = job.previews.then(() => this.partial(id, job, partial));
+        },
       );
+      await job.previews;
       signal.throwIfAborted();
       const image = await verifyResult(result.bytes, size, row.output_format);
       signal.throwIfAborted();
@@ -302,6 +308,7 @@ export class JobRunner {
 
   /** Previews are previews: at most 512 px on the long edge, never the upstream's full-size bytes. */
   private async partial(id: string, job: HeldJob, partial: PartialImage): Promise<void> {
+    if (job.signal?.aborted) return;
     const preview = await previewOf(partial).catch(() => undefined);
     if (!preview || job.signal?.aborted) return;
     job.lastPartial = preview;

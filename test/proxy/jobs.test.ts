@@ -10,7 +10,7 @@ import { api, generateAndWait, readEvents, startTestProxy, submitGeneration } fr
 
 const fields = { prompt: 'a quiet harbour at dawn', aspect_ratio: '16:9', resolution: '1K' };
 
-async function submit(url: string, body = fields) {
+async function submit(url: string, body: Record<string, string> = fields) {
   const response = await submitGeneration(url, body);
   expect(response.status, await response.clone().text()).toBe(202);
   return JobSchema.parse(await response.json());
@@ -90,6 +90,38 @@ describe('the event stream', () => {
       });
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('publishes a preview handed over just before the result before completed, scaled to 512 px', async () => {
+    const big = (
+      await sharp({ create: { width: 3000, height: 3000, channels: 3, background: '#808080' } })
+        .png()
+        .toBuffer()
+    ).toString('base64');
+    const result = await sharp({ create: { width: 1024, height: 1024, channels: 3, background: '#404040' } })
+      .jpeg()
+      .toBuffer();
+    let subscribed!: () => void;
+    const listening = new Promise<void>((resolve) => (subscribed = resolve));
+    const provider: Provider = {
+      name: 'openai',
+      model: 'gpt-image-2',
+      async generate(_request, _signal, onPartial) {
+        await listening;
+        onPartial({ index: 0, mime: 'image/png', b64: big, width: 3000, height: 3000 });
+        return { bytes: result };
+      },
+    };
+    const proxy = await startTestProxy({}, { provider });
+    try {
+      const { id } = await submit(proxy.url, { ...fields, aspect_ratio: '1:1', output_format: 'jpeg' });
+      const { events } = await readEvents(proxy.url, id, { onEvent: () => subscribed() });
+      expect(events.map((e) => e.event).filter((n) => n !== 'status')).toEqual(['partial', 'completed']);
+      const partial = events.find((e) => e.event === 'partial')!.data as { width: number; height: number };
+      expect(partial).toMatchObject({ width: 512, height: 512 });
+    } finally {
+      await proxy.close(0);
     }
   });
 
