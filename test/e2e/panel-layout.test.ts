@@ -7,7 +7,7 @@ import type { BrowserContext, Frame, FrameLocator, Page } from 'playwright-core'
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS, type Settings } from '../../core/messages';
 import { png } from '../helpers/images';
-import { startTestProxy, type TestProxy, tempDataDir, tokenFor } from '../helpers/proxy';
+import { api, startTestProxy, type TestProxy, tempDataDir, tokenFor } from '../helpers/proxy';
 import { frame } from '../ui/fixtures';
 import { saveScreenshot } from './helpers/chromium';
 import { usePanelHostInChromium } from './helpers/panel-host';
@@ -103,7 +103,7 @@ const tier = (panel: FrameLocator, name: string) =>
   panel.getByRole('radiogroup', { name: 'Resolution' }).getByRole('radio', { name: new RegExp(`^${name}`) });
 
 async function jobsOn(url: string): Promise<number> {
-  const account = (await (await fetch(`${url}/v1/account`)).json()) as {
+  const account = (await (await api(`${url}/v1/account`)).json()) as {
     jobs_in_flight: number;
     spent_credits: number;
   };
@@ -284,7 +284,7 @@ describe('the panel at 360×640', () => {
     for (const id of ids) {
       await expect
         .poll(
-          async () => ((await (await fetch(`${first.url}/v1/generations/${id}`)).json()) as { status: string }).status,
+          async () => ((await (await api(`${first.url}/v1/generations/${id}`)).json()) as { status: string }).status,
           {
             timeout: 20_000,
           },

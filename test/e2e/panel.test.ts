@@ -2,7 +2,7 @@ import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../core/messages';
 import { imageInfo, png } from '../helpers/images';
-import { startTestProxy, type TestProxy, tokenFor } from '../helpers/proxy';
+import { api, startTestProxy, type TestProxy, tokenFor } from '../helpers/proxy';
 import { frame } from '../ui/fixtures';
 import { saveScreenshot } from './helpers/chromium';
 import { usePanelHostInChromium } from './helpers/panel-host';
@@ -75,7 +75,7 @@ const placed = (page: Page) => page.evaluate(() => window.host.placed);
 const storage = (page: Page) => page.evaluate(() => window.host.storage);
 
 async function account(url: string) {
-  const response = await fetch(`${url}/v1/account`);
+  const response = await api(`${url}/v1/account`);
   return (await response.json()) as { balance_credits: number; jobs_in_flight: number };
 }
 
@@ -111,7 +111,7 @@ describe('the panel in Chromium against the proxy', () => {
       height: 1440,
     });
     // The proxy received the three references.
-    const job = (await (await fetch(`${proxy.url}/v1/generations/${image?.provenance.jobId}`)).json()) as {
+    const job = (await (await api(`${proxy.url}/v1/generations/${image?.provenance.jobId}`)).json()) as {
       references: number;
     };
     expect(job.references).toBe(3);
@@ -199,7 +199,7 @@ describe('the panel in Chromium against the proxy', () => {
 
     // Closing the plugin tears the panel down; the job keeps running on the proxy.
     await page.evaluate(() => window.host.close());
-    const job = (await (await fetch(`${proxy.url}/v1/generations/${pending?.jobId}`)).json()) as { status: string };
+    const job = (await (await api(`${proxy.url}/v1/generations/${pending?.jobId}`)).json()) as { status: string };
     expect(['queued', 'running']).toContain(job.status);
 
     await page.evaluate(() => window.host.open());
