@@ -1,7 +1,7 @@
 // The Figma stand-in behaves as Figma's plugin docs say, for every behaviour the main thread relies on.
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { createFigma, encodeSolidPng, readImageHeader } from '../fakes/figma';
+import { createFigma, encodeSolidPng, readImageHeader } from '../../stand-in/figma';
 
 const rgbPng = (w: number, h: number) => encodeSolidPng(w, h, { r: 1, g: 0, b: 0, a: 1 });
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import vm from 'node:vm';
 import type { MainToPanelName, MainToPanelPayload, PanelToMainName, PanelToMainPayload } from '../../core/messages';
-import { type CreateFigmaOptions, createFigma, SANDBOX_CLONE_SOURCE } from '../fakes/figma';
+import { type CreateFigmaOptions, createFigma, SANDBOX_CLONE_SOURCE } from '../../stand-in/figma';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const bundlePath = path.join(root, 'build/main.js');

@@ -1,7 +1,7 @@
 // Placing a generated image: into the target's fills, or a new frame; failures keep the image and say why.
 import { describe, expect, it } from 'vitest';
 import type { MainToPanelPayload, Provenance } from '../../core/messages';
-import { encodeSolidPng, type FakeNode } from '../fakes/figma';
+import { encodeSolidPng, type FakeNode } from '../../stand-in/figma';
 import { webp } from '../helpers/images';
 import { loadPlugin } from './harness';
 

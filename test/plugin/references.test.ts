@@ -1,7 +1,7 @@
 // Frames become reference images: one message per export, in order, within the long-edge limit.
 import { describe, expect, it } from 'vitest';
 import { MainToPanel, type MainToPanelPayload, parseMessage } from '../../core/messages';
-import { readImageHeader } from '../fakes/figma';
+import { readImageHeader } from '../../stand-in/figma';
 import { loadPlugin } from './harness';
 
 type Exported = MainToPanelPayload<'REFERENCE_EXPORTED'>;

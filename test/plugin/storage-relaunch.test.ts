@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Provenance } from '../../core/messages';
 import { DEFAULT_SETTINGS } from '../../core/messages';
-import type { FakeNode } from '../fakes/figma';
+import type { FakeNode } from '../../stand-in/figma';
 import { loadPlugin } from './harness';
 
 const provenance: Provenance = {
