@@ -1,28 +1,31 @@
-// Structured-clone semantics across the sandbox boundary. Figma copies every message and every
-// clientStorage value (https://developers.figma.com/docs/plugins/api/properties/figma-ui-postmessage,
-// https://developers.figma.com/docs/plugins/api/figma-clientStorage); in tests the plugin runs in a
-// node:vm realm, so values entering it must be rebuilt from that realm's own constructors, or
-// `instanceof Uint8Array` inside the bundle would fail. The source below is evaluated inside the sandbox.
+// The copy Figma makes of every message and every clientStorage value, limited to the types it documents:
+// "objects, arrays, numbers, strings, booleans, null, undefined, Date objects and Uint8Array objects.
+// However, functions and prototype chains of objects will not be sent"
+// (https://developers.figma.com/docs/plugins/api/properties/figma-ui-postmessage; clientStorage "supports
+// the same types", https://developers.figma.com/docs/plugins/api/figma-clientStorage). Anything else
+// (Map, Set, ArrayBuffer, other typed arrays, functions, symbols, bigint, cycles) throws here, so a plugin
+// that relies on the browser's fuller structured clone fails in the stand-in first. In tests the plugin runs
+// in another realm (node:vm, QuickJS), so the same source is evaluated on each side: values are rebuilt
+// from the receiving realm's own constructors and `instanceof Uint8Array` holds there.
 
 /** Plain JS (no imports, no helpers) so it can be evaluated as-is in another realm. */
-export const SANDBOX_CLONE_SOURCE = `(function sandboxClone(value) {
-  var seen = new Map();
+export const SANDBOX_CLONE_SOURCE = `(function figmaClone(value) {
+  var path = [];
   function clone(v) {
-    if (v === null || typeof v !== 'object') {
-      if (typeof v === 'function' || typeof v === 'symbol') throw new TypeError('could not be cloned: ' + String(v));
-      return v;
-    }
-    if (seen.has(v)) return seen.get(v);
+    var kind = typeof v;
+    if (v === null || kind === 'undefined' || kind === 'string' || kind === 'boolean') return v;
+    if (kind === 'number') return v;
+    if (kind !== 'object') throw new TypeError('Figma cannot copy a ' + kind + ' (only objects, arrays, numbers, strings, booleans, null, undefined, Date and Uint8Array)');
     var tag = Object.prototype.toString.call(v);
+    if (tag === '[object Uint8Array]') { var bytes = new Uint8Array(v.length); bytes.set(v); return bytes; }
+    if (tag === '[object Date]') return new Date(v.getTime());
+    if (path.indexOf(v) >= 0) throw new TypeError('Figma cannot copy a value that contains itself');
+    path.push(v);
     var out;
-    if (tag === '[object Uint8Array]') { out = new Uint8Array(v.length); out.set(v); }
-    else if (tag === '[object ArrayBuffer]') { out = new ArrayBuffer(v.byteLength); new Uint8Array(out).set(new Uint8Array(v)); }
-    else if (tag === '[object Date]') out = new Date(v.getTime());
-    else if (Array.isArray(v)) { out = []; seen.set(v, out); for (var i = 0; i < v.length; i++) out[i] = clone(v[i]); return out; }
-    else if (tag === '[object Map]') { out = new Map(); seen.set(v, out); v.forEach(function (val, key) { out.set(clone(key), clone(val)); }); return out; }
-    else if (tag === '[object Object]') { out = {}; seen.set(v, out); Object.keys(v).forEach(function (k) { out[k] = clone(v[k]); }); return out; }
-    else throw new TypeError('could not be cloned: ' + tag);
-    seen.set(v, out);
+    if (Array.isArray(v)) { out = []; for (var j = 0; j < v.length; j++) out.push(clone(v[j])); }
+    else if (tag === '[object Object]') { out = {}; Object.keys(v).forEach(function (k) { out[k] = clone(v[k]); }); }
+    else throw new TypeError('Figma cannot copy ' + tag + ' (only objects, arrays, numbers, strings, booleans, null, undefined, Date and Uint8Array)');
+    path.pop();
     return out;
   }
   return clone(value);
@@ -30,5 +33,5 @@ export const SANDBOX_CLONE_SOURCE = `(function sandboxClone(value) {
 
 export type Clone = (value: unknown) => unknown;
 
-/** The host side: the platform's own structuredClone (Node ≥ 17 and every browser). */
-export const hostClone: Clone = (value) => structuredClone(value);
+/** The same copy in the host's realm. */
+export const hostClone: Clone = new Function(`return ${SANDBOX_CLONE_SOURCE}`)() as Clone;
