@@ -94,7 +94,12 @@ describe('exporting references', () => {
     const from = p.fake.uiMessages.length;
     p.send('EXPORT_REFERENCES', { requestId: 'too-many', nodeIds: frames.map((f) => f.id), maxEdge: 1024 });
     await p.fake.settle();
-    expect(p.fake.uiMessages.slice(from)).toEqual([]);
+    expect(p.fake.uiMessages.slice(from)).toEqual([
+      [
+        'REFERENCES_EXPORTED',
+        { requestId: 'too-many', nodeIds: [], missing: [], error: expect.stringMatching(/at most 16 references/) },
+      ],
+    ]);
     expect(p.fake.exports).toEqual([]);
     expect(p.warnings.some((w) => /ignored a panel message \(invalid EXPORT_REFERENCES/.test(w))).toBe(true);
     const closed = await p.request(
