@@ -476,8 +476,9 @@ export class FakeNode {
       if (p === child) throw new Error('Cannot insert a node into itself or its descendant');
     }
     if (this.#inInstance()) throw new Error(INSIDE_INSTANCE_ERROR);
-    const from = child.#parent;
-    if (from && from.#inInstance()) throw new Error('Cannot move node. The node is inside of an instance');
+    for (let n = child.#parent; n; n = n.#parent) {
+      if (n.#type === 'INSTANCE') throw new Error('Cannot move node. The node is inside of an instance');
+    }
     const created = child.#parent === null;
     child.#detach();
     this.#children.splice(Math.max(0, Math.min(index, this.#children.length)), 0, child);
