@@ -186,7 +186,8 @@ export function parseMessage<S extends Record<string, z.ZodType>>(schemas: S, ra
     return { ok: false, reason: 'not a [NAME, payload] message' };
   }
   const [name, payload] = raw as [string, unknown];
-  if (!Object.hasOwn(schemas, name)) return { ok: false, reason: `unknown message ${name.slice(0, 60)}` };
+  // Not Object.hasOwn (ES2022): the sandbox bundle keeps to ES2020's built-ins (test/plugin/quickjs.test.ts).
+  if (!Object.keys(schemas).includes(name)) return { ok: false, reason: `unknown message ${name.slice(0, 60)}` };
   const result = (schemas[name] as z.ZodType).safeParse(payload);
   if (!result.success) {
     const issue = result.error.issues[0];

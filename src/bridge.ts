@@ -26,7 +26,7 @@ export interface Refused {
 function refusedRequest(raw: unknown, reason: string): Refused | undefined {
   if (!Array.isArray(raw) || raw.length !== 2 || typeof raw[0] !== 'string') return undefined;
   const [name, payload] = raw as [string, unknown];
-  if (!Object.hasOwn(PanelToMain, name) || !payload || typeof payload !== 'object') return undefined;
+  if (!Object.keys(PanelToMain).includes(name) || !payload || typeof payload !== 'object') return undefined;
   const requestId = (payload as { requestId?: unknown }).requestId;
   if (typeof requestId !== 'string' || requestId.length < 1 || requestId.length > 100) return undefined;
   return { name: name as PanelToMainName, requestId, reason };
