@@ -43,6 +43,8 @@ export interface JobCard {
   result?: JobResult;
   createdFrame?: boolean;
   resumed: boolean;
+  /** Left by a version that kept jobs per machine: its file is unknown, so it is offered, never placed by itself. */
+  fromAnotherFile?: boolean;
 }
 
 export const ACTIVE_PHASES: readonly JobPhase[] = ['submitting', 'queued', 'running', 'fetching', 'placing'];
@@ -173,6 +175,7 @@ export class JobRunner {
           partials: 0,
           reconnecting: false,
           resumed: true,
+          ...(pending.fromAnotherFile ? { fromAnotherFile: true } : {}),
         },
       });
       void this.follow(key);
@@ -203,6 +206,8 @@ export class JobRunner {
     const job = this.jobs.get(key);
     if (!job || isActive(job.card)) return;
     this.jobs.delete(key);
+    // An image offered from another file stays stored until placed here or dismissed.
+    if (job.card.fromAnotherFile && job.card.jobId) this.removePending(job.card.jobId);
     this.changed();
   }
 
@@ -309,6 +314,10 @@ export class JobRunner {
       this.update(key, {
         result: { ...image, width, height, fileName: downloadName(prompt, width, height, image.mime) },
       });
+      if (job.card.fromAnotherFile) {
+        this.update(key, { phase: 'place_failed' });
+        return;
+      }
       this.place(key, job.card.targetId);
     } catch (error) {
       this.placing.delete(jobId);

@@ -55,7 +55,9 @@ function statusText(card: JobCard): string {
     case 'placed':
       return card.createdFrame ? 'Placed in a new frame.' : `Placed in ${where}.`;
     case 'place_failed':
-      return 'Generated, but could not be placed.';
+      return card.fromAnotherFile
+        ? 'From another file: place it here or download it.'
+        : 'Generated, but could not be placed.';
     case 'failed':
       return 'Failed.';
     case 'canceled':
@@ -73,7 +75,8 @@ function JobItem(props: {
   onDismiss: (key: string) => void;
 }) {
   const { card } = props;
-  const title = `${card.targetId === null ? 'New frame' : card.targetName} · ${card.ratio === 'auto' ? 'Auto' : card.ratio} ${card.tier}`;
+  const where = card.fromAnotherFile ? 'From another file' : card.targetId === null ? 'New frame' : card.targetName;
+  const title = `${where} · ${card.ratio === 'auto' ? 'Auto' : card.ratio} ${card.tier}`;
   const result = card.result;
   const downloadUrl = useMemo(
     () => (result ? URL.createObjectURL(new Blob([result.bytes], { type: result.mime })) : undefined),
@@ -113,7 +116,7 @@ function JobItem(props: {
         <div class="ff-row ff-actions">
           {card.phase === 'place_failed' && (
             <Button secondary onClick={() => props.onPlaceInNewFrame(card.key)}>
-              Place in a new frame
+              {card.fromAnotherFile ? 'Place here' : 'Place in a new frame'}
             </Button>
           )}
           <a class="ff-link" href={downloadUrl} download={result.fileName}>

@@ -3,7 +3,9 @@
 import { Button, Disclosure, Textbox } from '@create-figma-plugin/ui';
 import { useEffect, useState } from 'preact/hooks';
 import { OUTPUT_FORMATS, QUALITIES } from '../../core/formats';
+import { MAX_REFERENCE_MAX_EDGE, MIN_REFERENCE_MAX_EDGE } from '../../core/limits';
 import { type Settings, SettingsSchema } from '../../core/messages';
+import { proxyUrlProblem } from '../network-access';
 
 type Draft = Record<'proxyUrl' | 'token' | 'referenceMaxEdge' | 'density', string> &
   Pick<Settings, 'quality' | 'outputFormat'>;
@@ -24,6 +26,8 @@ export function SettingsPanel(props: {
   open: boolean;
   onToggle: () => void;
   onSave: (s: Settings) => void;
+  /** The origins the built manifest allows; a proxy URL elsewhere is refused. Unset: not checked. */
+  allowedOrigins?: readonly string[] | undefined;
 }) {
   const [draft, setDraft] = useState<Draft>(() => draftOf(props.settings));
   const [problem, setProblem] = useState<string>();
@@ -41,7 +45,16 @@ export function SettingsPanel(props: {
     });
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      setProblem(`Not saved: ${String(issue?.path[0] ?? 'a setting')} ${issue?.message ?? 'is invalid'}.`);
+      setProblem(
+        issue?.path[0] === 'referenceMaxEdge'
+          ? `Not saved: referenceMaxEdge must be a whole number from ${MIN_REFERENCE_MAX_EDGE} to ${MAX_REFERENCE_MAX_EDGE} px.`
+          : `Not saved: ${String(issue?.path[0] ?? 'a setting')} ${issue?.message ?? 'is invalid'}.`,
+      );
+      return;
+    }
+    const unreachable = props.allowedOrigins && proxyUrlProblem(parsed.data.proxyUrl, props.allowedOrigins);
+    if (unreachable) {
+      setProblem(unreachable);
       return;
     }
     setProblem(undefined);
