@@ -233,6 +233,8 @@ async function buildPlayground() {
     format: 'esm',
     target: 'es2022',
     platform: 'browser',
+    // Figma's theme variables, read as text: the playground injects them into the panel as Figma does.
+    loader: { '.css': 'text' },
     plugins: [inlineSandboxWorker, writePage],
   });
 }
