@@ -483,8 +483,9 @@ export class FakeNode {
     child.#detach();
     this.#children.splice(Math.max(0, Math.min(index, this.#children.length)), 0, child);
     child.#parent = this;
+    // Pages are the document's own structure (PageNode changes are not DocumentChange entries here).
     if (created) {
-      if (child.page()) this.world.changed({ type: 'CREATE', id: child.id });
+      if (child.#type !== 'PAGE' && child.page()) this.world.changed({ type: 'CREATE', id: child.id });
     } else child.#change('parent');
   }
 
