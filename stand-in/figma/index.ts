@@ -165,14 +165,14 @@ export function createFigma(options: CreateFigmaOptions = {}) {
 
   // ---- clientStorage: async, Figma's copy in and out, 5 MB quota, shared by every file on the machine ----
   const storage = options.sharedStorage ?? new Map<string, unknown>();
-  for (const [key, value] of Object.entries(options.storage ?? {})) storage.set(key, hostClone(value));
+  for (const [key, value] of Object.entries(options.storage ?? {})) storage.set(key, hostClone(value, true));
   const clientStorage = {
     async getAsync(key: string): Promise<unknown> {
       const value = storage.get(String(key));
       return value === undefined ? undefined : clone(value);
     },
     async setAsync(key: string, value: unknown): Promise<void> {
-      const copy = hostClone(value);
+      const copy = hostClone(value, true);
       let total = storageSize(String(key), copy);
       for (const [k, v] of storage) if (k !== key) total += storageSize(k, v);
       if (total > CLIENT_STORAGE_QUOTA) throw new Error('clientStorage quota of 5 MB exceeded');

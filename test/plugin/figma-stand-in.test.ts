@@ -246,6 +246,8 @@ describe('Figma stand-in: as strict as the documentation', () => {
       expect(() => f.figma.ui.postMessage(['BAD', { refused }])).toThrow(/Figma cannot copy/);
       await expect(f.figma.clientStorage.setAsync('bad', [refused])).rejects.toThrow(/Figma cannot copy/);
     }
+    // clientStorage documents no Date, unlike postMessage.
+    await expect(f.figma.clientStorage.setAsync('when', { when })).rejects.toThrow(/Date into clientStorage/);
     const loop: Record<string, unknown> = {};
     loop.self = loop;
     expect(() => f.figma.ui.postMessage(loop)).toThrow(/contains itself/);
