@@ -436,7 +436,9 @@ export function createFigma(options: CreateFigmaOptions = {}) {
 
   /**
    * An instance with its sub-layers, as if placed from a library. Sub-layer ids are
-   * `I<instance id>;<main component layer id>` (https://developers.figma.com/docs/plugins/api/properties/nodes-id).
+   * `I<instance id>;<main component layer id>`: the plugin docs only say ids are strings like `1:3`
+   * (https://developers.figma.com/docs/plugins/api/properties/nodes-id); this form is what plugins meet in
+   * real files (e.g. `I12740:17806;12740:17793`, https://github.com/gethopp/figma-mcp-bridge/pull/25).
    */
   function instance(width: number, height: number, sublayers: readonly SublayerSpec[], o: NodeOptions = {}): FakeNode {
     const node = add('INSTANCE', width, height, o);
