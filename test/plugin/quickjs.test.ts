@@ -69,7 +69,7 @@ describe('build/main.js on QuickJS', () => {
     expect(readImageHeader(images[0]!.bytes)).toEqual({ format: 'png', width: 2048, height: 512 });
   });
 
-  it('placement: the image fills the target with provenance and Regenerate; a refused request is answered', async () => {
+  it('placement, then NOTIFY and RESIZE: the image fills the target with provenance and Regenerate; a refused request is answered', async () => {
     let target!: FakeNode;
     const p = await loadPluginInQuickJS({
       setup: (f) => {
@@ -95,6 +95,12 @@ describe('build/main.js on QuickJS', () => {
       'REFERENCES_EXPORTED',
     );
     expect(refused.error).toMatch(/reference size must be 256–4096 px/);
+
+    p.send('NOTIFY', { message: 'y'.repeat(150), error: true });
+    p.send('RESIZE', { width: 420, height: 700 });
+    await p.fake.settle();
+    expect(p.fake.notifications.at(-1)).toMatchObject({ error: true, message: `${'y'.repeat(99)}…` });
+    expect(p.fake.ui.size).toEqual({ width: 420, height: 700 });
   });
 
   it('relaunch: run from the Regenerate button, the panel is pre-filled from the layer', async () => {
