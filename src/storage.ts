@@ -149,13 +149,45 @@ function usedBytes(except: string): number {
 
 export class StorageFullError extends Error {}
 
+/** When each file last opened Framefill (document id → ms), so room is made from the longest unopened. */
+export const FILES_KEY = 'framefill.files';
+const FilesIndexSchema = z.record(z.string().regex(DOCUMENT_ID), z.number());
+let filesIndex: Record<string, number> = {};
+let currentDocument = '';
+
+const FILE_KEY = /^framefill\.file\.([0-9a-z]+)\.(tray|placedJobs|pendingJobs)$/;
+
+/**
+ * Frees room by dropping other files' trays and placed-job records, the files unopened longest first (a
+ * file missing from the index first of all). Pending jobs are never dropped: they may be paid images.
+ */
+async function makeRoom(size: number, key: string): Promise<boolean> {
+  const droppable = [...sizes.keys()]
+    .map((k) => ({ key: k, match: FILE_KEY.exec(k) }))
+    .filter(({ match }) => match && match[1] !== currentDocument && match[2] !== 'pendingJobs')
+    .sort((a, b) => (filesIndex[a.match?.[1] ?? ''] ?? 0) - (filesIndex[b.match?.[1] ?? ''] ?? 0));
+  for (const { key: other } of droppable) {
+    if (usedBytes(key) + size <= BUDGET_BYTES) return true;
+    await remove(other).catch(() => undefined);
+  }
+  return usedBytes(key) + size <= BUDGET_BYTES;
+}
+
 async function write(key: string, value: unknown): Promise<void> {
   const size = storedSize(key, value);
-  if (usedBytes(key) + size > BUDGET_BYTES && size > (sizes.get(key) ?? 0)) {
+  if (usedBytes(key) + size > BUDGET_BYTES && size > (sizes.get(key) ?? 0) && !(await makeRoom(size, key))) {
     throw new StorageFullError(key);
   }
   await figma.clientStorage.setAsync(key, value);
   sizes.set(key, size);
+}
+
+/** Records that this file opened Framefill now. */
+async function touchFile(id: string): Promise<void> {
+  const parsed = FilesIndexSchema.safeParse(await figma.clientStorage.getAsync(FILES_KEY));
+  filesIndex = parsed.success ? parsed.data : {};
+  filesIndex[id] = Date.now();
+  await write(FILES_KEY, filesIndex);
 }
 
 async function remove(key: string): Promise<void> {
@@ -185,10 +217,12 @@ function migrateSettings(raw: unknown): unknown {
 
 export async function loadStorage(): Promise<Stored> {
   const id = documentId();
+  currentDocument = id;
   const keys = fileKeys(id);
   const reset: string[] = [];
   const notices: string[] = [];
   await measureStorage().catch(() => undefined);
+  await touchFile(id).catch(() => undefined);
 
   async function read<T>(key: string, label: keyof typeof LABELS, schema: Parser<T>, fallback: T): Promise<T> {
     let raw: unknown;

@@ -121,6 +121,33 @@ describe('pending jobs within clientStorage (5 MB per plugin)', () => {
     expect((await loadPlugin({ file: p.fake })).opened?.storage.pendingJobs).toEqual(jobs);
   });
 
+  it('room is made from the files unopened longest: their trays and placed records go, never their pending jobs', async () => {
+    // 40 other files, each with a full record of placed jobs (~170 kB): 6.8 MB, more than the 5 MB.
+    const placed = Array.from({ length: 500 }, (_, i) => ({
+      jobId: `${'j'.repeat(90)}${i}`,
+      nodeId: `${i}:${'9'.repeat(200 - 12)}`,
+    }));
+    const storage: Record<string, unknown> = {};
+    const opened: Record<string, number> = {};
+    for (let i = 0; i < 40; i++) {
+      const id = `otherfile${String(i).padStart(4, '0')}`;
+      storage[`framefill.file.${id}.placedJobs`] = placed;
+      opened[id] = 1_000 + i;
+    }
+    storage['framefill.file.otherfile0000.pendingJobs'] = { prompts: ['kept'], jobs: [] };
+    storage['framefill.files'] = opened;
+    const p = await loadPlugin({ storage });
+    p.send('SAVE_STORAGE', { pendingJobs: [pendingFor('1:2', { jobId: 'mine' })] });
+    await p.fake.settle();
+    expect(p.fake.notifications).toEqual([]);
+    const keys = [...p.fake.storage.keys()];
+    // The oldest went first; the most recently opened files keep their records.
+    expect(keys).not.toContain('framefill.file.otherfile0000.placedJobs');
+    expect(keys).toContain('framefill.file.otherfile0039.placedJobs');
+    expect(keys).toContain('framefill.file.otherfile0000.pendingJobs');
+    expect((await loadPlugin({ file: p.fake })).opened?.storage.pendingJobs.map((j) => j.jobId)).toEqual(['mine']);
+  });
+
   it('a save that would pass the budget is refused with a clear message, and what was saved stays', async () => {
     const p = await loadPlugin();
     const first = [pendingFor('1:2', { jobId: 'kept' })];

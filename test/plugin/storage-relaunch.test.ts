@@ -67,7 +67,7 @@ describe('opening the panel', () => {
     expect(storage.tray).toEqual([]);
     expect(storage.pendingJobs).toEqual([]);
     expect(storage.notice).toMatch(/settings and reference tray and pending jobs could not be read and were reset/);
-    expect(p.fake.storage.size).toBe(0);
+    expect([...p.fake.storage.keys()]).toEqual(['framefill.files']);
     expect(p.fake.uncaughtErrors).toEqual([]);
   });
 
