@@ -2,7 +2,7 @@
 // proxy job per target, its event stream, the result's bytes, PLACE_IMAGE exactly once per job.
 import type { Job, JobEvent } from '../core/api';
 import type { AspectRatio, Tier } from '../core/formats';
-import type { MainToPanelPayload, PendingJob, Provenance } from '../core/messages';
+import { type MainToPanelPayload, PanelToMain, type PendingJob, type Provenance } from '../core/messages';
 import type { Send } from './bridge';
 import type { ShownError } from './errors';
 import { downloadName } from './plan';
@@ -330,16 +330,30 @@ export class JobRunner {
     const result = job?.card.result;
     if (!job?.pending || !result) return;
     const requestId = `place-${job.pending.jobId}-${++this.counter}`;
-    this.placeRequests.set(requestId, key);
-    this.update(key, { phase: 'placing', error: undefined });
-    this.deps.send('PLACE_IMAGE', {
+    const request = {
       requestId,
       targetId,
       bytes: result.bytes,
       width: result.width,
       height: result.height,
       provenance: job.pending.provenance,
-    });
+    };
+    // A request the message schema refuses would never be answered: fail it here, keeping the bytes.
+    const checked = PanelToMain.PLACE_IMAGE.safeParse(request);
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      this.update(key, {
+        phase: 'place_failed',
+        error: {
+          code: 'internal',
+          message: `The image could not be placed (${issue?.path.join('.') ?? 'request'}: ${issue?.message ?? 'invalid'}). Download it instead.`,
+        },
+      });
+      return;
+    }
+    this.placeRequests.set(requestId, key);
+    this.update(key, { phase: 'placing', error: undefined });
+    this.deps.send('PLACE_IMAGE', request);
   }
 
   private addPending(pending: PendingJob): void {

@@ -91,6 +91,61 @@ describe('an export the main thread could not carry out', () => {
   });
 });
 
+const PNG_HEADER = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** A proxy whose job `jobId` has completed at 1280×720. */
+function completedJobProxy(jobId: string): typeof fetch {
+  return (async (input: RequestInfo | URL) => {
+    const url = String(input);
+    if (url.endsWith('/events')) {
+      const completed = { id: jobId, width: 1280, height: 720, mime: 'image/png', bytes: 8, url: '/x' };
+      return new Response(`event: completed\ndata: ${JSON.stringify(completed)}\n\n`, {
+        headers: { 'content-type': 'text/event-stream' },
+      });
+    }
+    if (url.endsWith('/image')) return new Response(PNG_HEADER, { headers: { 'content-type': 'image/png' } });
+    if (url.endsWith('/v1/capabilities')) return Response.json(CAPABILITIES);
+    return fakeProxy()(input);
+  }) as typeof fetch;
+}
+
+describe('a placement the message schema would refuse', () => {
+  it('fails at once with a sentence and keeps the image to download, instead of waiting forever', async () => {
+    const jobId = '0f8fad5b-d9cb-469f-a165-70867728950e';
+    const main = new FakeMain();
+    render(<Panel bridge={main} defaultProxyUrl="http://localhost:8787" fetch={completedJobProxy(jobId)} />);
+    main.emit('STORAGE_LOADED', {
+      settings: DEFAULT_SETTINGS,
+      tray: [],
+      // Written by some other version: a model name longer than the message schema takes.
+      pendingJobs: [
+        {
+          jobId,
+          proxyUrl: 'http://localhost:8787',
+          targetId: '1:2',
+          targetName: 'Hero',
+          provenance: {
+            prompt: 'Dunes at dawn',
+            aspectRatio: '16:9',
+            resolution: '1K',
+            model: 'm'.repeat(300),
+            jobId,
+            referenceIds: [],
+            costCredits: 6,
+            createdAt: '2026-03-01T10:00:00.000Z',
+          },
+        },
+      ],
+      relaunch: null,
+    });
+    for (let i = 0; i < 4; i++) await settle();
+    expect(main.sentNamed('PLACE_IMAGE')).toEqual([]);
+    expect(screen.getByText('Generated, but could not be placed.')).toBeTruthy();
+    expect(screen.getByRole('alert').textContent).toContain('could not be placed (provenance.model');
+    expect(screen.getByText('Download')).toBeTruthy();
+  });
+});
+
 describe('an image from another file', () => {
   it('is offered to place here or download, and placed in a new frame only when asked', async () => {
     const jobId = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
@@ -111,21 +166,8 @@ describe('an image from another file', () => {
         createdAt: '2026-03-01T10:00:00.000Z',
       },
     };
-    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-    const fetchImpl = (async (input: RequestInfo | URL) => {
-      const url = String(input);
-      if (url.endsWith('/events')) {
-        const completed = { id: jobId, width: 1280, height: 720, mime: 'image/png', bytes: png.length, url: '/x' };
-        return new Response(`event: completed\ndata: ${JSON.stringify(completed)}\n\n`, {
-          headers: { 'content-type': 'text/event-stream' },
-        });
-      }
-      if (url.endsWith('/image')) return new Response(png, { headers: { 'content-type': 'image/png' } });
-      if (url.endsWith('/v1/capabilities')) return Response.json(CAPABILITIES);
-      return fakeProxy()(input);
-    }) as typeof fetch;
     const main = new FakeMain();
-    render(<Panel bridge={main} defaultProxyUrl="http://localhost:8787" fetch={fetchImpl} />);
+    render(<Panel bridge={main} defaultProxyUrl="http://localhost:8787" fetch={completedJobProxy(jobId)} />);
     main.emit('STORAGE_LOADED', { settings: DEFAULT_SETTINGS, tray: [], pendingJobs: [pending], relaunch: null });
     main.emit('SELECTION_CHANGED', { targets: [], unusable: [], selectionCount: 0 });
     for (let i = 0; i < 4; i++) await settle();
