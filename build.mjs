@@ -30,15 +30,41 @@ export function proxyOriginFrom(value) {
 }
 let proxyOrigin = '';
 
+/**
+ * The manifest's `id`. Figma assigns a plugin's id when it is first published, and plugin data written
+ * under one id cannot be read under another (https://developers.figma.com/docs/plugins/manifest/,
+ * https://developers.figma.com/docs/plugins/api/properties/nodes-setplugindata), so a publisher keeps
+ * Figma's id in FRAMEFILL_PLUGIN_ID or package.json's `framefill.figmaPluginId`; builds without one get
+ * the development id.
+ */
+export const DEVELOPMENT_PLUGIN_ID = 'framefill-gpt-image';
+export function pluginIdFrom(env, packageJson) {
+  const given = (env ?? '').trim() || String(packageJson?.framefill?.figmaPluginId ?? '').trim();
+  if (!given) return DEVELOPMENT_PLUGIN_ID;
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(given)) {
+    throw new Error(
+      `FRAMEFILL_PLUGIN_ID (or package.json's framefill.figmaPluginId) must be the id Figma gave the plugin, letters and digits only (got "${given}").`,
+    );
+  }
+  return given;
+}
+let pluginId = DEVELOPMENT_PLUGIN_ID;
+
+/** The origins the built manifest lets the panel reach (Figma blocks the rest with a CSP error). */
+export function allowedOrigins(proxyOrigin = '') {
+  const { allowedDomains, devAllowedDomains } = manifest(proxyOrigin).networkAccess;
+  return [...allowedDomains, ...devAllowedDomains].filter((domain) => domain !== 'none');
+}
+
 function fail(message) {
   console.error(`build: ${message}`);
   process.exit(1);
 }
 
-export function manifest(proxyOrigin = '') {
+export function manifest(proxyOrigin = '', id = DEVELOPMENT_PLUGIN_ID) {
   return {
     name: 'Framefill',
-    id: 'framefill-gpt-image',
+    id,
     api: '1.0.0',
     main: 'build/main.js',
     ui: 'build/ui.html',
@@ -80,8 +106,10 @@ async function buildMain() {
     entryPoints: [path.join(root, 'src/main.ts')],
     outfile: path.join(out, 'main.js'),
     format: 'iife',
-    // Figma's sandbox runs modern JavaScript, ES2020 and beyond:
-    // https://developers.figma.com/docs/plugins/how-plugins-run/
+    // Figma runs main.js in a JavaScript VM compiled to WebAssembly (QuickJS). test/plugin/quickjs.test.ts
+    // runs this bundle there unchanged, with every built-in newer than ES2020 taken away, and the es2022 and
+    // esnext bundles too: QuickJS refuses none of them. es2020 costs ~140 bytes over esnext and keeps the
+    // bundle within what an older QuickJS in Figma would parse (optional chaining and `??` are its newest).
     target: 'es2020',
     platform: 'neutral',
     // zod is most of the bundle; Figma parses main.js on every run, so keep it small.
@@ -102,7 +130,10 @@ async function buildUi() {
     jsxImportSource: 'preact',
     loader: { '.module.css': 'local-css', '.css': 'css' },
     minify: true,
-    define: { __FRAMEFILL_DEFAULT_PROXY_URL__: JSON.stringify(proxyOrigin || DEV_ORIGIN) },
+    define: {
+      __FRAMEFILL_DEFAULT_PROXY_URL__: JSON.stringify(proxyOrigin || DEV_ORIGIN),
+      __FRAMEFILL_ALLOWED_ORIGINS__: JSON.stringify(allowedOrigins(proxyOrigin)),
+    },
     plugins: [figmaCssPlugin, inlineIntoHtml],
   });
 }
@@ -202,6 +233,8 @@ async function buildPlayground() {
     format: 'esm',
     target: 'es2022',
     platform: 'browser',
+    // Figma's theme variables, read as text: the playground injects them into the panel as Figma does.
+    loader: { '.css': 'text' },
     plugins: [inlineSandboxWorker, writePage],
   });
 }
@@ -220,11 +253,14 @@ function runTypecheck() {
 async function main() {
   try {
     proxyOrigin = proxyOriginFrom(process.env.FRAMEFILL_PROXY_ORIGIN);
+    const packageFile = path.join(root, 'package.json');
+    const packageJson = existsSync(packageFile) ? JSON.parse(readFileSync(packageFile, 'utf8')) : {};
+    pluginId = pluginIdFrom(process.env.FRAMEFILL_PLUGIN_ID, packageJson);
   } catch (error) {
     fail(error.message);
   }
   mkdirSync(out, { recursive: true });
-  writeFileSync(path.join(root, 'manifest.json'), `${JSON.stringify(manifest(proxyOrigin), null, 2)}\n`);
+  writeFileSync(path.join(root, 'manifest.json'), `${JSON.stringify(manifest(proxyOrigin, pluginId), null, 2)}\n`);
   if (typecheck) runTypecheck();
   const contexts = (
     await Promise.all(proxyOnly ? [buildProxy()] : [buildMain(), buildUi(), buildProxy(), buildPlayground()])

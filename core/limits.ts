@@ -21,6 +21,12 @@ export const CLIENT_STORAGE_MAX_BYTES = 5 * 1024 * 1024;
 /** Long edge of an exported reference (the panel's setting; DESIGN.md §9). */
 export const DEFAULT_REFERENCE_MAX_EDGE = 2048;
 export const MIN_REFERENCE_MAX_EDGE = 256;
+/**
+ * The largest long edge Settings offers and EXPORT_REFERENCES accepts: one number for both, so a saved setting
+ * can never ask for an export the message schema refuses. 4096 keeps one export's pixels at 64 MB while
+ * Figma's sandbox holds it (16 references at 8192 would need 4 GB), and is Figma's own createImage limit.
+ */
+export const MAX_REFERENCE_MAX_EDGE = FIGMA_MAX_IMAGE_EDGE;
 export const DEFAULT_DENSITY = 2;
 
 /**

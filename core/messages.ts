@@ -6,12 +6,11 @@ import { ASPECT_RATIOS, FIXED_RATIOS } from './formats';
 import {
   DEFAULT_DENSITY,
   DEFAULT_REFERENCE_MAX_EDGE,
-  FIGMA_MAX_IMAGE_EDGE,
+  MAX_REFERENCE_MAX_EDGE,
   MAX_REFERENCES,
   MIN_REFERENCE_MAX_EDGE,
   NOTIFY_MAX_CHARS,
   PROMPT_MAX_CHARS,
-  REFERENCE_MAX_EDGE,
 } from './limits';
 import { DEFAULT_QUALITY } from './pricing';
 
@@ -62,7 +61,7 @@ export const SettingsSchema = z.object({
     .number()
     .int()
     .min(MIN_REFERENCE_MAX_EDGE)
-    .max(REFERENCE_MAX_EDGE)
+    .max(MAX_REFERENCE_MAX_EDGE)
     .default(DEFAULT_REFERENCE_MAX_EDGE),
   density: z.number().min(0.5).max(4).default(DEFAULT_DENSITY),
   useTargetAsReference: z.boolean().default(false),
@@ -89,6 +88,11 @@ export const PendingJobSchema = z.object({
   targetId: NodeId.nullable(),
   targetName: z.string(),
   provenance: ProvenanceSchema,
+  /**
+   * Left by a version that kept pending jobs per machine, not per file: the file it came from is unknown, so
+   * the panel offers its image to place here or download, and never places it by itself.
+   */
+  fromAnotherFile: z.boolean().optional(),
 });
 export type PendingJob = z.infer<typeof PendingJobSchema>;
 export const PendingJobsSchema = z.array(PendingJobSchema).max(500);
@@ -130,6 +134,8 @@ export const MainToPanel = {
     requestId: RequestId,
     nodeIds: z.array(NodeId),
     missing: z.array(z.string()),
+    /** Set when the request could not be carried out (refused or failed): a sentence for the user. */
+    error: z.string().optional(),
   }),
   IMAGE_PLACED: z.object({ requestId: RequestId, nodeId: NodeId, createdFrame: z.boolean() }),
   PLACE_FAILED: z.object({ requestId: RequestId, code: z.enum(PLACE_FAILURE_CODES), message: z.string() }),
@@ -150,7 +156,7 @@ export const PanelToMain = {
   EXPORT_REFERENCES: z.object({
     requestId: RequestId,
     nodeIds: z.array(NodeId).min(1).max(MAX_REFERENCES),
-    maxEdge: z.number().int().min(16).max(FIGMA_MAX_IMAGE_EDGE),
+    maxEdge: z.number().int().min(16).max(MAX_REFERENCE_MAX_EDGE),
   }),
   PLACE_IMAGE: z.object({
     requestId: RequestId,
@@ -188,10 +194,14 @@ export function parseMessage<S extends Record<string, z.ZodType>>(schemas: S, ra
     return { ok: false, reason: 'not a [NAME, payload] message' };
   }
   const [name, payload] = raw as [string, unknown];
-  if (!Object.hasOwn(schemas, name)) return { ok: false, reason: `unknown message ${name.slice(0, 60)}` };
+  // Not Object.hasOwn (ES2022): the sandbox bundle keeps to ES2020's built-ins (test/plugin/quickjs.test.ts).
+  if (!Object.keys(schemas).includes(name)) return { ok: false, reason: `unknown message ${name.slice(0, 60)}` };
   const result = (schemas[name] as z.ZodType).safeParse(payload);
-  if (!result.success)
-    return { ok: false, reason: `invalid ${name}: ${result.error.issues[0]?.message ?? 'bad payload'}` };
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+    return { ok: false, reason: `invalid ${name}: ${where}${issue?.message ?? 'bad payload'}` };
+  }
   return { ok: true, message: { name, payload: result.data } as MessageOf<S> };
 }
 

@@ -3,3 +3,8 @@ declare module 'playground:sandbox-worker' {
   const source: string;
   export default source;
 }
+// Figma's theme variables as text (build.mjs loads this CSS file as a string for the playground).
+declare module '@create-figma-plugin/ui/css/theme.css' {
+  const css: string;
+  export default css;
+}

@@ -1,6 +1,8 @@
 // The playground page: a canvas of frames (drawn from the sandbox worker's document), the plugin window
 // with build/ui.html in a sandboxed iframe, and the bridge between them that Figma would be.
+
 import workerSource from 'playground:sandbox-worker';
+import themeCss from '@create-figma-plugin/ui/css/theme.css';
 import { SettingsSchema } from '../core/messages';
 import { type NodeView, type PageToSandbox, SandboxToPage, type Snapshot } from './protocol';
 import { boundsOf, draw, fitView, toDocument, toScreen, type View } from './renderer';
@@ -96,14 +98,72 @@ function openPluginWindow(ui: Extract<SandboxToPage, { kind: 'show-ui' }>): void
   const frame = document.createElement('iframe');
   // allow-scripts without allow-same-origin: the panel's origin is "null", as in Figma, so the proxy's
   // CORS rule for null origins is exercised for real. https://developers.figma.com/docs/plugins/making-network-requests
-  frame.setAttribute('sandbox', 'allow-scripts');
+  // allow-downloads: plugins download files from their iframe with <a download> in Figma (public plugins do
+  // it, e.g. export tools), which Chromium blocks in a sandboxed frame without this flag; Figma's docs do not
+  // list its iframe's flags, so only what the panel uses is granted.
+  frame.setAttribute('sandbox', 'allow-scripts allow-downloads');
   frame.title = `${ui.title} plugin`;
-  frame.srcdoc = ui.html;
+  frame.srcdoc = themedPanel(ui.html, theme);
   iframe = frame;
   sizeIframe(ui.width, ui.height);
   pluginBody.replaceChildren(frame);
   pluginWindow.hidden = !ui.visible;
 }
+
+// ---- Figma's theme: the page follows the system's light or dark preference until the toggle is used ----
+
+type Theme = 'light' | 'dark';
+const systemDark = window.matchMedia('(prefers-color-scheme: dark)');
+let theme: Theme = systemDark.matches ? 'dark' : 'light';
+let themeChosen = false;
+const themeToggle = element('theme-toggle', HTMLButtonElement);
+
+/** Figma's colour variables for a theme, as `themeColors: true` injects them (create-figma-plugin's copy). */
+function themeVariables(name: Theme): string {
+  const start = themeCss.indexOf(`:root .figma-${name} {`);
+  if (start < 0) return '';
+  const end = themeCss.indexOf('}', start);
+  return `:root {${themeCss.slice(themeCss.indexOf('{', start) + 1, end)}}`;
+}
+
+/**
+ * Lets the page change the panel's theme while it runs, as Figma does when the user switches theme: the
+ * class on <html> and the variables change in place (https://developers.figma.com/docs/plugins/css-variables/).
+ */
+const THEME_LISTENER = `window.addEventListener('message', function (event) {
+  var theme = event.source === parent && event.data && event.data.figmaTheme;
+  if (!theme) return;
+  document.documentElement.classList.remove('figma-light', 'figma-dark');
+  document.documentElement.classList.add('figma-' + theme.name);
+  document.getElementById('figma-style').textContent = theme.css;
+});`;
+
+/** build/ui.html as Figma shows it with themeColors: the theme class on <html>, the variables in <head>. */
+function themedPanel(html: string, name: Theme): string {
+  return html
+    .replace(/<html([^>]*)>/, `<html$1 class="figma-${name}">`)
+    .replace(
+      '<head>',
+      () => `<head>\n<style id="figma-style">${themeVariables(name)}</style>\n<script>${THEME_LISTENER}</script>`,
+    );
+}
+
+function applyTheme(next: Theme): void {
+  theme = next;
+  document.documentElement.dataset.theme = next;
+  themeToggle.setAttribute('aria-pressed', String(next === 'dark'));
+  themeToggle.textContent = next === 'dark' ? 'Dark theme' : 'Light theme';
+  iframe?.contentWindow?.postMessage({ figmaTheme: { name: next, css: themeVariables(next) } }, '*');
+  render();
+}
+
+themeToggle.addEventListener('click', () => {
+  themeChosen = true;
+  applyTheme(theme === 'dark' ? 'light' : 'dark');
+});
+systemDark.addEventListener('change', (event) => {
+  if (!themeChosen) applyTheme(event.matches ? 'dark' : 'light');
+});
 
 function sizeIframe(width: number, height: number): void {
   if (!iframe) return;
@@ -366,4 +426,5 @@ window.playground = {
   },
 };
 
+applyTheme(theme);
 start().catch((error: unknown) => showToast(String(error instanceof Error ? error.message : error), true));

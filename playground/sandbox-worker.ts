@@ -88,6 +88,8 @@ host.addEventListener('message', (event) => {
     case 'panel':
       // A message from a panel whose run has ended goes nowhere, as in Figma once the plugin has closed.
       if (run && !run.closed && message.run === run.id) fake.sendRawFromPanel(message.pluginMessage);
+      // Notifications and errors the message causes are not document changes: report after it is handled.
+      hostTimers.setTimeout(scheduleReport, 0);
       return;
   }
 });
@@ -97,9 +99,22 @@ function boot(code: string, page: string, storage: Record<string, unknown>): voi
   html = page;
   fake = createFigma({ storage });
   buildScene(fake);
-  // The stand-in has no change events; the document is small, so a cheap diff keeps the canvas current.
-  setInterval(report, 50);
+  // The canvas follows the document as Figma's `documentchange` batches report it, and the selection as
+  // `selectionchange` does (https://developers.figma.com/docs/plugins/api/properties/figma-on).
+  fake.watchChanges(scheduleReport);
+  fake.figma.on('selectionchange', scheduleReport);
   report();
+}
+
+let reportScheduled = false;
+/** One report per turn of the event loop, however many changes arrived in it. */
+function scheduleReport(): void {
+  if (reportScheduled) return;
+  reportScheduled = true;
+  hostTimers.setTimeout(() => {
+    reportScheduled = false;
+    report();
+  }, 0);
 }
 
 function nodeById(id: string): FakeNode | undefined {
@@ -264,6 +279,23 @@ function sandboxFigma(fake: FakeFigma, current: Run): unknown {
         if (message) real.notify(message);
         closeRun();
       },
+    },
+    notify: {
+      value(message: string, options?: { error?: boolean; timeout?: number }) {
+        const handler = real.notify(message, options);
+        scheduleReport();
+        return handler;
+      },
+    },
+    viewport: {
+      value: Object.create(real.viewport, {
+        scrollAndZoomIntoView: {
+          value(nodes: readonly FakeNode[]) {
+            real.viewport.scrollAndZoomIntoView(nodes);
+            scheduleReport();
+          },
+        },
+      }),
     },
   });
 }

@@ -15,6 +15,23 @@ export type PanelHandlers = {
   [N in PanelToMainName]?: (payload: PanelToMainPayload<N>) => void | Promise<void>;
 };
 
+/** A refused request the panel is waiting on: its name, its request id and why it was refused. */
+export interface Refused {
+  name: PanelToMainName;
+  requestId: string;
+  reason: string;
+}
+
+/** The request id of a refused `[NAME, {requestId}]`, so the waiting panel can be answered. */
+function refusedRequest(raw: unknown, reason: string): Refused | undefined {
+  if (!Array.isArray(raw) || raw.length !== 2 || typeof raw[0] !== 'string') return undefined;
+  const [name, payload] = raw as [string, unknown];
+  if (!Object.keys(PanelToMain).includes(name) || !payload || typeof payload !== 'object') return undefined;
+  const requestId = (payload as { requestId?: unknown }).requestId;
+  if (typeof requestId !== 'string' || requestId.length < 1 || requestId.length > 100) return undefined;
+  return { name: name as PanelToMainName, requestId, reason };
+}
+
 export function describeError(error: unknown): string {
   // Errors thrown by the host API may come from another realm, so `instanceof Error` is not reliable.
   if (error && typeof error === 'object' && 'message' in error) return String((error as { message: unknown }).message);
@@ -35,13 +52,22 @@ export interface Listening {
  * Receives what the panel posts as `parent.postMessage({pluginMessage: [NAME, payload]}, '*')`; Figma passes
  * the pluginMessage to `figma.ui.onmessage`: https://developers.figma.com/docs/plugins/creating-ui
  */
-export function listen(handlers: PanelHandlers): Listening {
+export function listen(handlers: PanelHandlers, onRefused?: (refused: Refused) => void): Listening {
   let ignored = 0;
   figma.ui.onmessage = (raw: unknown) => {
     const parsed = parseMessage(PanelToMain, raw);
     if (!parsed.ok) {
       ignored++;
       console.warn(`Framefill: ignored a panel message (${parsed.reason}).`);
+      // A refused request would leave the panel waiting forever: answer it with the reason.
+      const refused = refusedRequest(raw, parsed.reason);
+      if (refused && onRefused) {
+        try {
+          onRefused(refused);
+        } catch (error) {
+          console.warn(`Framefill: could not answer a refused ${refused.name}: ${describeError(error)}`);
+        }
+      }
       return;
     }
     const { name, payload } = parsed.message;

@@ -1,13 +1,14 @@
 // Plugin main thread (Figma's sandbox: no DOM, no network). Shows the panel, reports the selection as
 // image targets, exports references, places generated images and keeps the panel's storage.
+import { MAX_REFERENCE_MAX_EDGE, MAX_REFERENCES, MIN_REFERENCE_MAX_EDGE } from '../core/limits';
 import type { MainToPanelPayload } from '../core/messages';
 import { notifyText } from '../core/messages';
-import { listen, send } from './bridge';
+import { listen, type Refused, send } from './bridge';
 import { placeImage } from './place';
 import { decodeProvenance, PROVENANCE_KEY } from './provenance';
 import { exportReferences } from './references';
 import { describeSelection, type LastKnownPlace } from './selection';
-import { loadStorage, type Stored, savePlacedJob, saveStorage } from './storage';
+import { loadStorage, StorageFullError, type Stored, savePlacedJob, saveStorage } from './storage';
 
 // create-figma-plugin's showUI expects a JS-only UI; ui.html is a whole page, so call Figma directly.
 // themeColors gives the panel Figma's light/dark CSS variables: https://developers.figma.com/docs/plugins/creating-ui
@@ -56,62 +57,95 @@ async function relaunchTarget(): Promise<MainToPanelPayload<'STORAGE_LOADED'>['r
 
 const relaunch = relaunchTarget().catch(() => null);
 
-listen({
-  async PANEL_READY() {
-    const loaded = await stored;
-    density = loaded.settings.density;
-    const relaunched = await relaunch;
-    const notices = [loaded.notice];
-    if (figma.command === RELAUNCH_COMMAND && !relaunched) {
-      notices.push("This layer's Framefill details could not be read: write a new prompt.");
-    }
-    const notice = notices.filter(Boolean).join(' ');
-    send('STORAGE_LOADED', {
-      settings: loaded.settings,
-      tray: loaded.tray,
-      pendingJobs: loaded.pendingJobs,
-      relaunch: relaunched,
-      ...(notice ? { notice } : {}),
+/** Answers a request the message schema refused, so the panel never waits on it forever. */
+function answerRefused({ name, requestId, reason }: Refused): void {
+  const detail = reason.replace(/^invalid [A-Z_]+: /, '');
+  if (name === 'EXPORT_REFERENCES') {
+    send('REFERENCES_EXPORTED', {
+      requestId,
+      nodeIds: [],
+      missing: [],
+      error: /^maxEdge\b/.test(detail)
+        ? `Framefill could not export the references: the reference size must be ${MIN_REFERENCE_MAX_EDGE}–${MAX_REFERENCE_MAX_EDGE} px (${detail}). Change it in Settings and try again.`
+        : `Framefill could not export the references: the request was refused (${detail}). Try again with at most ${MAX_REFERENCES} references.`,
     });
-    panelReady = true;
-    postSelection();
+  } else if (name === 'PLACE_IMAGE') {
+    send('PLACE_FAILED', {
+      requestId,
+      code: 'place_failed',
+      message: `The image could not be placed: the request was refused (${detail}). The image is kept in the panel.`,
+    });
+  }
+}
+
+listen(
+  {
+    async PANEL_READY() {
+      const loaded = await stored;
+      density = loaded.settings.density;
+      const relaunched = await relaunch;
+      const notices = [loaded.notice];
+      if (figma.command === RELAUNCH_COMMAND && !relaunched) {
+        notices.push("This layer's Framefill details could not be read: write a new prompt.");
+      }
+      const notice = notices.filter(Boolean).join(' ');
+      send('STORAGE_LOADED', {
+        settings: loaded.settings,
+        tray: loaded.tray,
+        pendingJobs: loaded.pendingJobs,
+        relaunch: relaunched,
+        ...(notice ? { notice } : {}),
+      });
+      panelReady = true;
+      postSelection();
+    },
+    EXPORT_REFERENCES(request) {
+      // One request at a time, so two overlapping requests never interleave their exports; a failed one never
+      // stops the queue for the next.
+      const run = exportQueue.then(() => exportReferences(request));
+      exportQueue = run.catch(() => undefined);
+      return run;
+    },
+    async PLACE_IMAGE(request) {
+      const { placedJobs, documentId } = await stored;
+      const { jobId } = request.provenance;
+      // The panel may resend a job it placed if it closed before IMAGE_PLACED arrived: answer, don't place twice.
+      const already = placedJobs.find((placed) => placed.jobId === jobId);
+      const node = already ? await figma.getNodeByIdAsync(already.nodeId) : null;
+      if (already && node && !node.removed) {
+        send('IMAGE_PLACED', { requestId: request.requestId, nodeId: already.nodeId, createdFrame: false });
+        return;
+      }
+      const nodeId = await placeImage(request, { density, places });
+      if (nodeId) await savePlacedJob(documentId, placedJobs, { jobId, nodeId }).catch(() => undefined);
+    },
+    async SAVE_STORAGE(save) {
+      const { documentId } = await stored;
+      try {
+        await saveStorage(documentId, save);
+      } catch (error) {
+        // https://developers.figma.com/docs/plugins/api/figma-clientStorage — 5 MB per plugin, for every file.
+        figma.notify(
+          error instanceof StorageFullError
+            ? "Framefill's storage is full: running jobs won't resume if the panel closes. Keep it open."
+            : 'Framefill could not save its settings (storage is full or unavailable).',
+          { error: true },
+        );
+      }
+      if (save.settings && save.settings.density !== density) {
+        density = save.settings.density;
+        if (panelReady) postSelection();
+      }
+    },
+    NOTIFY({ message, error }) {
+      figma.notify(notifyText(message), { error: Boolean(error) });
+    },
+    RESIZE({ width, height }) {
+      figma.ui.resize(width, height);
+    },
   },
-  EXPORT_REFERENCES(request) {
-    // One request at a time, so two overlapping requests never interleave their exports.
-    exportQueue = exportQueue.then(() => exportReferences(request));
-    return exportQueue;
-  },
-  async PLACE_IMAGE(request) {
-    const { placedJobs } = await stored;
-    const { jobId } = request.provenance;
-    // The panel may resend a job it placed if it closed before IMAGE_PLACED arrived: answer, don't place twice.
-    const already = placedJobs.find((placed) => placed.jobId === jobId);
-    const node = already ? await figma.getNodeByIdAsync(already.nodeId) : null;
-    if (already && node && !node.removed) {
-      send('IMAGE_PLACED', { requestId: request.requestId, nodeId: already.nodeId, createdFrame: false });
-      return;
-    }
-    const nodeId = await placeImage(request, { density, places });
-    if (nodeId) await savePlacedJob(placedJobs, { jobId, nodeId }).catch(() => undefined);
-  },
-  async SAVE_STORAGE(save) {
-    try {
-      await saveStorage(save);
-    } catch {
-      figma.notify('Framefill could not save its settings (storage is full or unavailable).', { error: true });
-    }
-    if (save.settings && save.settings.density !== density) {
-      density = save.settings.density;
-      if (panelReady) postSelection();
-    }
-  },
-  NOTIFY({ message, error }) {
-    figma.notify(notifyText(message), { error: Boolean(error) });
-  },
-  RESIZE({ width, height }) {
-    figma.ui.resize(width, height);
-  },
-});
+  answerRefused,
+);
 
 // https://developers.figma.com/docs/plugins/api/properties/figma-on
 figma.on('selectionchange', () => {

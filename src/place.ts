@@ -7,7 +7,7 @@ import { FIGMA_MAX_IMAGE_EDGE } from '../core/limits';
 import { notifyText, type PanelToMainPayload, type PlaceFailureCode, type Provenance } from '../core/messages';
 import { describeError, send } from './bridge';
 import { encodeProvenance, PROVENANCE_KEY } from './provenance';
-import { IMAGE_TARGET_TYPES, type LastKnownPlace } from './selection';
+import { IMAGE_TARGET_TYPES, type LastKnownPlace, laysOutChildren } from './selection';
 
 export interface PlaceContext {
   density: number;
@@ -113,18 +113,53 @@ function newFrameForImage(name: string, width: number, height: number, density: 
   return frame;
 }
 
-/** A frame where a deleted target was, in its old parent if that still exists. */
-async function newFrameWhere(place: LastKnownPlace): Promise<FrameNode> {
+function pageOf(node: BaseNode): PageNode | null {
+  let n: BaseNode | null = node;
+  while (n && n.type !== 'PAGE') n = n.parent;
+  return n;
+}
+
+/**
+ * Whether a new frame may go into this old parent: it still exists, is on the page the designer is looking
+ * at (a frame on another page could not be selected or scrolled to: a page's selection holds only its own
+ * nodes, https://developers.figma.com/docs/plugins/api/PageNode#selection), and is neither an instance nor
+ * inside one (Figma refuses to insert there: https://developers.figma.com/docs/plugins/api/InstanceNode).
+ */
+function usableParent(parent: BaseNode | null): (BaseNode & ChildrenMixin) | undefined {
+  if (!parent || parent.removed || parent.type === 'DOCUMENT' || !('appendChild' in parent)) return undefined;
+  if (pageOf(parent) !== figma.currentPage) return undefined;
+  for (let n: BaseNode | null = parent; n && n.type !== 'PAGE'; n = n.parent) {
+    if (n.type === 'INSTANCE') return undefined;
+  }
+  return parent as BaseNode & ChildrenMixin;
+}
+
+/**
+ * A frame where a deleted target was: in its old parent when that parent can take it, at the target's old
+ * index in an auto-layout parent (which ignores x/y), with the target's rotation. `undefined` when the
+ * parent cannot take it: the caller places beside the selection on the current page instead.
+ */
+async function newFrameWhere(place: LastKnownPlace): Promise<FrameNode | undefined> {
+  const parent = usableParent(place.parentId ? await figma.getNodeByIdAsync(place.parentId) : null);
+  if (!parent) return undefined;
   const frame = figma.createFrame();
   frame.name = place.name;
   frame.resize(Math.max(0.01, place.width), Math.max(0.01, place.height));
-  const parent = place.parentId ? await figma.getNodeByIdAsync(place.parentId) : null;
-  if (parent && !parent.removed && 'appendChild' in parent && parent.type !== 'DOCUMENT') {
-    (parent as ChildrenMixin).appendChild(frame);
+  if (laysOutChildren(parent) && place.index !== null) {
+    parent.insertChild(Math.min(place.index, parent.children.length), frame);
+  } else if (parent.type !== 'PAGE') {
+    parent.appendChild(frame);
   }
+  // Rotation turns about the top-left corner and leaves x/y as they are, so set it before the position.
+  // https://developers.figma.com/docs/plugins/api/properties/nodes-rotation
+  if (place.rotation) frame.rotation = place.rotation;
   frame.x = place.x;
   frame.y = place.y;
   return frame;
+}
+
+function onCurrentPage(node: SceneNode): boolean {
+  return pageOf(node) === figma.currentPage;
 }
 
 interface Destination {
@@ -144,7 +179,9 @@ async function destinationFor(
   const node = await figma.getNodeByIdAsync(request.targetId);
   if (!node || node.removed) {
     const place = context.places.get(request.targetId);
-    const frame = place ? await newFrameWhere(place) : newFrameForImage(name, size.width, size.height, context.density);
+    const frame =
+      (place ? await newFrameWhere(place) : undefined) ??
+      newFrameForImage(place?.name ?? name, size.width, size.height, context.density);
     return { node: frame, createdFrame: true };
   }
   if (!IMAGE_TARGET_TYPES.has(node.type) || !('fills' in node)) {
@@ -182,7 +219,8 @@ export async function placeImage(
     // The manifest's relaunchButtons has `regenerate`; Figma then runs us with figma.command === 'regenerate'.
     // https://developers.figma.com/docs/plugins/api/properties/nodes-setrelaunchdata
     node.setRelaunchData({ regenerate: relaunchDescription(request.provenance) });
-    if (destination.createdFrame) {
+    // Selecting and scrolling only ever touch the page in view.
+    if (destination.createdFrame && onCurrentPage(node)) {
       figma.currentPage.selection = [node];
       figma.viewport.scrollAndZoomIntoView([node]);
     }

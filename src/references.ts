@@ -8,17 +8,48 @@ import { describeError, send } from './bridge';
 
 /**
  * SCALE 1 for a frame already within `maxEdge` (never upscale), otherwise pin its long edge with a WIDTH or
- * HEIGHT constraint: https://developers.figma.com/docs/plugins/api/ExportSettings
+ * HEIGHT constraint: https://developers.figma.com/docs/plugins/api/ExportSettings. The sizes are those of the
+ * exported image, i.e. the node's absolute bounds: a rotated frame's turned rectangle, not its width × height.
  */
 export function exportConstraint(width: number, height: number, maxEdge: number): ExportSettingsConstraints {
   if (Math.max(width, height) <= maxEdge) return { type: 'SCALE', value: 1 };
   return width >= height ? { type: 'WIDTH', value: maxEdge } : { type: 'HEIGHT', value: maxEdge };
 }
 
+/** The size of what exportAsync with useAbsoluteBounds renders: the node's absolute bounding box. */
+export function exportedBounds(node: SceneNode): { width: number; height: number } {
+  // https://developers.figma.com/docs/plugins/api/properties/nodes-absoluteboundingbox — null only for nodes
+  // with no geometry, which export nothing anyway.
+  const box = node.absoluteBoundingBox;
+  return box ? { width: box.width, height: box.height } : { width: node.width, height: node.height };
+}
+
+/** Always ends with REFERENCES_EXPORTED, with `error` set when the request as a whole failed. */
 export async function exportReferences(request: PanelToMainPayload<'EXPORT_REFERENCES'>): Promise<void> {
-  const { requestId, nodeIds, maxEdge } = request;
+  const { requestId, nodeIds } = request;
   const exported: string[] = [];
   const missing: string[] = [];
+  try {
+    await exportEach(request, exported, missing);
+  } catch (error) {
+    const left = nodeIds.filter((id) => !exported.includes(id) && !missing.includes(id));
+    send('REFERENCES_EXPORTED', {
+      requestId,
+      nodeIds: exported,
+      missing: [...missing, ...left],
+      error: `Figma could not export the references (${describeError(error)}). Try Generate again.`,
+    });
+    return;
+  }
+  send('REFERENCES_EXPORTED', { requestId, nodeIds: exported, missing });
+}
+
+async function exportEach(
+  request: PanelToMainPayload<'EXPORT_REFERENCES'>,
+  exported: string[],
+  missing: string[],
+): Promise<void> {
+  const { requestId, nodeIds, maxEdge } = request;
   for (const [index, nodeId] of nodeIds.entries()) {
     // getNodeById throws under "documentAccess": "dynamic-page"; the async lookup resolves null for a
     // deleted node: https://developers.figma.com/docs/plugins/migrating-to-dynamic-loading
@@ -29,12 +60,13 @@ export async function exportReferences(request: PanelToMainPayload<'EXPORT_REFER
     }
     try {
       const scene = node as SceneNode;
+      const bounds = exportedBounds(scene);
       // useAbsoluteBounds: the export is the frame's own rectangle, not its visible or render bounds.
       // https://developers.figma.com/docs/plugins/api/properties/nodes-exportasync
       const exportedBytes = await scene.exportAsync({
         format: 'PNG',
         useAbsoluteBounds: true,
-        constraint: exportConstraint(scene.width, scene.height, maxEdge),
+        constraint: exportConstraint(bounds.width, bounds.height, maxEdge),
       });
       // Figma hands back a plain Uint8Array over an ArrayBuffer; the typings only say ArrayBufferLike.
       const bytes = exportedBytes as Uint8Array<ArrayBuffer>;
@@ -52,5 +84,4 @@ export async function exportReferences(request: PanelToMainPayload<'EXPORT_REFER
       missing.push(nodeId);
     }
   }
-  send('REFERENCES_EXPORTED', { requestId, nodeIds: exported, missing });
 }

@@ -47,7 +47,18 @@ export interface LastKnownPlace {
   y: number;
   width: number;
   height: number;
+  rotation: number;
   parentId: string | null;
+  /** Its index among the parent's children when the parent lays them out (auto-layout), else null. */
+  index: number | null;
+}
+
+/**
+ * A frame or component whose children auto-layout places: their x/y are computed and their order is their
+ * place (https://developers.figma.com/docs/plugins/api/properties/nodes-layoutmode).
+ */
+export function laysOutChildren(node: BaseNode): node is FrameNode | ComponentNode {
+  return (node.type === 'FRAME' || node.type === 'COMPONENT') && node.layoutMode !== 'NONE';
 }
 
 export interface DescribedSelection {
@@ -79,7 +90,16 @@ export function describeSelection(selection: readonly SceneNode[], density: numb
         suggestedTier: suggestTier(width, height, ratio, density),
       });
       const parent = node.parent;
-      places.set(id, { name, x: node.x, y: node.y, width, height, parentId: parent ? parent.id : null });
+      places.set(id, {
+        name,
+        x: node.x,
+        y: node.y,
+        width,
+        height,
+        rotation: 'rotation' in node ? node.rotation : 0,
+        parentId: parent ? parent.id : null,
+        index: parent && laysOutChildren(parent) ? parent.children.indexOf(node) : null,
+      });
     } catch {
       unusable.push({ id, name, type, reason: 'This layer has no area. Give it a width and height first.' });
     }

@@ -2,7 +2,7 @@
 // image (DESIGN.md §9: one large message can exhaust the sandbox's memory). Full-size references that
 // arrive as large PNGs are re-encoded to JPEG on the way in (ui/reencode.ts); thumbnails are not.
 import { MIN_REFERENCE_MAX_EDGE } from '../core/limits';
-import type { ExportedImage, MainToPanelPayload } from '../core/messages';
+import { type ExportedImage, type MainToPanelPayload, PanelToMain } from '../core/messages';
 import type { Send } from './bridge';
 import { type ReferenceBytesMime, smallerReference } from './reencode';
 
@@ -16,6 +16,8 @@ export interface ExportResult {
   /** In the order asked for; nodes that no longer exist are left out and listed in `missing`. */
   images: ExportedReference[];
   missing: string[];
+  /** Set when the request could not be carried out: a sentence for the user. */
+  error?: string;
 }
 
 export type Reencode = (
@@ -47,6 +49,16 @@ export class Exporter {
   ): Promise<ExportResult> {
     if (nodeIds.length === 0) return Promise.resolve({ images: [], missing: [] });
     const requestId = `export-${Date.now().toString(36)}-${++this.counter}`;
+    // A request the message schema refuses would never be answered: fail it here with a sentence.
+    const checked = PanelToMain.EXPORT_REFERENCES.safeParse({ requestId, nodeIds: [...nodeIds], maxEdge });
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      return Promise.resolve({
+        images: [],
+        missing: [],
+        error: `The references could not be exported (${issue?.path.join('.') ?? 'request'}: ${issue?.message ?? 'invalid'}). Check Settings and try again.`,
+      });
+    }
     return new Promise((resolve) => {
       this.pending.set(requestId, {
         images: new Map(),
@@ -84,7 +96,7 @@ export class Exporter {
     this.pending.delete(payload.requestId);
     void pending.work.then(() => {
       const images = [...pending.images.entries()].sort(([a], [b]) => a - b).map(([, image]) => image);
-      pending.resolve({ images, missing: payload.missing });
+      pending.resolve({ images, missing: payload.missing, ...(payload.error ? { error: payload.error } : {}) });
     });
   }
 }

@@ -2,7 +2,7 @@
 // proxy job per target, its event stream, the result's bytes, PLACE_IMAGE exactly once per job.
 import type { Job, JobEvent } from '../core/api';
 import type { AspectRatio, Tier } from '../core/formats';
-import type { MainToPanelPayload, PendingJob, Provenance } from '../core/messages';
+import { type MainToPanelPayload, PanelToMain, type PendingJob, type Provenance } from '../core/messages';
 import type { Send } from './bridge';
 import type { ShownError } from './errors';
 import { downloadName } from './plan';
@@ -54,6 +54,8 @@ export interface JobCard {
   result?: JobResult;
   createdFrame?: boolean;
   resumed: boolean;
+  /** Left by a version that kept jobs per machine: its file is unknown, so it is offered, never placed by itself. */
+  fromAnotherFile?: boolean;
 }
 
 export const ACTIVE_PHASES: readonly JobPhase[] = ['submitting', 'queued', 'running', 'fetching', 'placing'];
@@ -242,6 +244,7 @@ export class JobRunner {
           partials: 0,
           offline: false,
           resumed: true,
+          ...(pending.fromAnotherFile ? { fromAnotherFile: true } : {}),
         },
       });
       void this.follow(key);
@@ -278,6 +281,8 @@ export class JobRunner {
     const job = this.jobs.get(key);
     if (!job || isActive(job.card)) return;
     this.jobs.delete(key);
+    // An image offered from another file stays stored until placed here or dismissed.
+    if (job.card.fromAnotherFile && job.card.jobId) this.removePending(job.card.jobId);
     this.changed();
   }
 
@@ -412,6 +417,10 @@ export class JobRunner {
       this.update(key, {
         result: { ...image, width, height, fileName: downloadName(prompt, width, height, image.mime) },
       });
+      if (job.card.fromAnotherFile) {
+        this.update(key, { phase: 'place_failed' });
+        return;
+      }
       this.place(key, job.card.targetId);
     } catch (error) {
       this.placing.delete(jobId);
@@ -425,16 +434,30 @@ export class JobRunner {
     const result = job?.card.result;
     if (!job?.pending || !result) return;
     const requestId = `place-${job.pending.jobId}-${++this.counter}`;
-    this.placeRequests.set(requestId, key);
-    this.update(key, { phase: 'placing', error: undefined });
-    this.deps.send('PLACE_IMAGE', {
+    const request = {
       requestId,
       targetId,
       bytes: result.bytes,
       width: result.width,
       height: result.height,
       provenance: job.pending.provenance,
-    });
+    };
+    // A request the message schema refuses would never be answered: fail it here, keeping the bytes.
+    const checked = PanelToMain.PLACE_IMAGE.safeParse(request);
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      this.update(key, {
+        phase: 'place_failed',
+        error: {
+          code: 'internal',
+          message: `The image could not be placed (${issue?.path.join('.') ?? 'request'}: ${issue?.message ?? 'invalid'}). Download it instead.`,
+        },
+      });
+      return;
+    }
+    this.placeRequests.set(requestId, key);
+    this.update(key, { phase: 'placing', error: undefined });
+    this.deps.send('PLACE_IMAGE', request);
   }
 
   private addPending(pending: PendingJob): void {

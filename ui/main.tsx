@@ -15,5 +15,9 @@ if (!html.classList.contains('figma-light') && !html.classList.contains('figma-d
 
 const root = document.getElementById('create-figma-plugin');
 if (root) {
-  render(Panel)(root, { bridge: createBridge(), defaultProxyUrl: __FRAMEFILL_DEFAULT_PROXY_URL__ });
+  render(Panel)(root, {
+    bridge: createBridge(),
+    defaultProxyUrl: __FRAMEFILL_DEFAULT_PROXY_URL__,
+    allowedOrigins: __FRAMEFILL_ALLOWED_ORIGINS__,
+  });
 }

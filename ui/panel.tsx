@@ -56,11 +56,13 @@ export interface PanelProps {
   defaultProxyUrl: string;
   /** Tests inject a fetch; the panel otherwise uses the browser's. */
   fetch?: typeof fetch;
+  /** The origins the built manifest lets the panel reach (Settings refuses others); unset: not checked. */
+  allowedOrigins?: readonly string[];
 }
 
 type Selection = MainToPanelPayload<'SELECTION_CHANGED'>;
 
-export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps) {
+export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigins }: PanelProps) {
   const [loaded, setLoaded] = useState(false);
   const [settings, setSettings] = useState<Settings>({ ...DEFAULT_SETTINGS, proxyUrl: defaultProxyUrl });
   const [tray, setTray] = useState<TrayItem[]>([]);
@@ -342,6 +344,12 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
         const result = await exporter.request(chunk, current.referenceMaxEdge, (done) =>
           setExporting({ done: offset + done, total: ids.length }),
         );
+        if (result.error) {
+          // Nothing is sent to the proxy, so nothing is paid for: say why and leave Generate usable.
+          setExporting(undefined);
+          setTrayError(result.error);
+          return;
+        }
         for (const image of result.images) images.set(image.nodeId, image);
         missing.push(...result.missing);
       }
@@ -435,6 +443,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl }: PanelProps)
           open={settingsOpen}
           onToggle={() => setSettingsOpen(!settingsOpen)}
           onSave={saveSettings}
+          allowedOrigins={allowedOrigins}
         />
       </div>
       <div class="ff-bottom">

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { manifest, proxyOriginFrom } from '../../build.mjs';
+import { allowedOrigins, DEVELOPMENT_PLUGIN_ID, manifest, pluginIdFrom, proxyOriginFrom } from '../../build.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -69,5 +69,26 @@ describe('manifest.json', () => {
     expect(() => proxyOriginFrom('http://framefill.example.com')).toThrow(/https origin/);
     expect(() => proxyOriginFrom('https://framefill.example.com/api')).toThrow(/https origin/);
     expect(proxyOriginFrom(undefined)).toBe('');
+  });
+
+  it('takes the plugin id Figma assigned from FRAMEFILL_PLUGIN_ID or package.json, with a development default', () => {
+    expect(onDisk.id).toBe(DEVELOPMENT_PLUGIN_ID);
+    expect(pluginIdFrom(undefined, {})).toBe(DEVELOPMENT_PLUGIN_ID);
+    expect(pluginIdFrom(undefined, { framefill: { figmaPluginId: '1234567890123456789' } })).toBe(
+      '1234567890123456789',
+    );
+    expect(pluginIdFrom(' 987654321 ', { framefill: { figmaPluginId: '1234567890123456789' } })).toBe('987654321');
+    expect(() => pluginIdFrom('not an id!', {})).toThrow(/the id Figma gave the plugin/);
+    const published = manifest('https://framefill.example.com', '1234567890123456789');
+    expect(FigmaManifest.safeParse(published).success).toBe(true);
+    expect(published.id).toBe('1234567890123456789');
+  });
+
+  it('lists the origins the panel may reach: the local proxy in development, plus a deployed origin', () => {
+    expect(allowedOrigins()).toEqual(['http://localhost:8787']);
+    expect(allowedOrigins('https://framefill.example.com')).toEqual([
+      'https://framefill.example.com',
+      'http://localhost:8787',
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 // The Figma stand-in behaves as Figma's plugin docs say, for every behaviour the main thread relies on.
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { createFigma, encodeSolidPng, readImageHeader } from '../fakes/figma';
+import { createFigma, encodeSolidPng, readImageHeader } from '../../stand-in/figma';
 
 const rgbPng = (w: number, h: number) => encodeSolidPng(w, h, { r: 1, g: 0, b: 0, a: 1 });
 
@@ -224,5 +224,113 @@ describe('Figma stand-in: clientStorage and the UI channel', () => {
     f.sendFromPanel('X', {});
     await f.settle();
     expect(f.uncaughtErrors).toHaveLength(1);
+  });
+});
+
+describe('Figma stand-in: as strict as the documentation', () => {
+  it('copies only the documented types across postMessage and clientStorage', async () => {
+    const f = createFigma();
+    f.figma.showUI('', {});
+    f.sendFromPanel('PANEL_READY', {});
+    await f.settle();
+    const when = new Date('2026-03-01T00:00:00Z');
+    f.figma.ui.postMessage([
+      'OK',
+      { when, bytes: new Uint8Array([1]), none: null, nothing: undefined, list: [true, 's'] },
+    ]);
+    await f.settle();
+    expect(f.uiMessages).toEqual([
+      ['OK', { when, bytes: new Uint8Array([1]), none: null, nothing: undefined, list: [true, 's'] }],
+    ]);
+    for (const refused of [new Map(), new Set(), new ArrayBuffer(2), new Int16Array(2), /x/, () => 1, Symbol('s')]) {
+      expect(() => f.figma.ui.postMessage(['BAD', { refused }])).toThrow(/Figma cannot copy/);
+      await expect(f.figma.clientStorage.setAsync('bad', [refused])).rejects.toThrow(/Figma cannot copy/);
+    }
+    // clientStorage documents no Date, unlike postMessage.
+    await expect(f.figma.clientStorage.setAsync('when', { when })).rejects.toThrow(/Date into clientStorage/);
+    const loop: Record<string, unknown> = {};
+    loop.self = loop;
+    expect(() => f.figma.ui.postMessage(loop)).toThrow(/contains itself/);
+  });
+
+  it('two files on one machine share clientStorage, each with its own document', async () => {
+    const a = createFigma();
+    const b = createFigma({ sharedStorage: a.storage });
+    await a.figma.clientStorage.setAsync('shared', { from: 'A' });
+    expect(await b.figma.clientStorage.getAsync('shared')).toEqual({ from: 'A' });
+    a.figma.root.setPluginData('k', 'only in A');
+    expect(b.figma.root.getPluginData('k')).toBe('');
+  });
+
+  it('a page selection holds only that page’s nodes and never a node with its descendant', () => {
+    const f = createFigma({ pages: 2 });
+    const parent = f.frame(400, 400);
+    const child = f.frame(100, 100, { parent });
+    f.select([child, parent]);
+    expect(f.page.selection).toEqual([parent]);
+    const elsewhere = f.frame(100, 100, { parent: f.pages[1] });
+    expect(() => {
+      f.page.selection = [elsewhere];
+    }).toThrow(/only contain live nodes on this page/);
+  });
+
+  it('instances refuse new children, inside them too, and their sub-layers have ids I<instance>;<layer>', () => {
+    const f = createFigma();
+    const instance = f.instance(300, 200, [{ type: 'FRAME', width: 300, height: 100, name: 'Slot' }]);
+    const slot = instance.children[0]!;
+    expect(slot.id).toMatch(new RegExp(`^I${instance.id};\\d+:\\d+$`));
+    expect(() => instance.appendChild(f.frame(10, 10))).toThrow(
+      /New parent is an instance or is inside of an instance/,
+    );
+    expect(() => slot.insertChild(0, f.frame(10, 10))).toThrow(/New parent is an instance or is inside of an instance/);
+    expect(() => f.page.appendChild(slot)).toThrow(/inside of an instance/);
+  });
+
+  it('auto-layout places children by their order and ignores x/y set on them', () => {
+    const f = createFigma();
+    const column = f.frame(400, 1000, { layoutMode: 'VERTICAL', itemSpacing: 10 });
+    const a = f.frame(100, 50, { parent: column, y: 500 });
+    const b = f.frame(100, 80, { parent: column });
+    expect([a.y, b.y]).toEqual([0, 60]);
+    b.y = 999;
+    b.x = 999;
+    expect([b.x, b.y]).toEqual([0, 60]);
+    const first = f.frame(100, 20);
+    column.insertChild(0, first);
+    expect([first.y, a.y, b.y]).toEqual([0, 30, 90]);
+  });
+
+  it('rotation turns about the top-left corner: the bounds and the export are the turned rectangle', async () => {
+    const f = createFigma();
+    const banner = f.frame(4000, 1000, { x: 100, y: 100, rotation: 90 });
+    expect([banner.x, banner.y, banner.rotation]).toEqual([100, 100, 90]);
+    expect(banner.absoluteBoundingBox).toEqual({ x: 100, y: -3900, width: 1000, height: 4000 });
+    const bytes = await banner.exportAsync({
+      format: 'PNG',
+      useAbsoluteBounds: true,
+      constraint: { type: 'WIDTH', value: 2048 },
+    });
+    expect(readImageHeader(bytes)).toEqual({ format: 'png', width: 2048, height: 8192 });
+    banner.rotation = 270;
+    expect(banner.rotation).toBe(-90);
+  });
+
+  it('documentchange arrives after the change, batched, and host watchers get the same batch', async () => {
+    const f = createFigma();
+    const seen: unknown[] = [];
+    const watched: unknown[] = [];
+    f.figma.on('documentchange', (event: unknown) => seen.push(event));
+    f.watchChanges((changes) => watched.push(changes));
+    const frame = f.frame(100, 100);
+    frame.name = 'Renamed';
+    expect(seen).toEqual([]);
+    await f.settle();
+    expect(seen).toHaveLength(1);
+    const changes = (seen[0] as { documentChanges: Array<{ type: string; id: string }> }).documentChanges;
+    expect(changes[0]).toMatchObject({ type: 'CREATE', id: frame.id, origin: 'LOCAL' });
+    expect(changes.some((c) => c.type === 'PROPERTY_CHANGE')).toBe(true);
+    frame.remove();
+    await f.settle();
+    expect(watched.at(-1)).toEqual([{ type: 'DELETE', id: frame.id }]);
   });
 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import vm from 'node:vm';
 import type { MainToPanelName, MainToPanelPayload, PanelToMainName, PanelToMainPayload } from '../../core/messages';
-import { type CreateFigmaOptions, createFigma, SANDBOX_CLONE_SOURCE } from '../fakes/figma';
+import { type CreateFigmaOptions, createFigma, SANDBOX_CLONE_SOURCE } from '../../stand-in/figma';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const bundlePath = path.join(root, 'build/main.js');
@@ -36,6 +36,8 @@ export interface LoadOptions extends Omit<CreateFigmaOptions, 'cloneIntoSandbox'
   setup?: (fake: ReturnType<typeof createFigma>) => void;
   /** Open the panel (PANEL_READY) right away; default true. */
   openPanel?: boolean;
+  /** Run the plugin again in this already open file (a closed and reopened plugin), instead of a new one. */
+  file?: ReturnType<typeof createFigma>;
 }
 
 export type Plugin = Awaited<ReturnType<typeof loadPlugin>>;
@@ -51,8 +53,12 @@ export async function loadPlugin(options: LoadOptions = {}) {
   };
   const context = vm.createContext({ console: sandboxConsole, setTimeout, clearTimeout });
   const cloneIntoSandbox = vm.runInContext(SANDBOX_CLONE_SOURCE, context) as (value: unknown) => unknown;
-  const { setup, openPanel = true, ...figmaOptions } = options;
-  const fake = createFigma({ ...figmaOptions, cloneIntoSandbox });
+  const { setup, openPanel = true, file, ...figmaOptions } = options;
+  let fake: ReturnType<typeof createFigma>;
+  if (file) {
+    fake = file;
+    fake.rerun({ command: figmaOptions.command ?? '', cloneIntoSandbox });
+  } else fake = createFigma({ ...figmaOptions, cloneIntoSandbox });
   setup?.(fake);
   await fake.settle();
   context.figma = fake.figma;

@@ -1,7 +1,7 @@
 // Placing a generated image: into the target's fills, or a new frame; failures keep the image and say why.
 import { describe, expect, it } from 'vitest';
 import type { MainToPanelPayload, Provenance } from '../../core/messages';
-import { encodeSolidPng, type FakeNode } from '../fakes/figma';
+import { encodeSolidPng, type FakeNode } from '../../stand-in/figma';
 import { webp } from '../helpers/images';
 import { loadPlugin } from './harness';
 
@@ -227,17 +227,11 @@ describe('placing a job exactly once', () => {
     expect(first.fake.page.children).toHaveLength(1);
     expect(first.fake.undoCommits).toBe(1);
 
-    // The record survives in clientStorage: a reopened plugin answers from it too.
-    const stored = Object.fromEntries(
-      await Promise.all(
-        (await first.figma.clientStorage.keysAsync()).map(async (k) => [
-          k,
-          await first.figma.clientStorage.getAsync(k),
-        ]),
-      ),
-    );
-    expect(stored['framefill.placedJobs']).toEqual([{ jobId: request.provenance.jobId, nodeId: placed?.nodeId }]);
-    const reopened = await loadPlugin({ storage: stored });
+    // The record survives in this file's storage: the plugin reopened in the same file answers from it too.
+    const reopened = await loadPlugin({ file: first.fake });
+    const resent = await place(reopened, { ...request, requestId: 'after-reopen' });
+    expect(resent.placed).toEqual({ requestId: 'after-reopen', nodeId: placed?.nodeId, createdFrame: false });
+    expect(first.fake.page.children).toHaveLength(1);
     const other = await placeRequest(null, await png(1024, 1024), 1024, 1024, { jobId: 'another-job' });
     expect((await place(reopened, other)).placed?.createdFrame).toBe(true);
   });

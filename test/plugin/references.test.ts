@@ -1,7 +1,7 @@
 // Frames become reference images: one message per export, in order, within the long-edge limit.
 import { describe, expect, it } from 'vitest';
 import { MainToPanel, type MainToPanelPayload, parseMessage } from '../../core/messages';
-import { readImageHeader } from '../fakes/figma';
+import { readImageHeader } from '../../stand-in/figma';
 import { loadPlugin } from './harness';
 
 type Exported = MainToPanelPayload<'REFERENCE_EXPORTED'>;
@@ -94,7 +94,12 @@ describe('exporting references', () => {
     const from = p.fake.uiMessages.length;
     p.send('EXPORT_REFERENCES', { requestId: 'too-many', nodeIds: frames.map((f) => f.id), maxEdge: 1024 });
     await p.fake.settle();
-    expect(p.fake.uiMessages.slice(from)).toEqual([]);
+    expect(p.fake.uiMessages.slice(from)).toEqual([
+      [
+        'REFERENCES_EXPORTED',
+        { requestId: 'too-many', nodeIds: [], missing: [], error: expect.stringMatching(/at most 16 references/) },
+      ],
+    ]);
     expect(p.fake.exports).toEqual([]);
     expect(p.warnings.some((w) => /ignored a panel message \(invalid EXPORT_REFERENCES/.test(w))).toBe(true);
     const closed = await p.request(
@@ -103,5 +108,75 @@ describe('exporting references', () => {
       'REFERENCES_EXPORTED',
     );
     expect(closed.nodeIds).toHaveLength(16);
+  });
+});
+
+describe('exports that cannot be carried out are answered, never left waiting', () => {
+  it('a 4000×1000 frame rotated 90° is exported within maxEdge, measured on its absolute bounds', async () => {
+    const p = await loadPlugin();
+    const tall = p.fake.frame(4000, 1000, { name: 'Turned banner', rotation: 90 });
+    expect(tall.absoluteBoundingBox).toMatchObject({ width: 1000, height: 4000 });
+    const from = p.fake.uiMessages.length;
+    await p.request(
+      'EXPORT_REFERENCES',
+      { requestId: 'rot', nodeIds: [tall.id], maxEdge: 2048 },
+      'REFERENCES_EXPORTED',
+    );
+    const [, exported] = p.fake.uiMessages.slice(from)[0] as [string, Exported];
+    expect([exported.image.width, exported.image.height]).toEqual([512, 2048]);
+  });
+
+  it('a reference size of 8192 is refused with a sentence naming the allowed range, and the next request works', async () => {
+    const p = await loadPlugin();
+    const frame = p.fake.frame(800, 600);
+    const refused = await p.request(
+      'EXPORT_REFERENCES',
+      { requestId: 'huge', nodeIds: [frame.id], maxEdge: 8192 },
+      'REFERENCES_EXPORTED',
+    );
+    expect(refused).toEqual({
+      requestId: 'huge',
+      nodeIds: [],
+      missing: [],
+      error: expect.stringMatching(/reference size must be 256–4096 px .*Change it in Settings/),
+    });
+    expect(p.fake.exports).toEqual([]);
+    const ok = await p.request(
+      'EXPORT_REFERENCES',
+      { requestId: 'ok', nodeIds: [frame.id], maxEdge: 4096 },
+      'REFERENCES_EXPORTED',
+    );
+    expect(ok).toEqual({ requestId: 'ok', nodeIds: [frame.id], missing: [] });
+  });
+
+  it('an export that fails as a whole is answered with a sentence, and the queue still serves the next one', async () => {
+    const p = await loadPlugin();
+    const frames = [p.fake.frame(300, 200), p.fake.frame(200, 300)];
+    const lookup = p.figma.getNodeByIdAsync;
+    let calls = 0;
+    p.figma.getNodeByIdAsync = async (id: string) => {
+      if (++calls === 2) throw new Error('the document is not available');
+      return lookup(id);
+    };
+    const failed = await p.request(
+      'EXPORT_REFERENCES',
+      { requestId: 'broken', nodeIds: frames.map((f) => f.id), maxEdge: 1024 },
+      'REFERENCES_EXPORTED',
+    );
+    expect(failed).toEqual({
+      requestId: 'broken',
+      nodeIds: [frames[0]!.id],
+      missing: [frames[1]!.id],
+      error: expect.stringMatching(/could not export the references \(the document is not available\)/),
+    });
+    const from = p.fake.uiMessages.length;
+    const next = await p.request(
+      'EXPORT_REFERENCES',
+      { requestId: 'next', nodeIds: frames.map((f) => f.id), maxEdge: 1024 },
+      'REFERENCES_EXPORTED',
+    );
+    expect(next.requestId).toBe('next');
+    expect(next.nodeIds).toEqual(frames.map((f) => f.id));
+    expect(p.fake.uiMessages.slice(from).filter((m) => (m as unknown[])[0] === 'REFERENCE_EXPORTED')).toHaveLength(2);
   });
 });

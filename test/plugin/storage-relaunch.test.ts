@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Provenance } from '../../core/messages';
 import { DEFAULT_SETTINGS } from '../../core/messages';
-import type { FakeNode } from '../fakes/figma';
+import type { FakeNode } from '../../stand-in/figma';
 import { loadPlugin } from './harness';
 
 const provenance: Provenance = {
@@ -28,35 +28,38 @@ describe('opening the panel', () => {
     expect(storage).toEqual({ settings: DEFAULT_SETTINGS, tray: [], pendingJobs: [], relaunch: null });
   });
 
-  it('restores saved settings, tray and pending jobs', async () => {
+  it('restores saved settings, tray and pending jobs when the plugin is opened again in the same file', async () => {
     const settings = { ...DEFAULT_SETTINGS, token: 'ff_abc', density: 3 };
     const tray = [{ nodeId: '1:4', name: 'Mood board' }];
     const pendingJobs = [
       { jobId: 'job-1', proxyUrl: 'http://localhost:8787', targetId: '1:9', targetName: 'Hero', provenance },
     ];
-    const p = await loadPlugin({
-      storage: { 'framefill.settings': settings, 'framefill.tray': tray, 'framefill.pendingJobs': pendingJobs },
-    });
-    expect(p.opened?.storage).toEqual({ settings, tray, pendingJobs, relaunch: null });
+    const first = await loadPlugin();
+    first.send('SAVE_STORAGE', { settings, tray, pendingJobs });
+    await first.fake.settle();
+    const again = await loadPlugin({ file: first.fake });
+    expect(again.opened?.storage).toEqual({ settings, tray, pendingJobs, relaunch: null });
   });
 
-  it('SAVE_STORAGE persists to clientStorage and a reopened plugin reads it back', async () => {
+  it('settings are per user: a reopened plugin in another file reads them back, but not the tray', async () => {
     const p = await loadPlugin();
     const tray = [{ nodeId: '1:2', name: 'Logo' }];
     const settings = { ...DEFAULT_SETTINGS, proxyUrl: 'https://framefill.example.com' };
     p.send('SAVE_STORAGE', { tray, settings });
     await p.fake.settle();
-    const again = await loadPlugin({ storage: Object.fromEntries(p.fake.storage) });
-    expect(again.opened?.storage.tray).toEqual(tray);
-    expect(again.opened?.storage.settings.proxyUrl).toBe('https://framefill.example.com');
+    const otherFile = await loadPlugin({ sharedStorage: p.fake.storage });
+    expect(otherFile.opened?.storage.settings.proxyUrl).toBe('https://framefill.example.com');
+    expect(otherFile.opened?.storage.tray).toEqual([]);
   });
 
   it('corrupt clientStorage is reset with a notice instead of a crash', async () => {
+    const id = 'corruptfile0001';
     const p = await loadPlugin({
+      setup: (f) => f.root.setPluginData('documentId', id),
       storage: {
         'framefill.settings': { proxyUrl: 42, density: 'lots' },
-        'framefill.tray': 'not a list',
-        'framefill.pendingJobs': [{ jobId: 'ok' }],
+        [`framefill.file.${id}.tray`]: 'not a list',
+        [`framefill.file.${id}.pendingJobs`]: { prompts: [], jobs: [{ jobId: 'ok' }] },
       },
     });
     const storage = p.opened!.storage;
@@ -64,8 +67,16 @@ describe('opening the panel', () => {
     expect(storage.tray).toEqual([]);
     expect(storage.pendingJobs).toEqual([]);
     expect(storage.notice).toMatch(/settings and reference tray and pending jobs could not be read and were reset/);
-    expect(p.fake.storage.size).toBe(0);
+    expect([...p.fake.storage.keys()]).toEqual(['framefill.files']);
     expect(p.fake.uncaughtErrors).toEqual([]);
+  });
+
+  it('a reference size of 8192 saved by an older version is read back as the largest allowed, keeping the rest', async () => {
+    const p = await loadPlugin({
+      storage: { 'framefill.settings': { ...DEFAULT_SETTINGS, token: 'ff_keep', referenceMaxEdge: 8192 } },
+    });
+    expect(p.opened?.storage.settings).toEqual({ ...DEFAULT_SETTINGS, token: 'ff_keep', referenceMaxEdge: 4096 });
+    expect(p.opened?.storage.notice).toBeUndefined();
   });
 });
 
@@ -110,7 +121,10 @@ describe('the message protocol', () => {
     p.fake.sendRawFromPanel(null);
     await p.fake.settle();
     expect(p.fake.uncaughtErrors).toEqual([]);
-    expect(p.fake.uiMessages.slice(from)).toEqual([]);
+    // The refused PLACE_IMAGE carried a request id: the panel waiting on it is answered, never left hanging.
+    expect(p.fake.uiMessages.slice(from)).toEqual([
+      ['PLACE_FAILED', { requestId: 'x', code: 'place_failed', message: expect.stringMatching(/could not be placed/) }],
+    ]);
     expect(p.warnings.filter((w) => /ignored a panel message/.test(w))).toHaveLength(5);
     // Still answering afterwards.
     const node = p.fake.frame(1200, 1200);

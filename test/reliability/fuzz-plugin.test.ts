@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MainToPanel, PanelToMain, type Provenance, parseMessage } from '../../core/messages';
-import { encodeSolidPng, type FakeNode } from '../fakes/figma';
+import { encodeSolidPng, type FakeNode } from '../../stand-in/figma';
 import { loadPlugin } from '../plugin/harness';
 import { recordFigures, size } from './support';
 

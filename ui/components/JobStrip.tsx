@@ -84,7 +84,9 @@ export function statusText(card: JobCard): string {
     case 'placed':
       return card.createdFrame ? 'Placed in a new frame.' : `Placed in ${where}.`;
     case 'place_failed':
-      return 'Generated, but could not be placed.';
+      return card.fromAnotherFile
+        ? 'From another file: place it here or download it.'
+        : 'Generated, but could not be placed.';
     case 'failed':
       return 'Failed.';
     case 'canceled':
@@ -104,7 +106,8 @@ function JobRow(props: {
   onDismiss: (key: string) => void;
 }) {
   const { card } = props;
-  const title = `${card.targetId === null ? 'New frame' : card.targetName} · ${ratioLabel(card.ratio)} ${card.tier}`;
+  const where = card.fromAnotherFile ? 'From another file' : card.targetId === null ? 'New frame' : card.targetName;
+  const title = `${where} · ${ratioLabel(card.ratio)} ${card.tier}`;
   const result = card.result;
   const downloadUrl = useMemo(
     () => (result ? URL.createObjectURL(new Blob([result.bytes], { type: result.mime })) : undefined),
@@ -169,7 +172,7 @@ function JobRow(props: {
       {result && downloadUrl && card.phase === 'place_failed' && (
         <div class="ff-row ff-actions">
           <Button secondary onClick={() => props.onPlaceInNewFrame(card.key)}>
-            Place in a new frame
+            {card.fromAnotherFile ? 'Place here' : 'Place in a new frame'}
           </Button>
           <a class="ff-link" href={downloadUrl} download={result.fileName}>
             Download

@@ -3,15 +3,15 @@
 import { Button, Disclosure, Textbox } from '@create-figma-plugin/ui';
 import { useEffect, useState } from 'preact/hooks';
 import { OUTPUT_FORMATS, QUALITIES } from '../../core/formats';
-import { DEFAULT_REFERENCE_MAX_EDGE, MIN_REFERENCE_MAX_EDGE, REFERENCE_MAX_EDGE } from '../../core/limits';
+import { DEFAULT_REFERENCE_MAX_EDGE, MAX_REFERENCE_MAX_EDGE, MIN_REFERENCE_MAX_EDGE } from '../../core/limits';
 import { type Settings, SettingsSchema } from '../../core/messages';
-import { normalizeProxyUrl, proxyUrlProblem } from '../proxy-url';
+import { manifestBlocks, normalizeProxyUrl, proxyUrlProblem } from '../proxy-url';
 
 /** Each setting's problem in words: the schema's own field names mean nothing to a designer. */
 const FIELD_PROBLEMS: Record<string, string> = {
   proxyUrl: 'the proxy URL must look like http://localhost:8787.',
   token: 'the token is too long: paste only the token itself.',
-  referenceMaxEdge: `the reference max edge must be a whole number of pixels from ${MIN_REFERENCE_MAX_EDGE} to ${REFERENCE_MAX_EDGE} (${DEFAULT_REFERENCE_MAX_EDGE} is the default).`,
+  referenceMaxEdge: `the reference max edge must be a whole number of pixels from ${MIN_REFERENCE_MAX_EDGE} to ${MAX_REFERENCE_MAX_EDGE} (${DEFAULT_REFERENCE_MAX_EDGE} is the default).`,
   density: 'the density must be a number from 0.5 to 4 (2 is the default).',
 };
 
@@ -34,6 +34,8 @@ export function SettingsPanel(props: {
   open: boolean;
   onToggle: () => void;
   onSave: (s: Settings) => void;
+  /** The origins the built manifest allows; a proxy URL elsewhere is refused. Unset: not checked. */
+  allowedOrigins?: readonly string[] | undefined;
 }) {
   const [draft, setDraft] = useState<Draft>(() => draftOf(props.settings));
   const [problem, setProblem] = useState<string>();
@@ -58,6 +60,11 @@ export function SettingsPanel(props: {
     if (!parsed.success) {
       const field = String(parsed.error.issues[0]?.path[0] ?? '');
       setProblem(`Not saved: ${FIELD_PROBLEMS[field] ?? 'a setting is not valid.'}`);
+      return;
+    }
+    const blocked = props.allowedOrigins && manifestBlocks(parsed.data.proxyUrl, props.allowedOrigins);
+    if (blocked) {
+      setProblem(blocked);
       return;
     }
     // Shown normalised, so the field says what is used.

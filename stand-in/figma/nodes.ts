@@ -1,6 +1,6 @@
-// The node tree of the Figma stand-in: document → pages → frames, shapes and text. Each behaviour follows
-// Figma's plugin docs (cited beside it); what Figma does not document is kept strict so a plugin that
-// relies on it fails here first.
+// The node tree of the Figma stand-in: document → pages → frames, shapes, instances and text. Each behaviour
+// follows Figma's plugin docs or typings (cited beside it); what Figma does not document is kept strict so a
+// plugin that relies on it fails here first. Never imports src/ or ui/: the playground ships this.
 import { encodeSolidPng, type Rgba } from './png';
 
 export type NodeType =
@@ -54,8 +54,15 @@ export interface ExportSettings {
   contentsOnly?: boolean;
 }
 
+/** One entry of a `documentchange` event: https://developers.figma.com/docs/plugins/api/DocumentChange */
+export type NodeChange =
+  | { type: 'CREATE'; id: string }
+  | { type: 'DELETE'; id: string }
+  | { type: 'PROPERTY_CHANGE'; id: string; properties: string[] };
+
 /** What every node shares with the stand-in's bookkeeping. */
 export interface World {
+  changed(change: NodeChange): void;
   reads: number;
   nextId(): string;
   nodes: Map<string, FakeNode>;
@@ -104,7 +111,20 @@ const COORDINATE_PARENTS: ReadonlySet<NodeType> = new Set<NodeType>([
   'INSTANCE',
 ]);
 
+// Frames, components and instances can lay out their children: https://developers.figma.com/docs/plugins/api/properties/nodes-layoutmode
+const AUTO_LAYOUT_CAPABLE: ReadonlySet<NodeType> = new Set<NodeType>(['FRAME', 'COMPONENT', 'INSTANCE']);
+export type LayoutMode = 'NONE' | 'HORIZONTAL' | 'VERTICAL';
+
+/**
+ * Figma refuses to put a node into an instance or anything inside one: an instance's layers follow its main
+ * component and only overrides change them (https://developers.figma.com/docs/plugins/api/InstanceNode). The
+ * message is the one community plugins report meeting; the plugin docs do not print it.
+ */
+export const INSIDE_INSTANCE_ERROR = 'Cannot move node. New parent is an instance or is inside of an instance';
+
 const byteLength = (text: string) => new TextEncoder().encode(text).length;
+/** Rounds away the float noise of cos/sin (cos 90° is 6e-17), so a 90° turn swaps edges exactly. */
+const tidy = (v: number) => Math.round(v * 1e6) / 1e6;
 const SCALE_MODES = new Set(['FILL', 'FIT', 'CROP', 'TILE']);
 
 function freezeDeep<T>(value: T): T {
@@ -132,14 +152,19 @@ export class FakeNode {
   #pluginData = new Map<string, string>();
   #relaunchData: Record<string, string> = {};
   #selection: readonly FakeNode[] = Object.freeze([]);
+  #rotation = 0;
+  #layoutMode: LayoutMode = 'NONE';
+  #itemSpacing = 0;
   characters = '';
 
+  /** `id` is given for an instance's sub-layers, whose ids Figma builds as `I<instance id>;<layer id>`. */
   constructor(
     protected readonly world: World,
     type: NodeType,
     name: string,
+    id?: string,
   ) {
-    this.id = world.nextId();
+    this.id = id ?? world.nextId();
     this.#type = type;
     this.#name = name;
     world.nodes.set(this.id, this);
@@ -148,6 +173,59 @@ export class FakeNode {
       const grey = type === 'FRAME' || type === 'COMPONENT' ? 1 : 0.85;
       this.#fills = freezeDeep([{ type: 'SOLID', color: { r: grey, g: grey, b: grey } } as Paint]);
     }
+  }
+
+  #change(...properties: string[]): void {
+    if (!this.#removed && this.page()) this.world.changed({ type: 'PROPERTY_CHANGE', id: this.id, properties });
+  }
+
+  /** The parent lays this node out (auto-layout): its x/y are computed. */
+  #laidOut(): boolean {
+    const parent = this.#parent;
+    return parent !== null && parent.#layoutMode !== 'NONE';
+  }
+
+  /**
+   * Position relative to the parent. In an auto-layout parent it is computed from the order of the children
+   * ("This value is automatically computed in children of auto-layout frames", typings of `x`/`y`): the
+   * stand-in stacks them along the axis with `itemSpacing` and no padding.
+   */
+  #position(): { x: number; y: number } {
+    const parent = this.#parent;
+    if (!parent || parent.#layoutMode === 'NONE') return { x: this.#x, y: this.#y };
+    let along = 0;
+    for (const sibling of parent.#children) {
+      if (sibling === this) break;
+      const box = sibling.#rotatedSize();
+      along += (parent.#layoutMode === 'HORIZONTAL' ? box.width : box.height) + parent.#itemSpacing;
+    }
+    return parent.#layoutMode === 'HORIZONTAL' ? { x: along, y: 0 } : { x: 0, y: along };
+  }
+
+  /** The axis-aligned box of the node turned by its rotation about its top-left corner (its x/y). */
+  #rotatedBox(): { left: number; top: number; width: number; height: number } {
+    // rotation = atan2(-m10, m00): m00 = cos, m01 = sin, m10 = -sin, m11 = cos (typings of `rotation`).
+    const radians = (this.#rotation * Math.PI) / 180;
+    const c = Math.cos(radians);
+    const s = Math.sin(radians);
+    const w = this.#width;
+    const h = this.#height;
+    const xs = [0, c * w, s * h, c * w + s * h];
+    const ys = [0, -s * w, c * h, -s * w + c * h];
+    const left = tidy(Math.min(...xs));
+    const top = tidy(Math.min(...ys));
+    return { left, top, width: tidy(Math.max(...xs)) - left, height: tidy(Math.max(...ys)) - top };
+  }
+
+  #rotatedSize(): { width: number; height: number } {
+    const { width, height } = this.#rotatedBox();
+    return { width, height };
+  }
+
+  /** The node or an ancestor is an instance: https://developers.figma.com/docs/plugins/api/InstanceNode */
+  #inInstance(): boolean {
+    for (let n: FakeNode | null = this; n; n = n.#parent) if (n.#type === 'INSTANCE') return true;
+    return false;
   }
 
   #read(): void {
@@ -185,6 +263,7 @@ export class FakeNode {
   set name(value: string) {
     this.#alive();
     this.#name = String(value);
+    this.#change('name');
   }
 
   get removed(): boolean {
@@ -201,23 +280,75 @@ export class FakeNode {
   get x(): number {
     this.#read();
     this.#alive();
-    return this.#x;
+    return this.#position().x;
   }
 
+  /** "Setting this property for these auto-layout children will no-op" (typings of `x`). */
   set x(value: number) {
     this.#alive();
+    if (this.#laidOut()) return;
     this.#x = value;
+    this.#change('x');
   }
 
   get y(): number {
     this.#read();
     this.#alive();
-    return this.#y;
+    return this.#position().y;
   }
 
   set y(value: number) {
     this.#alive();
+    if (this.#laidOut()) return;
     this.#y = value;
+    this.#change('y');
+  }
+
+  /**
+   * Degrees, -180…180, about the node's top-left corner: setting it changes only the rotation part of
+   * `relativeTransform`, so x/y stay (https://developers.figma.com/docs/plugins/api/properties/nodes-rotation).
+   */
+  get rotation(): number {
+    this.#read();
+    this.#alive();
+    return this.#rotation;
+  }
+
+  set rotation(value: number) {
+    this.#alive();
+    this.#has('scene');
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError('rotation must be a finite number');
+    const wrapped = ((((value + 180) % 360) + 360) % 360) - 180;
+    this.#rotation = wrapped === -180 && value > 0 ? 180 : wrapped;
+    this.#change('rotation');
+  }
+
+  /** https://developers.figma.com/docs/plugins/api/properties/nodes-layoutmode — frames, components, instances. */
+  get layoutMode(): LayoutMode {
+    this.#read();
+    this.#alive();
+    if (!AUTO_LAYOUT_CAPABLE.has(this.#type)) throw new TypeError(`${this.#type} nodes have no layoutMode property`);
+    return this.#layoutMode;
+  }
+
+  set layoutMode(value: LayoutMode) {
+    this.#alive();
+    if (!AUTO_LAYOUT_CAPABLE.has(this.#type)) throw new TypeError(`${this.#type} nodes have no layoutMode property`);
+    if (!['NONE', 'HORIZONTAL', 'VERTICAL'].includes(value)) throw new Error(`Invalid layoutMode ${String(value)}`);
+    this.#layoutMode = value;
+    this.#change('layoutMode');
+  }
+
+  get itemSpacing(): number {
+    this.#read();
+    this.#alive();
+    return this.#itemSpacing;
+  }
+
+  set itemSpacing(value: number) {
+    this.#alive();
+    this.#itemSpacing = value;
+    this.#change('itemSpacing');
   }
 
   get width(): number {
@@ -238,6 +369,7 @@ export class FakeNode {
     if (!(width >= 0.01) || !(height >= 0.01)) throw new Error('Expected width and height to be >= 0.01');
     this.#width = width;
     this.#height = height;
+    this.#change('width', 'height');
   }
 
   /** Test set-up only: Figma's lines have height 0, which `resize` cannot produce. */
@@ -260,6 +392,7 @@ export class FakeNode {
   set locked(value: boolean) {
     this.#alive();
     this.#locked = Boolean(value);
+    this.#change('locked');
   }
 
   get visible(): boolean {
@@ -269,20 +402,29 @@ export class FakeNode {
 
   set visible(value: boolean) {
     this.#visible = Boolean(value);
+    this.#change('visible');
   }
 
+  /**
+   * https://developers.figma.com/docs/plugins/api/properties/nodes-absoluteboundingbox — the axis-aligned box
+   * around the node as drawn, so a rotated node's box is its turned rectangle's. Ancestors add their offsets
+   * (not their rotations: the stand-in does not compose nested rotations).
+   */
   get absoluteBoundingBox(): { x: number; y: number; width: number; height: number } {
     this.#read();
     this.#alive();
-    let x = this.#x;
-    let y = this.#y;
+    const own = this.#position();
+    const box = this.#rotatedBox();
+    let x = own.x + box.left;
+    let y = own.y + box.top;
     for (let p = this.#parent; p; p = p.#parent) {
       if (COORDINATE_PARENTS.has(p.#type)) {
-        x += p.#x;
-        y += p.#y;
+        const at = p.#position();
+        x += at.x;
+        y += at.y;
       }
     }
-    return { x, y, width: this.#width, height: this.#height };
+    return { x, y, width: box.width, height: box.height };
   }
 
   /**
@@ -304,6 +446,7 @@ export class FakeNode {
     if (!Array.isArray(value)) throw new TypeError('fills must be an array of paints');
     const copy = (value as unknown[]).map((paint) => validatePaint(paint, this.world));
     this.#fills = freezeDeep(copy);
+    this.#change('fills');
   }
 
   get children(): readonly FakeNode[] {
@@ -317,6 +460,11 @@ export class FakeNode {
     this.insertChild(this.#children.length, child);
   }
 
+  /**
+   * https://developers.figma.com/docs/plugins/api/properties/nodes-insertchild — in an auto-layout parent the
+   * index is the child's place in the flow. Never into an instance or inside one, and an instance's own
+   * sub-layers cannot be moved out (INSIDE_INSTANCE_ERROR).
+   */
   insertChild(index: number, child: FakeNode): void {
     this.#alive();
     this.#has('children');
@@ -327,8 +475,24 @@ export class FakeNode {
     for (let p: FakeNode | null = this; p; p = p.#parent) {
       if (p === child) throw new Error('Cannot insert a node into itself or its descendant');
     }
+    if (this.#inInstance()) throw new Error(INSIDE_INSTANCE_ERROR);
+    for (let n = child.#parent; n; n = n.#parent) {
+      if (n.#type === 'INSTANCE') throw new Error('Cannot move node. The node is inside of an instance');
+    }
+    const created = child.#parent === null;
     child.#detach();
     this.#children.splice(Math.max(0, Math.min(index, this.#children.length)), 0, child);
+    child.#parent = this;
+    // Pages are the document's own structure (PageNode changes are not DocumentChange entries here).
+    if (created) {
+      if (child.#type !== 'PAGE' && child.page()) this.world.changed({ type: 'CREATE', id: child.id });
+    } else child.#change('parent');
+  }
+
+  /** Test set-up only: builds an instance's sub-layers, which the API itself refuses to insert. */
+  appendSublayerUnchecked(child: FakeNode): void {
+    if (!this.#inInstance()) throw new Error('appendSublayerUnchecked is for building instances');
+    this.#children.push(child);
     child.#parent = this;
   }
 
@@ -344,6 +508,7 @@ export class FakeNode {
     this.#alive();
     if (this.#type === 'DOCUMENT') throw new Error('Cannot remove the document');
     const page = this.page();
+    if (page) this.world.changed({ type: 'DELETE', id: this.id });
     this.#detach();
     const mark = (n: FakeNode) => {
       n.#removed = true;
@@ -371,7 +536,11 @@ export class FakeNode {
     return false;
   }
 
-  /** https://developers.figma.com/docs/plugins/api/PageNode#selection — only this page's live nodes. */
+  /**
+   * https://developers.figma.com/docs/plugins/api/PageNode#selection — only this page's live nodes (others
+   * throw), without duplicates, and "never … both a node and one of its descendents": a descendant of
+   * another selected node is left out, as only directly selected nodes are listed (typings of `selection`).
+   */
   get selection(): readonly FakeNode[] {
     this.#read();
     this.#has('selection');
@@ -388,7 +557,11 @@ export class FakeNode {
       }
       if (!unique.includes(node)) unique.push(node);
     }
-    this.#selection = Object.freeze(unique);
+    const direct = unique.filter((node) => {
+      for (let p = node.#parent; p; p = p.#parent) if (unique.includes(p)) return false;
+      return true;
+    });
+    this.#selection = Object.freeze(direct);
     this.world.onSelectionSet(this);
   }
 
@@ -403,6 +576,7 @@ export class FakeNode {
     if (size > 100_000) throw new Error(`Plugin data entry is ${size} bytes; the limit is 100 kB`);
     if (value === '') this.#pluginData.delete(key);
     else this.#pluginData.set(key, value);
+    this.#change('pluginData');
   }
 
   /** https://developers.figma.com/docs/plugins/api/properties/nodes-getplugindata — "" when unset. */
@@ -433,6 +607,7 @@ export class FakeNode {
       copy[command] = description;
     }
     this.#relaunchData = copy;
+    this.#change('relaunchData');
   }
 
   getRelaunchData(): Record<string, string> {
@@ -443,17 +618,17 @@ export class FakeNode {
   /**
    * https://developers.figma.com/docs/plugins/api/properties/nodes-exportasync and
    * https://developers.figma.com/docs/plugins/api/ExportSettings — no settings means PNG at 1x; the
-   * constraint is SCALE (×value), WIDTH or HEIGHT (that edge becomes value, the other follows the ratio).
-   * Without rotation, effects or strokes, absolute and render bounds are the node's own rectangle. The
-   * pixels are the node's top visible solid fill (an image fill renders mid-grey, no fill transparent).
+   * constraint is SCALE (×value), WIDTH or HEIGHT (that edge of the exported image becomes value, the other
+   * follows the ratio). The image covers the node's bounds as drawn (`useAbsoluteBounds` or not: without
+   * effects, strokes or clipped content both are the turned rectangle), so a rotated node exports its
+   * absoluteBoundingBox. The pixels are the node's top visible solid fill (an image fill renders mid-grey).
    */
   async exportAsync(settings?: ExportSettings): Promise<Uint8Array> {
     this.#alive();
     this.#has('scene');
     const format = settings?.format ?? 'PNG';
     if (format !== 'PNG') throw new Error(`The stand-in exports PNG only (asked for ${format})`);
-    const w = this.#width;
-    const h = this.#height;
+    const { width: w, height: h } = this.#rotatedSize();
     if (!(w > 0) || !(h > 0)) throw new Error('Cannot export a node with no area');
     const constraint = settings?.constraint ?? { type: 'SCALE', value: 1 };
     if (!(constraint.value > 0) || !Number.isFinite(constraint.value))

@@ -1,13 +1,14 @@
 // A stand-in for the parts of Figma's plugin API that Framefill's main thread uses, with handles for tests
-// to play the user and the panel. Runs in Node and in browsers (no Node APIs): the playground reuses it.
+// to play the user and the panel. Runs in Node and in browsers (no Node APIs): the playground ships it, so it
+// never imports src/ or ui/. One createFigma() is one open file; files on one machine share clientStorage.
 import { type Clone, hostClone } from './clone';
 import { readImageHeader, sniffFormat } from './image-size';
-import { FakeNode, type Paint, type SceneType, type World } from './nodes';
+import { FakeNode, type LayoutMode, type NodeChange, type Paint, type SceneType, type World } from './nodes';
 
-export { SANDBOX_CLONE_SOURCE } from './clone';
+export { type Clone, hostClone, SANDBOX_CLONE_SOURCE } from './clone';
 export { readImageHeader } from './image-size';
-export type { NodeType, Paint, SceneType } from './nodes';
-export { FakeNode } from './nodes';
+export type { LayoutMode, NodeChange, NodeType, Paint, SceneType } from './nodes';
+export { FakeNode, INSIDE_INSTANCE_ERROR } from './nodes';
 export { encodeSolidPng } from './png';
 
 export interface CreateFigmaOptions {
@@ -18,10 +19,15 @@ export interface CreateFigmaOptions {
   pluginId?: string;
   /** The manifest's relaunchButtons commands. */
   relaunchCommands?: readonly string[];
-  /** Copies a value into the plugin's realm (see clone.ts). Defaults to the host's structuredClone. */
+  /** Copies a value into the plugin's realm (see clone.ts). Defaults to the host-realm copy. */
   cloneIntoSandbox?: Clone;
   /** Initial clientStorage contents, as the plugin stored them earlier. */
   storage?: Record<string, unknown>;
+  /**
+   * Another file's clientStorage on the same machine: "clientStorage is per plugin, per user, per machine"
+   * and not per file (https://developers.figma.com/docs/plugins/api/figma-clientStorage), so two files share it.
+   */
+  sharedStorage?: Map<string, unknown>;
   pages?: number;
 }
 
@@ -72,12 +78,14 @@ function isUint8Array(value: unknown): value is Uint8Array {
 }
 
 export function createFigma(options: CreateFigmaOptions = {}) {
-  const intoSandbox = options.cloneIntoSandbox ?? hostClone;
+  const intoSandbox: Clone = options.cloneIntoSandbox ?? hostClone;
   const documentAccess = 'documentAccess' in options ? options.documentAccess : 'dynamic-page';
   let idCounter = 0;
   const images = new Map<string, { bytes: Uint8Array; width: number; height: number }>();
   const listeners = new Map<string, Array<{ fn: Listener; once: boolean }>>();
   const pendingTimers = new Set<Promise<void>>();
+  let clone = intoSandbox;
+  let command = options.command ?? '';
 
   const emit = (event: string, ...args: unknown[]) => {
     const list = listeners.get(event) ?? [];
@@ -112,7 +120,28 @@ export function createFigma(options: CreateFigmaOptions = {}) {
     }
   }
 
+  // documentchange: "Figma will not call the 'documentchange' callback synchronously and will instead batch
+  // the updates" (https://developers.figma.com/docs/plugins/api/properties/figma-on). Host-side watchers (the
+  // playground's canvas) get the same batches.
+  let batch: NodeChange[] = [];
+  const changeWatchers = new Set<(changes: readonly NodeChange[]) => void>();
+  const deliverChanges = () => {
+    const changes = batch;
+    batch = [];
+    if (changes.length === 0) return;
+    for (const watch of changeWatchers) runGuarded(() => watch(changes));
+    if (listeners.get('documentchange')?.length) {
+      emit('documentchange', {
+        documentChanges: changes.map((c) => ({ ...c, origin: 'LOCAL' as const })),
+      });
+    }
+  };
+
   const world: World = {
+    changed: (change) => {
+      if (batch.length === 0) later(deliverChanges);
+      batch.push(change);
+    },
     reads: 0,
     nextId: () => `${Math.floor(idCounter / 1000) + 1}:${(idCounter++ % 1000) + 1}`,
     nodes: new Map(),
@@ -134,16 +163,16 @@ export function createFigma(options: CreateFigmaOptions = {}) {
   }
   let currentPage = pages[0] as FakeNode;
 
-  // ---- clientStorage: async, structured clone in and out, 5 MB quota ----
-  const storage = new Map<string, unknown>();
-  for (const [key, value] of Object.entries(options.storage ?? {})) storage.set(key, hostClone(value));
+  // ---- clientStorage: async, Figma's copy in and out, 5 MB quota, shared by every file on the machine ----
+  const storage = options.sharedStorage ?? new Map<string, unknown>();
+  for (const [key, value] of Object.entries(options.storage ?? {})) storage.set(key, hostClone(value, true));
   const clientStorage = {
     async getAsync(key: string): Promise<unknown> {
       const value = storage.get(String(key));
-      return value === undefined ? undefined : intoSandbox(value);
+      return value === undefined ? undefined : clone(value);
     },
     async setAsync(key: string, value: unknown): Promise<void> {
-      const copy = hostClone(value);
+      const copy = hostClone(value, true);
       let total = storageSize(String(key), copy);
       for (const [k, v] of storage) if (k !== key) total += storageSize(k, v);
       if (total > CLIENT_STORAGE_QUOTA) throw new Error('clientStorage quota of 5 MB exceeded');
@@ -239,7 +268,9 @@ export function createFigma(options: CreateFigmaOptions = {}) {
     editorType: 'figma',
     mode: 'default',
     /** Set to a relaunch button's command when run from one: https://developers.figma.com/docs/plugins/api/properties/nodes-setrelaunchdata */
-    command: options.command ?? '',
+    get command() {
+      return command;
+    },
     mixed: Symbol('figma.mixed'),
     root,
     get currentPage() {
@@ -353,7 +384,7 @@ export function createFigma(options: CreateFigmaOptions = {}) {
     const image = images.get(hash) as { bytes: Uint8Array; width: number; height: number };
     return Object.freeze({
       hash,
-      getBytesAsync: async () => intoSandbox(image.bytes) as Uint8Array,
+      getBytesAsync: async () => clone(image.bytes) as Uint8Array,
       getSizeAsync: async () => ({ width: image.width, height: image.height }),
     });
   }
@@ -366,17 +397,61 @@ export function createFigma(options: CreateFigmaOptions = {}) {
     parent?: FakeNode;
     fill?: { r: number; g: number; b: number };
     locked?: boolean;
+    rotation?: number;
+    layoutMode?: LayoutMode;
+    itemSpacing?: number;
   }
 
-  function add(type: SceneType, width: number, height: number, o: NodeOptions = {}): FakeNode {
-    const node = new FakeNode(world, type, o.name ?? `${type[0]}${type.slice(1).toLowerCase()} ${width}×${height}`);
-    (o.parent ?? currentPage).appendChild(node);
+  function shape(node: FakeNode, width: number, height: number, o: NodeOptions): FakeNode {
     if (width > 0 && height > 0) node.resize(width, height);
     else node.setSizeUnchecked(width, height);
     node.x = o.x ?? 0;
     node.y = o.y ?? 0;
+    if (o.rotation) node.rotation = o.rotation;
+    if (o.layoutMode) node.layoutMode = o.layoutMode;
+    if (o.itemSpacing) node.itemSpacing = o.itemSpacing;
     if (o.fill) node.fills = [{ type: 'SOLID', color: o.fill } as Paint];
     if (o.locked) node.locked = true;
+    return node;
+  }
+
+  function defaultName(type: SceneType, width: number, height: number): string {
+    return `${type[0]}${type.slice(1).toLowerCase()} ${width}×${height}`;
+  }
+
+  function add(type: SceneType, width: number, height: number, o: NodeOptions = {}): FakeNode {
+    const node = new FakeNode(world, type, o.name ?? defaultName(type, width, height));
+    (o.parent ?? currentPage).appendChild(node);
+    return shape(node, width, height, o);
+  }
+
+  interface SublayerSpec {
+    type: SceneType;
+    width: number;
+    height: number;
+    name?: string;
+    x?: number;
+    y?: number;
+  }
+
+  /**
+   * An instance with its sub-layers, as if placed from a library. Sub-layer ids are
+   * `I<instance id>;<main component layer id>`: the plugin docs only say ids are strings like `1:3`
+   * (https://developers.figma.com/docs/plugins/api/properties/nodes-id); this form is what plugins meet in
+   * real files (e.g. `I12740:17806;12740:17793`, https://github.com/gethopp/figma-mcp-bridge/pull/25).
+   */
+  function instance(width: number, height: number, sublayers: readonly SublayerSpec[], o: NodeOptions = {}): FakeNode {
+    const node = add('INSTANCE', width, height, o);
+    for (const spec of sublayers) {
+      const layer = new FakeNode(
+        world,
+        spec.type,
+        spec.name ?? defaultName(spec.type, spec.width, spec.height),
+        `I${node.id};${world.nextId()}`,
+      );
+      node.appendSublayerUnchecked(layer);
+      shape(layer, spec.width, spec.height, { x: spec.x ?? 0, y: spec.y ?? 0 });
+    }
     return node;
   }
 
@@ -384,7 +459,7 @@ export function createFigma(options: CreateFigmaOptions = {}) {
     // The panel posts `parent.postMessage({pluginMessage}, '*')`; Figma hands main the copied pluginMessage.
     // https://developers.figma.com/docs/plugins/creating-ui
     ui.panelReady = true;
-    const copy = intoSandbox(hostClone(pluginMessage));
+    const copy = clone(hostClone(pluginMessage));
     later(() => {
       runGuarded(() => figmaUi.onmessage?.(copy, { origin: 'null' }));
       for (const l of messageListeners.splice(0)) {
@@ -405,6 +480,27 @@ export function createFigma(options: CreateFigmaOptions = {}) {
     },
     frame: (width: number, height: number, o?: NodeOptions) => add('FRAME', width, height, o),
     node: (type: SceneType, width: number, height: number, o?: NodeOptions) => add(type, width, height, o),
+    instance,
+    /** Host-side: called with each batch of document changes, as `documentchange` delivers them. */
+    watchChanges(fn: (changes: readonly NodeChange[]) => void): () => void {
+      changeWatchers.add(fn);
+      return () => changeWatchers.delete(fn);
+    },
+    /**
+     * The plugin is run again in this same file (the user closes it and opens it, or presses a relaunch
+     * button): Figma starts a fresh sandbox, so handlers, the UI and its messages start over. `clone` copies
+     * values into the new sandbox's realm.
+     */
+    rerun(run: { command?: string; cloneIntoSandbox?: Clone } = {}) {
+      command = run.command ?? '';
+      if (run.cloneIntoSandbox) clone = run.cloneIntoSandbox;
+      listeners.clear();
+      messageListeners.splice(0);
+      figmaUi.onmessage = undefined;
+      uiMessages.splice(0);
+      Object.assign(ui, { shown: false, closed: false, html: undefined, options: undefined, panelReady: false });
+      ui.droppedBeforeReady = 0;
+    },
     /** The user selects nodes on the canvas: selectionchange follows. */
     select(nodes: FakeNode[]) {
       currentPage.selection = nodes;
