@@ -308,7 +308,11 @@ describe('the panel at 360×640', () => {
 
   it('uses a proxy URL pasted with /v1/ as the proxy itself', async () => {
     const proxy = await proxyWith({});
-    const { page, panel } = await openPanel({ proxyUrl: 'http://localhost:1' }, 'light', 'Cannot reach');
+    const { page, panel } = await openPanel(
+      { proxyUrl: 'http://localhost:1', token: proxy.localToken },
+      'light',
+      'Cannot reach',
+    );
     await panel.getByText('Settings', { exact: true }).click();
     const url = panel.getByLabel('Proxy URL');
     await url.fill(`${proxy.url}/v1/`);

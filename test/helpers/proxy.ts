@@ -18,10 +18,18 @@ export const BUILT_PROXY = path.join(ROOT, 'build/proxy.mjs');
 /** The local token of each proxy a test started, by its base URL: `api()` and the helpers below send it. */
 const localTokens = new Map<string, string>();
 
+/** A proxy on `port` answers at either loopback name. */
+function registerLocalToken(port: number, token: string): void {
+  for (const host of ['127.0.0.1', 'localhost']) localTokens.set(`http://${host}:${port}`, token);
+}
+
 /** The local token of the test proxy serving `url`, if a test started one there. */
 export function tokenFor(url: string): string | undefined {
-  for (const [base, token] of localTokens) if (url.startsWith(base)) return token;
-  return undefined;
+  try {
+    return localTokens.get(new URL(url).origin);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -62,7 +70,7 @@ export async function startTestProxy(env: Record<string, string> = {}, opts: Sta
   });
   const logs: LogLine[] = [];
   const proxy = await startProxy(config, { log: (line) => logs.push(line), ...opts });
-  localTokens.set(proxy.url, proxy.localToken);
+  registerLocalToken(proxy.port, proxy.localToken);
   return Object.assign(proxy, { dataDir, logs });
 }
 
@@ -99,6 +107,8 @@ export async function spawnProxy(
       PORT: '0',
       FRAMEFILL_PROVIDER: 'draft',
       FRAMEFILL_DRAFT_DELAY_MS: '50',
+      // A stop waits this long for running jobs and unfetched images; tests of the grace set their own.
+      FRAMEFILL_SHUTDOWN_GRACE_S: '2',
       ...env,
       FRAMEFILL_DATA_DIR: dataDir,
     },
@@ -122,7 +132,7 @@ export async function spawnProxy(
     void exited.then((code) => reject(new Error(`proxy exited (${code}) before listening:\n${output}`)));
   });
   const localToken = /token:\s+(ffl_\S+)/.exec(output)?.[1];
-  if (localToken) localTokens.set(`http://127.0.0.1:${port}`, localToken);
+  if (localToken) registerLocalToken(port, localToken);
   return {
     url: `http://127.0.0.1:${port}`,
     port,

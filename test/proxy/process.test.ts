@@ -114,28 +114,54 @@ describe('stopping mid-job', () => {
     }
   });
 
-  it('on SIGTERM, lets a running job finish within the grace period, then exits 0', async () => {
+  it('on SIGINT, takes no new job, lets the running one finish, keeps its image until fetched, then exits 0', async () => {
     const dataDir = tempDataDir();
     const server = await spawnProxy({
       FRAMEFILL_DATA_DIR: dataDir,
       FRAMEFILL_DRAFT_DELAY_MS: '800',
-      FRAMEFILL_SHUTDOWN_GRACE_S: '30',
+      FRAMEFILL_SHUTDOWN_GRACE_S: '60',
     });
     const job = JobSchema.parse(await (await submitGeneration(server.url, fields)).json());
-    await readEvents(server.url, job.id, {
-      until: (e) => e.event === 'status' && (e.data as { status: string }).status === 'running',
-    });
-    expect(await server.stop('SIGTERM')).toBe(0);
+    const events = readEvents(server.url, job.id);
+    await until(() => /"status":"running"/.test(server.output()));
+    server.child.kill('SIGINT');
+    await until(() => server.output().includes('SIGINT: no new jobs'));
+    const refused = await submitGeneration(server.url, fields);
+    expect(refused.status).toBe(503);
+    expect(ErrorBodySchema.parse(await refused.json()).error.code).toBe('interrupted');
+    expect((await events).events.at(-1)?.event).toBe('completed');
+    // Paid and finished: the proxy waits for the panel to fetch it, however long the grace allows.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(server.child.exitCode).toBeNull();
+    const image = await api(`${server.url}/v1/generations/${job.id}/image`);
+    expect(image.status).toBe(200);
+    expect((await image.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+    expect(await server.exited).toBe(0);
     const after = await spawnProxy({ FRAMEFILL_DATA_DIR: dataDir });
     try {
-      expect(JobSchema.parse(await (await api(`${after.url}/v1/generations/${job.id}`)).json()).status).toBe(
-        'completed',
-      );
+      const stored = JobSchema.parse(await (await api(`${after.url}/v1/generations/${job.id}`)).json());
+      expect(stored.status).toBe('completed');
     } finally {
       await after.stop();
     }
   });
+
+  it('on SIGTERM, stops within the grace period when nobody fetches the finished image', async () => {
+    const server = await spawnProxy({ FRAMEFILL_DRAFT_DELAY_MS: '300', FRAMEFILL_SHUTDOWN_GRACE_S: '3' });
+    const job = JobSchema.parse(await (await submitGeneration(server.url, fields)).json());
+    await until(() => /"status":"running"/.test(server.output()));
+    expect(await server.stop('SIGTERM')).toBe(0);
+    expect(server.output()).toContain(`"id":"${job.id}","status":"completed"`);
+  });
 });
+
+async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition never became true');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
 
 /** Peak resident memory of a process, in bytes (Linux). */
 function peakRss(pid: number): number {

@@ -54,7 +54,7 @@ describe('Settings', () => {
     const edge = screen.getByLabelText('Reference max edge (px)');
     fireEvent.input(edge, { target: { value: '8192' } });
     leave(edge);
-    expect(screen.getByRole('alert').textContent).toContain('from 256 to 4096 px');
+    expect(screen.getByRole('alert').textContent).toContain('from 256 to 4096');
     expect(main.sentNamed('SAVE_STORAGE')).toHaveLength(before);
   });
 });

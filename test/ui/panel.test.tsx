@@ -542,7 +542,7 @@ describe('settings', () => {
     fireEvent.input(edge, { target: { value: '99999' } });
     leave(edge);
     const alert = screen.getByRole('alert').textContent ?? '';
-    expect(alert).toContain('Not saved: the reference max edge must be a whole number of pixels from 256 to 8192');
+    expect(alert).toContain('Not saved: the reference max edge must be a whole number of pixels from 256 to 4096');
     expect(alert).not.toMatch(/referenceMaxEdge/);
     expect(main.sentNamed('SAVE_STORAGE')).toHaveLength(before);
   });
