@@ -38,6 +38,7 @@ export interface Submission {
 /** The text fields a generation may carry; any other field is refused, naming it. */
 const TEXT_FIELDS = ['prompt', 'aspect_ratio', 'resolution', 'quality', 'output_format'] as const;
 const FILE_FIELDS = new Set(['reference', 'reference[]']);
+const isTextField = (name: string) => (TEXT_FIELDS as readonly string[]).includes(name);
 /** A prompt of 20,000 four-byte characters plus generous whitespace; the other fields are tiny. */
 const MAX_FIELD_BYTES = 1024 * 1024;
 
@@ -128,15 +129,11 @@ function readForm(
       if (failed) return;
       failed = true;
       source.unpipe(busboy);
-      source.resume();
       for (const stream of open) stream.destroy(new Error('the upload was refused'));
-      Promise.allSettled(writes).then(() => reject(error));
+      Promise.allSettled([...writes, drainBriefly(source)]).then(() => reject(error));
     };
 
     busboy.on('field', (name, value, _nameTruncated, valueTruncated) => {
-      if (!(TEXT_FIELDS as readonly string[]).includes(name)) {
-        return fail(new FramefillError('invalid_request', `Unknown field "${name}".`, { field: name }));
-      }
       if (valueTruncated) return fail(fieldTooLarge(name));
       fields.set(name, value);
     });
@@ -145,9 +142,13 @@ function readForm(
       if (!FILE_FIELDS.has(name)) {
         stream.resume();
         return fail(
-          new FramefillError('invalid_request', `Unexpected file field "${name}": send images as "reference".`, {
-            field: name,
-          }),
+          isTextField(name)
+            ? new FramefillError('invalid_request', `The field "${name}" must be text, not a file.`, { field: name })
+            : new FramefillError(
+                'invalid_request',
+                `Unknown field "${name}": a generation takes ${TEXT_FIELDS.join(', ')} and reference files.`,
+                { field: name },
+              ),
         );
       }
       open.add(stream);
@@ -208,11 +209,41 @@ export function payloadTooLarge(maxBytes: number): FramefillError {
   );
 }
 
+/**
+ * Reads what is left of a refused request for a moment before the answer goes out: a client still sending a small
+ * body would otherwise meet a closed socket (EPIPE) instead of the error. A large rest is not waited for; the
+ * connection is closed after the answer.
+ */
+function drainBriefly(source: Readable, maxBytes = 1024 * 1024, maxMs = 1000): Promise<void> {
+  if (source.readableEnded || source.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      source.off('data', count);
+      source.pause();
+      resolve();
+    };
+    const count = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > maxBytes) done();
+    };
+    const timer = setTimeout(done, maxMs);
+    source.on('data', count);
+    source.resume();
+    source.once('end', done);
+    source.once('close', done);
+    source.once('error', done);
+  });
+}
+
 function newBusboy(contentType: string, maxBytes: number): BusboyInstance {
   return new Busboy({
     headers: { 'content-type': contentType },
-    // A `reference` part is a file even when the client gave no filename: never dropped and billed as text.
-    isPartAFile: (name, _type, filename) => filename !== undefined || FILE_FIELDS.has(name ?? ''),
+    // A `reference` part is a file even when the client gave no filename: never dropped and billed as text. A part
+    // of unknown name is handed over as a file too, so it is refused at its header, before its value is buffered.
+    isPartAFile: (name, _type, filename) =>
+      filename !== undefined || FILE_FIELDS.has(name ?? '') || !isTextField(name ?? ''),
     limits: {
       files: MAX_REFERENCES,
       fileSize: maxBytes,
