@@ -38,10 +38,30 @@ export const PROMPT_MAX_CHARS = 20_000;
 export const MAX_INPUT_URLS = 16;
 /** [limits] 10 MB per input image. */
 export const INPUT_MAX_BYTES = 10 * 1024 * 1024;
-const RATIOS = ['auto', '1:1', '3:2', '2:3', '4:3', '3:4', '5:4', '4:5', '16:9', '9:16', '2:1', '1:2', '3:1', '1:3', '21:9', '9:21'];
+const RATIOS = [
+  'auto',
+  '1:1',
+  '3:2',
+  '2:3',
+  '4:3',
+  '3:4',
+  '5:4',
+  '4:5',
+  '16:9',
+  '9:16',
+  '2:1',
+  '1:2',
+  '3:1',
+  '1:3',
+  '21:9',
+  '9:21',
+];
 const RESOLUTIONS = ['1K', '2K', '4K'];
 /** [t2i] ratios a resolution does not have (1:1 at 4K and auto above 1K are checked on their own). */
-const MISSING_T2I: Record<string, string[]> = { '2K': ['5:4', '4:5', '3:1', '1:3', '9:21'], '4K': ['3:1', '1:3', '9:21'] };
+const MISSING_T2I: Record<string, string[]> = {
+  '2K': ['5:4', '4:5', '3:1', '1:3', '9:21'],
+  '4K': ['3:1', '1:3', '9:21'],
+};
 /** [i2i] "5:4 and 4:5 aspect ratios only support 1K images". */
 const MISSING_I2I: Record<string, string[]> = { '2K': ['5:4', '4:5'], '4K': ['5:4', '4:5'] };
 const T2I_INPUT_KEYS = new Set(['prompt', 'aspect_ratio', 'resolution', 'background']);
@@ -65,8 +85,16 @@ export const SIZES: Record<string, Record<string, { width: number; height: numbe
     '2K': { width: 1440, height: 2560 },
     '4K': { width: 2160, height: 3840 },
   },
-  '4:3': { '1K': { width: 1024, height: 768 }, '2K': { width: 2048, height: 1536 }, '4K': { width: 3264, height: 2448 } },
-  '3:4': { '1K': { width: 768, height: 1024 }, '2K': { width: 1536, height: 2048 }, '4K': { width: 2448, height: 3264 } },
+  '4:3': {
+    '1K': { width: 1024, height: 768 },
+    '2K': { width: 2048, height: 1536 },
+    '4K': { width: 3264, height: 2448 },
+  },
+  '3:4': {
+    '1K': { width: 768, height: 1024 },
+    '2K': { width: 1536, height: 2048 },
+    '4K': { width: 2448, height: 3264 },
+  },
 };
 
 export type TaskState = 'waiting' | 'queuing' | 'generating' | 'success' | 'fail';
@@ -315,7 +343,11 @@ export async function startFakeTaskApi(options: FakeTaskApiOptions = {}): Promis
     if (!response.ok) return `${url} answered ${response.status}`;
     const bytes = Buffer.from(await response.arrayBuffer());
     if (bytes.length > INPUT_MAX_BYTES) return `${url} is over 10 MB`;
-    const format = (await sharp(bytes).metadata().catch(() => undefined))?.format;
+    const format = (
+      await sharp(bytes)
+        .metadata()
+        .catch(() => undefined)
+    )?.format;
     if (!format || !['png', 'jpeg', 'webp'].includes(format)) return `${url} is not a JPEG, PNG or WebP image`;
     return undefined;
   }
@@ -357,7 +389,8 @@ export function validate(body: Record<string, unknown>): string | undefined {
   // "maximum 20,000 characters": counted as code points, like the product's own limit.
   if ([...prompt].length > PROMPT_MAX_CHARS) return `input.prompt is longer than ${PROMPT_MAX_CHARS} characters`;
   const ratio = fields.aspect_ratio ?? 'auto';
-  if (typeof ratio !== 'string' || !RATIOS.includes(ratio)) return `input.aspect_ratio is not supported: ${String(ratio)}`;
+  if (typeof ratio !== 'string' || !RATIOS.includes(ratio))
+    return `input.aspect_ratio is not supported: ${String(ratio)}`;
   const resolution = fields.resolution;
   if (resolution !== undefined && (typeof resolution !== 'string' || !RESOLUTIONS.includes(resolution))) {
     return `input.resolution is not supported: ${String(resolution)}`;
@@ -368,7 +401,8 @@ export function validate(body: Record<string, unknown>): string | undefined {
   const missing = (model === MODELS.text ? MISSING_T2I : MISSING_I2I)[tier] ?? [];
   if (missing.includes(ratio)) return `aspect_ratio ${ratio} is not supported at ${tier}`;
   if (fields.background !== undefined) {
-    if (!['transparent', 'opaque', 'auto'].includes(String(fields.background))) return 'input.background is not supported';
+    if (!['transparent', 'opaque', 'auto'].includes(String(fields.background)))
+      return 'input.background is not supported';
     if (tier !== '1K') return 'input.background is only supported at 1K';
   }
   if (model === MODELS.image) {

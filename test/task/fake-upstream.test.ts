@@ -5,15 +5,25 @@ import { type FakeTaskApi, MODELS, startFakeTaskApi, validate } from '../fakes/t
 import { png } from '../openai/fixtures';
 
 const KEY = 'k-1';
+/** The stand-in's answer, with the fields these tests read. */
+interface Answer {
+  code: number;
+  msg: string;
+  data: { taskId: string; state: string; resultJson: string; downloadUrl: string; [field: string]: unknown };
+}
 let fake: FakeTaskApi;
 afterEach(async () => fake?.close());
 
 async function call(path: string, init: RequestInit = {}, key = KEY) {
   const response = await fetch(`${fake.url}${path}`, {
     ...init,
-    headers: { Authorization: `Bearer ${key}`, ...(init.body && typeof init.body === 'string' ? { 'Content-Type': 'application/json' } : {}), ...init.headers },
+    headers: {
+      Authorization: `Bearer ${key}`,
+      ...(init.body && typeof init.body === 'string' ? { 'Content-Type': 'application/json' } : {}),
+      ...init.headers,
+    },
   });
-  return { status: response.status, body: (await response.json()) as { code: number; msg: string; data: any } }; // any: the stand-in's own JSON
+  return { status: response.status, body: (await response.json()) as Answer };
 }
 
 const create = (body: unknown, key?: string) =>
@@ -74,7 +84,10 @@ describe('the task-API stand-in', () => {
 
   it('walks a task through waiting, queuing, generating to success with a result URL it serves', async () => {
     const minute = 60_000;
-    fake = await startFakeTaskApi({ apiKey: KEY, defaultPlan: { delays: { waiting: minute, queuing: minute, generating: minute } } });
+    fake = await startFakeTaskApi({
+      apiKey: KEY,
+      defaultPlan: { delays: { waiting: minute, queuing: minute, generating: minute } },
+    });
     const { body } = await create(t2i({ aspect_ratio: '4:3', resolution: '1K' }));
     expect(body).toMatchObject({ code: 200, data: { taskId: expect.any(String) } });
     const task = fake.tasks[0]!;
@@ -110,7 +123,10 @@ describe('the task-API stand-in', () => {
     expect(url.startsWith(fake.url)).toBe(true);
     expect((await fetch(url)).status).toBe(200);
     expect((await create({ model: MODELS.image, input: { prompt: 'x', input_urls: [url] } })).body.code).toBe(200);
-    const missing = await create({ model: MODELS.image, input: { prompt: 'x', input_urls: [`${fake.url}/files/none.png`] } });
+    const missing = await create({
+      model: MODELS.image,
+      input: { prompt: 'x', input_urls: [`${fake.url}/files/none.png`] },
+    });
     expect(missing.body.code).toBe(422);
   });
 
