@@ -11,13 +11,13 @@
 //   `file`, `uploadPath`, `fileName` → `data.downloadUrl`; files are temporary).
 // kie documents no cancel endpoint: a canceled job stops polling, and the task runs out at the reseller.
 import { openAsBlob } from 'node:fs';
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import { Agent } from 'undici';
 import { z } from 'zod';
 import { type AspectRatio, formatSize, type OutputFormat, type PixelSize } from '../../core/formats';
 import { type ReferenceMime, sniffImageMime } from '../../core/limits';
 import { FramefillError } from '../errors';
-import { MAX_DECODE_PIXELS } from '../images';
+import { damage, MAX_DECODE_PIXELS } from '../images';
 import type { GenerationRequest, Provider, ProviderReference, SpooledReference } from './types';
 
 export interface TaskProviderOptions {
@@ -120,10 +120,11 @@ export function createTaskProvider(options: TaskProviderOptions): Provider {
     } catch {
       // Not JSON (a proxy's error page): the HTTP status speaks below.
     }
-    const code = response.ok ? (body?.code ?? 0) : response.status;
+    if (response.ok && !body) throw new MalformedAnswer('an answer was not the documented {code, msg, data} JSON');
+    const code = response.ok && body ? body.code : response.status;
     if (code !== 200) {
       const said = body?.msg ?? body?.message ?? (text.slice(0, 200) || response.statusText);
-      throw new ResellerRefusal(code || response.status, said, retryAfterSeconds(response.headers));
+      throw new ResellerRefusal(code, said, retryAfterSeconds(response.headers));
     }
     return body?.data;
   }
@@ -262,7 +263,14 @@ export function createTaskProvider(options: TaskProviderOptions): Provider {
         const bytes = await download(resultUrl, signal);
         const fitted = await fitToTable(bytes, request.size === 'auto' ? undefined : request.size, request);
         rateLimitHits.delete(request.jobId);
-        return { bytes: fitted.bytes, upstreamRequestId: taskId, ...(fitted.note ? { notes: [fitted.note] } : {}) };
+        const notes = [
+          ...(fitted.note ? [fitted.note] : []),
+          // kie's GPT Image-2 pages have no quality parameter: the reseller decides it.
+          ...(request.quality !== 'medium'
+            ? [`The image service has no quality setting; "${request.quality}" was not sent to it.`]
+            : []),
+        ];
+        return { bytes: fitted.bytes, upstreamRequestId: taskId, ...(notes.length > 0 ? { notes } : {}) };
       } catch (error) {
         if (signal.aborted) rateLimitHits.delete(request.jobId);
         // The job's cancel or deadline: its reason, never a failure of the reseller's (the runner owns the signal).
@@ -289,8 +297,8 @@ class TaskFailed extends Error {
 }
 
 /**
- * The result at the table's exact size (DESIGN.md §2), which the runner then verifies: as it came when it already
- * is; scaled (a centred cover, cropping at most 2 %) when the reseller's size has the same ratio within rounding;
+ * The result at the table's exact size (DESIGN.md §2) and in the job's format, which the runner then verifies: as it
+ * came when it already is; scaled (a centred cover, cropping at most 2 %) when the reseller's size has the same ratio within rounding;
  * refused otherwise. `auto` keeps whatever the reseller made.
  */
 export async function fitToTable(
@@ -298,7 +306,6 @@ export async function fitToTable(
   expected: PixelSize | undefined,
   request: { aspectRatio: AspectRatio; outputFormat: OutputFormat },
 ): Promise<{ bytes: Buffer; note?: string }> {
-  if (!expected) return { bytes };
   let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: MAX_DECODE_PIXELS }).metadata();
@@ -307,7 +314,19 @@ export async function fitToTable(
   }
   const { width, height } = meta;
   if (!width || !height) throw new MalformedAnswer('the result has no dimensions');
-  if (width === expected.width && height === expected.height) return { bytes };
+  // Re-encoding below would hide a cut-off image from the runner's own check: the same check first.
+  const damaged = damage(bytes, meta.format);
+  if (damaged && damaged !== 'unchecked') throw new MalformedAnswer(`the result is a damaged image (${damaged})`);
+  // kie's GPT Image-2 pages have no output-format parameter (its results are PNG): the job's format is made here,
+  // expected on every JPEG job, so without a note.
+  const sameFormat = meta.format === (request.outputFormat === 'png' ? 'png' : 'jpeg');
+  const encode = (pipeline: Sharp) =>
+    (request.outputFormat === 'png' ? pipeline.png() : pipeline.jpeg({ quality: 92 })).toBuffer().catch((error) => {
+      throw new MalformedAnswer(`the result could not be decoded (${(error as Error).message})`);
+    });
+  if (!expected || (width === expected.width && height === expected.height)) {
+    return { bytes: sameFormat ? bytes : await encode(sharp(bytes, { limitInputPixels: MAX_DECODE_PIXELS })) };
+  }
   const off = Math.abs(Math.log(width / height) - Math.log(expected.width / expected.height));
   if (off > RATIO_TOLERANCE) {
     throw new MalformedAnswer(
@@ -318,9 +337,8 @@ export async function fitToTable(
     fit: 'cover',
     position: 'centre',
   });
-  const out = await (request.outputFormat === 'png' ? pipeline.png() : pipeline.jpeg({ quality: 92 })).toBuffer();
   return {
-    bytes: out,
+    bytes: await encode(pipeline),
     note: `The image service made ${width}×${height}; it was scaled to ${formatSize(expected)}, this ratio's size in Framefill's table.`,
   };
 }

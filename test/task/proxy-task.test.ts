@@ -83,12 +83,33 @@ describe('the proxy on the task provider', () => {
     expect(proxy.store.get(id)?.upstream_request_id).toBe(fake.tasks[0]?.taskId);
   });
 
+  it('sends no quality (the reseller has none) and says so on the job when one other than medium was asked', async () => {
+    const { fake, proxy } = await setUp();
+    const { id } = await generateAndWait(proxy.url, { ...fields('4:3', '1K'), quality: 'high' });
+    expect(fake.tasks[0]?.input).not.toHaveProperty('quality');
+    expect((await job(proxy.url, id)).notes).toEqual([expect.stringContaining('"high" was not sent')]);
+  });
+
+  it('fails an answer that is not the documented JSON with upstream_error', async () => {
+    const { fake, proxy } = await setUp();
+    fake.refuseCreate({ code: 200, msg: 'success' });
+    const { id } = await generateAndWait(proxy.url, fields('4:3', '1K'));
+    expect((await job(proxy.url, id)).error).toMatchObject({
+      code: 'upstream_error',
+      message: expect.stringMatching(/taskId/),
+    });
+  });
+
   it('fails a damaged result with upstream_error', async () => {
     const { fake, proxy } = await setUp();
     const whole = await png(1024, 768);
-    fake.planNext({ resultBytes: whole.subarray(0, whole.length - 40) });
-    const { id } = await generateAndWait(proxy.url, fields('4:3', '1K'));
-    expect(await job(proxy.url, id)).toMatchObject({ status: 'failed', error: { code: 'upstream_error' } });
+    for (const output_format of ['png', 'jpeg']) {
+      fake.planNext({ resultBytes: whole.subarray(0, whole.length - 40) });
+      const { id } = await generateAndWait(proxy.url, { ...fields('4:3', '1K'), output_format });
+      const view = await job(proxy.url, id);
+      expect(view, output_format).toMatchObject({ status: 'failed', error: { code: 'upstream_error' } });
+      expect(view.error?.message).toMatch(/damaged/);
+    }
   });
 
   it.each([
