@@ -3,6 +3,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../proxy/config';
+import { UPLOAD_MAX_BYTES } from '../../proxy/providers/task';
 import { MODELS } from '../fakes/task-upstream';
 import { api, generateAndWait, readEvents, startTestProxy, submitGeneration } from '../helpers/proxy';
 import { ALL_PAIRS, png } from '../openai/fixtures';
@@ -234,6 +235,28 @@ describe('the proxy on the task provider', () => {
     expect(fake.uploads).toHaveLength(0);
     expect(fake.tasks).toHaveLength(0);
     expect((await generateAndWait(proxy.url, fields('1:1', '1K'))).events.at(-1)?.event).toBe('completed');
+  });
+
+  it("re-encodes a reference over the reseller's 10 MB limit as JPEG before uploading it", async () => {
+    const { fake, proxy } = await setUp();
+    const noise = await sharp({
+      create: {
+        width: 2048,
+        height: 2048,
+        channels: 3,
+        background: '#808080',
+        noise: { type: 'gaussian', mean: 128, sigma: 60 },
+      },
+    })
+      .png({ compressionLevel: 0 })
+      .toBuffer();
+    expect(noise.length).toBeGreaterThan(UPLOAD_MAX_BYTES);
+    const { events } = await generateAndWait(proxy.url, fields('1:1', '1K'), {
+      references: [{ bytes: new Uint8Array(noise) }],
+    });
+    expect(events.at(-1)?.event).toBe('completed');
+    expect(fake.uploads[0]).toMatchObject({ mime: 'image/jpeg', fileName: expect.stringMatching(/\.jpg$/) });
+    expect(fake.uploads[0]!.bytes.length).toBeLessThanOrEqual(UPLOAD_MAX_BYTES);
   });
 
   it('an upload refused for the key fails the job with upstream_error before any task is made', async () => {
