@@ -20,7 +20,7 @@ const EnvSchema = z.object({
   PORT: int(8787, 0).pipe(z.number().max(65_535)),
   HOST: z.string().trim().min(1).optional(),
   FRAMEFILL_DATA_DIR: z.string().default('./.framefill'),
-  FRAMEFILL_PROVIDER: z.enum(['openai', 'draft']).optional(),
+  FRAMEFILL_PROVIDER: z.enum(['openai', 'task', 'draft']).optional(),
   OPENAI_API_KEY: z.string().trim().min(1).optional(),
   OPENAI_BASE_URL: z.url().optional(),
   OPENAI_IMAGE_MODEL: z.string().trim().min(1).default('gpt-image-2'),
@@ -57,8 +57,10 @@ export interface Config {
   hosts: string[];
   loopbackOnly: boolean;
   dataDir: string;
-  provider: 'openai' | 'draft';
+  provider: 'openai' | 'task' | 'draft';
   openai: { apiKey: string | undefined; baseURL: string | undefined; model: string };
+  /** The task-API reseller's settings (FRAMEFILL_PROVIDER=task), validated only when it is the provider. */
+  task: TaskConfig | undefined;
   allowedOrigins: string[];
   resultTtlMs: number;
   upstreamConcurrency: number;
@@ -114,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.FRAMEFILL_DATA_DIR),
     provider,
     openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL, model: e.OPENAI_IMAGE_MODEL },
+    task: provider === 'task' ? loadTaskConfig(env) : undefined,
     allowedOrigins: e.FRAMEFILL_ALLOWED_ORIGINS.split(',')
       .map((o) => o.trim().replace(/\/+$/, ''))
       .filter(Boolean),
@@ -171,4 +174,60 @@ function trustProxyOf(value: string | undefined): TrustProxy {
     .split(',')
     .map((address) => address.trim())
     .filter(Boolean);
+}
+
+// ── Task-API reseller (FRAMEFILL_PROVIDER=task): kie.ai's createTask / recordInfo interface (README, "Choosing a
+// provider"). Its own block, read only when it is the provider, so a missing key or URL is named at start-up.
+const TaskEnvSchema = z.object({
+  TASK_API_BASE_URL: z.url({ error: 'TASK_API_BASE_URL must be an http(s) URL, e.g. https://api.kie.ai' }).optional(),
+  TASK_API_KEY: z.string().trim().min(1).optional(),
+  TASK_API_MODEL_TEXT: z.string().trim().min(1).default('gpt-image-2-text-to-image'),
+  TASK_API_MODEL_IMAGE: z.string().trim().min(1).default('gpt-image-2-image-to-image'),
+  // Where references are uploaded (`<url>/api/file-stream-upload`); the base URL unless set; `off`: no upload API.
+  TASK_API_UPLOAD_URL: z.union([z.literal('off'), z.url()]).optional(),
+  // Polling recordInfo: the first wait, growing by half each time up to the second (kie asks for 2–3 s, then more).
+  TASK_API_POLL_MS: int(2000, 1),
+  TASK_API_POLL_MAX_MS: int(15_000, 1),
+  // A 429 without Retry-After (kie documents none): the job waits this long, doubling per hit, up to 60 s.
+  TASK_API_RATE_LIMIT_WAIT_S: int(10, 1),
+});
+
+export interface TaskConfig {
+  baseURL: string;
+  apiKey: string;
+  modelText: string;
+  modelImage: string;
+  /** Base URL of the file-upload API; undefined when there is none (image-to-image is then refused). */
+  uploadURL: string | undefined;
+  pollMs: number;
+  pollMaxMs: number;
+  rateLimitWaitS: number;
+}
+
+export function loadTaskConfig(env: NodeJS.ProcessEnv): TaskConfig {
+  const parsed = TaskEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`Invalid configuration: ${issue?.path.join('.') ?? 'env'}: ${issue?.message ?? 'invalid'}`);
+  }
+  const e = parsed.data;
+  const missing = [e.TASK_API_BASE_URL ? '' : 'TASK_API_BASE_URL', e.TASK_API_KEY ? '' : 'TASK_API_KEY'].filter(
+    Boolean,
+  );
+  if (!e.TASK_API_BASE_URL || !e.TASK_API_KEY) {
+    throw new Error(
+      `FRAMEFILL_PROVIDER=task needs ${missing.join(' and ')}: set the reseller's API base URL (e.g. TASK_API_BASE_URL=https://api.kie.ai) and its API key, or use another FRAMEFILL_PROVIDER.`,
+    );
+  }
+  const baseURL = e.TASK_API_BASE_URL.replace(/\/+$/, '');
+  return {
+    baseURL,
+    apiKey: e.TASK_API_KEY,
+    modelText: e.TASK_API_MODEL_TEXT,
+    modelImage: e.TASK_API_MODEL_IMAGE,
+    uploadURL: e.TASK_API_UPLOAD_URL === 'off' ? undefined : (e.TASK_API_UPLOAD_URL ?? baseURL).replace(/\/+$/, ''),
+    pollMs: e.TASK_API_POLL_MS,
+    pollMaxMs: Math.max(e.TASK_API_POLL_MAX_MS, e.TASK_API_POLL_MS),
+    rateLimitWaitS: e.TASK_API_RATE_LIMIT_WAIT_S,
+  };
 }

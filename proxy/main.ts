@@ -80,6 +80,7 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
     }`,
     `  data dir:  ${config.dataDir}`,
   ];
+  if (proxy.provider.notice) lines.push(`  note:      ${proxy.provider.notice}`);
   if (proxy.mode === 'local') {
     lines.push(`  playground: ${localUrl}/playground`);
     lines.push(`  token:     ${proxy.localToken}`);

@@ -251,7 +251,7 @@ export class JobRunner {
         mime: image.mime,
         bytes: image.bytes.length,
         resultFile,
-        notes: image.notes,
+        notes: [...(result.notes ?? []), ...image.notes],
         usage: result.usage,
         upstreamRequestId: result.upstreamRequestId,
       });

@@ -2,6 +2,7 @@
 import type { Config } from '../config';
 import { createDraftProvider } from './draft';
 import { createOpenAIProvider } from './openai';
+import { createTaskProvider } from './task';
 import type { Provider } from './types';
 
 export function createProvider(config: Config): Provider {
@@ -13,6 +14,9 @@ export function createProvider(config: Config): Provider {
       timeoutMs: config.upstreamTimeoutMs,
       partialImages: config.partialImages,
     });
+  }
+  if (config.provider === 'task' && config.task) {
+    return createTaskProvider({ ...config.task, timeoutMs: config.upstreamTimeoutMs });
   }
   return createDraftProvider({ delayMs: config.draftDelayMs });
 }

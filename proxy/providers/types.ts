@@ -49,11 +49,15 @@ export interface ProviderResult {
   /** Upstream metadata worth keeping on the job (OpenAI's usage, x-request-id). */
   usage?: unknown;
   upstreamRequestId?: string;
+  /** What the provider changed on the way and the designer should know (kept on the job's `notes`). */
+  notes?: string[];
 }
 
 export interface Provider {
-  readonly name: 'openai' | 'draft';
+  readonly name: 'openai' | 'task' | 'draft';
   readonly model: string;
+  /** A limit of this provider's set-up the operator should read at start-up (e.g. image-to-image is off). */
+  readonly notice?: string;
   /**
    * Produces one image. `signal` is the job's one deadline and its cancel (the runner owns it): when it aborts,
    * stop promptly and throw `signal.reason`. Throw a FramefillError carrying a §6 code for every failure the user
