@@ -101,16 +101,40 @@ function newFrameForImage(name: string, width: number, height: number, density: 
   const frame = figma.createFrame();
   frame.name = name;
   frame.resize(w, h);
-  if (beside) {
-    frame.x = Math.round(beside.x + beside.width + GAP);
-    frame.y = Math.round(beside.y);
-  } else {
-    // https://developers.figma.com/docs/plugins/api/figma-viewport
-    const { x, y } = figma.viewport.center;
-    frame.x = Math.round(x - w / 2);
-    frame.y = Math.round(y - h / 2);
-  }
+  // https://developers.figma.com/docs/plugins/api/figma-viewport
+  const { x, y } = figma.viewport.center;
+  const wanted = beside
+    ? { x: Math.round(beside.x + beside.width + GAP), y: Math.round(beside.y), width: w, height: h }
+    : { x: Math.round(x - w / 2), y: Math.round(y - h / 2), width: w, height: h };
+  const spot = clearOfNeighbours(wanted, frame);
+  frame.x = spot.x;
+  frame.y = spot.y;
   return frame;
+}
+
+/**
+ * The first place at or right of `rect`, on its row, that keeps GAP from every other top-level layer of the page:
+ * a new frame must not land on or against the frames around it.
+ */
+function clearOfNeighbours(rect: Rect, self: SceneNode): Rect {
+  const others = figma.currentPage.children.filter((node) => node !== self && node.visible);
+  const spot = { ...rect };
+  for (let tries = 0; tries < others.length + 1; tries++) {
+    const blocking = others.find((node) => {
+      const b = node.absoluteBoundingBox;
+      return (
+        b !== null &&
+        spot.x < b.x + b.width + GAP &&
+        b.x < spot.x + spot.width + GAP &&
+        spot.y < b.y + b.height + GAP &&
+        b.y < spot.y + spot.height + GAP
+      );
+    });
+    const box = blocking?.absoluteBoundingBox;
+    if (!box) return spot;
+    spot.x = Math.round(box.x + box.width + GAP);
+  }
+  return spot;
 }
 
 function pageOf(node: BaseNode): PageNode | null {

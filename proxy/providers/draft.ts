@@ -41,7 +41,8 @@ export function createDraftProvider(options: DraftProviderOptions): Provider {
 export async function renderDraft(request: GenerationRequest, size: PixelSize): Promise<Buffer> {
   const { width, height } = size;
   const seed = createHash('sha256')
-    .update(JSON.stringify([request.prompt, request.aspectRatio, request.resolution]))
+    // The job id too: a regenerated draft looks different, as a regenerated image would.
+    .update(JSON.stringify([request.jobId, request.prompt, request.aspectRatio, request.resolution]))
     .digest();
   const hue = (seed[0]! * 360) / 256;
   const unit = Math.min(width, height) / 20;
@@ -51,7 +52,7 @@ export async function renderDraft(request: GenerationRequest, size: PixelSize): 
     0,
     4,
   );
-  const textTop = sheet ? sheet.top + sheet.height + unit * 1.2 : height * 0.42;
+  const textTop = sheet ? sheet.top + sheet.height + unit * 1.2 : height * 0.24;
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
   <defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1">
     <stop offset="0" stop-color="hsl(${hue.toFixed(1)},45%,82%)"/>
@@ -60,6 +61,9 @@ export async function renderDraft(request: GenerationRequest, size: PixelSize): 
   <rect width="100%" height="100%" fill="url(#g)"/>
   <rect x="${unit * 0.6}" y="${unit * 0.6}" width="${unit * 12}" height="${unit * 1.8}" rx="${unit * 0.3}" fill="#d92d20"/>
   <text x="${unit * 1.1}" y="${unit * 1.85}" font-family="DejaVu Sans, sans-serif" font-weight="bold" font-size="${unit * 1.05}" fill="#fff">${escapeXml(DRAFT_MARK)}</text>
+  <!-- Again at the centre: a FILL placement crops the edges of the image, never its middle. -->
+  <g opacity="0.9"><rect x="${width / 2 - unit * 6}" y="${height / 2 - unit * 0.9}" width="${unit * 12}" height="${unit * 1.8}" rx="${unit * 0.3}" fill="#d92d20"/>
+  <text x="${width / 2}" y="${height / 2 + unit * 0.38}" text-anchor="middle" font-family="DejaVu Sans, sans-serif" font-weight="bold" font-size="${unit * 1.05}" fill="#fff">${escapeXml(DRAFT_MARK)}</text></g>
   <text x="${unit * 0.8}" y="${height - unit * 0.9}" font-family="DejaVu Sans, sans-serif" font-size="${unit * 0.8}" fill="#1d1d1f">${escapeXml(
     `${request.aspectRatio} · ${request.resolution} · ${formatSize(size)}${request.size === 'auto' ? ' (Auto)' : ''} · ${request.references.length} reference${request.references.length === 1 ? '' : 's'}`,
   )}</text>

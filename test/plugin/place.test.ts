@@ -89,6 +89,30 @@ describe('placing an image', () => {
     expect(p.fake.undoCommits).toBe(1);
   });
 
+  it('nothing selected over a row of frames: the new frame keeps a gap from every neighbour', async () => {
+    const p = await loadPlugin({
+      setup: (f) => {
+        f.frame(400, 600, { name: 'Left', x: 0, y: 0 });
+        f.frame(400, 600, { name: 'Middle', x: 420, y: 0 });
+        f.frame(400, 600, { name: 'Right', x: 840, y: 0 });
+      },
+    });
+    p.figma.viewport.center = { x: 620, y: 300 };
+    const { placed } = await place(p, await placeRequest(null, await png(1024, 1024), 1024, 1024));
+    const frame = (await p.figma.getNodeByIdAsync(placed!.nodeId)) as FakeNode;
+    const box = frame.absoluteBoundingBox;
+    for (const other of p.fake.page.children.filter((n) => n !== frame)) {
+      const b = other.absoluteBoundingBox;
+      const apart =
+        box.x >= b.x + b.width + 40 ||
+        b.x >= box.x + box.width + 40 ||
+        box.y >= b.y + b.height + 40 ||
+        b.y >= box.y + box.height + 40;
+      expect(apart, `${other.name} at ${JSON.stringify(b)} vs ${JSON.stringify(box)}`).toBe(true);
+    }
+    expect(box.x).toBe(840 + 400 + 40);
+  });
+
   it('with an unusable selection, the new frame goes beside it', async () => {
     let text!: FakeNode;
     const p = await loadPlugin({

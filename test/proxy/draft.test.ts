@@ -27,14 +27,30 @@ describe('the draft provider', () => {
 
   it('renders the exact size, deterministically, with at least one small JPEG partial', async () => {
     const partials: PartialImage[] = [];
-    const a = await draft.generate(request(), new AbortController().signal, (p) => partials.push(p));
-    const b = await draft.generate(request(), new AbortController().signal, () => undefined);
+    const job = request();
+    const a = await draft.generate(job, new AbortController().signal, (p) => partials.push(p));
+    const b = await draft.generate(job, new AbortController().signal, () => undefined);
     expect(Buffer.compare(a.bytes, b.bytes)).toBe(0);
     const meta = await sharp(a.bytes).metadata();
     expect([meta.format, meta.width, meta.height]).toEqual(['png', 1280, 720]);
     expect(partials.length).toBeGreaterThanOrEqual(1);
     expect(partials[0]!.mime).toBe('image/jpeg');
     expect(Math.max(partials[0]!.width, partials[0]!.height)).toBeLessThanOrEqual(256);
+  });
+
+  it('looks different when regenerated (another job, the same prompt), with its mark in the middle every crop keeps', async () => {
+    const signal = new AbortController().signal;
+    const first = await draft.generate(request(), signal, () => undefined);
+    const again = await draft.generate(request(), signal, () => undefined);
+    expect(Buffer.compare(first.bytes, again.bytes)).not.toBe(0);
+    // A 3:1 banner crops a 16:9 image to its middle band: the mark's red is at the very centre.
+    const { data } = await sharp(first.bytes).extract({ left: 640, top: 360, width: 1, height: 1 }).raw().toBuffer({
+      resolveWithObject: true,
+    });
+    const [r, g, b] = [data[0]!, data[1]!, data[2]!];
+    expect(r).toBeGreaterThan(150);
+    expect(g).toBeLessThan(100);
+    expect(b).toBeLessThan(100);
   });
 
   it('differs when the prompt or the references differ', async () => {
