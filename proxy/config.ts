@@ -188,8 +188,6 @@ const TaskEnvSchema = z.object({
   // Polling recordInfo: the first wait, growing by half each time up to the second (kie asks for 2–3 s, then more).
   TASK_API_POLL_MS: int(2000, 1),
   TASK_API_POLL_MAX_MS: int(15_000, 1),
-  // A 429 without Retry-After (kie documents none): the job waits this long, doubling per hit, up to 60 s.
-  TASK_API_RATE_LIMIT_WAIT_S: int(10, 1),
 });
 
 export interface TaskConfig {
@@ -201,7 +199,6 @@ export interface TaskConfig {
   uploadURL: string | undefined;
   pollMs: number;
   pollMaxMs: number;
-  rateLimitWaitS: number;
 }
 
 export function loadTaskConfig(env: NodeJS.ProcessEnv): TaskConfig {
@@ -228,6 +225,5 @@ export function loadTaskConfig(env: NodeJS.ProcessEnv): TaskConfig {
     uploadURL: e.TASK_API_UPLOAD_URL === 'off' ? undefined : (e.TASK_API_UPLOAD_URL ?? baseURL).replace(/\/+$/, ''),
     pollMs: e.TASK_API_POLL_MS,
     pollMaxMs: Math.max(e.TASK_API_POLL_MAX_MS, e.TASK_API_POLL_MS),
-    rateLimitWaitS: e.TASK_API_RATE_LIMIT_WAIT_S,
   };
 }

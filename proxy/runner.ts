@@ -44,6 +44,8 @@ interface HeldJob {
   notBefore: number;
   /** Its first upstream call's start + the timeout: waits for the rate limit count against it. */
   deadlineAt?: number;
+  /** Rate limits met that named no wait, for the backoff. */
+  unnamedWaits: number;
   /** The reason last published for its wait, so each is said once. */
   reason?: string;
   lastPartial?: PartialImage;
@@ -52,6 +54,8 @@ interface HeldJob {
 }
 
 const MINUTE_MS = 60_000;
+const BACKOFF_FIRST_S = 5;
+const BACKOFF_MAX_S = 60;
 
 export class JobRunner {
   private readonly queue: string[] = [];
@@ -80,6 +84,7 @@ export class JobRunner {
       uploadDir,
       controller: new AbortController(),
       notBefore: 0,
+      unnamedWaits: 0,
       previews: Promise.resolve(),
     });
     this.queue.push(row.id);
@@ -259,12 +264,17 @@ export class JobRunner {
       else await rm(resultFile, { force: true });
     } catch (caught) {
       const error = this.failureOf(signal.aborted ? signal.reason : caught);
-      if (error.code === 'rate_limited' && error.retryAfter !== undefined && this.requeue(id, job, error)) return;
+      // Without a wait named, 5 s, then 10, 20, 40, 60 at most (OpenAI's guide asks for a backoff on 429).
+      const waitS =
+        error.code === 'rate_limited'
+          ? (error.retryAfter ?? Math.min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** job.unnamedWaits++))
+          : undefined;
+      if (waitS !== undefined && this.requeue(id, job, waitS)) return;
       // A canceled or interrupted job was already finished by cancel()/interrupt(); this is then a no-op.
       const body: ApiError = {
         code: error.code,
         message: error.message,
-        ...(error.retryAfter !== undefined ? { retry_after: error.retryAfter } : {}),
+        ...(waitS !== undefined ? { retry_after: waitS } : {}),
       };
       if (this.o.store.finish(id, 'failed', body, { upstreamRequestId: error.upstreamRequestId })) {
         this.o.log({
@@ -293,15 +303,15 @@ export class JobRunner {
   }
 
   /** The upstream asked to wait: back to the queue until then, if the job's deadline allows. */
-  private requeue(id: string, job: HeldJob, error: FramefillError): boolean {
-    const until = Date.now() + (error.retryAfter ?? 0) * 1000;
+  private requeue(id: string, job: HeldJob, waitS: number): boolean {
+    const until = Date.now() + waitS * 1000;
     if (!this.accepting || until >= (job.deadlineAt ?? 0)) return false;
     const reason = waitingReason(until);
     if (!this.o.store.requeue(id, reason)) return false;
     job.notBefore = until;
     job.reason = reason;
     this.queue.unshift(id);
-    this.o.log({ kind: 'job', id, status: 'queued', wait_s: error.retryAfter });
+    this.o.log({ kind: 'job', id, status: 'queued', wait_s: waitS });
     this.publish(id, { event: 'status', data: { id, status: 'queued', reason } });
     return true;
   }

@@ -11,6 +11,7 @@ import { sizeParam } from '../../core/formats';
 import { readImageSize } from '../../core/image-header';
 import { type ReferenceMime, sniffImageMime } from '../../core/limits';
 import { FramefillError } from '../errors';
+import { pause, retryAfterSeconds } from './pause';
 import type { GenerationRequest, PartialImage, Provider, ProviderResult } from './types';
 
 export interface OpenAIProviderOptions {
@@ -35,10 +36,6 @@ export const DEFAULT_PARTIAL_IMAGES = 1;
 export const JPEG_COMPRESSION = 95;
 /** One retry at most, only where OpenAI cannot have started an image, after this pause. */
 const RETRY_DELAY_MS = 500;
-/** A 429 without a wait: the job is requeued after 5 s, then 10, 20, 40, 60 at most (OpenAI's guide asks for a backoff). */
-const BACKOFF_FIRST_S = 5;
-const BACKOFF_MAX_S = 60;
-const BACKOFF_FORGET_MS = 60 * 60_000;
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
 // Spec: ImageGenPartialImageEvent / ImageEditPartialImageEvent, ImageGenCompletedEvent / ImageEditCompletedEvent,
@@ -114,16 +111,6 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
   });
   // Streaming GPT image models needs a verified organisation; once refused, later jobs skip straight to plain calls.
   let streamingRefused = false;
-  /** 429s without a wait, per job, for the backoff; forgotten when the job's call ends otherwise or goes stale. */
-  const rateLimitHits = new Map<string, { hits: number; at: number }>();
-  const backoffFor = (jobId: string): number => {
-    const now = Date.now();
-    // A job the runner gave up on (its deadline) never comes back to clear its entry.
-    for (const [id, entry] of rateLimitHits) if (now - entry.at > BACKOFF_FORGET_MS) rateLimitHits.delete(id);
-    const hits = (rateLimitHits.get(jobId)?.hits ?? 0) + 1;
-    rateLimitHits.set(jobId, { hits, at: now });
-    return Math.min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (hits - 1));
-  };
 
   async function callOnce(
     request: GenerationRequest,
@@ -192,12 +179,9 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
         signal.throwIfAborted();
         const context: CallContext = { requestId: null };
         try {
-          const result = await callOnce(request, signal, stream, context, onPartial);
-          rateLimitHits.delete(request.jobId);
-          return result;
+          return await callOnce(request, signal, stream, context, onPartial);
         } catch (error) {
           // The job's cancel or deadline: its reason, never a failure of OpenAI's (the runner owns the signal).
-          if (signal.aborted) rateLimitHits.delete(request.jobId);
           signal.throwIfAborted();
           if (stream && isStreamingRefusal(error)) {
             streamingRefused = true;
@@ -209,13 +193,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
             await pause(RETRY_DELAY_MS, signal);
             continue;
           }
-          const failure = toFramefillError(error, {
-            requestId: context.requestId,
-            model: options.model,
-            backoffS: () => backoffFor(request.jobId),
-          });
-          if (failure.code !== 'rate_limited') rateLimitHits.delete(request.jobId);
-          throw failure;
+          throw toFramefillError(error, { requestId: context.requestId, model: options.model });
         }
       }
     },
@@ -330,18 +308,6 @@ async function describePartial(b64: string, index: number): Promise<PartialImage
   return size.width && size.height ? { index, mime, b64, width: size.width, height: size.height } : undefined;
 }
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 /** Organisations not verified for streaming get a 400 on `stream`; the same image can still be made without it. */
 function isStreamingRefusal(error: unknown): boolean {
   return (
@@ -382,18 +348,6 @@ function upstreamMessage(error: APIError): string {
   return typeof body?.message === 'string' && body.message ? body.message : error.message;
 }
 
-/** Seconds to wait, from OpenAI's `retry-after-ms` or `Retry-After` (seconds or an HTTP date), in whole seconds. */
-export function retryAfterSeconds(headers: Headers | undefined): number | undefined {
-  const ms = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
-  if (Number.isFinite(ms) && ms >= 0) return Math.ceil(ms / 1000);
-  const value = headers?.get('retry-after');
-  if (!value) return undefined;
-  const seconds = Number.parseFloat(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
-}
-
 /** What the operator reads in the log: OpenAI's status, code and full message, and any moderation details. */
 function logCause(error: APIError): Error {
   const body = (error.error ?? {}) as Record<string, unknown>;
@@ -411,8 +365,6 @@ export interface FailureContext {
   /** OpenAI's x-request-id of the failed call, when an answer arrived. */
   requestId?: string | null;
   model?: string;
-  /** Seconds to wait after a 429 that names no wait. */
-  backoffS?: () => number;
 }
 
 /**
@@ -499,11 +451,14 @@ export function toFramefillError(error: unknown, context: FailureContext): Frame
           cause,
         );
       }
-      const retryAfter = retryAfterSeconds(error.headers) ?? context.backoffS?.() ?? BACKOFF_FIRST_S;
+      // Without a wait from OpenAI the runner backs off on its own.
+      const retryAfter = retryAfterSeconds(error.headers);
       return new FramefillError(
         'rate_limited',
-        `OpenAI is rate-limiting the proxy's key: try again in about ${retryAfter} s.`,
-        { cause, retryAfter, ...ids },
+        retryAfter === undefined
+          ? "OpenAI is rate-limiting the proxy's key: try again in a minute."
+          : `OpenAI is rate-limiting the proxy's key: try again in about ${retryAfter} s.`,
+        { cause, ...(retryAfter === undefined ? {} : { retryAfter }), ...ids },
       );
     }
     if (error.status === undefined) {

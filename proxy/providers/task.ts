@@ -18,6 +18,7 @@ import { type AspectRatio, formatSize, type OutputFormat, type PixelSize } from 
 import { type ReferenceMime, sniffImageMime } from '../../core/limits';
 import { FramefillError } from '../errors';
 import { damage, MAX_DECODE_PIXELS } from '../images';
+import { pause, retryAfterSeconds } from './pause';
 import type { GenerationRequest, Provider, ProviderReference, SpooledReference } from './types';
 
 export interface TaskProviderOptions {
@@ -30,16 +31,12 @@ export interface TaskProviderOptions {
   /** First wait between polls, growing by half each poll up to `pollMaxMs`. */
   pollMs: number;
   pollMaxMs: number;
-  /** First wait after a 429 that names none, doubling per hit of the same job, 60 s at most. */
-  rateLimitWaitS: number;
   /** The job's deadline (FRAMEFILL_UPSTREAM_TIMEOUT_S): the transport's own timeouts are set beyond it. */
   timeoutMs: number;
 }
 
 /** The transport's timeouts sit this far beyond the job's deadline, so that the deadline always fires first. */
 const TRANSPORT_MARGIN_MS = 60_000;
-const RATE_LIMIT_MAX_WAIT_S = 60;
-const BACKOFF_FORGET_MS = 60 * 60_000;
 /** Polls that fail in a row (network, 5xx, 429, 455) before the job is failed; the deadline usually ends it first. */
 const MAX_POLL_FAILURES = 20;
 /** kie's Market pages for image-to-image: "Maximum file size: 10MB" per input image (GPT Image 1.5 page). */
@@ -93,14 +90,6 @@ export function createTaskProvider(options: TaskProviderOptions): Provider {
   const timeoutMs = Math.ceil(options.timeoutMs) + TRANSPORT_MARGIN_MS;
   const dispatcher = new Agent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   const auth = { Authorization: `Bearer ${options.apiKey}` };
-  const rateLimitHits = new Map<string, { hits: number; at: number }>();
-  const backoffFor = (jobId: string): number => {
-    const now = Date.now();
-    for (const [id, entry] of rateLimitHits) if (now - entry.at > BACKOFF_FORGET_MS) rateLimitHits.delete(id);
-    const hits = (rateLimitHits.get(jobId)?.hits ?? 0) + 1;
-    rateLimitHits.set(jobId, { hits, at: now });
-    return Math.min(RATE_LIMIT_MAX_WAIT_S, options.rateLimitWaitS * 2 ** (hits - 1));
-  };
 
   /** One call of the reseller's API, its `{code, msg, data}` parsed; a code other than 200 is thrown. */
   async function call(url: string, init: RequestInit, signal: AbortSignal): Promise<unknown> {
@@ -262,7 +251,6 @@ export function createTaskProvider(options: TaskProviderOptions): Provider {
         const resultUrl = await follow(taskId, signal);
         const bytes = await download(resultUrl, signal);
         const fitted = await fitToTable(bytes, request.size === 'auto' ? undefined : request.size, request);
-        rateLimitHits.delete(request.jobId);
         const notes = [
           ...(fitted.note ? [fitted.note] : []),
           // kie's GPT Image-2 pages have no quality parameter: the reseller decides it.
@@ -272,12 +260,9 @@ export function createTaskProvider(options: TaskProviderOptions): Provider {
         ];
         return { bytes: fitted.bytes, upstreamRequestId: taskId, ...(notes.length > 0 ? { notes } : {}) };
       } catch (error) {
-        if (signal.aborted) rateLimitHits.delete(request.jobId);
         // The job's cancel or deadline: its reason, never a failure of the reseller's (the runner owns the signal).
         signal.throwIfAborted();
-        const failure = toFramefillError(error, { taskId, backoffS: () => backoffFor(request.jobId) });
-        if (failure.code !== 'rate_limited') rateLimitHits.delete(request.jobId);
-        throw failure;
+        throw toFramefillError(error, { taskId });
       }
     },
   };
@@ -343,33 +328,9 @@ export async function fitToTable(
   };
 }
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-/** Seconds from `Retry-After` (seconds or an HTTP date), if the reseller sends it (kie documents none). */
-function retryAfterSeconds(headers: Headers): number | undefined {
-  const value = headers.get('retry-after');
-  if (!value) return undefined;
-  const seconds = Number.parseFloat(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
-}
-
 interface FailureContext {
   /** The reseller's task id, once createTask answered: kept on the job as its upstream request id. */
   taskId: string | undefined;
-  /** Seconds to wait after a 429 that names no wait. */
-  backoffS: () => number;
 }
 
 /**
@@ -418,11 +379,14 @@ export function toFramefillError(error: unknown, context: FailureContext): Frame
           `The image service has no such endpoint or task (404: ${error.text})${note}: whoever runs the proxy must check TASK_API_BASE_URL and TASK_API_UPLOAD_URL.`,
         );
       case 429: {
-        const retryAfter = error.retryAfterS ?? context.backoffS();
+        // Without a wait from the reseller the runner backs off on its own.
+        const retryAfter = error.retryAfterS;
         return new FramefillError(
           'rate_limited',
-          `The image service is rate-limiting the proxy's key: try again in about ${retryAfter} s.`,
-          { cause: error, retryAfter, ...ids },
+          retryAfter === undefined
+            ? "The image service is rate-limiting the proxy's key: try again in a minute."
+            : `The image service is rate-limiting the proxy's key: try again in about ${retryAfter} s.`,
+          { cause: error, ...(retryAfter === undefined ? {} : { retryAfter }), ...ids },
         );
       }
       case 422:

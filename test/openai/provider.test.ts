@@ -291,17 +291,16 @@ describe('upstream failures become §6 codes', () => {
     expect((await failure()).retryAfter).toBe(2);
   });
 
-  it('a 429 naming no wait backs off 5 s, then 10 s for the same job; each job has its own backoff', async () => {
-    const bare = {
+  it('a 429 naming no wait is rate_limited without a wait of its own (the runner backs off)', async () => {
+    fake.failNext({
       kind: 'status',
       status: 429,
       body: { error: { message: 'Rate limit reached.', type: 'requests', param: null, code: 'rate_limit_exceeded' } },
-    } as const;
-    for (let i = 0; i < 3; i++) fake.failNext(bare);
-    expect((await failure()).retryAfter).toBe(5);
-    expect((await failure()).retryAfter).toBe(10);
-    // Another job starts its own backoff.
-    expect((await failure(generation({ jobId: '00000000-0000-4000-8000-000000000001' }))).retryAfter).toBe(5);
+    });
+    const error = await failure();
+    expect(error.code).toBe('rate_limited');
+    expect(error.retryAfter).toBeUndefined();
+    expect(fake.requests).toHaveLength(1);
   });
 
   it('a 429 insufficient_quota is upstream_error addressed to the operator, not a wait, and not retried', async () => {

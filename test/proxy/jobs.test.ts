@@ -244,6 +244,39 @@ describe('cancel', () => {
   });
 });
 
+describe('rate limits', () => {
+  it('a rate limit that names no wait puts the job back in the queue for 5 s, saying so; the next one 10 s', async () => {
+    let calls = 0;
+    const provider: Provider = {
+      name: 'openai',
+      model: 'gpt-image-2',
+      async generate() {
+        calls++;
+        throw new FramefillError('rate_limited', 'OpenAI is rate-limiting the proxy.');
+      },
+    };
+    const proxy = await startTestProxy({}, { provider });
+    try {
+      const { id } = await submit(proxy.url);
+      const reasons: string[] = [];
+      await readEvents(proxy.url, id, {
+        until: (e) => {
+          const data = e.data as { status?: string; reason?: string };
+          if (e.event === 'status' && data.status === 'queued' && data.reason) reasons.push(data.reason);
+          return reasons.length > 0;
+        },
+      });
+      expect(reasons[0]).toMatch(/rate limit — about [45] s/);
+      expect(await job(proxy.url, id)).toMatchObject({ status: 'queued', status_reason: reasons[0] });
+      expect(calls).toBe(1);
+      await api(`${proxy.url}/v1/generations/${id}`, { method: 'DELETE' });
+      expect((await job(proxy.url, id)).credits_returned).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe('concurrency, failures and timeouts', () => {
   it('runs at most FRAMEFILL_UPSTREAM_CONCURRENCY jobs at once; the rest wait queued', async () => {
     const { provider, calls } = manualProvider();

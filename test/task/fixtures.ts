@@ -21,7 +21,6 @@ export function useProxyOnFakeTaskApi() {
       TASK_API_KEY: TASK_KEY,
       TASK_API_POLL_MS: '5',
       TASK_API_POLL_MAX_MS: '20',
-      TASK_API_RATE_LIMIT_WAIT_S: '1',
       ...env,
     });
     started.push({ fake, proxy });
