@@ -163,4 +163,22 @@ describe('a local-mode proxy and pages that are not the plugin', () => {
     );
     expect(proxy.logs).not.toContainEqual(expect.objectContaining({ kind: 'request', status: 401 }));
   });
+
+  it('the local token is written into the playground page only, with no CORS headers, for Origin: null least of all', async () => {
+    proxy = await startTestProxy();
+    for (const origin of [undefined, 'null', 'https://evil.example']) {
+      const page = await fetch(`${proxy.url}/playground`, { headers: origin ? { Origin: origin } : {} });
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain(`<meta name="framefill-local-token" content="${proxy.localToken}">`);
+      expect(html).not.toContain('__FRAMEFILL_LOCAL_TOKEN__');
+      for (const header of ['Access-Control-Allow-Origin', 'Access-Control-Allow-Credentials']) {
+        expect(page.headers.get(header), `${header} for Origin ${origin}`).toBeNull();
+      }
+      expect(page.headers.get('Content-Security-Policy')).toBe("frame-ancestors 'self'");
+    }
+    // Once a token exists the proxy is in token mode, and the playground is gone.
+    proxy.ledger.createToken('alice', 1);
+    expect((await fetch(`${proxy.url}/playground`)).status).toBe(404);
+  });
 });

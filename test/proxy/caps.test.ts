@@ -29,7 +29,11 @@ function holdingProvider(held: ReadonlySet<string>): Provider {
         await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
       }
       const size = req.size === 'auto' ? { width: 1024, height: 1024 } : req.size;
-      return { bytes: await sharp({ create: { ...size, channels: 3, background: '#888' } }).png().toBuffer() };
+      return {
+        bytes: await sharp({ create: { ...size, channels: 3, background: '#888' } })
+          .png()
+          .toBuffer(),
+      };
     },
   };
 }
@@ -168,9 +172,7 @@ describe('uploads and jobs', () => {
       req.on('error', () => undefined);
       req.on('response', () => reject(new Error('a stalled upload was answered')));
       cleanups.push(() => req.destroy());
-      req.write('--b\r\nContent-Disposition: form-data; name="prompt"\r\n\r\na lighthouse\r\n--b\r\n', () =>
-        resolve(),
-      );
+      req.write('--b\r\nContent-Disposition: form-data; name="prompt"\r\n\r\na lighthouse\r\n--b\r\n', () => resolve());
     });
   }
 

@@ -51,7 +51,11 @@ function account(url: string, client: string, token: string, extra: Record<strin
   return fetch(`${url}/v1/account`, { headers: { ...bearer(token), 'X-Test-Client': client, ...extra } });
 }
 
-async function guessTwentyTimes(url: string, client: string, extra: (i: number) => Record<string, string> = () => ({})) {
+async function guessTwentyTimes(
+  url: string,
+  client: string,
+  extra: (i: number) => Record<string, string> = () => ({}),
+) {
   for (let i = 0; i < 20; i++) {
     expect((await account(url, client, `ff_guess${i}`, extra(i))).status).toBe(401);
   }
