@@ -406,7 +406,12 @@ describe('the local token', () => {
 
 /** The proxy (or its CLI) started under `umask 000`, so no mode below comes from a careful umask. */
 function spawnUnderOpenUmask(args: string[], env: Record<string, string>) {
-  const child = spawn('sh', ['-c', 'umask 000 && exec "$0" "$@"', process.execPath, BUILT_PROXY, ...args], {
+  return spawnUnderShell('umask 000', args, env);
+}
+
+/** The built proxy (or its CLI) started by a shell that first runs `setup` (a umask, a descriptor limit). */
+function spawnUnderShell(setup: string, args: string[], env: Record<string, string>) {
+  const child = spawn('sh', ['-c', `${setup} && exec "$0" "$@"`, process.execPath, BUILT_PROXY, ...args], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -503,6 +508,56 @@ describe('file modes', () => {
       expect(`${file} ${(statSync(path.join(dataDir, file)).mode & 0o777).toString(8)}`).toBe(`${file} 600`);
     }
     expect(existsSync(path.join(dataDir, 'framefill.sqlite'))).toBe(true);
+  });
+});
+
+describe('descriptors', () => {
+  it('at a 512-descriptor limit, 1,000 connections are cut at the connection cap and a running job still completes (no EMFILE)', async () => {
+    const fake = await startFakeOpenAI({ apiKey: 'test-key' });
+    let release = () => {};
+    fake.failNext({ kind: 'hold', until: new Promise<void>((resolve) => (release = resolve)) });
+    const proxy = spawnUnderShell('ulimit -n 512', [], {
+      FRAMEFILL_DATA_DIR: tempDataDir(),
+      FRAMEFILL_PROVIDER: 'openai',
+      OPENAI_API_KEY: 'test-key',
+      OPENAI_BASE_URL: fake.url,
+      FRAMEFILL_PARTIAL_IMAGES: '0',
+      FRAMEFILL_SHUTDOWN_GRACE_S: '0',
+    });
+    const flood: ReturnType<typeof connect>[] = [];
+    try {
+      const { url, token } = await proxy.listening();
+      const port = Number(new URL(url).port);
+      const submitted = await submitGeneration(url, { ...fields, quality: 'low' }, { token });
+      const { id } = JobSchema.parse(await submitted.json());
+      await fake.received(1);
+      let streaming = () => {};
+      const streamOpen = new Promise<void>((resolve) => (streaming = resolve));
+      const reading = readEvents(url, id, { token, onEvent: () => streaming() });
+      // Its event stream is open before the flood.
+      await streamOpen;
+      let closed = 0;
+      for (let i = 0; i < 1000; i++) {
+        const socket = connect(port, '127.0.0.1');
+        socket.on('error', () => undefined);
+        socket.on('close', () => closed++);
+        flood.push(socket);
+      }
+      // The proxy holds at most (512 − its reserve) connections; the rest are closed at once.
+      await until(() => closed >= 1000 - (512 - 256));
+      release();
+      const { events } = await reading;
+      expect(events.at(-1)?.event).toBe('completed');
+      for (const socket of flood) socket.destroy();
+      expect((await fetch(`${url}/v1/generations/${id}/image`, { headers: bearer(token) })).status).toBe(200);
+      expect((await fetch(`${url}/v1/health`)).status).toBe(200);
+      expect(proxy.output()).not.toContain('EMFILE');
+    } finally {
+      for (const socket of flood) socket.destroy();
+      proxy.child.kill('SIGTERM');
+      await proxy.exited;
+      await fake.close();
+    }
   });
 });
 
