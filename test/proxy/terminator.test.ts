@@ -95,6 +95,12 @@ describe('behind a terminator that forwards X-Forwarded-For', () => {
     await guessTwentyTimes(url, '203.0.113.66');
     expect((await account(url, '203.0.113.7', token)).status).toBe(429);
   });
+
+  it('refuses to start on a FRAMEFILL_TRUST_PROXY that is neither a hop count nor addresses, saying what it takes', async () => {
+    await expect(startTestProxy({ FRAMEFILL_TRUST_PROXY: 'nginx' })).rejects.toThrow(
+      /FRAMEFILL_TRUST_PROXY=nginx: .*number of proxies in front/,
+    );
+  });
 });
 
 describe('the Host a reverse proxy keeps', () => {
