@@ -114,7 +114,8 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
     referenceMaxBytes: opts.referenceMaxBytes,
   });
 
-  const maxConnections = connectionBudget();
+  // One descriptor budget for all the servers (both loopback families by default), not one each.
+  const maxConnections = Math.max(32, Math.floor(connectionBudget() / config.hosts.length));
   const servers: NodeServer[] = [];
   const hosts: string[] = [];
   for (const host of config.hosts) {

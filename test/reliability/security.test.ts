@@ -512,11 +512,13 @@ describe('file modes', () => {
 });
 
 describe('descriptors', () => {
-  it('at a 512-descriptor limit, 1,000 connections are cut at the connection cap and a running job still completes (no EMFILE)', async () => {
+  it('at a 512-descriptor limit, 1,000 connections to each loopback address are cut at one shared cap and a running job still completes (no EMFILE)', async () => {
     const fake = await startFakeOpenAI({ apiKey: 'test-key' });
     let release = () => {};
     fake.failNext({ kind: 'hold', until: new Promise<void>((resolve) => (release = resolve)) });
     const proxy = spawnUnderShell('ulimit -n 512', [], {
+      // Both loopback families, as by default: one server each, one descriptor budget for both.
+      HOST: '127.0.0.1,::1',
       FRAMEFILL_DATA_DIR: tempDataDir(),
       FRAMEFILL_PROVIDER: 'openai',
       OPENAI_API_KEY: 'test-key',
@@ -537,14 +539,14 @@ describe('descriptors', () => {
       // Its event stream is open before the flood.
       await streamOpen;
       let closed = 0;
-      for (let i = 0; i < 1000; i++) {
-        const socket = connect(port, '127.0.0.1');
+      for (let i = 0; i < 2000; i++) {
+        const socket = connect(port, i % 2 === 0 ? '127.0.0.1' : '::1');
         socket.on('error', () => undefined);
         socket.on('close', () => closed++);
         flood.push(socket);
       }
-      // The proxy holds at most (512 − its reserve) connections; the rest are closed at once.
-      await until(() => closed >= 1000 - (512 - 256));
+      // The proxy holds at most (512 − its reserve) connections over both addresses; the rest are closed at once.
+      await until(() => closed >= 2000 - (512 - 256));
       release();
       const { events } = await reading;
       expect(events.at(-1)?.event).toBe('completed');
