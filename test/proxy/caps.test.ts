@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorBodySchema, JobSchema } from '../../core/api';
 import type { Provider } from '../../proxy/providers/types';
-import { generateAndWait, startTestProxy, submitGeneration, type TestProxy } from '../helpers/proxy';
+import { generateAndWait, generationForm, startTestProxy, submitGeneration, type TestProxy } from '../helpers/proxy';
 
 const fields = { prompt: 'a lighthouse', aspect_ratio: '1:1', resolution: '1K' };
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
@@ -196,6 +196,50 @@ describe('uploads and jobs', () => {
     expect((await submit(proxy, held)).status).toBe(429);
     expect(proxy.ledger.find('held')?.balance).toBe(balance);
     expect((await submit(proxy, other)).status).toBe(202);
+  });
+
+  it('uploads that arrive together do not take a token past FRAMEFILL_MAX_JOBS_PER_TOKEN', async () => {
+    const { proxy, held } = await proxyWith({
+      FRAMEFILL_MAX_JOBS_PER_TOKEN: '2',
+      FRAMEFILL_MAX_UPLOADS_PER_TOKEN: '4',
+    });
+    // Four uploads pass the first look at the token's jobs (none yet), then finish arriving one after another.
+    const encoded = new Response(generationForm(fields));
+    const contentType = encoded.headers.get('Content-Type') ?? '';
+    const body = Buffer.from(await encoded.arrayBuffer());
+    const uploads = Array.from({ length: 4 }, () => {
+      const req = request(`${proxy.url}/v1/generations`, {
+        method: 'POST',
+        agent: false,
+        headers: {
+          ...bearer(held),
+          'Content-Type': contentType,
+          'Content-Length': String(body.length),
+        },
+      });
+      const answered = new Promise<number>((resolve, reject) => {
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+      });
+      req.write(body.subarray(0, 10));
+      return { req, answered };
+    });
+    // All four are past the first look once a fifth upload meets the uploads cap (a body that is not a form is
+    // refused 400 after that cap, so the probe never makes a job).
+    const probe = () =>
+      fetch(`${proxy.url}/v1/generations`, {
+        method: 'POST',
+        headers: { ...bearer(held), 'Content-Type': 'text/plain' },
+        body: 'x',
+      });
+    while ((await probe()).status !== 429) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (const { req } of uploads) req.end(body.subarray(10));
+    const statuses = await Promise.all(uploads.map((u) => u.answered));
+    expect(statuses.sort()).toEqual([202, 202, 429, 429]);
+    expect(proxy.store.inFlight(proxy.ledger.find('held')!.id)).toBe(2);
   });
 
   it('FRAMEFILL_MAX_JOBS_PER_TOKEN queued or running jobs, then 429 (never a failed job); a finished one frees a slot', async () => {
