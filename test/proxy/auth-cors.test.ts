@@ -56,7 +56,11 @@ describe('auth', () => {
     const proxy = await startTestProxy();
     try {
       expect(proxy.mode).toBe('local');
-      for (const headers of [{}, { Authorization: 'Bearer ffl_guess' }, { Authorization: 'Bearer ff_team_like' }]) {
+      for (const headers of [
+        {} as Record<string, string>,
+        { Authorization: 'Bearer ffl_guess' },
+        { Authorization: 'Bearer ff_team_like' },
+      ]) {
         const refused = await submitGeneration(proxy.url, fields, { token: '', headers });
         expect(refused.status).toBe(401);
         const { error } = ErrorBodySchema.parse(await refused.json());
