@@ -399,11 +399,22 @@ async function start(): Promise<void> {
       return response.text();
     }),
   );
-  // The playground is served by the proxy, so the panel talks to this page's own origin.
+  // The playground is served by the proxy, so the panel talks to this page's own origin, with the local token the
+  // proxy wrote into the page: the designer pastes nothing on the first run.
   const origin = /^https?:/.test(location.protocol) ? location.origin : undefined;
-  const settings = SettingsSchema.parse(origin ? { proxyUrl: origin } : {});
+  const token = localToken();
+  const settings = SettingsSchema.parse({
+    ...(origin ? { proxyUrl: origin } : {}),
+    ...(token ? { token } : {}),
+  });
   toSandbox({ kind: 'boot', mainJs: mainJs as string, html: html as string, storage: { [SETTINGS_KEY]: settings } });
   toSandbox({ kind: 'run', command: '' });
+}
+
+/** The proxy's local token from the page's meta tag; none when the page was opened without the proxy. */
+function localToken(): string | undefined {
+  const content = document.querySelector('meta[name="framefill-local-token"]')?.getAttribute('content') ?? '';
+  return /^ffl_[A-Za-z0-9_-]+$/.test(content) ? content : undefined;
 }
 
 declare global {

@@ -100,7 +100,8 @@ function token(args: string[], dataDir: string): number {
       case 'create': {
         const name = option(rest, '--name');
         if (!name) throw new Error('token create needs --name NAME (and --credits N).');
-        const credits = creditsOf(option(rest, '--credits') ?? '0', '--credits', 0);
+        // No --credits: a token at 0, credited later; a --credits with no amount is refused like a bad one.
+        const credits = creditsOf(hasOption(rest, '--credits') ? option(rest, '--credits') : '0', '--credits', 0);
         const { token, account } = ledger.createToken(name, credits);
         console.log(`Created token "${account.name}" with ${account.balance} credits. It is shown only once:`);
         console.log(token);
@@ -149,6 +150,10 @@ function token(args: string[], dataDir: string): number {
   } finally {
     db.close();
   }
+}
+
+function hasOption(args: string[], name: string): boolean {
+  return args.some((a) => a === name || a.startsWith(`${name}=`));
 }
 
 function option(args: string[], name: string): string | undefined {

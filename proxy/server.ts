@@ -117,6 +117,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
     });
     const { fields, references } = submission;
     try {
+      // Again now that the upload is in: uploads that arrived together all passed the first look.
+      deps.caps.admitQueued(store.inFlight(account.id));
       const size = sizeFor(fields.aspect_ratio, fields.resolution);
       const { row, replayed } = store.create({
         accountId: account.id,

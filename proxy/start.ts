@@ -1,7 +1,7 @@
 // Starts the proxy: opens the data dir, settles jobs a previous process left unfinished, and listens on
 // every configured address (both loopback families by default). `close()` is the graceful stop: no new jobs,
 // running ones may finish, and their images stay downloadable until fetched or the grace period ends.
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -66,6 +66,8 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
   const resultsDir = path.join(config.dataDir, 'results');
   const uploadsDir = path.join(config.dataDir, 'uploads');
   mkdirSync(resultsDir, { recursive: true, mode: 0o700 });
+  // A data dir from an older version kept its results readable by all.
+  chmodSync(resultsDir, 0o700);
   // Uploads belong to jobs a previous process never finished; those jobs are interrupted just below.
   rmSync(uploadsDir, { recursive: true, force: true });
   mkdirSync(uploadsDir, { recursive: true, mode: 0o700 });
@@ -112,7 +114,8 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
     referenceMaxBytes: opts.referenceMaxBytes,
   });
 
-  const maxConnections = connectionBudget();
+  // One descriptor budget for all the servers (both loopback families by default), not one each.
+  const maxConnections = Math.max(32, Math.floor(connectionBudget() / config.hosts.length));
   const servers: NodeServer[] = [];
   const hosts: string[] = [];
   for (const host of config.hosts) {

@@ -68,7 +68,7 @@ export async function receiveSubmission(
     throw new FramefillError('invalid_request', 'Send the generation as multipart/form-data.', { field: 'body' });
   }
   const dir = path.join(options.uploadsDir, randomUUID());
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   try {
     const raw = Readable.fromWeb(body as never);
     const source = raw.pipe(capped(options.maxBodyBytes));

@@ -16,11 +16,23 @@ export function clientAddressFrom(trust: TrustProxy): ClientAddress {
       ? () => false
       : typeof trust === 'number'
         ? (_addr: string, hop: number) => hop < trust
-        : proxyAddr.compile(trust);
+        : compileTrusted(trust);
   return (c) => {
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
     // Not served over a socket (app.request() in a unit test): one shared bucket.
     if (!incoming?.socket) return 'unknown';
     return proxyAddr(incoming, trusted);
   };
+}
+
+function compileTrusted(addresses: string[]): (addr: string, hop: number) => boolean {
+  try {
+    return proxyAddr.compile(addresses);
+  } catch (error) {
+    throw new Error(
+      `FRAMEFILL_TRUST_PROXY=${addresses.join(',')}: ${error instanceof Error ? error.message : String(error)}. ` +
+        'Give the number of proxies in front (1 for one nginx or Caddy), or their addresses, comma-separated ' +
+        '(CIDR ranges and the name loopback work too).',
+    );
+  }
 }

@@ -5,7 +5,7 @@ import { type Provenance, ProvenanceSchema } from '../../core/messages';
 import { pickRatio } from '../../core/pick';
 import type { NodeView } from '../../playground/protocol';
 import { imageInfo } from '../helpers/images';
-import { startTestProxy, type TestProxy } from '../helpers/proxy';
+import { api, startTestProxy, type TestProxy } from '../helpers/proxy';
 import { buildPlugin, launchChromium, saveScreenshot } from './helpers/chromium';
 
 let browser: Browser;
@@ -50,7 +50,7 @@ async function openPlayground(): Promise<Opened> {
 const frame = (page: Page, label: string) => page.getByRole('button', { name: label, exact: true });
 
 async function account(): Promise<{ spent_credits: number; balance_credits: number }> {
-  const response = await fetch(`${proxy?.url}/v1/account`);
+  const response = await api(`${proxy?.url}/v1/account`);
   return (await response.json()) as { spent_credits: number; balance_credits: number };
 }
 
@@ -76,7 +76,7 @@ async function placedImage(page: Page, node: NodeView): Promise<{ bytes: Buffer;
 }
 
 async function proxyImage(jobId: string): Promise<Buffer> {
-  const response = await fetch(`${proxy?.url}/v1/generations/${jobId}/image`);
+  const response = await api(`${proxy?.url}/v1/generations/${jobId}/image`);
   expect(response.status).toBe(200);
   return Buffer.from(await response.arrayBuffer());
 }

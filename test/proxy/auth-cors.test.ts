@@ -52,11 +52,36 @@ describe('auth', () => {
     }
   });
 
-  it('works without a token in local mode (no tokens, loopback)', async () => {
+  it('needs the local token in local mode (no tokens, loopback), and says where to paste it', async () => {
     const proxy = await startTestProxy();
     try {
       expect(proxy.mode).toBe('local');
-      expect((await submitGeneration(proxy.url, fields)).status).toBe(202);
+      for (const headers of [
+        {} as Record<string, string>,
+        { Authorization: 'Bearer ffl_guess' },
+        { Authorization: 'Bearer ff_team_like' },
+      ]) {
+        const refused = await submitGeneration(proxy.url, fields, { token: '', headers });
+        expect(refused.status).toBe(401);
+        const { error } = ErrorBodySchema.parse(await refused.json());
+        expect(error.code).toBe('unauthorized');
+        expect(error.message).toContain('Paste the token that `npm start` printed into Settings ▸ Token.');
+      }
+      expect(proxy.ledger.localAccount().spent).toBe(0);
+      expect((await submitGeneration(proxy.url, fields, { token: proxy.localToken })).status).toBe(202);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('does not take the local token once team tokens exist', async () => {
+    const proxy = await startTestProxy();
+    try {
+      proxy.ledger.createToken('alice', 50);
+      const response = await fetch(`${proxy.url}/v1/account`, {
+        headers: { Authorization: `Bearer ${proxy.localToken}` },
+      });
+      expect(response.status).toBe(401);
     } finally {
       await proxy.close();
     }

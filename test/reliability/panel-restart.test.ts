@@ -46,7 +46,14 @@ async function openPanel(proxyUrl: string): Promise<{ page: Page; panel: FrameLo
       window.host.storage.settings = settings;
       window.host.open();
     },
-    { settings: { ...DEFAULT_SETTINGS, proxyUrl, token: tokenFor(proxyUrl) ?? '' } },
+    // The panel talks to localhost; the test proxies are known by 127.0.0.1, with the same local token.
+    {
+      settings: {
+        ...DEFAULT_SETTINGS,
+        proxyUrl,
+        token: tokenFor(proxyUrl.replace('//localhost:', '//127.0.0.1:')) ?? '',
+      },
+    },
   );
   const panel = page.frameLocator('iframe');
   await panel.getByText('Balance:').waitFor();

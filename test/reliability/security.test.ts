@@ -1,16 +1,21 @@
 // Security: tokens on every route but health and capabilities, stored hashed and compared in constant time,
-// another token's job as absent as a missing one, no secret in the logs, failed-auth rate limiting, CORS, and
-// slow clients cut off by the header and request timeouts.
-import { execFileSync } from 'node:child_process';
+// another token's job as absent as a missing one, local mode's token, no secret in the logs, failed-auth rate
+// limiting, CORS, slow clients cut off by the header and request timeouts, the data dir's modes, and credit
+// amounts on the command line.
+import { execFileSync, spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ErrorBodySchema, JobSchema } from '../../core/api';
+import { openDb } from '../../proxy/db';
+import { Ledger } from '../../proxy/ledger';
 import { startFakeOpenAI } from '../fakes/openai-upstream';
 import { png } from '../helpers/images';
 import {
+  BUILT_PROXY,
   generateAndWait,
   ROOT,
   readEvents,
@@ -336,5 +341,289 @@ describe('slow clients', () => {
     } finally {
       await proxy.close();
     }
+  });
+});
+
+describe('the local token', () => {
+  it('is created at the first start (ffl_…, mode 0600), printed at every start, and needed on every route but health and capabilities', async () => {
+    const dataDir = tempDataDir();
+    const first = await spawnProxy({ FRAMEFILL_DATA_DIR: dataDir, FRAMEFILL_SHUTDOWN_GRACE_S: '0' });
+    let token: string | undefined;
+    try {
+      token = first.localToken;
+      expect(token).toMatch(/^ffl_[A-Za-z0-9_-]{43}$/);
+      expect(first.output()).toMatch(/token:\s+ffl_\S+\n.*Settings ▸ Token/);
+      expect(readFileSync(path.join(dataDir, 'local-token'), 'utf8').trim()).toBe(token);
+      expect(statSync(path.join(dataDir, 'local-token')).mode & 0o777).toBe(0o600);
+      const { id } = await generateAndWait(first.url, fields, { token });
+      for (const route of routes(id)) {
+        const refused = await call(first.url, route, {});
+        expect(refused.status, `${route.method} ${route.path}`).toBe(401);
+        const { error } = ErrorBodySchema.parse(await refused.json());
+        expect(error.code).toBe('unauthorized');
+        // The 401 says where the token comes from and where it goes.
+        expect(error.message).toContain('Paste the token that `npm start` printed into Settings ▸ Token');
+        expect((await call(first.url, route, bearer(`${token}x`))).status).toBe(401);
+        expect((await call(first.url, route, bearer(token!))).status).toBeLessThan(400);
+      }
+      for (const open of ['/v1/health', '/v1/capabilities'])
+        expect((await fetch(`${first.url}${open}`)).status).toBe(200);
+    } finally {
+      await first.stop();
+    }
+    const again = await spawnProxy({ FRAMEFILL_DATA_DIR: dataDir, FRAMEFILL_SHUTDOWN_GRACE_S: '0' });
+    try {
+      expect(again.localToken).toBe(token);
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it('`token local` prints it alone on its last line; `token rotate-local` makes a new one that the next start uses', async () => {
+    const dataDir = tempDataDir();
+    const env = { FRAMEFILL_DATA_DIR: dataDir };
+    const local = await runProxyCli(['token', 'local'], env);
+    expect(local.code).toBe(0);
+    const token = local.stdout.trim().split('\n').at(-1);
+    expect(token).toMatch(/^ffl_[A-Za-z0-9_-]{43}$/);
+    expect((await runProxyCli(['token', 'local'], env)).stdout.trim().split('\n').at(-1)).toBe(token);
+    const rotated = await runProxyCli(['token', 'rotate-local'], env);
+    expect(rotated.code).toBe(0);
+    const fresh = rotated.stdout.trim().split('\n').at(-1);
+    expect(fresh).toMatch(/^ffl_[A-Za-z0-9_-]{43}$/);
+    expect(fresh).not.toBe(token);
+    expect(statSync(path.join(dataDir, 'local-token')).mode & 0o777).toBe(0o600);
+    const proxy = await spawnProxy({ ...env, FRAMEFILL_SHUTDOWN_GRACE_S: '0' });
+    try {
+      expect(proxy.localToken).toBe(fresh);
+      expect((await fetch(`${proxy.url}/v1/account`, { headers: bearer(token!) })).status).toBe(401);
+      expect((await fetch(`${proxy.url}/v1/account`, { headers: bearer(fresh!) })).status).toBe(200);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+/** The proxy (or its CLI) started under `umask 000`, so no mode below comes from a careful umask. */
+function spawnUnderOpenUmask(args: string[], env: Record<string, string>) {
+  return spawnUnderShell('umask 000', args, env);
+}
+
+/** The built proxy (or its CLI) started by a shell that first runs `setup` (a umask, a descriptor limit). */
+function spawnUnderShell(setup: string, args: string[], env: Record<string, string>) {
+  const child = spawn('sh', ['-c', `${setup} && exec "$0" "$@"`, process.execPath, BUILT_PROXY, ...args], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      FRAMEFILL_PROVIDER: 'draft',
+      FRAMEFILL_DRAFT_DELAY_MS: '0',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const listening = () =>
+    new Promise<{ url: string; token: string }>((resolve, reject) => {
+      const check = () => {
+        const port = /listening on http:\/\/localhost:(\d+)/.exec(output)?.[1];
+        const token = /token:\s+(ffl_\S+)/.exec(output)?.[1];
+        if (port && token) resolve({ url: `http://127.0.0.1:${port}`, token });
+      };
+      child.stdout.on('data', check);
+      check();
+      void exited.then((code) => reject(new Error(`proxy exited (${code}):\n${output}`)));
+    });
+  return { child, exited, listening, output: () => output };
+}
+
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+describe('file modes', () => {
+  it('keeps the data dir and every folder in it 0700, and the token file, database (with WAL and SHM), uploads and images 0600', async () => {
+    // As an older version left it: folders 755.
+    const dataDir = path.join(tempDataDir(), 'data');
+    mkdirSync(path.join(dataDir, 'results'), { recursive: true });
+    for (const dir of [dataDir, path.join(dataDir, 'results')]) chmodSync(dir, 0o755);
+    const proxy = spawnUnderOpenUmask([], { FRAMEFILL_DATA_DIR: dataDir });
+    try {
+      const { url, token } = await proxy.listening();
+      const { id } = await generateAndWait(url, fields, { token });
+      // An upload in progress: a reference part that has started to arrive and never ends.
+      const upload = request(`${url}/v1/generations`, {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${token}`,
+          'Content-Type': 'multipart/form-data; boundary=b',
+          'Content-Length': '1000000',
+        },
+      });
+      upload.on('error', () => undefined);
+      upload.write(
+        '--b\r\nContent-Disposition: form-data; name="prompt"\r\n\r\na lighthouse\r\n' +
+          '--b\r\nContent-Disposition: form-data; name="reference"; filename="r.png"\r\nContent-Type: image/png\r\n\r\n',
+      );
+      upload.write(await png(64, 64));
+      const uploads = path.join(dataDir, 'uploads');
+      await until(() => readdirSync(uploads).some((dir) => readdirSync(path.join(uploads, dir)).length > 0));
+      const mode = (file: string) => statSync(file).mode & 0o777;
+      const walk = (dir: string): string[] =>
+        readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+          const full = path.join(dir, entry.name);
+          return entry.isDirectory() ? [full, ...walk(full)] : [full];
+        });
+      const everything = walk(dataDir);
+      for (const expected of ['local-token', 'framefill.sqlite', 'framefill.sqlite-wal', 'framefill.sqlite-shm']) {
+        expect(everything).toContain(path.join(dataDir, expected));
+      }
+      expect(readdirSync(path.join(dataDir, 'results')).filter((f) => f.startsWith(id))).toHaveLength(1);
+      expect(everything.filter((f) => f.startsWith(`${uploads}${path.sep}`) && statSync(f).isFile())).toHaveLength(1);
+      expect(mode(dataDir)).toBe(0o700);
+      for (const file of everything) {
+        expect(`${path.relative(dataDir, file)} ${mode(file).toString(8)}`).toBe(
+          `${path.relative(dataDir, file)} ${statSync(file).isDirectory() ? '700' : '600'}`,
+        );
+      }
+      upload.destroy();
+    } finally {
+      proxy.child.kill('SIGTERM');
+      await proxy.exited;
+    }
+  });
+
+  it('`token create` on a fresh data dir makes it 0700 with its database 0600', async () => {
+    const dataDir = path.join(tempDataDir(), 'fresh');
+    const cli = spawnUnderOpenUmask(['token', 'create', '--name', 'alice', '--credits', '10'], {
+      FRAMEFILL_DATA_DIR: dataDir,
+    });
+    expect(await cli.exited).toBe(0);
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    for (const file of readdirSync(dataDir)) {
+      expect(`${file} ${(statSync(path.join(dataDir, file)).mode & 0o777).toString(8)}`).toBe(`${file} 600`);
+    }
+    expect(existsSync(path.join(dataDir, 'framefill.sqlite'))).toBe(true);
+  });
+});
+
+describe('descriptors', () => {
+  it('at a 512-descriptor limit, 1,000 connections to each loopback address are cut at one shared cap and a running job still completes (no EMFILE)', async () => {
+    const fake = await startFakeOpenAI({ apiKey: 'test-key' });
+    let release = () => {};
+    fake.failNext({ kind: 'hold', until: new Promise<void>((resolve) => (release = resolve)) });
+    const proxy = spawnUnderShell('ulimit -n 512', [], {
+      // Both loopback families, as by default: one server each, one descriptor budget for both.
+      HOST: '127.0.0.1,::1',
+      FRAMEFILL_DATA_DIR: tempDataDir(),
+      FRAMEFILL_PROVIDER: 'openai',
+      OPENAI_API_KEY: 'test-key',
+      OPENAI_BASE_URL: fake.url,
+      FRAMEFILL_PARTIAL_IMAGES: '0',
+      FRAMEFILL_SHUTDOWN_GRACE_S: '0',
+    });
+    const flood: ReturnType<typeof connect>[] = [];
+    try {
+      const { url, token } = await proxy.listening();
+      const port = Number(new URL(url).port);
+      const submitted = await submitGeneration(url, { ...fields, quality: 'low' }, { token });
+      const { id } = JobSchema.parse(await submitted.json());
+      await fake.received(1);
+      let streaming = () => {};
+      const streamOpen = new Promise<void>((resolve) => (streaming = resolve));
+      const reading = readEvents(url, id, { token, onEvent: () => streaming() });
+      // Its event stream is open before the flood.
+      await streamOpen;
+      let closed = 0;
+      for (let i = 0; i < 2000; i++) {
+        const socket = connect(port, i % 2 === 0 ? '127.0.0.1' : '::1');
+        socket.on('error', () => undefined);
+        socket.on('close', () => closed++);
+        flood.push(socket);
+      }
+      // The proxy holds at most (512 − its reserve) connections over both addresses; the rest are closed at once.
+      await until(() => closed >= 2000 - (512 - 256));
+      release();
+      const { events } = await reading;
+      expect(events.at(-1)?.event).toBe('completed');
+      for (const socket of flood) socket.destroy();
+      expect((await fetch(`${url}/v1/generations/${id}/image`, { headers: bearer(token) })).status).toBe(200);
+      expect((await fetch(`${url}/v1/health`)).status).toBe(200);
+      expect(proxy.output()).not.toContain('EMFILE');
+    } finally {
+      for (const socket of flood) socket.destroy();
+      proxy.child.kill('SIGTERM');
+      await proxy.exited;
+      await fake.close();
+    }
+  });
+});
+
+describe('credits on the command line', () => {
+  const MAX = 2 ** 31;
+
+  it('token create --credits takes 0 … 2^31 in digits; anything else is refused with a message and creates nothing', async () => {
+    const env = { FRAMEFILL_DATA_DIR: tempDataDir() };
+    const bads = ['', '-1', '1e3', '0x10', '1.5', ' 5', '+5', String(MAX + 1), 'ten'];
+    const results = await Promise.all(
+      bads.map((bad) => runProxyCli(['token', 'create', '--name', 'bad', '--credits', bad], env)),
+    );
+    results.forEach((result, i) => {
+      expect(result.code, `--credits "${bads[i]}"`).not.toBe(0);
+      expect(result.stderr).toContain(`--credits must be a whole number from 0 to ${MAX}, written in digits`);
+    });
+    const noAmount = await runProxyCli(['token', 'create', '--name', 'bad', '--credits'], env);
+    expect(noAmount.code).not.toBe(0);
+    expect(noAmount.stderr).toContain('--credits must be a whole number from 0 to');
+    expect((await runProxyCli(['token', 'list'], env)).stdout).toContain('No tokens');
+    for (const [name, credits] of [
+      ['zero', '0'],
+      ['most', String(MAX)],
+    ] as const) {
+      const created = await runProxyCli(['token', 'create', '--name', name, '--credits', credits], env);
+      expect(created.code).toBe(0);
+      expect(created.stdout).toContain(`with ${credits} credits`);
+    }
+  });
+
+  it('token credit adds 1 … 2^31 in digits, refuses "", 0, 1e3 and the rest, and keeps the balance a safe integer', async () => {
+    const env = { FRAMEFILL_DATA_DIR: tempDataDir() };
+    expect((await runProxyCli(['token', 'create', '--name', 'x', '--credits', '0'], env)).code).toBe(0);
+    const bads = ['', '0', '1e3', '-5', '2.5', String(MAX + 1), '9007199254740991', 'lots'];
+    const results = await Promise.all(bads.map((bad) => runProxyCli(['token', 'credit', 'x', bad], env)));
+    results.forEach((result, i) => {
+      expect(result.code, `credit "${bads[i]}"`).not.toBe(0);
+      expect(result.stderr).toContain(`must be a whole number from 1 to ${MAX}, written in digits (got "${bads[i]}")`);
+    });
+    const db = openDbReadOnly(env.FRAMEFILL_DATA_DIR);
+    try {
+      // Nothing was granted by the refusals: the only grant row is the creation's 0.
+      expect(db.prepare("SELECT kind, amount FROM ledger WHERE kind = 'grant'").all()).toEqual([
+        { kind: 'grant', amount: 0 },
+      ]);
+    } finally {
+      db.close();
+    }
+    const one = await runProxyCli(['token', 'credit', 'x', '1'], env);
+    expect(one.stdout).toContain('Token "x" now has 1 credits.');
+    // A balance one full grant short of the largest safe integer (as some four million grants would leave it).
+    const db2 = openDb(env.FRAMEFILL_DATA_DIR);
+    try {
+      const ledger = new Ledger(db2);
+      ledger.grantIn(ledger.find('x')!.id, Number.MAX_SAFE_INTEGER - MAX);
+    } finally {
+      db2.close();
+    }
+    const over = await runProxyCli(['token', 'credit', 'x', String(MAX)], env);
+    expect(over.code).not.toBe(0);
+    expect(over.stderr).toContain(`That would take the balance past ${Number.MAX_SAFE_INTEGER}`);
+    const exact = await runProxyCli(['token', 'credit', 'x', String(MAX - 1)], env);
+    expect(exact.code).toBe(0);
+    // Printed exactly, not rounded.
+    expect(exact.stdout).toContain(`now has ${Number.MAX_SAFE_INTEGER} credits.`);
   });
 });
