@@ -197,6 +197,7 @@ export interface TaskConfig {
   modelImage: string;
   /** Base URL of the file-upload API; undefined when there is none (image-to-image is then refused). */
   uploadURL: string | undefined;
+  /** First wait between polls, growing by half each poll up to `pollMaxMs`. */
   pollMs: number;
   pollMaxMs: number;
 }

@@ -16,24 +16,14 @@ import { Agent } from 'undici';
 import { z } from 'zod';
 import { type AspectRatio, formatSize, type OutputFormat, type PixelSize } from '../../core/formats';
 import { type ReferenceMime, sniffImageMime } from '../../core/limits';
+import type { TaskConfig } from '../config';
 import { FramefillError } from '../errors';
 import { damage, MAX_DECODE_PIXELS } from '../images';
 import { pause, retryAfterSeconds } from './pause';
 import type { GenerationRequest, Provider, ProviderReference, SpooledReference } from './types';
 
-export interface TaskProviderOptions {
-  baseURL: string;
-  apiKey: string;
-  modelText: string;
-  modelImage: string;
-  /** Base URL of the file-upload API; undefined: none, so jobs with references are refused. */
-  uploadURL: string | undefined;
-  /** First wait between polls, growing by half each poll up to `pollMaxMs`. */
-  pollMs: number;
-  pollMaxMs: number;
-  /** The job's deadline (FRAMEFILL_UPSTREAM_TIMEOUT_S): the transport's own timeouts are set beyond it. */
-  timeoutMs: number;
-}
+/** The task settings (FRAMEFILL_PROVIDER=task) and the job's deadline, beyond which the transport's timeouts sit. */
+export type TaskProviderOptions = TaskConfig & { timeoutMs: number };
 
 /** The transport's timeouts sit this far beyond the job's deadline, so that the deadline always fires first. */
 const TRANSPORT_MARGIN_MS = 60_000;
