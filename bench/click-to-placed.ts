@@ -31,6 +31,18 @@ export async function resultImage(width: number, height: number, format: 'png' |
   return encode(await photoLike(width, height, 4242), format, JPEG_COMPRESSION);
 }
 
+const photos = new Map<string, Promise<Buffer>>();
+/** A photo-like PNG, made once per size and seed for the whole bench. */
+function photoPng(width: number, height: number, seed: number): Promise<Buffer> {
+  const key = `${width}x${height}:${seed}`;
+  let png = photos.get(key);
+  if (!png) {
+    png = photoLike(width, height, seed).then((raw) => encode(raw, 'png'));
+    photos.set(key, png);
+  }
+  return png;
+}
+
 /** What the init script keeps in the playground page (`window.__bench`). */
 interface BenchPage {
   /** [direction, message name, Date.now(), requestId or job id]. */
@@ -45,8 +57,28 @@ interface BenchPage {
  * Runs in the playground page before its own scripts: keeps the sandbox worker the page creates, logs every
  * message between panel and main with its time, and swaps photo pixels into full-size reference exports.
  */
-function instrumentPlayground(minEdge: number): void {
-  if (window !== window.top) return;
+function instrumentPlayground({
+  minEdge,
+  token,
+  outputFormat,
+}: {
+  minEdge: number;
+  token: string;
+  outputFormat: string | null;
+}): void {
+  if (window !== window.top) {
+    // The panel's frame: when asked, the size of the next upload's multipart body, serialised as fetch sends it.
+    const panel = window as unknown as { __benchMeasureUpload?: boolean; __benchUpload?: number };
+    const nativeFetch = window.fetch;
+    window.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+      if (panel.__benchMeasureUpload && init?.body instanceof FormData) {
+        panel.__benchMeasureUpload = false;
+        void new Response(init.body).arrayBuffer().then((body) => (panel.__benchUpload = body.byteLength));
+      }
+      return nativeFetch.call(window, input, init);
+    };
+    return;
+  }
   const bench: BenchPage = { log: [], worker: null, photos: new Map(), fullExports: new Set(), swapped: 0 };
   (window as unknown as { __bench: BenchPage }).__bench = bench;
   const NativeWorker = window.Worker;
@@ -54,6 +86,19 @@ function instrumentPlayground(minEdge: number): void {
     constructor(url: string | URL, options?: WorkerOptions) {
       super(url, options);
       bench.worker = this;
+      // The settings the page boots the plugin with get the proxy's local token if the page gave none, as a
+      // designer pastes it into Settings ▸ Token, and the output format when the bench chooses one.
+      const post = this.postMessage.bind(this);
+      this.postMessage = (message: unknown, transfer?: unknown) => {
+        const boot = message as { kind?: string; storage?: Record<string, { token?: string }> };
+        if (boot?.kind === 'boot' && boot.storage) {
+          for (const [key, value] of Object.entries(boot.storage)) {
+            if (!key.endsWith('settings') || !value) continue;
+            boot.storage[key] = { ...value, token: value.token || token, ...(outputFormat ? { outputFormat } : {}) };
+          }
+        }
+        post(message, transfer as Transferable[]);
+      };
       // Registered before the page's own listener, so a swapped export is what the page forwards to the panel.
       this.addEventListener('message', (event: MessageEvent) => {
         const data = event.data as { kind?: string; pluginMessage?: unknown };
@@ -112,6 +157,7 @@ export interface ClickToPlacedResult {
   runs: ClickRun[];
   references: { nodes: string[]; pixels: number; pngBytes: number[]; leastJpegBytes: number[] };
   resultBytes: number;
+  resultFormat: 'png' | 'jpeg';
   holdMs: number;
 }
 
@@ -145,17 +191,36 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
 export async function measureClickToPlaced(
   proxy: SpawnedProxy,
   upstream: HoldUpstream,
-  opts: { runs: number; holdMs: number; log: (line: string) => void },
+  opts: { runs: number; holdMs: number; log: (line: string) => void; outputFormat?: 'png' | 'jpeg' },
 ): Promise<ClickToPlacedResult> {
   const browser = await launchChromium();
   try {
     const context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, deviceScaleFactor: 1 });
-    await context.addInitScript(instrumentPlayground, 256);
+    if (!proxy.localToken) throw new Error('the proxy printed no local token');
+    await context.addInitScript(instrumentPlayground, {
+      minEdge: 256,
+      token: proxy.localToken,
+      outputFormat: opts.outputFormat ?? null,
+    });
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
+    if (process.env.FRAMEFILL_BENCH_DEBUG) page.on('console', (message) => opts.log(`page: ${message.text()}`));
     const requests: Request[] = [];
+    // An event stream the panel closes itself ends as "failed" for the browser.
     page.on('requestfinished', (request) => requests.push(request));
+    page.on('requestfailed', (request) => requests.push(request));
+    // Bytes received per request, as Chromium counts them on the wire (headers included).
+    const received = new Map<string, { url: string; bytes: number }>();
+    const cdp = await context.newCDPSession(page);
+    cdp.on('Network.requestWillBeSent', (event) => received.set(event.requestId, { url: event.request.url, bytes: 0 }));
+    cdp.on('Network.dataReceived', (event) => {
+      const entry = received.get(event.requestId);
+      if (entry) entry.bytes += event.encodedDataLength || event.dataLength;
+    });
+    await cdp.send('Network.enable');
+    const receivedFor = (suffix: string) =>
+      [...received.values()].filter((r) => r.url.endsWith(suffix)).reduce((sum, r) => sum + r.bytes, 0);
     await page.goto(`${proxy.url}/playground`);
     const panelLocator = page.frameLocator('#plugin-body iframe');
     await panelLocator.getByText('Balance:').waitFor({ timeout: 30_000 });
@@ -169,11 +234,12 @@ export async function measureClickToPlaced(
     const shapes = frames.flatMap((n) => n.children);
     const chosen: NodeView[] = [...frames, ...shapes].slice(0, 16);
     if (chosen.length !== 16) throw new Error(`the playground has ${chosen.length} nodes to pin, not 16`);
-    opts.log(`1. making photo-like pixels for the 16 references (${chosen.map((n) => n.name).join(', ')})`);
+    if (!photos.size)
+      opts.log(`1. making photo-like pixels for the 16 references (${chosen.map((n) => n.name).join(', ')})`);
     const pngs = await Promise.all(
       chosen.map(async (node, i) => {
         const size = exportSize(node.width, node.height, MAX_EDGE);
-        return { node, size, png: await encode(await photoLike(size.width, size.height, 500 + i), 'png') };
+        return { node, size, png: await photoPng(size.width, size.height, 500 + i) };
       }),
     );
     for (const { node, size, png } of pngs) {
@@ -199,19 +265,27 @@ export async function measureClickToPlaced(
       return sizes;
     }, REFERENCE_JPEG_QUALITY);
 
-    await page.evaluate((ids) => {
-      const bench = (window as unknown as { __bench: BenchPage }).__bench;
-      bench.log.length = 0;
-      bench.worker?.postMessage({ kind: 'select', ids });
-    }, chosen.map((n) => n.id));
-    await until('the panel told of the selection', async () => {
-      const entries = await page.evaluate(() => (window as unknown as { __bench: BenchPage }).__bench.log);
-      return entries.some(([, name]) => name === 'SELECTION_CHANGED') ? true : undefined;
-    });
-    await sleep(200);
-    await panelLocator.getByRole('button', { name: 'Add selection as references' }).click();
+    // Figma leaves a layer out of the selection when its parent is selected too: frames first, then the shapes.
     const tray = panelLocator.getByRole('list', { name: 'References' }).getByRole('listitem');
-    await until('16 references in the tray', async () => ((await tray.count()) === 16 ? true : undefined));
+    for (const group of [chosen.filter((n) => frames.includes(n)), chosen.filter((n) => !frames.includes(n))]) {
+      const before = await tray.count();
+      await page.evaluate(
+        (ids) => {
+          const bench = (window as unknown as { __bench: BenchPage }).__bench;
+          bench.log.length = 0;
+          bench.worker?.postMessage({ kind: 'select', ids });
+        },
+        group.map((n) => n.id),
+      );
+      await until('the panel told of the selection', async () => {
+        const entries = await page.evaluate(() => (window as unknown as { __bench: BenchPage }).__bench.log);
+        return entries.some(([, name]) => name === 'SELECTION_CHANGED') ? true : undefined;
+      });
+      await sleep(200);
+      await panelLocator.getByRole('button', { name: 'Add selection as references' }).click();
+      const wanted = before + group.length;
+      await until(`${wanted} references in the tray`, async () => ((await tray.count()) === wanted ? true : undefined));
+    }
 
     await page.getByRole('button', { name: `${TARGET} ${target.width}×${target.height}`, exact: true }).click();
     await panelLocator.getByLabel('Prompt').fill('A ceramic cup on a sunlit table, warm dusk palette, film photograph');
@@ -219,12 +293,16 @@ export async function measureClickToPlaced(
     await panelLocator.getByRole('button', { name: /^Generate/ }).waitFor();
 
     const runs: ClickRun[] = [];
+    let format: 'png' | 'jpeg' = 'png';
+    let uploadBytes = 0;
     for (let run = 0; run <= opts.runs; run++) {
       const firstRequest = requests.length;
       const firstCall = upstream.calls.length;
       await page.evaluate(() => {
         (window as unknown as { __bench: BenchPage }).__bench.log.length = 0;
       });
+      if (run === 0)
+        await panel.evaluate(() => ((window as { __benchMeasureUpload?: boolean }).__benchMeasureUpload = true));
       const click = await panel.evaluate(() => {
         const button = [...document.querySelectorAll('button')].find((b) => b.textContent?.startsWith('Generate'));
         if (!button) throw new Error('no Generate button');
@@ -250,13 +328,19 @@ export async function measureClickToPlaced(
         const image = list.find((r) => r.url().endsWith(`/v1/generations/${jobId}/image`));
         const events = list.find((r) => r.url().endsWith(`/v1/generations/${jobId}/events`));
         return post && image && events ? { post, image, events } : undefined;
+      }).catch((error: unknown) => {
+        const seen = requests
+          .slice(firstRequest)
+          .map((r) => `${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`);
+        throw new Error(`${String(error)} (job ${jobId}; seen: ${seen.join(', ')})`);
       });
       const call = upstream.calls.slice(firstCall).find((c) => c.answeredAt !== undefined) as UpstreamCall;
       const times = jobLog(proxy.output(), jobId);
       const post = mine.post.timing();
       const image = mine.image.timing();
-      const [postSizes, imageSizes, eventSizes] = await Promise.all(
-        [mine.post, mine.image, mine.events].map((r) => r.sizes()),
+      const imageSizes = await mine.image.sizes();
+      uploadBytes ||= await until('the upload size', () =>
+        panel.evaluate(() => (window as { __benchUpload?: number }).__benchUpload),
       );
       const result: ClickRun = {
         click,
@@ -274,17 +358,18 @@ export async function measureClickToPlaced(
         placeAsked: at('panel→main', 'PLACE_IMAGE')![2],
         placed: at('main→panel', 'IMAGE_PLACED')![2],
         bytes: {
-          upload: postSizes!.requestBodySize,
+          upload: uploadBytes,
           referenceFiles: call.imageBytes,
           toUpstream: call.bytesIn,
           fromUpstream: call.bytesOut,
-          events: eventSizes!.responseBodySize,
+          events: receivedFor(`/v1/generations/${jobId}/events`),
           image: imageSizes!.responseBodySize,
         },
       };
-      if (call.format !== 'jpeg' || call.size !== `${RESULT_SIZE.width}x${RESULT_SIZE.height}`) {
-        throw new Error(`the upstream was asked for ${call.size} ${call.format}, not a 4K JPEG`);
+      if (call.size !== `${RESULT_SIZE.width}x${RESULT_SIZE.height}`) {
+        throw new Error(`the upstream was asked for ${call.size}, not 4K 16:9`);
       }
+      format = call.format ?? 'png';
       if (call.imageBytes.length !== 16) throw new Error(`the upstream received ${call.imageBytes.length} references`);
       opts.log(
         `1. run ${run}: click → placed ${result.placed - result.click} ms, of which the upstream held ${result.upstreamAnswered - result.upstreamRead} ms`,
@@ -298,12 +383,13 @@ export async function measureClickToPlaced(
 
     const pngBytes = pngs.map((p) => p.png.length);
     const pixels = pngs.reduce((sum, p) => sum + p.size.width * p.size.height, 0);
-    const resultBytes = (await resultImage(RESULT_SIZE.width, RESULT_SIZE.height, 'jpeg')).length;
+    const resultBytes = (await resultImage(RESULT_SIZE.width, RESULT_SIZE.height, format)).length;
     return {
-      rows: rowsOf(runs, { pngBytes, leastJpegBytes, resultBytes, pixels, holdMs: opts.holdMs }),
+      rows: rowsOf(runs, { pngBytes, leastJpegBytes, resultBytes, pixels, holdMs: opts.holdMs, format }),
       runs,
       references: { nodes: chosen.map((n) => n.name), pixels, pngBytes, leastJpegBytes },
       resultBytes,
+      resultFormat: format,
       holdMs: opts.holdMs,
     };
   } finally {
@@ -313,11 +399,19 @@ export async function measureClickToPlaced(
 
 function rowsOf(
   runs: readonly ClickRun[],
-  o: { pngBytes: number[]; leastJpegBytes: number[]; resultBytes: number; pixels: number; holdMs: number },
+  o: {
+    pngBytes: number[];
+    leastJpegBytes: number[];
+    resultBytes: number;
+    pixels: number;
+    holdMs: number;
+    format: 'png' | 'jpeg';
+  },
 ): Row[] {
+  const tag = o.format.toUpperCase();
   const ms = (metric: string, values: number[], extra: Partial<Row> = {}): Row => ({
     section: '1',
-    metric,
+    metric: `${tag}: ${metric}`,
     unit: 'ms',
     summary: summarize(values),
     ...extra,
@@ -326,28 +420,52 @@ function rowsOf(
   const share = runs.map((r, i) => r.placed - r.click - model[i]!);
   const shareSummary = summarize(share);
   const rows: Row[] = [
-    ms('click → placed (16 references, 4K JPEG result)', runs.map((r) => r.placed - r.click)),
+    ms(
+      `click → placed (16 references, 4K ${o.format.toUpperCase()} result)`,
+      runs.map((r) => r.placed - r.click),
+    ),
     ms(`  the upstream's hold (T = ${o.holdMs} ms) and answer`, model),
     ms("Framefill's share: (click → placed) − upstream time", share, {
       target: '≤ 1,500 ms',
       pass: shareSummary.median <= 1500,
     }),
-    ms('  export: click → last reference out of main (stand-in)', runs.map((r) => r.exported - r.click)),
-    ms('  encode: → upload starts (JPEG re-encodes left, the form)', runs.map((r) => r.uploadStart - r.exported)),
-    ms('  upload: panel → proxy, until 202', runs.map((r) => r.accepted - r.uploadStart)),
+    ms(
+      '  export: click → last reference out of main (stand-in)',
+      runs.map((r) => r.exported - r.click),
+    ),
+    ms(
+      '  encode: → upload starts (JPEG re-encodes left, the form)',
+      runs.map((r) => r.uploadStart - r.exported),
+    ),
+    ms(
+      '  upload: panel → proxy, until 202',
+      runs.map((r) => r.accepted - r.uploadStart),
+    ),
     ms(
       '  proxy: 202 → upstream has the request, + answer → panel asks for the image',
       runs.map((r) => r.upstreamRead - r.accepted + (r.imageStart - r.upstreamAnswered)),
     ),
-    ms('    of which: proxy → upstream request sent whole', runs.map((r) => r.upstreamRead - r.upstreamHeaders)),
-    ms('    of which: upstream answer → job completed (log)', runs.map((r) => r.completedLog - r.upstreamAnswered)),
-    ms('  download: GET image', runs.map((r) => r.imageEnd - r.imageStart)),
-    ms('  place: image in panel → IMAGE_PLACED', runs.map((r) => r.placed - r.imageEnd)),
+    ms(
+      '    of which: proxy → upstream request sent whole',
+      runs.map((r) => r.upstreamRead - r.upstreamHeaders),
+    ),
+    ms(
+      '    of which: upstream answer → job completed (log)',
+      runs.map((r) => r.completedLog - r.upstreamAnswered),
+    ),
+    ms(
+      '  download: GET image',
+      runs.map((r) => r.imageEnd - r.imageStart),
+    ),
+    ms(
+      '  place: image in panel → IMAGE_PLACED',
+      runs.map((r) => r.placed - r.imageEnd),
+    ),
   ];
   const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
   const bytes = (metric: string, values: number[], extra: Partial<Row> = {}): Row => ({
     section: '2',
-    metric,
+    metric: `${tag}: ${metric}`,
     unit: 'MB',
     summary: summarize(values.map((v) => v / MB)),
     ...extra,
@@ -364,7 +482,7 @@ function rowsOf(
     ),
     {
       section: '2',
-      metric: '  up ÷ least',
+      metric: `${tag}:   up ÷ least`,
       unit: '×',
       summary: upRatio,
       target: '≤ 1.10',
@@ -374,7 +492,7 @@ function rowsOf(
       '  proxy → upstream (multipart body)',
       runs.map((r) => r.bytes.toUpstream),
     ),
-    bytes(`result: 4K JPEG as the upstream made it (${RESULT_SIZE.width} × ${RESULT_SIZE.height})`, [o.resultBytes]),
+    bytes(`result: 4K ${o.format.toUpperCase()} as the upstream made it, the format the panel asked`, [o.resultBytes]),
     bytes(
       '  upstream → proxy (base64 in the event stream, with 1 full-size preview)',
       runs.map((r) => r.bytes.fromUpstream),
@@ -385,7 +503,7 @@ function rowsOf(
     ),
     {
       section: '2',
-      metric: '  down ÷ least',
+      metric: `${tag}:   down ÷ least`,
       unit: '×',
       summary: downRatio,
       target: '≤ 1.01',
