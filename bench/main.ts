@@ -84,7 +84,8 @@ export async function main(args: string[]): Promise<void> {
       }
       for (const [i, click] of series.entries()) {
         // The references are the same in every series: their rows once.
-        const same = (row: Row) => i > 0 && row.section === '2' && /references as|least carrying|up/.test(row.metric);
+        const same = (row: Row) =>
+          i > 0 && row.section === '2' && /references as|least carrying| {2}up[,\s]/.test(row.metric);
         rows.push(...click.rows.filter((row) => want(row.section) && !same(row)));
       }
       details.clickToPlaced = series.map((click) => ({
