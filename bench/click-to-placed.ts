@@ -31,12 +31,18 @@ export function resultImage(width: number, height: number, format: 'png' | 'jpeg
   const key = `${width}x${height}.${format}`;
   let image = results.get(key);
   if (!image) {
-    image = photoLike(width, height, 4242).then((raw) => encode(raw, format, JPEG_COMPRESSION));
+    let raw = rawResults.get(`${width}x${height}`);
+    if (!raw) {
+      raw = photoLike(width, height, 4242);
+      rawResults.set(`${width}x${height}`, raw);
+    }
+    image = raw.then((pixels) => encode(pixels, format, JPEG_COMPRESSION));
     results.set(key, image);
   }
   return image;
 }
 const results = new Map<string, Promise<Buffer>>();
+const rawResults = new Map<string, ReturnType<typeof photoLike>>();
 
 const photos = new Map<string, Promise<Buffer>>();
 /** A photo-like PNG, made once per size and seed for the whole bench. */
@@ -391,6 +397,13 @@ export async function measureClickToPlaced(
       opts.log(
         `1. run ${run}: click → placed ${result.placed - result.click} ms, of which the upstream held ${result.upstreamAnswered - result.upstreamRead} ms`,
       );
+      if (process.env.FRAMEFILL_BENCH_DEBUG) {
+        opts.log(`   messages: ${log.map(([d, n, t]) => `${d} ${n} +${t - click}`).join(', ')}`);
+        const seen = requests
+          .slice(firstRequest)
+          .map((r) => `${r.method()} ${r.url().split('/v1/')[1]} +${Math.round(r.timing().startTime - click)}`);
+        opts.log(`   requests: ${seen.join(', ')}`);
+      }
       // The first job warms the JIT, sharp and the connections, as a proxy in use has run many jobs: not counted.
       if (run > 0) runs.push(result);
     }
