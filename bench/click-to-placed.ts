@@ -362,6 +362,7 @@ export async function measureClickToPlaced(
       const image = mine.image.timing();
       const imageSizes = await mine.image.sizes();
       await inspector?.detach();
+      eventsBytes ||= receivedFor(`/v1/generations/${jobId}/events`);
       uploadBytes ||= await until('the upload size', () =>
         panel.evaluate(() => (window as { __benchUpload?: number }).__benchUpload),
       );
@@ -385,7 +386,7 @@ export async function measureClickToPlaced(
           referenceFiles: call.imageBytes,
           toUpstream: call.bytesIn,
           fromUpstream: call.bytesOut,
-          events: (eventsBytes ||= receivedFor(`/v1/generations/${jobId}/events`)),
+          events: eventsBytes,
           image: imageSizes!.responseBodySize,
         },
       };
