@@ -74,12 +74,33 @@ function instrumentPlayground({
   minEdge,
   token,
   outputFormat,
+  debug,
 }: {
   minEdge: number;
   token: string;
   outputFormat: string | null;
+  debug: boolean;
 }): void {
   if (window !== window.top) {
+    if (debug) {
+      // How long each decode and JPEG encode of the panel's re-encode takes.
+      const times: [string, number][] = [];
+      (window as unknown as { __benchCodec: typeof times }).__benchCodec = times;
+      const encodeBlob = OffscreenCanvas.prototype.convertToBlob;
+      OffscreenCanvas.prototype.convertToBlob = async function (this: OffscreenCanvas, options?: ImageEncodeOptions) {
+        const started = Date.now();
+        const blob = await encodeBlob.call(this, options);
+        times.push([`encode ${this.width}x${this.height}`, Date.now() - started]);
+        return blob;
+      };
+      const decode = window.createImageBitmap as (...args: unknown[]) => Promise<ImageBitmap>;
+      window.createImageBitmap = (async (...args: unknown[]) => {
+        const started = Date.now();
+        const bitmap = await decode.apply(window, args);
+        times.push([`decode ${bitmap.width}x${bitmap.height}`, Date.now() - started]);
+        return bitmap;
+      }) as typeof window.createImageBitmap;
+    }
     // The panel's frame: when asked, the size of the next upload's multipart body, serialised as fetch sends it.
     const panel = window as unknown as { __benchMeasureUpload?: boolean; __benchUpload?: number };
     const nativeFetch = window.fetch;
@@ -214,6 +235,7 @@ export async function measureClickToPlaced(
       minEdge: 256,
       token: proxy.localToken,
       outputFormat: opts.outputFormat ?? null,
+      debug: Boolean(process.env.FRAMEFILL_BENCH_DEBUG),
     });
     const page = await context.newPage();
     const errors: string[] = [];
@@ -404,6 +426,11 @@ export async function measureClickToPlaced(
           .slice(firstRequest)
           .map((r) => `${r.method()} ${r.url().split('/v1/')[1]} +${Math.round(r.timing().startTime - click)}`);
         opts.log(`   requests: ${seen.join(', ')}`);
+        const codec = await panel.evaluate(() => {
+          const times = (window as unknown as { __benchCodec: [string, number][] }).__benchCodec;
+          return times.splice(0);
+        });
+        opts.log(`   panel codec: ${codec.map(([what, ms]) => `${what} ${ms} ms`).join(', ')}`);
       }
       // The first job warms the JIT, sharp and the connections, as a proxy in use has run many jobs: not counted.
       if (run > 0) runs.push(result);
