@@ -251,7 +251,7 @@ export async function measureClickToPlaced(
     const panel = (await (await page.locator('#plugin-body iframe').elementHandle())?.contentFrame()) as Frame;
     // Bytes received per request, as Chromium counts them (the event stream is never "finished": the panel closes
     // it). A sandboxed frame may run in a process of its own, with its own session. Counted during the warm-up job
-    // only: with a second inspector on the panel's network, Chromium slows its uploads down by seconds.
+    // only, so that the inspector's own work never lands in a timed job.
     const received = new Map<string, { url: string; bytes: number }>();
     const receivedFor = (suffix: string) =>
       [...received.values()].filter((r) => r.url.endsWith(suffix)).reduce((sum, r) => sum + r.bytes, 0);
