@@ -1,7 +1,9 @@
 // The panel's side of a job, as plain Node: multipart submit, the event stream read until it ends, the image
-// fetched. Event streams are read with node:http so hundreds can be open at once without fetch's overhead.
+// fetched, each with the proxy's local token. Event streams are read with node:http so a thousand can be open at
+// once without fetch's overhead.
 import { type IncomingMessage, request } from 'node:http';
 import { createParser } from 'eventsource-parser';
+import { tokenFor } from '../test/helpers/proxy';
 
 export interface Reference {
   blob: Blob;
@@ -21,7 +23,7 @@ export async function submit(url: string, body: FormData): Promise<string> {
   const response = await fetch(`${url}/v1/generations`, {
     method: 'POST',
     body,
-    headers: { 'Idempotency-Key': crypto.randomUUID() },
+    headers: { ...auth(url), 'Idempotency-Key': crypto.randomUUID() },
   });
   const text = await response.text();
   if (response.status !== 202) throw new Error(`submit: HTTP ${response.status} ${text}`);
@@ -36,6 +38,12 @@ export interface StreamEvent {
 }
 
 export const now = () => performance.timeOrigin + performance.now();
+
+/** The Authorization header for the local proxy at `url` (spawnProxy keeps its token). */
+export function auth(url: string): Record<string, string> {
+  const token = tokenFor(url);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
 
 /**
  * Opens a job's event stream; `onEvent` sees each event as it arrives. Resolves when the server ends the stream
@@ -58,7 +66,8 @@ export function subscribe(
         onEvent(event);
       },
     });
-    const req = request(`${url}/v1/generations/${id}/events`, { agent: false }, (res: IncomingMessage) => {
+    const options = { agent: false, headers: auth(url) } as const;
+    const req = request(`${url}/v1/generations/${id}/events`, options, (res: IncomingMessage) => {
       if (res.statusCode !== 200) reject(new Error(`events: HTTP ${res.statusCode}`));
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => parser.feed(chunk));
@@ -80,7 +89,7 @@ export async function completion(url: string, id: string): Promise<StreamEvent> 
 }
 
 export async function fetchImage(url: string, id: string): Promise<Uint8Array> {
-  const response = await fetch(`${url}/v1/generations/${id}/image`);
+  const response = await fetch(`${url}/v1/generations/${id}/image`, { headers: auth(url) });
   if (response.status !== 200) throw new Error(`image: HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
 }

@@ -1,43 +1,50 @@
-// `npm run bench`: Framefill's own cost next to the model's, and what the proxy holds under load — every figure
-// as min / median / max over several runs, printed as one table and written to bench/results.json.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+// `npm run bench`: what a designer waits for, and what the proxy holds — every figure as min / median / max over
+// its runs, printed as one table and written to bench/results.json. `node bench/run.mjs 5` runs one section.
+//   1  Framefill's share of click → placed (Chromium, the playground's built plugin, 16 references, 4K result)
+//   2  bytes on the wire per job, against the least that carries the same pixels (from §1's jobs)
+//   3  event fan-out: 500 streams following one job
+//   4  reference bytes per playground frame, as the panel sends them
+//   5  1,000 jobs held at once, each with its event stream open
+import { rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
 import { startFakeOpenAI } from '../test/fakes/openai-upstream';
 import { ROOT, spawnProxy } from '../test/helpers/proxy';
-import type { Reference } from './client';
-import { measureDelivery, measureDraft } from './draft';
+import { measureClickToPlaced, resultImage } from './click-to-placed';
 import { measureFanout } from './fanout';
-import { encode, photoLike, photoReference } from './fixtures';
-import { measureMemory } from './memory';
-import { measureOverhead } from './overhead';
+import { encode, photoLike } from './fixtures';
+import { startHoldUpstream } from './hold-upstream';
+import { gate, measureHolding } from './holding';
 import { measureReferences } from './references';
-import { startSinkUpstream } from './sink-upstream';
 import { type Row, table } from './stats';
-import { startPipeProcess, startUpstreamProcess } from './upstream-process';
 
-const RUNS = 5;
-/** §1 alternates two paths that share 2 cores with each other's processes: more runs steady its medians. */
-const OVERHEAD_RUNS = 11;
-const MEMORY_RUNS = 3;
-const MEMORY_JOBS = 50;
-/** After the warm-up job: the proxy collects 1 s after its last request (proxy/idle-gc.ts), then is at rest. */
-const REST_MS = 2500;
 /**
- * The launch README "Deploying" recommends on glibc Linux (see there for why): glibc gives freed network buffers
- * back, and V8 keeps a small young generation. Both only act when set before the process starts.
+ * §1's upstream holds each call this long. Framefill does nothing while the model works but relay one preview, so
+ * (click → placed) − T does not depend on T once T covers that preview; 3 s does, and keeps five runs short.
  */
-const GLIBC_TUNABLES =
-  'glibc.malloc.mmap_threshold=16384:glibc.malloc.trim_threshold=65536:glibc.malloc.top_pad=0:glibc.malloc.arena_max=2';
-const RECOMMENDED_LAUNCH = { GLIBC_TUNABLES };
-/** The Node flags `npm start` gives the proxy (package.json), so every proxy here is launched the same way. */
-const START_NODE_ARGS = startNodeArgs();
+const HOLD_MS = 3000;
+const CLICK_RUNS = 5;
+const FANOUT_RUNS = 5;
 const SUBSCRIBERS = 500;
-/** The side of a 4:3 photo-like PNG of about 2 MB. */
-const REFERENCE_SIDE = 1000;
+const HELD_JOBS = 1000;
+/** How long all 1,000 are held together while the proxy is measured (a real call takes 30–120 s). */
+const DWELL_MS = 10_000;
 
-export { runPipeChild, runUpstreamChild } from './upstream-process';
+/** Every bench proxy: the OpenAI provider against a local upstream; per-client caps above a single token's load. */
+function proxyEnv(upstreamUrl: string, concurrency: number): Record<string, string> {
+  return {
+    FRAMEFILL_PROVIDER: 'openai',
+    OPENAI_API_KEY: 'sk-bench',
+    OPENAI_BASE_URL: upstreamUrl,
+    FRAMEFILL_UPSTREAM_CONCURRENCY: String(concurrency),
+    FRAMEFILL_MAX_STREAMS_PER_TOKEN: '5000',
+    FRAMEFILL_MAX_STREAMS_PER_ADDRESS: '5000',
+    FRAMEFILL_MAX_UPLOADS_PER_TOKEN: '1000',
+    FRAMEFILL_MAX_JOBS_PER_TOKEN: '5000',
+    // The bench never fetches most results: stop at once instead of waiting for them.
+    FRAMEFILL_SHUTDOWN_GRACE_S: '0',
+  };
+}
 
 export async function main(args: string[]): Promise<void> {
   const only = new Set(args.filter((a) => /^[1-5]$/.test(a)));
@@ -47,97 +54,59 @@ export async function main(args: string[]): Promise<void> {
   const rows: Row[] = [];
   const details: Record<string, unknown> = {};
   const cleanups: Array<() => Promise<unknown>> = [];
+  const benchProxy = async (upstreamUrl: string, concurrency: number) => {
+    const proxy = await spawnProxy(proxyEnv(upstreamUrl, concurrency));
+    cleanups.push(async () => {
+      await proxy.stop();
+      rmSync(proxy.dataDir, { recursive: true, force: true });
+    });
+    return proxy;
+  };
 
   try {
-    log('making 16 photo-like references of ~2 MB');
-    const bytes = await Promise.all(Array.from({ length: 16 }, (_, i) => photoReference(i + 1, REFERENCE_SIDE)));
-    const references: Reference[] = bytes.map((b, i) => ({
-      blob: new Blob([new Uint8Array(b)], { type: 'image/png' }),
-      name: `reference-${i + 1}.png`,
-    }));
-    details.referenceMB = bytes.map((b) => +(b.length / 1024 / 1024).toFixed(2));
-
-    if (want('1')) {
-      const upstream = await startUpstreamProcess(process.argv[1]!);
+    if (want('1') || want('2')) {
+      log(`1–2. click → placed in Chromium, upstream holding each call ${HOLD_MS} ms`);
+      const upstream = await startHoldUpstream({
+        hold: () => new Promise((resolve) => setTimeout(resolve, HOLD_MS)),
+        partialAfterMs: HOLD_MS / 2,
+        image: resultImage,
+        parseEdits: true,
+      });
       cleanups.push(() => upstream.close());
-      const pipe = await startPipeProcess(process.argv[1]!, upstream.url);
-      cleanups.push(() => pipe.close());
-      const proxy = await benchProxy(upstream.url, 16, cleanups);
-      log('1. proxy overhead');
-      const overhead = await measureOverhead(
-        proxy.url,
-        upstream.url,
-        pipe.url,
-        [
-          { name: 'text-to-image 4K', references: [], bytes: [] },
-          { name: 'image-to-image 4K, 16 × ~2 MB', references, bytes },
-        ],
-        OVERHEAD_RUNS,
-        upstream.clear,
-        proxy.child.pid!,
-      );
-      rows.push(...overhead.rows);
-      details.overhead = overhead.raw;
+      const proxy = await benchProxy(upstream.url, 4);
+      // The panel's own output format first; then JPEG (the proxy's default) if the panel asked for PNG.
+      const series = [await measureClickToPlaced(proxy, upstream, { runs: CLICK_RUNS, holdMs: HOLD_MS, log })];
+      if (series[0]!.resultFormat !== 'jpeg') {
+        log('1–2. again with JPEG chosen in the panel settings');
+        series.push(
+          await measureClickToPlaced(proxy, upstream, { runs: CLICK_RUNS, holdMs: HOLD_MS, log, outputFormat: 'jpeg' }),
+        );
+      }
+      for (const [i, click] of series.entries()) {
+        // The references are the same in every series: their rows once.
+        const same = (row: Row) =>
+          i > 0 && row.section === '2' && /references as|least carrying| {2}up[,\s]/.test(row.metric);
+        rows.push(...click.rows.filter((row) => want(row.section) && !same(row)));
+      }
+      details.clickToPlaced = series.map((click) => ({
+        format: click.resultFormat,
+        runs: click.runs,
+        references: click.references,
+        resultBytes: click.resultBytes,
+      }));
     }
 
     if (want('3')) {
       const fake = await startFakeOpenAI();
       cleanups.push(() => fake.close());
-      const proxy = await benchProxy(fake.url, 16, cleanups);
+      const proxy = await benchProxy(fake.url, 16);
       log(`3. event fan-out to ${SUBSCRIBERS} subscribers`);
-      const fanout = await measureFanout(proxy.url, fake, proxy.output, { subscribers: SUBSCRIBERS, runs: RUNS });
+      const fanout = await measureFanout(proxy.url, fake, proxy.output, {
+        subscribers: SUBSCRIBERS,
+        runs: FANOUT_RUNS,
+      });
       rows.push(...fanout.rows);
       details.fanout = fanout.runs;
-    }
-
-    if (want('2') || want('5')) {
-      const small = await sharp({ create: { width: 1280, height: 720, channels: 3, background: '#5080c0' } })
-        .png()
-        .toBuffer();
-      const sink = await startSinkUpstream(small, 2000);
-      cleanups.push(() => sink.close());
-      const proxy = await benchProxy(sink.url, MEMORY_JOBS, cleanups);
-      if (want('2')) {
-        log(`2. memory: ${MEMORY_JOBS} concurrent 16-reference jobs, upstream holding each 2 s`);
-        const memory = await measureMemory(proxy.url, proxy.child.pid!, references, {
-          jobs: MEMORY_JOBS,
-          runs: MEMORY_RUNS,
-          settleMs: 5000,
-          restMs: REST_MS,
-          label: '',
-        });
-        rows.push(...memory.rows);
-        details.memory = memory.runs;
-        // The same with the launch README recommends for Linux servers.
-        const tuned = await benchProxy(sink.url, MEMORY_JOBS, cleanups, RECOMMENDED_LAUNCH);
-        log(`2. memory again, launched as recommended: ${JSON.stringify(RECOMMENDED_LAUNCH)}`);
-        const withTunables = await measureMemory(tuned.url, tuned.child.pid!, references, {
-          jobs: MEMORY_JOBS,
-          runs: MEMORY_RUNS,
-          settleMs: 5000,
-          restMs: REST_MS,
-          label: 'recommended launch',
-        });
-        rows.push(...withTunables.rows.filter((row) => !row.metric.startsWith('reference bytes')));
-        details.memoryWithTunables = withTunables.runs;
-      }
-      if (want('5')) {
-        log('5. result delivery of a 4K photo-like PNG');
-        sink.setImage(await encode(await photoLike(3840, 2160, 4242), 'png'));
-        const delivery = await measureDelivery(proxy.url, RUNS);
-        rows.push(...delivery.rows);
-      }
-    }
-
-    if (want('5')) {
-      log('5. draft provider render per tier');
-      const refs = bytes.map((b) => ({
-        bytes: new Uint8Array(b),
-        mime: 'image/png' as const,
-        width: REFERENCE_SIDE,
-        height: 750,
-      }));
-      rows.push(...(await measureDraft(refs, 3)));
     }
 
     if (want('4')) {
@@ -146,15 +115,37 @@ export async function main(args: string[]): Promise<void> {
       rows.push(...refs.rows);
       details.references = refs.frames;
     }
+
+    if (want('5')) {
+      const hold = gate();
+      const upstream = await startHoldUpstream({
+        hold: () => hold.wait(),
+        partialAfterMs: 2000,
+        image: async (width, height, format) => encode(await photoLike(width, height, 77), format, 95),
+      });
+      cleanups.push(() => upstream.close());
+      const proxy = await benchProxy(upstream.url, HELD_JOBS);
+      log(`5. ${HELD_JOBS} jobs held at once, each with its event stream open`);
+      const holding = await measureHolding(proxy, upstream, hold, {
+        jobs: HELD_JOBS,
+        dwellMs: DWELL_MS,
+        submitConcurrency: 16,
+        log,
+      });
+      rows.push(...holding.rows);
+      details.holding = holding.details;
+    }
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup();
   }
 
   const totalSeconds = (performance.now() - started) / 1000;
   console.log(`\n${table(rows)}\n`);
-  console.log('§1–3, §5: runs are repetitions; §4: "runs" are the playground frames (min/median/max over frames).');
   console.log(
-    `Total ${totalSeconds.toFixed(0)} s on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}.`,
+    '§1, §3: runs are repetitions (§1 after one warm-up job); §2: per job of §1; §4: "runs" are the playground frames; §5: one burst, samples every 250 ms.',
+  );
+  console.log(
+    `Total ${totalSeconds.toFixed(0)} s on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}; open files limit ${process.env.FRAMEFILL_BENCH_NOFILE ?? 'unknown'}.`,
   );
   const results = {
     date: new Date().toISOString(),
@@ -164,6 +155,7 @@ export async function main(args: string[]): Promise<void> {
       memoryGB: +(os.totalmem() / 1024 ** 3).toFixed(1),
       node: process.version,
       platform: `${os.platform()} ${os.release()}`,
+      openFilesLimit: process.env.FRAMEFILL_BENCH_NOFILE,
     },
     totalSeconds: +totalSeconds.toFixed(1),
     rows,
@@ -171,38 +163,4 @@ export async function main(args: string[]): Promise<void> {
   };
   if (only.size === 0) writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
   else console.log('(a subset was run: bench/results.json left as it was)');
-}
-
-function startNodeArgs(): string[] {
-  const { scripts } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
-    scripts: Record<string, string>;
-  };
-  const launch = /\bnode ((?:--\S+ )*)build\/proxy\.mjs/.exec(scripts.start ?? '');
-  if (!launch) throw new Error('package.json "start" no longer runs `node [flags] build/proxy.mjs`');
-  return launch[1]!.split(' ').filter(Boolean);
-}
-
-/** The built proxy on the OpenAI provider against `upstreamUrl`; stopped, and its data removed, at the end. */
-async function benchProxy(
-  upstreamUrl: string,
-  concurrency: number,
-  cleanups: Array<() => Promise<unknown>>,
-  env: Record<string, string> = {},
-) {
-  const proxy = await spawnProxy(
-    {
-      FRAMEFILL_PROVIDER: 'openai',
-      OPENAI_API_KEY: 'sk-bench',
-      OPENAI_BASE_URL: upstreamUrl,
-      FRAMEFILL_UPSTREAM_CONCURRENCY: String(concurrency),
-      ...env,
-    },
-    [],
-    START_NODE_ARGS,
-  );
-  cleanups.push(async () => {
-    await proxy.stop();
-    rmSync(proxy.dataDir, { recursive: true, force: true });
-  });
-  return proxy;
 }
