@@ -56,7 +56,8 @@ export const SettingsSchema = z.object({
     .default('http://localhost:8787'),
   token: z.string().max(500).default(''),
   quality: QualitySchema.default(DEFAULT_QUALITY),
-  outputFormat: OutputFormatSchema.default('png'),
+  // JPEG, as the proxy's API: a 4K result of ~1.2 MB instead of ~13 MB, at above 40 dB (README "Output format").
+  outputFormat: OutputFormatSchema.default('jpeg'),
   referenceMaxEdge: z
     .number()
     .int()

@@ -80,7 +80,7 @@ async function account(url: string) {
 }
 
 describe('the panel in Chromium against the proxy', () => {
-  it('generates a 16:9 2K image with 3 references, shows progress and a preview, and places a 2560×1440 PNG', async () => {
+  it('generates a 16:9 2K image with 3 references, shows progress and a preview, and places a 2560×1440 JPEG (the default format)', async () => {
     proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '3000' });
     const { page, panel } = await openPanel({ proxyUrl: proxy.url });
     await pinReferencesAndTarget(page, panel);
@@ -106,7 +106,7 @@ describe('the panel in Chromium against the proxy', () => {
     expect(image?.provenance).toMatchObject({ aspectRatio: '16:9', resolution: '2K' });
     expect(image?.provenance.referenceIds).toEqual(REFERENCES.map((r) => r.id));
     expect(await imageInfo(Buffer.from(image?.b64 ?? '', 'base64'))).toEqual({
-      format: 'png',
+      format: 'jpeg',
       width: 2560,
       height: 1440,
     });
@@ -122,7 +122,7 @@ describe('the panel in Chromium against the proxy', () => {
     await panel.getByText('Placed in Hero.').waitFor();
     expect(await progress.getAttribute('value')).toBe('100');
     const download = panel.getByRole('link', { name: 'Download original' });
-    expect(await download.getAttribute('download')).toBe('a-red-bicycle-leaning-on-a-sunlit-wall-2560x1440.png');
+    expect(await download.getAttribute('download')).toBe('a-red-bicycle-leaning-on-a-sunlit-wall-2560x1440.jpg');
     expect(await download.getAttribute('href')).toMatch(/^blob:/);
     await expect.poll(async () => (await storage(page)).pendingJobs).toEqual([]);
   });
@@ -227,7 +227,7 @@ describe('the panel in Chromium against the proxy', () => {
     await panel.getByText('Generated, but could not be placed.').waitFor({ timeout: 30_000 });
     expect(await panel.getByRole('alert').filter({ hasText: 'The target is locked' }).count()).toBe(1);
     expect(await panel.getByRole('link', { name: 'Download' }).getAttribute('download')).toBe(
-      'a-bowl-of-lemons-1280x720.png',
+      'a-bowl-of-lemons-1280x720.jpg',
     );
     expect(await placed(page)).toEqual([]);
 

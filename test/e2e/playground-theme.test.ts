@@ -84,7 +84,7 @@ describe('the playground chrome', () => {
     const link = panel.getByRole('link', { name: 'Download original' });
     await link.waitFor({ timeout: 30_000 });
     const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
-    expect(download.suggestedFilename()).toMatch(/\.png$/);
+    expect(download.suggestedFilename()).toMatch(/\.jpg$/);
     expect(await download.failure()).toBeNull();
     expect(errors).toEqual([]);
   });

@@ -200,7 +200,7 @@ describe('the playground runs the built plugin end to end', () => {
       [post, { width: 2048, height: 2048 }],
     ] as const) {
       const { bytes, provenance } = await placedImage(page, node);
-      expect(await imageInfo(bytes)).toMatchObject({ format: 'png', ...size });
+      expect(await imageInfo(bytes)).toMatchObject({ format: 'jpeg', ...size });
       expect(provenance).toMatchObject({ prompt: brief, resolution: '2K', referenceIds: moodIds });
       // The fill holds exactly the draft the proxy made for this frame's job.
       expect(bytes.equals(await proxyImage(provenance.jobId))).toBe(true);
