@@ -99,6 +99,8 @@ export const CapabilitiesSchema = z.object({
   ),
   /** quality → tier → credits per image. */
   prices: z.record(z.string(), z.record(z.string(), z.number().int().positive())),
+  /** Whether a job canceled after its upstream call started is refunded (`started`) or charged (`queued`). */
+  cancel_refund: z.enum(['queued', 'started']).optional(),
   limits: z.object({
     prompt_max_chars: z.number().int(),
     max_references: z.number().int(),

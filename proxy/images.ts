@@ -177,10 +177,16 @@ export function damage(bytes: Uint8Array, format: string | undefined): string | 
 /** The long edge of a partial preview sent to the panel (DESIGN.md §5): a preview, never the paid image. */
 export const PREVIEW_MAX_EDGE = 512;
 
-/** A partial image as the panel may see it: at most PREVIEW_MAX_EDGE on the long edge, as JPEG when scaled. */
+/**
+ * A partial image as the panel may see it: at most PREVIEW_MAX_EDGE on the long edge (as JPEG when scaled), its
+ * size read from its own bytes, never from what the provider said.
+ */
 export async function previewOf(partial: PartialImage): Promise<PartialImage> {
-  if (partial.width <= PREVIEW_MAX_EDGE && partial.height <= PREVIEW_MAX_EDGE) return partial;
-  const { data, info } = await sharp(Buffer.from(partial.b64, 'base64'), { limitInputPixels: MAX_DECODE_PIXELS })
+  const bytes = Buffer.from(partial.b64, 'base64');
+  const { width = 0, height = 0 } = await sharp(bytes, { limitInputPixels: MAX_DECODE_PIXELS }).metadata();
+  if (width === 0 || height === 0) throw new Error('the preview is not a readable image');
+  if (width <= PREVIEW_MAX_EDGE && height <= PREVIEW_MAX_EDGE) return { ...partial, width, height };
+  const { data, info } = await sharp(bytes, { limitInputPixels: MAX_DECODE_PIXELS })
     .resize(PREVIEW_MAX_EDGE, PREVIEW_MAX_EDGE, { fit: 'inside' })
     .jpeg({ quality: 80 })
     .toBuffer({ resolveWithObject: true });

@@ -96,7 +96,12 @@ export function createApp(deps: AppDeps): Hono<Env> {
     c.json({ ok: true, version: packageJson.version, provider: provider.name, model: provider.model } satisfies Health),
   );
 
-  app.get('/v1/capabilities', (c) => c.json(capabilities(provider, deps.prices)));
+  app.get('/v1/capabilities', (c) =>
+    c.json({
+      ...capabilities(provider, deps.prices),
+      cancel_refund: config.refundStartedCancels ? 'started' : 'queued',
+    }),
+  );
 
   app.post('/v1/generations', capUploads(deps.caps), async (c) => {
     const account = c.var.account;

@@ -64,11 +64,14 @@ export function isActive(card: JobCard): boolean {
   return ACTIVE_PHASES.includes(card.phase);
 }
 
-/** Cancel is offered until the image exists; before the upstream call starts, the credits come back. */
-export function cancelOutcome(card: JobCard): 'returned' | 'charged' | undefined {
+/**
+ * Cancel is offered until the image exists; before the upstream call starts, the credits come back, and after it
+ * too when the proxy refunds started calls (capabilities' `cancel_refund: started`).
+ */
+export function cancelOutcome(card: JobCard, refundsStarted = false): 'returned' | 'charged' | undefined {
   if (!card.jobId) return undefined;
   if (card.phase === 'queued') return 'returned';
-  if (card.phase === 'running') return 'charged';
+  if (card.phase === 'running') return refundsStarted ? 'returned' : 'charged';
   return undefined;
 }
 

@@ -449,6 +449,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
       <div class="ff-bottom">
         <JobStrip
           cards={cards}
+          refundsStarted={capabilities?.cancel_refund === 'started'}
           onCancel={(key) => void runner.cancel(key)}
           onCancelAll={() => void runner.cancelAll()}
           onRetry={(key) => void runner.retry(key)}

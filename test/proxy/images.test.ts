@@ -2,7 +2,7 @@
 // (upstream_error, credits released) instead of reaching Figma; a whole one passes untouched.
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { damage, verifyResult } from '../../proxy/images';
+import { damage, previewOf, verifyResult } from '../../proxy/images';
 
 const SIZE = { width: 320, height: 180 };
 
@@ -65,5 +65,23 @@ describe('verifyResult', () => {
     await expect(verifyResult(webp.subarray(0, webp.length - 200), SIZE, 'png')).rejects.toMatchObject({
       code: 'upstream_error',
     });
+  });
+});
+
+describe('previews', () => {
+  it('are measured from their bytes and scaled to 512 px, whatever size the provider claims', async () => {
+    const big = await sharp({ create: { width: 3000, height: 1500, channels: 3, background: '#336699' } })
+      .png()
+      .toBuffer();
+    const preview = await previewOf({
+      index: 0,
+      mime: 'image/png',
+      b64: big.toString('base64'),
+      width: 100,
+      height: 50,
+    });
+    expect(preview).toMatchObject({ mime: 'image/jpeg', width: 512, height: 256 });
+    const meta = await sharp(Buffer.from(preview.b64, 'base64')).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 512, 256]);
   });
 });

@@ -174,6 +174,7 @@ describe('cancel', () => {
     const { provider, calls } = manualProvider();
     const proxy = await startTestProxy({}, { provider });
     try {
+      expect((await (await api(`${proxy.url}/v1/capabilities`)).json()).cancel_refund).toBe('queued');
       const before = await account(proxy.url);
       const { id } = await submit(proxy.url);
       const reading = readEvents(proxy.url, id);
@@ -205,6 +206,8 @@ describe('cancel', () => {
     const { provider, calls } = manualProvider();
     const proxy = await startTestProxy({ FRAMEFILL_CANCEL_REFUND: 'started' }, { provider });
     try {
+      // The panel reads this to say so on its Cancel control before the click.
+      expect((await (await api(`${proxy.url}/v1/capabilities`)).json()).cancel_refund).toBe('started');
       const before = await account(proxy.url);
       const { id } = await submit(proxy.url);
       await until(() => calls.length === 1);

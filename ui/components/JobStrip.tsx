@@ -9,6 +9,8 @@ import { ErrorText } from './ErrorText';
 
 export function JobStrip(props: {
   cards: readonly JobCard[];
+  /** The proxy refunds a job canceled after its upstream call started (FRAMEFILL_CANCEL_REFUND=started). */
+  refundsStarted: boolean;
   onCancel: (key: string) => void;
   onCancelAll: () => void;
   onRetry: (key: string) => void;
@@ -54,8 +56,8 @@ function credits(n: number): string {
 }
 
 /** What Cancel would do, said before the click (issue 15: a started upstream call is charged). */
-export function cancelLabel(card: JobCard): string | undefined {
-  const outcome = cancelOutcome(card);
+export function cancelLabel(card: JobCard, refundsStarted = false): string | undefined {
+  const outcome = cancelOutcome(card, refundsStarted);
   if (outcome === 'returned') return `Cancel — ${credits(card.costCredits)} returned`;
   if (outcome === 'charged') return `Cancel — the image service has started: ${credits(card.costCredits)} charged`;
   return undefined;
@@ -100,6 +102,7 @@ export function statusText(card: JobCard): string {
 
 function JobRow(props: {
   card: JobCard;
+  refundsStarted: boolean;
   onCancel: (key: string) => void;
   onRetry: (key: string) => void;
   onPlaceInNewFrame: (key: string) => void;
@@ -116,7 +119,7 @@ function JobRow(props: {
   useEffect(() => () => downloadUrl && URL.revokeObjectURL(downloadUrl), [downloadUrl]);
   const active = isActive(card);
   const status = statusText(card);
-  const cancel = cancelLabel(card);
+  const cancel = cancelLabel(card, props.refundsStarted);
   return (
     <li
       class="ff-job"
@@ -164,7 +167,8 @@ function JobRow(props: {
         {cancel && !card.offline && (
           <span class="ff-muted">
             {' '}
-            · Cancel: {credits(card.costCredits)} {cancelOutcome(card) === 'returned' ? 'returned' : 'charged'}
+            · Cancel: {credits(card.costCredits)}{' '}
+            {cancelOutcome(card, props.refundsStarted) === 'returned' ? 'returned' : 'charged'}
           </span>
         )}
       </p>
