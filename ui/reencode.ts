@@ -37,25 +37,42 @@ export async function smallerReference(
   if (png.length <= minBytes) return keep('small');
   try {
     const bitmap = await createImageBitmap(new Blob([png], { type: 'image/png' }));
-    let jpeg: Blob;
+    let jpeg: Uint8Array<ArrayBuffer> | undefined;
     try {
-      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-      const context = canvas.getContext('2d');
+      const canvas = document.createElement('canvas');
+      canvas.width = bitmap.width;
+      canvas.height = bitmap.height;
+      const context = canvas.getContext('2d', { willReadFrequently: true });
       if (!context) return keep('failed');
       context.drawImage(bitmap, 0, 0);
       if (hasTransparency(context.getImageData(0, 0, bitmap.width, bitmap.height).data)) return keep('transparent');
-      jpeg = await canvas.convertToBlob({ type: 'image/jpeg', quality });
+      jpeg = jpegBytes(canvas.toDataURL('image/jpeg', quality));
     } finally {
       bitmap.close();
     }
     // A browser without a JPEG encoder answers PNG instead of failing.
-    if (jpeg.type !== 'image/jpeg') return keep('failed');
-    if (jpeg.size >= png.length) return keep('not_smaller');
-    return { mime: 'image/jpeg', bytes: new Uint8Array(await jpeg.arrayBuffer()) };
+    if (!jpeg) return keep('failed');
+    if (jpeg.length >= png.length) return keep('not_smaller');
+    return { mime: 'image/jpeg', bytes: jpeg };
   } catch {
-    // No createImageBitmap/OffscreenCanvas, an undecodable PNG, or out of memory: the PNG still works.
+    // No createImageBitmap or canvas, an undecodable PNG, or out of memory: the PNG still works.
     return keep('failed');
   }
+}
+
+/**
+ * The JPEG in a data URL, or undefined when the browser encoded something else. The synchronous encoder is the
+ * point: Chromium runs a main-thread `toBlob`/`convertToBlob` JPEG encode in idle time, and on a busy panel starts
+ * it only after a 1 s timeout (Blink's canvas_async_blob_creator.cc, kIdleTaskStartTimeoutDelayMs), once per
+ * reference; the bench measured 1.0–1.1 s per encode then. A synchronous encode of a 2048 px frame takes ~50 ms.
+ */
+function jpegBytes(dataUrl: string): Uint8Array<ArrayBuffer> | undefined {
+  const prefix = 'data:image/jpeg;base64,';
+  if (!dataUrl.startsWith(prefix)) return undefined;
+  const binary = atob(dataUrl.slice(prefix.length));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
 }
 
 function hasTransparency(rgba: Uint8ClampedArray): boolean {
