@@ -15,6 +15,7 @@ import { measureFanout } from './fanout';
 import { encode, photoLike } from './fixtures';
 import { startHoldUpstream } from './hold-upstream';
 import { gate, measureHolding } from './holding';
+import { measureOutputFormat } from './output-format';
 import { measureReferences } from './references';
 import { type Row, table } from './stats';
 
@@ -47,7 +48,7 @@ function proxyEnv(upstreamUrl: string, concurrency: number): Record<string, stri
 }
 
 export async function main(args: string[]): Promise<void> {
-  const only = new Set(args.filter((a) => /^[1-5]$/.test(a)));
+  const only = new Set(args.filter((a) => /^[1-6]$/.test(a)));
   const want = (n: string) => only.size === 0 || only.has(n);
   const started = performance.now();
   const log = (line: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${line}`);
@@ -116,6 +117,11 @@ export async function main(args: string[]): Promise<void> {
       details.references = refs.frames;
     }
 
+    if (want('6')) {
+      log('6. a 4K result as PNG and as JPEG');
+      rows.push(...(await measureOutputFormat()));
+    }
+
     if (want('5')) {
       const hold = gate();
       const upstream = await startHoldUpstream({
@@ -142,7 +148,7 @@ export async function main(args: string[]): Promise<void> {
   const totalSeconds = (performance.now() - started) / 1000;
   console.log(`\n${table(rows)}\n`);
   console.log(
-    '§1, §3: runs are repetitions (§1 after one warm-up job); §2: per job of §1; §4: "runs" are the playground frames; §5: one burst, samples every 250 ms.',
+    '§1, §3: runs are repetitions (§1 after one warm-up job); §2: per job of §1; §4: "runs" are the playground frames; §5: one burst, samples every 250 ms; §6: one encode each.',
   );
   console.log(
     `Total ${totalSeconds.toFixed(0)} s on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}; open files limit ${process.env.FRAMEFILL_BENCH_NOFILE ?? 'unknown'}.`,

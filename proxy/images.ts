@@ -25,7 +25,7 @@ export function referenceMimeOf(head: Uint8Array, index: number): ReferenceMime 
 
 /**
  * Reads a reference's dimensions from its header — from `head`, its first bytes, when they hold it (sharp on the
- * file otherwise: ~0.6 ms of CPU per reference, bench/ §1); refuses what cannot be read or is over the edge limit.
+ * file otherwise); refuses what cannot be read or is over the edge limit.
  */
 export async function referenceDimensions(
   file: string,
@@ -125,8 +125,8 @@ export async function verifyResult(bytes: Buffer, expected: OutputSize, format: 
 const JPEG_EOI = Buffer.from([0xff, 0xd9]);
 
 /**
- * Why an encoded image is not whole, without decoding its pixels (decoding a 4K PNG took ~30 ms of every job's
- * ~45 ms overhead, bench/ §1): a PNG must be a chain of chunks whose CRCs all match, from IHDR to IEND
+ * Why an encoded image is not whole, in words for the job's error, without decoding its pixels: a PNG must be a
+ * chain of chunks whose CRCs all match, from IHDR to IEND
  * (https://www.w3.org/TR/png-3/#5Chunk-layout); a JPEG must run from SOI through its segments to the
  * entropy-coded data and end with EOI (ITU T.81 B.1.1). `unchecked` for other formats.
  */

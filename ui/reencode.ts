@@ -1,7 +1,7 @@
 // Makes a large PNG reference smaller before upload by re-encoding it as JPEG with the browser's own canvas
 // encoder. Why here: Figma's exportAsync only gives PNG, or JPG with no quality setting
 // (https://developers.figma.com/docs/plugins/api/ExportSettings/), and a photo-like 2048 px PNG runs to
-// ~3.5 MB, where JPEG at 0.9 is ~0.2 MB at ~39 dB PSNR (bench §4). Transparency would be lost in JPEG, so
+// several MB, where JPEG at 0.9 is a tenth of that and looks the same. Transparency would be lost in JPEG, so
 // such images stay PNG; so does anything the re-encode cannot shrink, or any failure: never fail a job here.
 import { REFERENCE_JPEG_QUALITY, REFERENCE_REENCODE_MIN_BYTES } from '../core/limits';
 

@@ -102,9 +102,9 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
     // after a connection that broke once the request was sent (a second bill); the runner requeues rate-limited
     // jobs, and this provider retries once itself, only where OpenAI cannot have started an image.
     maxRetries: 0,
-    // Node 20's fetch clones every request unless it has no window and refuses redirects, and the clone tees the
-    // multipart body: the untouched branch then queues all of it until the answer, 32 MB per 16-reference job
-    // (bench/ §2). https://fetch.spec.whatwg.org/#http-network-or-cache-fetch step 2; OpenAI does not redirect.
+    // Node's fetch clones a request that has a window or may follow redirects, and the clone tees the multipart
+    // body, so one copy of every upload would wait in memory until the answer
+    // (https://fetch.spec.whatwg.org/#http-network-or-cache-fetch step 2); OpenAI does not redirect.
     fetchOptions: { dispatcher, redirect: 'error', window: null },
     // The SDK logs unparsable SSE chunks with console.error; the job reports the failure instead.
     logLevel: 'off',
@@ -229,9 +229,8 @@ function streamError(message: EventSourceMessage, data: unknown): Record<string,
 
 /**
  * The events of a streamed answer, as the SDK's own stream yields them (openai/core/streaming.mjs: `[DONE]`
- * skipped, every data line parsed as JSON, an error event thrown as an APIError), read with eventsource-parser. The
- * SDK's decoder copies and rescans the whole event buffered so far for every network chunk: ~4.6 ms of the proxy's
- * CPU per job for three ~155 KB image events, on the path from the upstream's answer to the panel (bench/ §1).
+ * skipped, every data line parsed as JSON, an error event thrown as an APIError), read with eventsource-parser, so
+ * that every error-event shape OpenAI has been seen to send (`event: error`, top-level `code`) is recognised here.
  */
 async function* sseEvents(response: Response): AsyncGenerator<unknown> {
   if (!response.body) throw new MalformedAnswer('the stream had no body');
