@@ -8,24 +8,15 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startTestProxy, type TestProxy } from '../helpers/proxy';
-import { buildPlugin, launchChromium } from './helpers/chromium';
+import { useChromium } from './helpers/chromium';
 
-let browser: Browser;
+const chromium = useChromium();
 let context: BrowserContext | undefined;
 let proxy: TestProxy | undefined;
 let foreign: Server | undefined;
-
-beforeAll(async () => {
-  buildPlugin();
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
 
 afterEach(async () => {
   await context?.close();
@@ -107,7 +98,7 @@ describe('a local-mode proxy and pages that are not the plugin', () => {
     proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0' });
     const before = localState(proxy);
     const site = await serveForeignSite(proxy.url);
-    context = await browser.newContext();
+    context = await chromium.browser.newContext();
     const page = await context.newPage();
     await page.goto(site);
     const attempt = await attemptOn(page);
@@ -128,7 +119,7 @@ describe('a local-mode proxy and pages that are not the plugin', () => {
       file,
       `<!doctype html><script>window.attempt = new Promise((resolve) => {${attackScript(proxy.url, 'resolve')}});</script>`,
     );
-    context = await browser.newContext();
+    context = await chromium.browser.newContext();
     const page = await context.newPage();
     await page.goto(pathToFileURL(file).href);
     expect(await attemptOn(page)).toEqual({ status: 401, code: 'unauthorized', playground: 'refused' });
@@ -139,7 +130,7 @@ describe('a local-mode proxy and pages that are not the plugin', () => {
     proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0' });
     const before = localState(proxy);
     const site = await serveForeignSite(proxy.url, proxy.localToken);
-    context = await browser.newContext();
+    context = await chromium.browser.newContext();
     const page = await context.newPage();
     await page.goto(site);
     const attempt = await attemptOn(page);
@@ -150,7 +141,7 @@ describe('a local-mode proxy and pages that are not the plugin', () => {
 
   it('the playground the proxy serves hands its panel the local token: the panel is connected without a paste', async () => {
     proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0' });
-    context = await browser.newContext();
+    context = await chromium.browser.newContext();
     const page = await context.newPage();
     const served = await page.goto(`${proxy.url}/playground`);
     expect(served?.headers()['access-control-allow-origin']).toBeUndefined();

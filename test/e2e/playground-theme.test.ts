@@ -1,22 +1,13 @@
 // The playground's chrome around the built plugin: Figma's light and dark themes (following the system
 // until the toggle is used) given to the panel as Figma gives them, and a plugin iframe that can download.
-import type { Browser, BrowserContext, Frame, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Frame, Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startTestProxy, type TestProxy } from '../helpers/proxy';
-import { buildPlugin, launchChromium } from './helpers/chromium';
+import { useChromium } from './helpers/chromium';
 
-let browser: Browser;
+const chromium = useChromium();
 let context: BrowserContext | undefined;
 let proxy: TestProxy | undefined;
-
-beforeAll(async () => {
-  buildPlugin();
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
 
 afterEach(async () => {
   await context?.close();
@@ -27,7 +18,11 @@ afterEach(async () => {
 
 async function openPlayground(colorScheme: 'light' | 'dark') {
   proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '100' });
-  context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, colorScheme, acceptDownloads: true });
+  context = await chromium.browser.newContext({
+    viewport: { width: 1600, height: 1000 },
+    colorScheme,
+    acceptDownloads: true,
+  });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));

@@ -1,25 +1,16 @@
-import type { Browser, BrowserContext, FrameLocator, Page } from 'playwright-core';
+import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { type Provenance, ProvenanceSchema } from '../../core/messages';
 import { pickRatio } from '../../core/pick';
 import type { NodeView } from '../../playground/protocol';
 import { imageInfo } from '../helpers/images';
 import { api, startTestProxy, type TestProxy } from '../helpers/proxy';
-import { buildPlugin, launchChromium, saveScreenshot } from './helpers/chromium';
+import { saveScreenshot, useChromium } from './helpers/chromium';
 
-let browser: Browser;
+const chromium = useChromium();
 let context: BrowserContext | undefined;
 let proxy: TestProxy | undefined;
-
-beforeAll(async () => {
-  buildPlugin();
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
 
 afterEach(async () => {
   await context?.close();
@@ -37,7 +28,7 @@ interface Opened {
 /** A fresh proxy and the playground it serves, with the plugin running and its panel connected. */
 async function openPlayground(): Promise<Opened> {
   proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '200' });
-  context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, deviceScaleFactor: 1 });
+  context = await chromium.browser.newContext({ viewport: { width: 1600, height: 1000 }, deviceScaleFactor: 1 });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));

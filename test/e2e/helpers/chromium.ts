@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 
 export const ROOT = path.resolve(import.meta.dirname, '../../..');
 export const SCREENSHOTS = path.join(ROOT, 'docs/screenshots');
@@ -54,6 +55,22 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+/**
+ * For a test file: builds the plugin, then launches Chromium once for all its tests (closed after them). Read
+ * `browser` inside tests.
+ */
+export function useChromium(): { readonly browser: Browser } {
+  const shared = {} as { browser: Browser };
+  beforeAll(async () => {
+    buildPlugin();
+    shared.browser = await launchChromium();
+  }, 120_000);
+  afterAll(async () => {
+    await shared.browser?.close();
+  });
+  return shared;
 }
 
 /**
