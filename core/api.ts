@@ -1,7 +1,14 @@
 // The proxy's HTTP API (DESIGN.md §5–§6): zod schemas and types of every body, and the error codes.
 import { z } from 'zod';
 import { ASPECT_RATIOS, OUTPUT_FORMATS, QUALITIES, TIERS } from './formats';
-import { MAX_REFERENCES, PROMPT_MAX_CHARS, REFERENCE_MAX_BYTES, REFERENCE_MAX_EDGE } from './limits';
+import {
+  GENERATION_MODES,
+  MASK_MAX_BYTES,
+  MAX_REFERENCES,
+  PROMPT_MAX_CHARS,
+  REFERENCE_MAX_BYTES,
+  REFERENCE_MAX_EDGE,
+} from './limits';
 import { DEFAULT_QUALITY } from './pricing';
 
 export const ERROR_STATUS = {
@@ -10,6 +17,8 @@ export const ERROR_STATUS = {
   too_many_references: 400,
   unsupported_size: 400,
   invalid_request: 400,
+  mask_size_mismatch: 400,
+  mask_without_alpha: 400,
   unauthorized: 401,
   insufficient_credits: 402,
   forbidden_origin: 403,
@@ -18,6 +27,7 @@ export const ERROR_STATUS = {
   idempotency_conflict: 409,
   payload_too_large: 413,
   reference_too_large: 413,
+  mask_too_large: 413,
   unsupported_image: 415,
   content_policy: 422,
   rate_limited: 429,
@@ -37,6 +47,11 @@ export const ERROR_ADVICE: Readonly<Record<ErrorCode, string>> = {
   too_many_references: `Use at most ${MAX_REFERENCES} reference images: remove some from the tray.`,
   unsupported_size: 'That aspect ratio has no such resolution: Auto renders at 1K only and 1:1 has no 4K.',
   invalid_request: 'The request was malformed. Update the plugin and proxy, then try again.',
+  mask_size_mismatch:
+    'The mask must have exactly the size of the image it edits (the first reference). Select the frame again and retry.',
+  mask_without_alpha:
+    'The mask must be a PNG with an alpha channel, transparent where the image may change. Draw shapes over the image and retry.',
+  mask_too_large: `The mask must be under ${(MASK_MAX_BYTES + 1) / 1_000_000} MB: edit a smaller image or a lower resolution.`,
   unauthorized: 'The proxy needs a valid token: paste the one your admin gave you in Settings.',
   insufficient_credits: 'Not enough credits for this batch: ask your admin for more, or pick a lower resolution.',
   forbidden_origin:
@@ -72,6 +87,7 @@ export const AspectRatioSchema = z.enum(ASPECT_RATIOS);
 export const TierSchema = z.enum(TIERS);
 export const QualitySchema = z.enum(QUALITIES);
 export const OutputFormatSchema = z.enum(OUTPUT_FORMATS);
+export const GenerationModeSchema = z.enum(GENERATION_MODES);
 
 export const PixelSizeSchema = z.object({ width: z.number().int().positive(), height: z.number().int().positive() });
 
@@ -107,6 +123,8 @@ export const CapabilitiesSchema = z.object({
     reference_max_bytes: z.number().int(),
     reference_max_edge: z.number().int(),
     reference_mime_types: z.array(z.string()),
+    /** An edit mask's byte cap (absent from proxies that predate edits). */
+    mask_max_bytes: z.number().int().optional(),
   }),
 });
 export type Capabilities = z.infer<typeof CapabilitiesSchema>;
@@ -120,6 +138,8 @@ export const GenerationFieldsSchema = z.object({
   // JPEG: a 4K photo-like result is ~11× fewer bytes than PNG at SSIM 0.98 (README, "Output format"); Figma places
   // PNG and JPEG only, and GPT Image 2 makes no transparent backgrounds for PNG to keep.
   output_format: OutputFormatSchema.default('jpeg'),
+  /** `edit` takes a `mask` file for the first reference; `expand` needs the first reference and no mask. */
+  mode: GenerationModeSchema.default('generate'),
 });
 export type GenerationFields = z.infer<typeof GenerationFieldsSchema>;
 

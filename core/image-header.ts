@@ -64,3 +64,23 @@ export function readImageSize(b: Uint8Array): ImageSize | undefined {
   }
   return undefined;
 }
+
+/**
+ * Whether PNG bytes carry an alpha channel: a colour type with alpha (4 grey + alpha, 6 RGBA) in IHDR, or a `tRNS`
+ * chunk before the image data (https://www.w3.org/TR/png/#11IHDR, #11tRNS). `undefined` when `b` is not a PNG.
+ * OpenAI reads an edit mask's alpha only; a mask without one is refused.
+ */
+export function pngHasAlpha(b: Uint8Array): boolean | undefined {
+  if (imageFormatOf(b) !== 'png' || b.length < 33) return undefined;
+  const colourType = b[25];
+  if (colourType === 4 || colourType === 6) return true;
+  let at = 8;
+  while (at + 8 <= b.length) {
+    const length = (((b[at] ?? 0) << 24) | ((b[at + 1] ?? 0) << 16) | ((b[at + 2] ?? 0) << 8) | (b[at + 3] ?? 0)) >>> 0;
+    const type = String.fromCharCode(b[at + 4] ?? 0, b[at + 5] ?? 0, b[at + 6] ?? 0, b[at + 7] ?? 0);
+    if (type === 'tRNS') return true;
+    if (type === 'IDAT' || type === 'IEND') return false;
+    at += 12 + length;
+  }
+  return false;
+}

@@ -9,6 +9,26 @@ export const REFERENCE_MAX_EDGE = 8192;
 export const REFERENCE_MIME_TYPES = ['image/png', 'image/jpeg', 'image/webp'] as const;
 export type ReferenceMime = (typeof REFERENCE_MIME_TYPES)[number];
 
+/**
+ * What a generation does with its first reference: `generate` (text- or image-to-image), `edit` (repaint where
+ * the `mask` is transparent) or `expand` (the proxy fits the image in a canvas of the target ratio and masks the
+ * empty area).
+ */
+export const GENERATION_MODES = ['generate', 'edit', 'expand'] as const;
+export type GenerationMode = (typeof GENERATION_MODES)[number];
+/**
+ * An edit mask: a PNG "less than 4MB" with an alpha channel, the same size as the image it applies to (OpenAI's
+ * spec, CreateImageEditRequest.mask; the image generation guide, "Edit an image using a mask":
+ * https://developers.openai.com/api/docs/guides/image-generation). "4MB" is read as 4,000,000 bytes, the stricter
+ * of its two readings.
+ */
+export const MASK_MAX_BYTES = 4_000_000 - 1;
+/**
+ * Pixels beyond the mask's edge that a result may still change: the seam between the model's paint and the kept
+ * original is blended over this width, so the composite shows no hard edge.
+ */
+export const MASK_FEATHER_PX = 4;
+
 /** Figma's `createImage` refuses images over 4096 px on an edge. https://developers.figma.com/docs/plugins/api/properties/figma-createimage/ */
 export const FIGMA_MAX_IMAGE_EDGE = 4096;
 /** Figma keeps at most 100 kB per plugin-data entry. https://developers.figma.com/docs/plugins/api/node-properties/#setplugindata */

@@ -2,7 +2,8 @@
 import type { ApiError } from './api';
 import { ERROR_ADVICE } from './api';
 import { type AspectRatio, isAspectRatio, isSupportedPair, isTier, type Tier, unsupportedReason } from './formats';
-import { countPromptChars, MAX_REFERENCES, PROMPT_MAX_CHARS, promptProblem } from './limits';
+import { pngHasAlpha, readImageSize } from './image-header';
+import { countPromptChars, MASK_MAX_BYTES, MAX_REFERENCES, PROMPT_MAX_CHARS, promptProblem } from './limits';
 
 export interface GenerationDraft {
   prompt: string;
@@ -42,6 +43,95 @@ export function validateGeneration(draft: GenerationDraft): ApiError | undefined
       code: 'too_many_references',
       message: `${draft.referenceCount} references sent; at most ${MAX_REFERENCES} are allowed. Remove some from the tray.`,
       field: 'reference',
+    };
+  }
+  return undefined;
+}
+
+/** What is known of an edit's mask and the image it applies to, from their headers. */
+export interface MaskDraft {
+  /** The mask's bytes: a PNG, or anything the sender got wrong. */
+  mask: Uint8Array;
+  /** The image the mask applies to (the first reference). */
+  image: { width: number; height: number };
+}
+
+/**
+ * The mask rules OpenAI documents (core/limits.ts MASK_MAX_BYTES): under 4 MB, a PNG with an alpha channel, the
+ * first image's exact size. Shared by the panel (before it sends) and the proxy (on arrival).
+ */
+export function validateMask({ mask, image }: MaskDraft): ApiError | undefined {
+  if (mask.byteLength > MASK_MAX_BYTES) {
+    const mb = (mask.byteLength / 1_000_000).toFixed(1);
+    return { code: 'mask_too_large', message: `The mask is ${mb} MB; ${ERROR_ADVICE.mask_too_large}`, field: 'mask' };
+  }
+  const size = readImageSize(mask);
+  if (size?.format !== 'png') {
+    return {
+      code: 'unsupported_image',
+      message: 'The mask must be a PNG image (its bytes say otherwise): transparent where the image may change.',
+      field: 'mask',
+    };
+  }
+  if (!pngHasAlpha(mask)) return { code: 'mask_without_alpha', message: ERROR_ADVICE.mask_without_alpha, field: 'mask' };
+  if (size.width !== image.width || size.height !== image.height) {
+    return {
+      code: 'mask_size_mismatch',
+      message: `The mask is ${size.width}×${size.height} px but the image it edits is ${image.width}×${image.height} px. ${ERROR_ADVICE.mask_size_mismatch}`,
+      field: 'mask',
+    };
+  }
+  return undefined;
+}
+
+/**
+ * How a mode fits the rest of the request: an edit needs the image (the first reference) and a mask; an expansion
+ * needs the image, a fixed ratio to expand to, and no mask (the proxy draws it); a plain generation takes no mask.
+ * References after the first stay allowed with a mask: OpenAI applies the mask to the first image only (spec,
+ * CreateImageEditRequest.mask: "If there are multiple images provided, the mask will be applied on the first
+ * image").
+ */
+export function validateMode(draft: {
+  mode: string;
+  referenceCount: number;
+  hasMask: boolean;
+  aspectRatio: string;
+}): ApiError | undefined {
+  const { mode, referenceCount, hasMask } = draft;
+  if (mode === 'generate') {
+    return hasMask
+      ? { code: 'invalid_request', message: 'A mask needs mode=edit: send mode=edit with the mask.', field: 'mask' }
+      : undefined;
+  }
+  if (mode !== 'edit' && mode !== 'expand') {
+    return { code: 'invalid_request', message: `Unknown mode "${mode}": use generate, edit or expand.`, field: 'mode' };
+  }
+  if (referenceCount === 0) {
+    return {
+      code: 'invalid_request',
+      message: `To ${mode} an image, send it as the first reference.`,
+      field: 'reference',
+    };
+  }
+  if (mode === 'edit' && !hasMask) {
+    return {
+      code: 'invalid_request',
+      message: 'An edit needs a mask (a PNG, transparent where the image may change).',
+      field: 'mask',
+    };
+  }
+  if (mode === 'expand' && hasMask) {
+    return {
+      code: 'invalid_request',
+      message: 'An expansion takes no mask: the proxy masks the area around the image itself.',
+      field: 'mask',
+    };
+  }
+  if (mode === 'expand' && draft.aspectRatio === 'auto') {
+    return {
+      code: 'invalid_request',
+      message: 'Expanding needs a ratio to expand to: pick one other than Auto.',
+      field: 'aspect_ratio',
     };
   }
   return undefined;

@@ -8,6 +8,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type ApiError, ERROR_ADVICE, type JobEvent } from '../core/api';
 import { AUTO_DRAFT_SIZE, type OutputSize, sizeFor } from '../core/formats';
+import { keepOutsideMask } from './composite';
+import type { EditInput } from './edits';
 import { FramefillError } from './errors';
 import { previewOf, verifyResult } from './images';
 import { type JobRow, type JobStore, jobView } from './jobs';
@@ -37,6 +39,7 @@ interface HeldJob {
   references: SpooledReference[];
   /** Folder of the uploaded references, removed when the job ends. */
   uploadDir: string;
+  edit?: EditInput;
   /** Cancel and shutdown abort this; the job's signal adds its deadline once it first starts. */
   controller: AbortController;
   signal?: AbortSignal;
@@ -76,8 +79,9 @@ export class JobRunner {
   }
 
   /** Takes a freshly created (queued) job and its inputs; the prompt never touches the disk. */
-  enqueue(row: JobRow, prompt: string, references: SpooledReference[], uploadDir: string): void {
+  enqueue(row: JobRow, prompt: string, references: SpooledReference[], uploadDir: string, edit?: EditInput): void {
     this.held.set(row.id, {
+      edit,
       prompt,
       accountId: row.account_id,
       references,
@@ -238,6 +242,7 @@ export class JobRunner {
           outputFormat: row.output_format,
           size,
           references: job.references,
+          ...(job.edit ? { mask: job.edit } : {}),
         } satisfies GenerationRequest,
         signal,
         (partial) => {
@@ -246,7 +251,7 @@ export class JobRunner {
       );
       await job.previews;
       signal.throwIfAborted();
-      const image = await verifyResult(result.bytes, size, row.output_format);
+      const image = await keepOutsideMask(await verifyResult(result.bytes, size, row.output_format), job.edit);
       signal.throwIfAborted();
       const resultFile = path.join(this.o.resultsDir, `${id}.${image.mime === 'image/png' ? 'png' : 'jpg'}`);
       await writeFile(resultFile, image.bytes, { mode: 0o600 });

@@ -11,6 +11,7 @@ import { type Account as AccountBody, type Capabilities, type Health, isJobId, i
 import { ASPECT_RATIOS, isExperimentalSize, QUALITIES, SIZES, sizeFor, TIERS } from '../core/formats';
 import {
   countPromptChars,
+  MASK_MAX_BYTES,
   MAX_REFERENCES,
   PROMPT_MAX_CHARS,
   REFERENCE_MAX_BYTES,
@@ -33,6 +34,7 @@ import { refuseForeignOrigins } from './middleware/origin';
 import { requestLog } from './middleware/request-log';
 import type { Provider } from './providers/types';
 import type { JobRunner } from './runner';
+import { prepareJob } from './edits';
 import { ClientGone, payloadTooLarge, receiveSubmission } from './submissions';
 
 export interface AppDeps {
@@ -125,6 +127,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
       // Again now that the upload is in: uploads that arrived together all passed the first look.
       deps.caps.admitQueued(store.inFlight(account.id));
       const size = sizeFor(fields.aspect_ratio, fields.resolution);
+      const prepared = await prepareJob(submission, size ?? 'auto');
       const { row, replayed } = store.create({
         accountId: account.id,
         promptChars: countPromptChars(fields.prompt),
@@ -144,7 +147,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
         await rm(submission.dir, { recursive: true, force: true });
         c.header('Idempotent-Replayed', 'true');
       } else {
-        runner.enqueue(row, fields.prompt, references, submission.dir);
+        runner.enqueue(row, fields.prompt, prepared.references, submission.dir, prepared.edit);
       }
       c.header('Location', `/v1/generations/${row.id}`);
       return c.json(jobView(row), 202);
@@ -272,6 +275,7 @@ export function capabilities(provider: Provider, prices: PriceTable): Capabiliti
       reference_max_bytes: REFERENCE_MAX_BYTES,
       reference_max_edge: REFERENCE_MAX_EDGE,
       reference_mime_types: [...REFERENCE_MIME_TYPES],
+      mask_max_bytes: MASK_MAX_BYTES,
     },
   };
 }

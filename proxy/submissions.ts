@@ -4,14 +4,14 @@
 // included, removes the folder before the error leaves this module.
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Busboy, type BusboyFileStream, type BusboyInstance } from '@fastify/busboy';
 import { type GenerationFields, GenerationFieldsSchema } from '../core/api';
-import { MAX_REFERENCES, PROMPT_MAX_CHARS, REFERENCE_MAX_BYTES, type ReferenceMime } from '../core/limits';
-import { validateGeneration } from '../core/validate';
+import { MASK_MAX_BYTES, MAX_REFERENCES, PROMPT_MAX_CHARS, REFERENCE_MAX_BYTES, type ReferenceMime } from '../core/limits';
+import { validateGeneration, validateMask, validateMode } from '../core/validate';
 import { FramefillError } from './errors';
 import { referenceDimensions, referenceMimeOf } from './images';
 
@@ -26,9 +26,19 @@ export interface ReferenceRecord {
   hash: string;
 }
 
+/** An edit's mask (mode=edit): checked against the first reference as OpenAI documents masks. */
+export interface MaskRecord {
+  file: string;
+  width: number;
+  height: number;
+  bytes: number;
+  hash: string;
+}
+
 export interface Submission {
   fields: GenerationFields;
   references: ReferenceRecord[];
+  mask?: MaskRecord;
   /** The folder holding the references; the caller removes it once the job no longer needs them. */
   dir: string;
   /** SHA-256 of the whole request (fields and references, in order). */
@@ -36,8 +46,9 @@ export interface Submission {
 }
 
 /** The text fields a generation may carry; any other field is refused, naming it. */
-const TEXT_FIELDS = ['prompt', 'aspect_ratio', 'resolution', 'quality', 'output_format'] as const;
+const TEXT_FIELDS = ['prompt', 'aspect_ratio', 'resolution', 'quality', 'output_format', 'mode'] as const;
 const FILE_FIELDS = new Set(['reference', 'reference[]']);
+const MASK_FIELD = 'mask';
 const isTextField = (name: string) => (TEXT_FIELDS as readonly string[]).includes(name);
 /** A prompt of 20,000 four-byte characters plus generous whitespace; the other fields are tiny. */
 const MAX_FIELD_BYTES = 1024 * 1024;
@@ -73,17 +84,25 @@ export async function receiveSubmission(
     const raw = Readable.fromWeb(body as never);
     const source = raw.pipe(capped(options.maxBodyBytes));
     raw.on('error', (error) => source.destroy(new ClientGone(error)));
-    const { fields, files } = await readForm(source, contentType, dir, options);
-    const checked = generationFields(fields, files.length);
+    const { fields, files, mask: maskFile } = await readForm(source, contentType, dir, options);
+    const checked = generationFields(fields, files.length, maskFile !== undefined);
     const references = await Promise.all(
       files.map(async (file, index) => ({ ...file, ...(await referenceDimensions(file.file, index, file.head)) })),
     );
+    const mask = maskFile && references[0] ? await checkedMask(maskFile, references[0]) : undefined;
     const requestHash = createHash('sha256')
-      .update(JSON.stringify([TEXT_FIELDS.map((name) => checked[name]), references.map((r) => r.hash)]))
+      .update(
+        JSON.stringify([
+          TEXT_FIELDS.map((name) => checked[name]),
+          references.map((r) => r.hash),
+          ...(mask ? [mask.hash] : []),
+        ]),
+      )
       .digest('hex');
     return {
       fields: checked,
       references: references.map(({ head: _head, ...record }) => record),
+      ...(mask ? { mask } : {}),
       dir,
       requestHash,
     };
@@ -104,10 +123,11 @@ function readForm(
   contentType: string,
   dir: string,
   options: ReceiveOptions,
-): Promise<{ fields: Map<string, string>; files: ReceivedFile[] }> {
+): Promise<{ fields: Map<string, string>; files: ReceivedFile[]; mask?: ReceivedMask }> {
   const maxBytes = options.referenceMaxBytes ?? REFERENCE_MAX_BYTES;
   const fields = new Map<string, string>();
   const writes: Promise<ReceivedFile>[] = [];
+  let maskWrite: Promise<ReceivedMask> | undefined;
   let busboy: BusboyInstance;
   try {
     busboy = newBusboy(contentType, maxBytes);
@@ -139,6 +159,21 @@ function readForm(
     });
     busboy.on('file', (name, stream, _filename) => {
       const index = writes.length;
+      if (name === MASK_FIELD) {
+        if (maskWrite) {
+          stream.resume();
+          return fail(new FramefillError('invalid_request', 'Send at most one mask.', { field: MASK_FIELD }));
+        }
+        open.add(stream);
+        stream.once('end', () => open.delete(stream));
+        maskWrite = writeMask(stream, path.join(dir, 'mask.png'));
+        maskWrite.catch(fail);
+        return;
+      }
+      if (FILE_FIELDS.has(name) && index >= MAX_REFERENCES) {
+        stream.resume();
+        return fail(tooManyReferences());
+      }
       if (!FILE_FIELDS.has(name)) {
         stream.resume();
         return fail(
@@ -146,7 +181,7 @@ function readForm(
             ? new FramefillError('invalid_request', `The field "${name}" must be text, not a file.`, { field: name })
             : new FramefillError(
                 'invalid_request',
-                `Unknown field "${name}": a generation takes ${TEXT_FIELDS.join(', ')} and reference files.`,
+                `Unknown field "${name}": a generation takes ${TEXT_FIELDS.join(', ')}, reference files and a mask.`,
                 { field: name },
               ),
         );
@@ -157,15 +192,7 @@ function readForm(
       write.catch(fail);
       writes.push(write);
     });
-    busboy.on('filesLimit', () =>
-      fail(
-        new FramefillError(
-          'too_many_references',
-          `More than ${MAX_REFERENCES} references sent; at most ${MAX_REFERENCES} are allowed. Remove some from the tray.`,
-          { field: 'reference' },
-        ),
-      ),
-    );
+    busboy.on('filesLimit', () => fail(tooManyReferences()));
     busboy.on('fieldsLimit', () =>
       fail(new FramefillError('invalid_request', 'The form has more fields than a generation takes.')),
     );
@@ -176,8 +203,8 @@ function readForm(
       fail(new FramefillError('invalid_request', 'The multipart body is malformed.', { cause: error })),
     );
     busboy.on('finish', () => {
-      Promise.all(writes).then((files) => {
-        if (!failed) resolve({ fields, files });
+      Promise.all([Promise.all(writes), maskWrite]).then(([files, mask]) => {
+        if (!failed) resolve({ fields, files, ...(mask ? { mask } : {}) });
       }, fail);
     });
     source.on('error', (error) =>
@@ -245,11 +272,12 @@ function newBusboy(contentType: string, maxBytes: number): BusboyInstance {
     isPartAFile: (name, _type, filename) =>
       filename !== undefined || FILE_FIELDS.has(name ?? '') || !isTextField(name ?? ''),
     limits: {
-      files: MAX_REFERENCES,
+      // The references and one mask.
+      files: MAX_REFERENCES + 1,
       fileSize: maxBytes,
       fields: TEXT_FIELDS.length,
       fieldSize: MAX_FIELD_BYTES,
-      parts: MAX_REFERENCES + TEXT_FIELDS.length,
+      parts: MAX_REFERENCES + 1 + TEXT_FIELDS.length,
       headerPairs: 8,
     },
   });
@@ -305,6 +333,51 @@ async function writeReference(
   return { file, mime: mime as ReferenceMime, bytes, hash: hash.digest('hex'), head: Buffer.concat(heads) };
 }
 
+function tooManyReferences(): FramefillError {
+  return new FramefillError(
+    'too_many_references',
+    `More than ${MAX_REFERENCES} references sent; at most ${MAX_REFERENCES} are allowed. Remove some from the tray.`,
+    { field: 'reference' },
+  );
+}
+
+interface ReceivedMask {
+  file: string;
+  bytes: number;
+  hash: string;
+}
+
+/** The mask onto disk, refused as soon as it passes OpenAI's cap (its content is checked once it is whole). */
+async function writeMask(stream: BusboyFileStream, file: string): Promise<ReceivedMask> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const tooLarge = () =>
+    new FramefillError(
+      'mask_too_large',
+      `The mask is over ${(MASK_MAX_BYTES + 1) / 1_000_000} MB; OpenAI takes masks under that. Edit a smaller image.`,
+      { field: MASK_FIELD },
+    );
+  const count = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      if (bytes > MASK_MAX_BYTES) return done(tooLarge());
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  stream.on('limit', () => count.destroy(tooLarge()));
+  await pipeline(stream, count, createWriteStream(file, { mode: 0o600 }));
+  return { file, bytes, hash: hash.digest('hex') };
+}
+
+/** The mask against the image it edits (core's rules, the panel's too). */
+async function checkedMask(mask: ReceivedMask, image: { width: number; height: number }): Promise<MaskRecord> {
+  const bytes = await readFile(mask.file);
+  const problem = validateMask({ mask: bytes, image });
+  if (problem) throw new FramefillError(problem.code, problem.message, { field: problem.field });
+  return { ...mask, width: image.width, height: image.height };
+}
+
 function fieldTooLarge(name: string): FramefillError {
   return name === 'prompt'
     ? new FramefillError(
@@ -316,14 +389,16 @@ function fieldTooLarge(name: string): FramefillError {
 }
 
 /** The text fields of a generation, validated (core's rules first, for their codes, then the schema). */
-function generationFields(form: ReadonlyMap<string, string>, referenceCount: number): GenerationFields {
+function generationFields(form: ReadonlyMap<string, string>, referenceCount: number, hasMask: boolean): GenerationFields {
   const raw = Object.fromEntries(form);
-  const problem = validateGeneration({
-    prompt: raw.prompt ?? '',
-    aspectRatio: raw.aspect_ratio ?? '',
-    resolution: raw.resolution ?? '',
-    referenceCount,
-  });
+  const problem =
+    validateGeneration({
+      prompt: raw.prompt ?? '',
+      aspectRatio: raw.aspect_ratio ?? '',
+      resolution: raw.resolution ?? '',
+      referenceCount,
+    }) ??
+    validateMode({ mode: raw.mode ?? 'generate', referenceCount, hasMask, aspectRatio: raw.aspect_ratio ?? '' });
   if (problem) throw new FramefillError(problem.code, problem.message, { field: problem.field });
   const parsed = GenerationFieldsSchema.safeParse(raw);
   if (!parsed.success) {

@@ -23,7 +23,7 @@ export function createDraftProvider(options: DraftProviderOptions): Provider {
     model: DRAFT_MODEL,
     async generate(request, signal, onPartial) {
       const size = request.size === 'auto' ? AUTO_DRAFT_SIZE : request.size;
-      const image = await renderDraft(request, size);
+      const image = request.mask ? await renderDraftEdit(request, size) : await renderDraft(request, size);
       await sleep(options.delayMs / 2, signal);
       onPartial(await preview(image, 0));
       await sleep(options.delayMs / 2, signal);
@@ -76,6 +76,51 @@ export async function renderDraft(request: GenerationRequest, size: PixelSize): 
 </svg>`;
   const layers: OverlayOptions[] = sheet ? sheet.tiles : [];
   return sharp(Buffer.from(svg)).resize(width, height).composite(layers).png({ compressionLevel: 1 }).toBuffer();
+}
+
+export const DRAFT_EDIT_MARK = 'DRAFT EDIT — no model';
+
+/**
+ * An edit or expansion as the draft does it, honestly: the first reference as it was, with only the masked area
+ * repainted by a striped pattern, the mark and the start of the prompt — what a model would change, and where.
+ */
+export async function renderDraftEdit(request: GenerationRequest, size: PixelSize): Promise<Buffer> {
+  const first = request.references[0];
+  const mask = request.mask;
+  if (!first || !mask) return renderDraft(request, size);
+  const { width, height } = size;
+  const unit = Math.min(width, height) / 20;
+  const prompt = [...request.prompt.trim()].slice(0, 60).join('');
+  const base = await sharp('file' in first ? first.file : first.bytes, { limitInputPixels: MAX_DECODE_PIXELS })
+    .removeAlpha()
+    .resize(width, height, { fit: 'fill' })
+    .toBuffer();
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
+  <defs><pattern id="p" width="${unit * 1.5}" height="${unit * 1.5}" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
+    <rect width="${unit * 1.5}" height="${unit * 1.5}" fill="#ffd7d3"/><rect width="${unit * 0.75}" height="${unit * 1.5}" fill="#d92d20"/>
+  </pattern></defs>
+  <rect width="100%" height="100%" fill="url(#p)"/>
+  <text x="${width / 2}" y="${height / 2}" text-anchor="middle" font-family="DejaVu Sans, sans-serif" font-weight="bold" font-size="${unit * 0.9}" fill="#fff" stroke="#1d1d1f" stroke-width="${unit * 0.08}">${escapeXml(DRAFT_EDIT_MARK)}</text>
+  <text x="${width / 2}" y="${height / 2 + unit * 1.2}" text-anchor="middle" font-family="DejaVu Sans, sans-serif" font-size="${unit * 0.7}" fill="#fff" stroke="#1d1d1f" stroke-width="${unit * 0.06}">${escapeXml(prompt)}</text>
+</svg>`;
+  // Transparent in the mask = where the image may change = where the pattern shows.
+  const paint = await sharp(mask.file, { limitInputPixels: MAX_DECODE_PIXELS })
+    .resize(width, height, { fit: 'fill', kernel: 'nearest' })
+    .ensureAlpha()
+    .extractChannel(3)
+    .negate()
+    .raw()
+    .toBuffer();
+  const pattern = await sharp(Buffer.from(svg))
+    .resize(width, height)
+    .removeAlpha()
+    .joinChannel(paint, { raw: { width, height, channels: 1 } })
+    .png()
+    .toBuffer();
+  return sharp(base)
+    .composite([{ input: pattern }])
+    .png({ compressionLevel: 1 })
+    .toBuffer();
 }
 
 /** The references side by side, each fitted in a cell, in their order. */

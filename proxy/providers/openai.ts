@@ -159,12 +159,19 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
         return toFile(reference.bytes, name, { type: reference.mime });
       }),
     );
+    // An edit's mask goes as the `mask` file part; OpenAI applies it to the first image (spec,
+    // CreateImageEditRequest.mask: a PNG with alpha, the first image's size and format; edits.ts made both PNG).
+    const mask = request.mask
+      ? { mask: new File([await openAsBlob(request.mask.file, { type: 'image/png' })], 'mask.png', { type: 'image/png' }) }
+      : {};
     if (stream) {
-      const response = await client.images.edit({ ...params, image, ...streaming }, requestOptions).asResponse();
+      const response = await client.images
+        .edit({ ...params, image, ...mask, ...streaming }, requestOptions)
+        .asResponse();
       context.requestId = requestIdOf(response);
       return readStream(sseEvents(response), context.requestId, onPartial);
     }
-    const { data, request_id } = await client.images.edit({ ...params, image }, requestOptions).withResponse();
+    const { data, request_id } = await client.images.edit({ ...params, image, ...mask }, requestOptions).withResponse();
     context.requestId = request_id;
     return readResponse(data, request_id);
   }

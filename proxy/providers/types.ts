@@ -21,6 +21,16 @@ export interface SpooledReference {
   height: number;
 }
 
+/**
+ * The mask of an edit or an expansion: a PNG of the first reference's size, transparent where the image may
+ * change. With a mask the first reference is a PNG (OpenAI wants the image and its mask in the same format).
+ */
+export interface MaskInput {
+  file: string;
+  width: number;
+  height: number;
+}
+
 export interface GenerationRequest {
   jobId: string;
   /** Whose job it is: OpenAI asks for a stable end-user id (sent as a hash). */
@@ -33,6 +43,8 @@ export interface GenerationRequest {
   quality: Quality;
   outputFormat: OutputFormat;
   references: readonly (ProviderReference | SpooledReference)[];
+  /** Set for edits and expansions: where the first reference may change. */
+  mask?: MaskInput;
 }
 
 export interface PartialImage {

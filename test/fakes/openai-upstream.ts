@@ -27,6 +27,8 @@ export const UPSTREAM_PROMPT_MAX_CHARS = 32_000;
 /** Spec: CreateImageEditRequest.image — up to 16 images, each "less than 50MB". */
 export const UPSTREAM_MAX_IMAGES = 16;
 const UPSTREAM_IMAGE_MAX_BYTES = 50 * 1024 * 1024;
+/** Spec: CreateImageEditRequest.mask — "Must be a valid PNG file, less than 4MB" (read as 4,000,000 bytes, the stricter). */
+const UPSTREAM_MASK_MAX_BYTES = 4_000_000;
 const IMAGE_MIME_TYPES = ['image/png', 'image/jpeg', 'image/webp'];
 const GPT_QUALITIES = ['low', 'medium', 'high', 'auto'];
 const OUTPUT_FORMATS = ['png', 'jpeg', 'webp'] as const;
@@ -501,6 +503,59 @@ function validate(params: Record<string, unknown>, images: RecordedPart[] | unde
   };
 }
 
+/**
+ * An edit's mask, as OpenAI documents it. Spec, CreateImageEditRequest.mask: "An additional image whose fully
+ * transparent areas (e.g. where alpha is zero) indicate where `image` should be edited. If there are multiple
+ * images provided, the mask will be applied on the first image. Must be a valid PNG file, less than 4MB, and have
+ * the same dimensions as `image`." The image generation guide ("Edit an image using a mask",
+ * https://developers.openai.com/api/docs/guides/image-generation): the image to edit and the mask "must be of the
+ * same format and size", and the mask "must also contain an alpha channel". Error wording follows public reports
+ * ("Invalid mask image format - mask size does not match image size") and is not guaranteed verbatim.
+ */
+async function validateMask(mask: RecordedPart, first: RecordedPart | undefined): Promise<void> {
+  const bytes = mask.bytes;
+  if (!bytes) refuse(400, "Invalid type for 'mask': expected a file.", 'mask', 'invalid_type');
+  if (bytes.length >= UPSTREAM_MASK_MAX_BYTES) {
+    refuse(400, "Invalid file 'mask': files must be under 4 MB.", 'mask', 'file_too_large');
+  }
+  if (sniffImage(bytes) !== 'image/png' || mask.contentType !== 'image/png') {
+    refuse(400, "Invalid file 'mask': the mask must be a PNG file.", 'mask', 'invalid_image_format');
+  }
+  if (!pngAlpha(bytes)) {
+    refuse(
+      400,
+      "Invalid input image - format must be in ['RGBA', 'LA'], got RGB: the mask needs an alpha channel.",
+      'mask',
+      'invalid_image_format',
+    );
+  }
+  if (!first?.bytes || sniffImage(first.bytes) !== 'image/png') {
+    refuse(
+      400,
+      'Invalid mask image format - the image to edit and its mask must be of the same format (PNG).',
+      'mask',
+      'invalid_image_format',
+    );
+  }
+  const [m, i] = await Promise.all([sharp(bytes).metadata(), sharp(first.bytes).metadata()]);
+  if (m.width !== i.width || m.height !== i.height) {
+    refuse(400, 'Invalid mask image format - mask size does not match image size.', 'mask', 'invalid_image_format');
+  }
+}
+
+/** Whether a PNG has alpha: IHDR colour type 4 or 6, or a tRNS chunk (https://www.w3.org/TR/png/#11IHDR). */
+function pngAlpha(bytes: Buffer): boolean {
+  if (bytes.length < 33) return false;
+  const colourType = bytes[25];
+  if (colourType === 4 || colourType === 6) return true;
+  for (let at = 8; at + 8 <= bytes.length; at += 12 + bytes.readUInt32BE(at)) {
+    const type = bytes.toString('latin1', at + 4, at + 8);
+    if (type === 'tRNS') return true;
+    if (type === 'IDAT') return false;
+  }
+  return false;
+}
+
 function usageFor(request: ValidRequest, imageCount: number) {
   const textTokens = Math.ceil(request.prompt.length / 4);
   const imageTokens = imageCount * 272;
@@ -680,6 +735,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     if (fault?.kind === 'insufficient-quota') throw REFUSALS.insufficientQuota();
 
     const valid = validate(record.params, edit ? record.images : undefined, edit);
+    const mask = record.parts?.find((p) => p.name === 'mask');
+    if (edit && mask) await validateMask(mask, record.images[0]);
     // Verification is checked after the parameters ("they run the valid param check before checking if the
     // organization is verified": https://github.com/cunnymessiah/keychecker/pull/12).
     if (fault?.kind === 'unverified' || options.unverifiedOrganization) throw REFUSALS.unverified(valid.model);

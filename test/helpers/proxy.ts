@@ -179,11 +179,17 @@ export interface SubmitOptions {
   idempotencyKey?: string;
   origin?: string;
   references?: ReferenceFile[];
+  /** An edit's mask, sent as the `mask` file part after the references. */
+  mask?: ReferenceFile;
   headers?: Record<string, string>;
 }
 
 /** The multipart body of `POST /v1/generations`, in the field order the panel sends. */
-export function generationForm(fields: Record<string, string>, references: ReferenceFile[] = []): FormData {
+export function generationForm(
+  fields: Record<string, string>,
+  references: ReferenceFile[] = [],
+  mask?: ReferenceFile,
+): FormData {
   const form = new FormData();
   for (const [name, value] of Object.entries(fields)) form.append(name, value);
   references.forEach((ref, i) => {
@@ -193,6 +199,9 @@ export function generationForm(fields: Record<string, string>, references: Refer
       ref.name ?? `ref-${i + 1}.png`,
     );
   });
+  if (mask) {
+    form.append('mask', new Blob([new Uint8Array(mask.bytes)], { type: mask.type ?? 'image/png' }), 'mask.png');
+  }
   return form;
 }
 
@@ -215,7 +224,7 @@ export function submitGeneration(
 ): Promise<Response> {
   return fetch(`${url}/v1/generations`, {
     method: 'POST',
-    body: generationForm(fields, options.references),
+    body: generationForm(fields, options.references, options.mask),
     headers: authHeaders(options, url),
   });
 }

@@ -1,0 +1,209 @@
+// Edits and expansions through HTTP on the draft provider and on a provider that paints everywhere: every mask
+// limit at its boundary with its code, and the result keeping the original's pixels outside the mask.
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorBodySchema, JobSchema } from '../../core/api';
+import { sizeFor } from '../../core/formats';
+import { MASK_FEATHER_PX, MASK_MAX_BYTES } from '../../core/limits';
+import { priceOf } from '../../core/pricing';
+import { fitCentred } from '../../proxy/edits';
+import type { Provider } from '../../proxy/providers/types';
+import { jpeg, png } from '../helpers/images';
+import { busyPng, differing, type Ellipse, ellipseMask, insideEllipse, near, rgb } from '../helpers/masks';
+import { api, generateAndWait, startTestProxy, submitGeneration, type TestProxy } from '../helpers/proxy';
+
+const W = 1280;
+const H = 720;
+const ELLIPSE: Ellipse = { cx: 500, cy: 300, rx: 160, ry: 110 };
+const edit = { prompt: 'A red kite in the sky', aspect_ratio: '16:9', resolution: '1K', output_format: 'png', mode: 'edit' };
+
+/** Paints the whole image one colour, mask or not: what a leaky model does at worst. */
+const RED = { r: 230, g: 20, b: 20 };
+const paintsEverywhere: Provider = {
+  name: 'draft',
+  model: 'paints-everywhere',
+  async generate(request) {
+    const size = request.size === 'auto' ? { width: 1024, height: 1024 } : request.size;
+    const bytes = await sharp({ create: { ...size, channels: 3, background: RED } })
+      .png()
+      .toBuffer();
+    return { bytes };
+  },
+};
+
+let draft: TestProxy;
+let leaky: TestProxy;
+let original: Buffer;
+let mask: Buffer;
+beforeAll(async () => {
+  draft = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0' });
+  leaky = await startTestProxy({}, { provider: paintsEverywhere });
+  original = await busyPng(W, H);
+  mask = await ellipseMask(W, H, ELLIPSE);
+});
+afterAll(async () => {
+  await draft.close(0);
+  await leaky.close(0);
+});
+
+const error = async (response: Response) => ErrorBodySchema.parse(await response.json()).error;
+async function accepted(response: Response) {
+  expect(response.status, await response.clone().text()).toBe(202);
+  return JobSchema.parse(await response.json());
+}
+async function resultOf(url: string, id: string): Promise<Buffer> {
+  return Buffer.from(await (await api(`${url}/v1/generations/${id}/image`)).arrayBuffer());
+}
+
+/** A PNG padded after IEND to exactly `bytes` (decoders ignore what follows IEND). */
+function padded(pngBytes: Buffer, bytes: number): Buffer {
+  return Buffer.concat([pngBytes, Buffer.alloc(bytes - pngBytes.length)]);
+}
+
+describe('mask limits at their boundaries (proxy)', () => {
+  it('accepts a mask of the image size and refuses one a pixel off with mask_size_mismatch', async () => {
+    await accepted(await submitGeneration(draft.url, edit, { references: [{ bytes: original }], mask: { bytes: mask } }));
+    for (const [w, h] of [
+      [W + 1, H],
+      [W, H - 1],
+    ] as const) {
+      const response = await submitGeneration(draft.url, edit, {
+        references: [{ bytes: original }],
+        mask: { bytes: await ellipseMask(w, h, ELLIPSE) },
+      });
+      expect(response.status).toBe(400);
+      expect(await error(response)).toMatchObject({ code: 'mask_size_mismatch', field: 'mask' });
+    }
+  });
+
+  it('refuses a mask without an alpha channel with mask_without_alpha; a palette PNG with tRNS has one', async () => {
+    const opaque = await png(W, H);
+    const response = await submitGeneration(draft.url, edit, { references: [{ bytes: original }], mask: { bytes: opaque } });
+    expect(response.status).toBe(400);
+    expect(await error(response)).toMatchObject({ code: 'mask_without_alpha', field: 'mask' });
+    const palette = await sharp(mask).png({ palette: true }).toBuffer();
+    await accepted(await submitGeneration(draft.url, edit, { references: [{ bytes: original }], mask: { bytes: palette } }));
+  });
+
+  it(`accepts a mask of ${MASK_MAX_BYTES} bytes and refuses one byte more with mask_too_large`, async () => {
+    await accepted(
+      await submitGeneration(draft.url, edit, {
+        references: [{ bytes: original }],
+        mask: { bytes: padded(mask, MASK_MAX_BYTES) },
+      }),
+    );
+    const response = await submitGeneration(draft.url, edit, {
+      references: [{ bytes: original }],
+      mask: { bytes: padded(mask, MASK_MAX_BYTES + 1) },
+    });
+    expect(response.status).toBe(413);
+    expect(await error(response)).toMatchObject({ code: 'mask_too_large', field: 'mask' });
+  });
+
+  it('refuses a mask that is not a PNG with unsupported_image', async () => {
+    const response = await submitGeneration(draft.url, edit, {
+      references: [{ bytes: original }],
+      mask: { bytes: await jpeg(W, H), type: 'image/png' },
+    });
+    expect(response.status).toBe(415);
+    expect(await error(response)).toMatchObject({ code: 'unsupported_image', field: 'mask' });
+  });
+
+  it('refuses what does not fit the mode with invalid_request, naming the field', async () => {
+    const cases: Array<[Record<string, string>, Parameters<typeof submitGeneration>[2], string]> = [
+      [{ ...edit, mode: 'generate' }, { references: [{ bytes: original }], mask: { bytes: mask } }, 'mask'],
+      [edit, { references: [{ bytes: original }] }, 'mask'],
+      [edit, { mask: { bytes: mask } }, 'reference'],
+      [{ ...edit, mode: 'expand' }, { references: [{ bytes: original }], mask: { bytes: mask } }, 'mask'],
+      [{ ...edit, mode: 'expand', aspect_ratio: 'auto' }, { references: [{ bytes: original }] }, 'aspect_ratio'],
+      [{ ...edit, mode: 'paint' }, { references: [{ bytes: original }] }, 'mode'],
+    ];
+    for (const [fields, options, field] of cases) {
+      const response = await submitGeneration(draft.url, fields, options);
+      expect(response.status, JSON.stringify(fields)).toBe(400);
+      expect(await error(response)).toMatchObject({ code: 'invalid_request', field });
+    }
+  });
+
+  it('refuses a second mask', async () => {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(edit)) form.append(k, v);
+    form.append('reference', new Blob([new Uint8Array(original)], { type: 'image/png' }), 'a.png');
+    for (let i = 0; i < 2; i++) form.append('mask', new Blob([new Uint8Array(mask)], { type: 'image/png' }), 'm.png');
+    const response = await api(`${draft.url}/v1/generations`, { method: 'POST', body: form });
+    expect(response.status).toBe(400);
+    expect(await error(response)).toMatchObject({ code: 'invalid_request', field: 'mask' });
+  });
+
+  it('prices an edit and an expansion as one image at its tier and quality', async () => {
+    const job = await accepted(
+      await submitGeneration(draft.url, { ...edit, quality: 'high' }, { references: [{ bytes: original }], mask: { bytes: mask } }),
+    );
+    expect(job.cost_credits).toBe(priceOf('1K', 'high'));
+    const expand = await accepted(
+      await submitGeneration(draft.url, { ...edit, mode: 'expand', aspect_ratio: '9:16', resolution: '2K' }, {
+        references: [{ bytes: original }],
+      }),
+    );
+    expect(expand.cost_credits).toBe(priceOf('2K', 'medium'));
+  });
+});
+
+describe('the result keeps the original outside the mask', () => {
+  it('a provider that paints everywhere changes only the ellipse and its feather', async () => {
+    const { id, events } = await generateAndWait(leaky.url, edit, { references: [{ bytes: original }], mask: { bytes: mask } });
+    expect(events.at(-1)?.event).toBe('completed');
+    const before = await rgb(original);
+    const after = await rgb(await resultOf(leaky.url, id));
+    expect([after.width, after.height]).toEqual([W, H]);
+    const changed = differing(before, after);
+    const inside = (x: number, y: number) => insideEllipse(ELLIPSE, x, y);
+    const strays = changed.filter(([x, y]) => !near(inside, x, y, MASK_FEATHER_PX));
+    expect(strays).toEqual([]);
+    // Deep inside the ellipse the model's paint is whole; the centre changed.
+    const at = (x: number, y: number) => [...after.data.subarray((y * W + x) * 3, (y * W + x) * 3 + 3)];
+    expect(at(ELLIPSE.cx, ELLIPSE.cy)).toEqual([RED.r, RED.g, RED.b]);
+    expect(changed.length).toBeGreaterThan(Math.PI * ELLIPSE.rx * ELLIPSE.ry * 0.9);
+    const job = JobSchema.parse(await (await api(`${leaky.url}/v1/generations/${id}`)).json());
+    expect(job.notes?.join(' ')).toMatch(/outside the mask/);
+  });
+
+  it('the draft repaints only the masked area, visibly', async () => {
+    const { id } = await generateAndWait(draft.url, edit, { references: [{ bytes: original }], mask: { bytes: mask } });
+    const before = await rgb(original);
+    const after = await rgb(await resultOf(draft.url, id));
+    const changed = differing(before, after);
+    const inside = (x: number, y: number) => insideEllipse(ELLIPSE, x, y);
+    expect(changed.filter(([x, y]) => !near(inside, x, y, MASK_FEATHER_PX))).toEqual([]);
+    expect(changed.length).toBeGreaterThan(Math.PI * ELLIPSE.rx * ELLIPSE.ry * 0.5);
+  });
+
+  it('an expansion from 16:9 to 9:16 keeps the original, fitted and centred, in the middle', async () => {
+    const { id, events } = await generateAndWait(
+      leaky.url,
+      { ...edit, mode: 'expand', aspect_ratio: '9:16' },
+      { references: [{ bytes: original }] },
+    );
+    expect(events.at(-1)?.event).toBe('completed');
+    const size = sizeFor('9:16', '1K') as { width: number; height: number };
+    const at = fitCentred({ width: W, height: H }, size);
+    expect(at).toEqual({ left: 0, top: 437, width: 720, height: 405 });
+    const after = await sharp(await resultOf(leaky.url, id))
+      .removeAlpha()
+      .extract({ left: at.left, top: at.top + MASK_FEATHER_PX, width: at.width, height: at.height - 2 * MASK_FEATHER_PX })
+      .raw()
+      .toBuffer();
+    const expected = await sharp(await sharp(original).resize(at.width, at.height, { fit: 'fill' }).toBuffer())
+      .removeAlpha()
+      .extract({ left: 0, top: MASK_FEATHER_PX, width: at.width, height: at.height - 2 * MASK_FEATHER_PX })
+      .raw()
+      .toBuffer();
+    expect(after.equals(expected)).toBe(true);
+    // Above and below, the model painted.
+    const whole = await rgb(await resultOf(leaky.url, id));
+    const rows = (from: number, to: number) => whole.data.subarray(from * size.width * 3, to * size.width * 3);
+    const red = (bytes: Buffer) => bytes.every((v, i) => v === [RED.r, RED.g, RED.b][i % 3]);
+    expect(red(rows(0, at.top - MASK_FEATHER_PX))).toBe(true);
+    expect(red(rows(at.top + at.height + MASK_FEATHER_PX, size.height))).toBe(true);
+  });
+});
