@@ -73,7 +73,8 @@ export function validateMask({ mask, image }: MaskDraft): ApiError | undefined {
       field: 'mask',
     };
   }
-  if (!pngHasAlpha(mask)) return { code: 'mask_without_alpha', message: ERROR_ADVICE.mask_without_alpha, field: 'mask' };
+  if (!pngHasAlpha(mask))
+    return { code: 'mask_without_alpha', message: ERROR_ADVICE.mask_without_alpha, field: 'mask' };
   if (size.width !== image.width || size.height !== image.height) {
     return {
       code: 'mask_size_mismatch',

@@ -43,7 +43,9 @@ async function decode(input: string | Buffer, width: number, height: number, wha
   // Resized only when the sizes differ: a same-size resize may still resample.
   if (meta.width !== width || meta.height !== height) {
     pipeline = sharp(
-      await pipeline.resize(width, height, { fit: 'fill', kernel: what === 'alpha' ? 'nearest' : 'lanczos3' }).toBuffer(),
+      await pipeline
+        .resize(width, height, { fit: 'fill', kernel: what === 'alpha' ? 'nearest' : 'lanczos3' })
+        .toBuffer(),
     );
   }
   return what === 'rgb'

@@ -21,6 +21,7 @@ import {
 import { type PriceTable, priceOf } from '../core/pricing';
 import packageJson from '../package.json';
 import type { Config } from './config';
+import { prepareJob } from './edits';
 import { FramefillError } from './errors';
 import { streamJobEvents } from './events';
 import { type JobStore, jobView } from './jobs';
@@ -34,7 +35,6 @@ import { refuseForeignOrigins } from './middleware/origin';
 import { requestLog } from './middleware/request-log';
 import type { Provider } from './providers/types';
 import type { JobRunner } from './runner';
-import { prepareJob } from './edits';
 import { ClientGone, payloadTooLarge, receiveSubmission } from './submissions';
 
 export interface AppDeps {

@@ -10,7 +10,13 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Busboy, type BusboyFileStream, type BusboyInstance } from '@fastify/busboy';
 import { type GenerationFields, GenerationFieldsSchema } from '../core/api';
-import { MASK_MAX_BYTES, MAX_REFERENCES, PROMPT_MAX_CHARS, REFERENCE_MAX_BYTES, type ReferenceMime } from '../core/limits';
+import {
+  MASK_MAX_BYTES,
+  MAX_REFERENCES,
+  PROMPT_MAX_CHARS,
+  REFERENCE_MAX_BYTES,
+  type ReferenceMime,
+} from '../core/limits';
 import { validateGeneration, validateMask, validateMode } from '../core/validate';
 import { FramefillError } from './errors';
 import { referenceDimensions, referenceMimeOf } from './images';
@@ -389,7 +395,11 @@ function fieldTooLarge(name: string): FramefillError {
 }
 
 /** The text fields of a generation, validated (core's rules first, for their codes, then the schema). */
-function generationFields(form: ReadonlyMap<string, string>, referenceCount: number, hasMask: boolean): GenerationFields {
+function generationFields(
+  form: ReadonlyMap<string, string>,
+  referenceCount: number,
+  hasMask: boolean,
+): GenerationFields {
   const raw = Object.fromEntries(form);
   const problem =
     validateGeneration({
@@ -397,8 +407,7 @@ function generationFields(form: ReadonlyMap<string, string>, referenceCount: num
       aspectRatio: raw.aspect_ratio ?? '',
       resolution: raw.resolution ?? '',
       referenceCount,
-    }) ??
-    validateMode({ mode: raw.mode ?? 'generate', referenceCount, hasMask, aspectRatio: raw.aspect_ratio ?? '' });
+    }) ?? validateMode({ mode: raw.mode ?? 'generate', referenceCount, hasMask, aspectRatio: raw.aspect_ratio ?? '' });
   if (problem) throw new FramefillError(problem.code, problem.message, { field: problem.field });
   const parsed = GenerationFieldsSchema.safeParse(raw);
   if (!parsed.success) {

@@ -162,7 +162,11 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
     // An edit's mask goes as the `mask` file part; OpenAI applies it to the first image (spec,
     // CreateImageEditRequest.mask: a PNG with alpha, the first image's size and format; edits.ts made both PNG).
     const mask = request.mask
-      ? { mask: new File([await openAsBlob(request.mask.file, { type: 'image/png' })], 'mask.png', { type: 'image/png' }) }
+      ? {
+          mask: new File([await openAsBlob(request.mask.file, { type: 'image/png' })], 'mask.png', {
+            type: 'image/png',
+          }),
+        }
       : {};
     if (stream) {
       const response = await client.images

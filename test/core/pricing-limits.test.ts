@@ -130,6 +130,8 @@ describe('error codes', () => {
       too_many_references: 400,
       unsupported_size: 400,
       invalid_request: 400,
+      mask_size_mismatch: 400,
+      mask_without_alpha: 400,
       unauthorized: 401,
       insufficient_credits: 402,
       forbidden_origin: 403,
@@ -138,6 +140,7 @@ describe('error codes', () => {
       idempotency_conflict: 409,
       payload_too_large: 413,
       reference_too_large: 413,
+      mask_too_large: 413,
       unsupported_image: 415,
       rate_limited: 429,
       content_policy: 422,
@@ -146,7 +149,7 @@ describe('error codes', () => {
       internal: 500,
       interrupted: 503,
     });
-    expect(ERROR_CODES).toHaveLength(20);
+    expect(ERROR_CODES).toHaveLength(23);
   });
 
   it('each has a sentence that tells the user what to do', () => {

@@ -21,7 +21,9 @@ export async function ellipseMask(width: number, height: number, ellipse: Ellips
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) if (insideEllipse(ellipse, x, y)) raw[(y * width + x) * 4 + 3] = 0;
   }
-  return sharp(raw, { raw: { width, height, channels: 4 } }).png().toBuffer();
+  return sharp(raw, { raw: { width, height, channels: 4 } })
+    .png()
+    .toBuffer();
 }
 
 /** Decoded RGB pixels. */
@@ -59,6 +61,7 @@ export function differing(
 
 /** Whether (x, y) lies within `reach` pixels (square window) of a pixel for which `inside` holds. */
 export function near(inside: (x: number, y: number) => boolean, x: number, y: number, reach: number): boolean {
-  for (let dy = -reach; dy <= reach; dy++) for (let dx = -reach; dx <= reach; dx++) if (inside(x + dx, y + dy)) return true;
+  for (let dy = -reach; dy <= reach; dy++)
+    for (let dx = -reach; dx <= reach; dx++) if (inside(x + dx, y + dy)) return true;
   return false;
 }

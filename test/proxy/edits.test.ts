@@ -15,7 +15,13 @@ import { api, generateAndWait, startTestProxy, submitGeneration, type TestProxy 
 const W = 1280;
 const H = 720;
 const ELLIPSE: Ellipse = { cx: 500, cy: 300, rx: 160, ry: 110 };
-const edit = { prompt: 'A red kite in the sky', aspect_ratio: '16:9', resolution: '1K', output_format: 'png', mode: 'edit' };
+const edit = {
+  prompt: 'A red kite in the sky',
+  aspect_ratio: '16:9',
+  resolution: '1K',
+  output_format: 'png',
+  mode: 'edit',
+};
 
 /** Paints the whole image one colour, mask or not: what a leaky model does at worst. */
 const RED = { r: 230, g: 20, b: 20 };
@@ -62,7 +68,9 @@ function padded(pngBytes: Buffer, bytes: number): Buffer {
 
 describe('mask limits at their boundaries (proxy)', () => {
   it('accepts a mask of the image size and refuses one a pixel off with mask_size_mismatch', async () => {
-    await accepted(await submitGeneration(draft.url, edit, { references: [{ bytes: original }], mask: { bytes: mask } }));
+    await accepted(
+      await submitGeneration(draft.url, edit, { references: [{ bytes: original }], mask: { bytes: mask } }),
+    );
     for (const [w, h] of [
       [W + 1, H],
       [W, H - 1],
@@ -78,11 +86,16 @@ describe('mask limits at their boundaries (proxy)', () => {
 
   it('refuses a mask without an alpha channel with mask_without_alpha; a palette PNG with tRNS has one', async () => {
     const opaque = await png(W, H);
-    const response = await submitGeneration(draft.url, edit, { references: [{ bytes: original }], mask: { bytes: opaque } });
+    const response = await submitGeneration(draft.url, edit, {
+      references: [{ bytes: original }],
+      mask: { bytes: opaque },
+    });
     expect(response.status).toBe(400);
     expect(await error(response)).toMatchObject({ code: 'mask_without_alpha', field: 'mask' });
     const palette = await sharp(mask).png({ palette: true }).toBuffer();
-    await accepted(await submitGeneration(draft.url, edit, { references: [{ bytes: original }], mask: { bytes: palette } }));
+    await accepted(
+      await submitGeneration(draft.url, edit, { references: [{ bytes: original }], mask: { bytes: palette } }),
+    );
   });
 
   it(`accepts a mask of ${MASK_MAX_BYTES} bytes and refuses one byte more with mask_too_large`, async () => {
@@ -137,13 +150,21 @@ describe('mask limits at their boundaries (proxy)', () => {
 
   it('prices an edit and an expansion as one image at its tier and quality', async () => {
     const job = await accepted(
-      await submitGeneration(draft.url, { ...edit, quality: 'high' }, { references: [{ bytes: original }], mask: { bytes: mask } }),
+      await submitGeneration(
+        draft.url,
+        { ...edit, quality: 'high' },
+        { references: [{ bytes: original }], mask: { bytes: mask } },
+      ),
     );
     expect(job.cost_credits).toBe(priceOf('1K', 'high'));
     const expand = await accepted(
-      await submitGeneration(draft.url, { ...edit, mode: 'expand', aspect_ratio: '9:16', resolution: '2K' }, {
-        references: [{ bytes: original }],
-      }),
+      await submitGeneration(
+        draft.url,
+        { ...edit, mode: 'expand', aspect_ratio: '9:16', resolution: '2K' },
+        {
+          references: [{ bytes: original }],
+        },
+      ),
     );
     expect(expand.cost_credits).toBe(priceOf('2K', 'medium'));
   });
@@ -151,7 +172,10 @@ describe('mask limits at their boundaries (proxy)', () => {
 
 describe('the result keeps the original outside the mask', () => {
   it('a provider that paints everywhere changes only the ellipse and its feather', async () => {
-    const { id, events } = await generateAndWait(leaky.url, edit, { references: [{ bytes: original }], mask: { bytes: mask } });
+    const { id, events } = await generateAndWait(leaky.url, edit, {
+      references: [{ bytes: original }],
+      mask: { bytes: mask },
+    });
     expect(events.at(-1)?.event).toBe('completed');
     const before = await rgb(original);
     const after = await rgb(await resultOf(leaky.url, id));
@@ -190,7 +214,12 @@ describe('the result keeps the original outside the mask', () => {
     expect(at).toEqual({ left: 0, top: 437, width: 720, height: 405 });
     const after = await sharp(await resultOf(leaky.url, id))
       .removeAlpha()
-      .extract({ left: at.left, top: at.top + MASK_FEATHER_PX, width: at.width, height: at.height - 2 * MASK_FEATHER_PX })
+      .extract({
+        left: at.left,
+        top: at.top + MASK_FEATHER_PX,
+        width: at.width,
+        height: at.height - 2 * MASK_FEATHER_PX,
+      })
       .raw()
       .toBuffer();
     const expected = await sharp(await sharp(original).resize(at.width, at.height, { fit: 'fill' }).toBuffer())
