@@ -1,7 +1,7 @@
 // Messages between the plugin main thread and the panel (DESIGN.md §9). On the wire each is the array
 // `[NAME, payload]` (create-figma-plugin's convention); every payload is validated on arrival.
 import { z } from 'zod';
-import { AspectRatioSchema, OutputFormatSchema, QualitySchema, TierSchema } from './api';
+import { AspectRatioSchema, GenerationModeSchema, OutputFormatSchema, QualitySchema, TierSchema } from './api';
 import { ASPECT_RATIOS, FIXED_RATIOS } from './formats';
 import {
   DEFAULT_DENSITY,
@@ -18,6 +18,17 @@ const Bytes = z.instanceof(Uint8Array);
 const NodeId = z.string().min(1).max(200);
 const RequestId = z.string().min(1).max(100);
 
+/** The image a target's fill shows (its top visible IMAGE paint), as Figma keeps it. */
+export const FillImageSchema = z.object({
+  hash: z.string().min(1).max(200),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+});
+export type FillImage = z.infer<typeof FillImageSchema>;
+
+/** At most this many shapes make one region: a mask drawn from more is unlikely to be meant. */
+export const MAX_REGION_SHAPES = 50;
+
 export const TargetSchema = z.object({
   id: NodeId,
   name: z.string(),
@@ -26,6 +37,10 @@ export const TargetSchema = z.object({
   ratio: z.enum(FIXED_RATIOS),
   cropFraction: z.number().min(0).max(1),
   suggestedTier: TierSchema,
+  /** Its image fill, when it has one: what an edit or an expansion starts from. */
+  image: FillImageSchema.optional(),
+  /** Shapes drawn over its image (its children: rectangles, ellipses, vectors, boolean groups): a region edit. */
+  regionShapeIds: z.array(NodeId).max(MAX_REGION_SHAPES).optional(),
 });
 export type Target = z.infer<typeof TargetSchema>;
 
@@ -42,6 +57,12 @@ export const ProvenanceSchema = z.object({
   referenceIds: z.array(NodeId).max(MAX_REFERENCES),
   costCredits: z.number().int().nonnegative(),
   createdAt: z.iso.datetime(),
+  /** What the job did; absent on images placed before edits existed (a generation). */
+  kind: GenerationModeSchema.optional(),
+  /** An edit's mask: the shapes whose union it was, so Regenerate repeats the same edit. */
+  maskShapeIds: z.array(NodeId).max(MAX_REGION_SHAPES).optional(),
+  /** The image an edit or expansion started from (its Figma image hash): Regenerate starts from it again. */
+  originalHash: z.string().max(200).optional(),
 });
 export type Provenance = z.infer<typeof ProvenanceSchema>;
 
@@ -115,6 +136,33 @@ export const ExportedImageSchema = z.object({
 });
 export type ExportedImage = z.infer<typeof ExportedImageSchema>;
 
+/** One path of a shape's `fillGeometry` (https://developers.figma.com/docs/plugins/api/properties/nodes-fillgeometry). */
+export const ShapePathSchema = z.object({
+  windingRule: z.enum(['NONZERO', 'EVENODD', 'NONE']),
+  data: z.string().max(200_000),
+});
+
+/**
+ * A shape of a region, in its frame's coordinate space: its paths are in the shape's own space, placed by the
+ * 2×3 affine `transform` (the shape's `relativeTransform` composed up to the frame).
+ */
+export const RegionShapeSchema = z.object({
+  id: NodeId,
+  name: z.string(),
+  transform: z.tuple([z.tuple([z.number(), z.number(), z.number()]), z.tuple([z.number(), z.number(), z.number()])]),
+  paths: z.array(ShapePathSchema).min(1).max(200),
+});
+export type RegionShape = z.infer<typeof RegionShapeSchema>;
+
+export const EditSourceSchema = z.object({
+  hash: z.string().min(1).max(200),
+  mime: z.enum(['image/png', 'image/jpeg']),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  bytes: Bytes,
+});
+export type EditSource = z.infer<typeof EditSourceSchema>;
+
 export const PLACE_FAILURE_CODES = ['image_too_large', 'invalid_image', 'target_locked', 'place_failed'] as const;
 export type PlaceFailureCode = (typeof PLACE_FAILURE_CODES)[number];
 
@@ -138,6 +186,17 @@ export const MainToPanel = {
     /** Set when the request could not be carried out (refused or failed): a sentence for the user. */
     error: z.string().optional(),
   }),
+  /**
+   * The answer to EXPORT_EDIT: the target's image as Figma keeps it, the frame's size, and the region's shapes in
+   * the frame's space (none for an expansion); `error` instead when there is nothing to edit.
+   */
+  EDIT_EXPORTED: z.object({
+    requestId: RequestId,
+    image: EditSourceSchema.optional(),
+    frame: z.object({ width: z.number().positive(), height: z.number().positive() }).optional(),
+    shapes: z.array(RegionShapeSchema).max(MAX_REGION_SHAPES),
+    error: z.string().optional(),
+  }),
   IMAGE_PLACED: z.object({ requestId: RequestId, nodeId: NodeId, createdFrame: z.boolean() }),
   PLACE_FAILED: z.object({ requestId: RequestId, code: z.enum(PLACE_FAILURE_CODES), message: z.string() }),
   STORAGE_LOADED: z.object({
@@ -158,6 +217,17 @@ export const PanelToMain = {
     requestId: RequestId,
     nodeIds: z.array(NodeId).min(1).max(MAX_REFERENCES),
     maxEdge: z.number().int().min(16).max(MAX_REFERENCE_MAX_EDGE),
+  }),
+  /**
+   * The image of `targetId` for an edit (with its region's shapes) or an expansion; Regenerate names the original
+   * image and the shapes its provenance recorded.
+   */
+  EXPORT_EDIT: z.object({
+    requestId: RequestId,
+    targetId: NodeId,
+    mode: z.enum(['edit', 'expand']),
+    originalHash: z.string().max(200).optional(),
+    shapeIds: z.array(NodeId).max(MAX_REGION_SHAPES).optional(),
   }),
   PLACE_IMAGE: z.object({
     requestId: RequestId,

@@ -424,6 +424,8 @@ declare global {
       snapshot(): Snapshot;
       imageBytes(hash: string): Uint8Array | undefined;
       frameRect(label: string): DOMRect | undefined;
+      /** Draws a shape into a frame (frame coordinates) and selects both, as Figma's shape tools would. */
+      draw(shape: 'ELLIPSE' | 'RECTANGLE', parentId: string, x: number, y: number, width: number, height: number): void;
     };
   }
 }
@@ -431,6 +433,7 @@ declare global {
 window.playground = {
   snapshot: () => snapshot,
   imageBytes: (hash) => imageBytes.get(hash),
+  draw: (shape, parentId, x, y, width, height) => toSandbox({ kind: 'draw', shape, parentId, x, y, width, height }),
   frameRect(label) {
     const button = [...overlay.querySelectorAll('button.frame')].find((b) => b.getAttribute('aria-label') === label);
     return button?.getBoundingClientRect();

@@ -74,6 +74,16 @@ export const PageToSandbox = z.discriminatedUnion('kind', [
   /** The user closes the plugin window. */
   z.object({ kind: z.literal('close') }),
   z.object({ kind: z.literal('select'), ids: z.array(z.string()) }),
+  /** The user draws a shape inside a frame (frame coordinates), as with Figma's ellipse or rectangle tool. */
+  z.object({
+    kind: z.literal('draw'),
+    shape: z.enum(['ELLIPSE', 'RECTANGLE']),
+    parentId: z.string(),
+    x: z.number(),
+    y: z.number(),
+    width: z.number().positive(),
+    height: z.number().positive(),
+  }),
   z.object({ kind: z.literal('viewport'), center: Point, zoom: z.number().positive() }),
   /** What the panel posted as `{pluginMessage}`; `run` drops messages from a panel that has since closed. */
   z.object({ kind: z.literal('panel'), run: z.number().int(), pluginMessage: z.unknown() }),

@@ -81,6 +81,20 @@ host.addEventListener('message', (event) => {
     case 'select':
       fake.select(message.ids.map((id) => nodeById(id)).filter((n): n is FakeNode => n !== undefined));
       return report();
+    case 'draw': {
+      const parent = nodeById(message.parentId);
+      if (!parent) return;
+      // Figma's shape tools draw a grey (#D9D9D9) shape into the frame under the pointer.
+      const drawn = fake.node(message.shape, message.width, message.height, {
+        name: message.shape === 'ELLIPSE' ? 'Ellipse' : 'Rectangle',
+        parent,
+        x: message.x,
+        y: message.y,
+        fill: { r: 0xd9 / 255, g: 0xd9 / 255, b: 0xd9 / 255 },
+      });
+      fake.select([parent, drawn]);
+      return report();
+    }
     case 'viewport':
       fake.figma.viewport.center = message.center;
       fake.figma.viewport.zoom = message.zoom;

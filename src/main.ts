@@ -7,6 +7,7 @@ import { listen, type Refused, send } from './bridge';
 import { placeImage } from './place';
 import { decodeProvenance, PROVENANCE_KEY } from './provenance';
 import { exportReferences } from './references';
+import { exportEdit, fillImageHash, fillImageOf } from './region';
 import { describeSelection, type LastKnownPlace } from './selection';
 import { loadStorage, StorageFullError, type Stored, savePlacedJob, saveStorage } from './storage';
 
@@ -35,11 +36,31 @@ function remember(found: ReadonlyMap<string, LastKnownPlace>): void {
   }
 }
 
+let selectionPosts = 0;
 function postSelection(): void {
   const selection = figma.currentPage.selection;
   const { targets, unusable, places: found } = describeSelection(selection, density);
   remember(found);
-  send('SELECTION_CHANGED', { targets, unusable, selectionCount: selection.length });
+  const post = ++selectionPosts;
+  const withFill = targets.some((target) => {
+    const node = selection.find((n) => n.id === target.id);
+    return node !== undefined && fillImageHash(node) !== undefined;
+  });
+  if (!withFill) {
+    send('SELECTION_CHANGED', { targets, unusable, selectionCount: selection.length });
+    return;
+  }
+  // Image fills are read asynchronously (their size); a newer selection's answer wins over a late one.
+  void Promise.all(
+    targets.map(async (target) => {
+      const node = selection.find((n) => n.id === target.id);
+      const image = node ? await fillImageOf(node).catch(() => undefined) : undefined;
+      return image ? { ...target, image } : target;
+    }),
+  ).then((withImages) => {
+    if (post === selectionPosts)
+      send('SELECTION_CHANGED', { targets: withImages, unusable, selectionCount: selection.length });
+  });
 }
 
 /** Run from a node's Regenerate button: Figma sets figma.command and selects that node. */
@@ -103,6 +124,11 @@ listen(
       // One request at a time, so two overlapping requests never interleave their exports; a failed one never
       // stops the queue for the next.
       const run = exportQueue.then(() => exportReferences(request));
+      exportQueue = run.catch(() => undefined);
+      return run;
+    },
+    EXPORT_EDIT(request) {
+      const run = exportQueue.then(() => exportEdit(request));
       exportQueue = run.catch(() => undefined);
       return run;
     },

@@ -2,6 +2,7 @@
 // Kept to a handful of property reads per node and no traversal, so selecting 500 layers stays cheap.
 import type { Target, UnusableNode } from '../core/messages';
 import { pickRatio, suggestTier } from '../core/pick';
+import { regionShapes } from './region';
 
 /**
  * Layers whose own `fills` take an IMAGE paint and show it over their area
@@ -71,8 +72,12 @@ export function describeSelection(selection: readonly SceneNode[], density: numb
   const targets: Target[] = [];
   const unusable: UnusableNode[] = [];
   const places = new Map<string, LastKnownPlace>();
+  const selectedIds = new Set(selection.map((node) => node.id));
   for (const node of selection) {
     const { id, type, name } = node;
+    // A shape drawn over a selected frame's image marks a region of that frame; it is not a target of its own.
+    const parent = node.parent;
+    if (parent && selectedIds.has(parent.id) && regionShapes(parent as SceneNode).includes(node)) continue;
     if (!IMAGE_TARGET_TYPES.has(type)) {
       unusable.push({ id, name, type, reason: unusableReason(type) });
       continue;
@@ -80,6 +85,7 @@ export function describeSelection(selection: readonly SceneNode[], density: numb
     const { width, height } = node;
     try {
       const { ratio, cropFraction } = pickRatio(width, height);
+      const region = regionShapes(node).map((shape) => shape.id);
       targets.push({
         id,
         name,
@@ -88,6 +94,7 @@ export function describeSelection(selection: readonly SceneNode[], density: numb
         ratio,
         cropFraction,
         suggestedTier: suggestTier(width, height, ratio, density),
+        ...(region.length > 0 ? { regionShapeIds: region } : {}),
       });
       const parent = node.parent;
       places.set(id, {

@@ -2,7 +2,7 @@
 // image (DESIGN.md §9: one large message can exhaust the sandbox's memory). Full-size references that
 // arrive as large PNGs are re-encoded to JPEG on the way in (ui/reencode.ts); thumbnails are not.
 import { MIN_REFERENCE_MAX_EDGE } from '../core/limits';
-import { type ExportedImage, type MainToPanelPayload, PanelToMain } from '../core/messages';
+import { type ExportedImage, type MainToPanelPayload, PanelToMain, type PanelToMainPayload } from '../core/messages';
 import type { Send } from './bridge';
 import { type ReferenceBytesMime, smallerReference } from './reencode';
 
@@ -33,8 +33,11 @@ interface Pending {
   resolve: (result: ExportResult) => void;
 }
 
+export type EditExport = MainToPanelPayload<'EDIT_EXPORTED'>;
+
 export class Exporter {
   private readonly pending = new Map<string, Pending>();
+  private readonly edits = new Map<string, (answer: EditExport) => void>();
   private counter = 0;
 
   constructor(
@@ -70,6 +73,21 @@ export class Exporter {
       });
       this.send('EXPORT_REFERENCES', { requestId, nodeIds: [...nodeIds], maxEdge });
     });
+  }
+
+  /** The image of a target to edit or expand, with its region's shapes (DESIGN: EXPORT_EDIT). */
+  requestEdit(request: Omit<PanelToMainPayload<'EXPORT_EDIT'>, 'requestId'>): Promise<EditExport> {
+    const requestId = `edit-${Date.now().toString(36)}-${++this.counter}`;
+    return new Promise((resolve) => {
+      this.edits.set(requestId, resolve);
+      this.send('EXPORT_EDIT', { requestId, ...request });
+    });
+  }
+
+  onEditExported(payload: EditExport): void {
+    const resolve = this.edits.get(payload.requestId);
+    this.edits.delete(payload.requestId);
+    resolve?.(payload);
   }
 
   onExported(payload: MainToPanelPayload<'REFERENCE_EXPORTED'>): void {

@@ -113,6 +113,8 @@ export interface NewJob {
   request: SubmitRequest;
   referenceIds: string[];
   plannedCost: number;
+  /** An edit or expansion: what the placed image's provenance records so Regenerate repeats it. */
+  edit?: Pick<Provenance, 'kind' | 'maskShapeIds' | 'originalHash'>;
 }
 
 export interface JobRunnerDeps {
@@ -201,7 +203,7 @@ export class JobRunner {
       proxyUrl: client.baseUrl,
       targetId: job.targetId,
       targetName: job.targetName,
-      provenance: provenanceOf(job.request.prompt, accepted, job.referenceIds),
+      provenance: { ...provenanceOf(job.request.prompt, accepted, job.referenceIds), ...job.edit },
     };
     running.pending = pending;
     // Saved the moment the proxy accepts it, so a panel closed from here on resumes the job.

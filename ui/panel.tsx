@@ -8,7 +8,7 @@ import type { Quality, Tier } from '../core/formats';
 import { MAX_REFERENCES, PROMPT_MAX_CHARS } from '../core/limits';
 import { DEFAULT_SETTINGS, type MainToPanelPayload, type Settings, type TrayItem } from '../core/messages';
 import { DEFAULT_QUALITY } from '../core/pricing';
-import { validateGeneration } from '../core/validate';
+import { validateGeneration, validateMask } from '../core/validate';
 import type { Bridge } from './bridge';
 import { ErrorText } from './components/ErrorText';
 import { type Blocker, Footer, type SecondJobQuestion } from './components/Footer';
@@ -17,19 +17,26 @@ import { PromptField } from './components/PromptField';
 import { RatioPicker } from './components/RatioPicker';
 import { ReferenceTray, type Thumbnail } from './components/ReferenceTray';
 import { ResolutionPicker } from './components/ResolutionPicker';
+import { Segmented } from './components/Segmented';
 import { SettingsPanel } from './components/SettingsPanel';
 import { TargetList } from './components/TargetList';
 import type { ShownError } from './errors';
 import { type ExportedReference, Exporter } from './exporter';
 import { type JobCard, JobRunner } from './jobs';
+import { renderMask } from './mask';
 import {
+  type Mode,
+  modeNote,
+  modesFor,
   type PlannedJob,
   planCost,
   planJobs,
+  planModeJobs,
   priceTableOf,
   qualityOptions,
   type RatioChoice,
   ratioOptions,
+  regionTarget,
   suggestedTier,
   targetsSummary,
   tierOptions,
@@ -81,6 +88,9 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
   const [thumbnails, setThumbnails] = useState<Map<string, Thumbnail>>(new Map());
   const [cards, setCards] = useState<JobCard[]>([]);
   const [settingsOpen, setSettingsOpen] = useState(false);
+  const [modeChoice, setModeChoice] = useState<Mode>('generate');
+  /** Set by Regenerate on an edited image: the original image and mask shapes to edit again. */
+  const [relaunchEdit, setRelaunchEdit] = useState<{ originalHash?: string; shapeIds?: string[] }>();
 
   const clients = useRef(new Map<string, ProxyClient>());
   const clientFor = useCallback(
@@ -145,6 +155,13 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
           setPrompt(provenance.prompt);
           setRatioChoice(provenance.aspectRatio);
           setTier(provenance.resolution);
+          if (provenance.kind && provenance.kind !== 'generate') {
+            setModeChoice(provenance.kind);
+            setRelaunchEdit({
+              ...(provenance.originalHash ? { originalHash: provenance.originalHash } : {}),
+              ...(provenance.maskShapeIds ? { shapeIds: provenance.maskShapeIds } : {}),
+            });
+          }
         }
         setLoaded(true);
         if (payload.pendingJobs.length > 0) runner.resume(payload.pendingJobs);
@@ -152,6 +169,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
       SELECTION_CHANGED: setSelection,
       REFERENCE_EXPORTED: (payload) => exporter.onExported(payload),
       REFERENCES_EXPORTED: (payload) => exporter.onDone(payload),
+      EDIT_EXPORTED: (payload) => exporter.onEditExported(payload),
       IMAGE_PLACED: (payload) => runner.onImagePlaced(payload),
       PLACE_FAILED: (payload) => runner.onPlaceFailed(payload),
     });
@@ -216,6 +234,13 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
   });
 
   const { targets } = selection;
+  const modes = modesFor(targets);
+  const mode: Mode = modes.includes(modeChoice) ? modeChoice : 'generate';
+  // Shapes drawn over an image say what the designer means: the panel offers the edit first.
+  const regionId = regionTarget(targets)?.id;
+  useEffect(() => {
+    if (regionId) setModeChoice('edit');
+  }, [regionId]);
 
   // Thumbnails for tray items not seen yet, exported small.
   const asked = useRef(new Set<string>());
@@ -292,11 +317,13 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
       ? DEFAULT_QUALITY
       : (qualities[0] ?? DEFAULT_QUALITY);
   const pricing = { quality, prices: priceTableOf(capabilities) };
-  const jobs = planJobs(targets, ratioChoice, tier, pricing);
+  const jobs =
+    mode === 'generate' ? planJobs(targets, ratioChoice, tier, pricing) : planModeJobs(mode, targets, tier, pricing);
   const cost = planCost(jobs);
   const tiers = tierOptions(targets, ratioChoice, capabilities);
   const suggested = suggestedTier(targets, ratioChoice, settings.density);
-  const referenceCount = tray.length + (settings.useTargetAsReference && targets.length > 0 ? 1 : 0);
+  const referenceCount =
+    mode === 'generate' ? tray.length + (settings.useTargetAsReference && targets.length > 0 ? 1 : 0) : 1 + tray.length;
   const blockedBy = generateBlocker({
     prompt,
     jobs,
@@ -330,6 +357,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
   };
 
   const submitBatch = async () => {
+    if (mode !== 'generate') return submitEdits(mode);
     const current = settingsRef.current;
     const trayIds = tray.map((t) => t.nodeId);
     const targetIds = current.useTargetAsReference ? targets.map((t) => t.id) : [];
@@ -384,6 +412,72 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
       }),
     );
   };
+  /**
+   * An edit or expansion per planned job: main hands over the target's image (and, for an edit, the shapes
+   * drawn over it); the panel draws the mask, checks it as the proxy will, and sends the image first. The result
+   * comes back as PNG, so the pixels kept outside the mask stay exactly the original's.
+   */
+  const submitEdits = async (editMode: Exclude<Mode, 'generate'>) => {
+    const current = settingsRef.current;
+    setNotice(undefined);
+    setTrayError(undefined);
+    const trayIds = tray.map((t) => t.nodeId);
+    const extra = trayIds.length > 0 ? await exporter.request(trayIds, current.referenceMaxEdge) : { images: [] };
+    for (const job of jobs) {
+      const target = job.target;
+      if (!target) continue;
+      const answer = await exporter.requestEdit({
+        targetId: target.id,
+        mode: editMode,
+        ...(relaunchEdit?.originalHash ? { originalHash: relaunchEdit.originalHash } : {}),
+        ...(relaunchEdit?.shapeIds ? { shapeIds: relaunchEdit.shapeIds } : {}),
+      });
+      if (!answer.image || !answer.frame || answer.error) {
+        setTrayError(answer.error ?? `Framefill could not read the image of “${target.name}”.`);
+        return;
+      }
+      const image = answer.image;
+      let mask: Uint8Array<ArrayBuffer> | undefined;
+      if (editMode === 'edit') {
+        try {
+          mask = await renderMask(image, answer.frame, answer.shapes);
+        } catch (error) {
+          setTrayError(`The mask could not be drawn (${String(error)}). Try again.`);
+          return;
+        }
+        const problem = validateMask({ mask, image });
+        if (problem) {
+          setTrayError(problem.message);
+          return;
+        }
+      }
+      await runner.start({
+        proxyUrl: current.proxyUrl,
+        targetId: target.id,
+        targetName: target.name,
+        referenceIds: extra.images.map((r) => r.nodeId),
+        plannedCost: job.cost,
+        edit: {
+          kind: editMode,
+          originalHash: image.hash,
+          ...(editMode === 'edit' ? { maskShapeIds: answer.shapes.map((shape) => shape.id) } : {}),
+        },
+        request: {
+          prompt: prompt.trim(),
+          aspectRatio: job.ratio,
+          resolution: job.tier,
+          quality,
+          outputFormat: 'png',
+          mode: editMode,
+          ...(mask ? { mask } : {}),
+          references: [
+            { name: target.name, mime: image.mime, bytes: image.bytes as Uint8Array<ArrayBuffer> },
+            ...extra.images.map((r) => ({ name: r.name, mime: r.mime, bytes: r.bytes })),
+          ],
+        },
+      });
+    }
+  };
   const generateRef = useRef(generate);
   generateRef.current = generate;
 
@@ -405,7 +499,19 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
         <PromptField value={prompt} onChange={setPrompt} onBlur={saveForm} />
       </div>
       <div class="ff-middle">
-        <RatioPicker value={ratioChoice} ratios={ratioOptions(capabilities)} onChange={setRatioChoice} />
+        {modes.length > 1 && (
+          <Segmented
+            id="ff-mode"
+            label="Mode"
+            options={modes.map((value) => ({ value, children: value[0]?.toUpperCase() + value.slice(1) }))}
+            value={mode}
+            onChange={(value) => setModeChoice(value as Mode)}
+          />
+        )}
+        {modeNote(mode, targets) && <p class="ff-muted ff-mode-note">{modeNote(mode, targets)}</p>}
+        {mode === 'generate' && (
+          <RatioPicker value={ratioChoice} ratios={ratioOptions(capabilities)} onChange={setRatioChoice} />
+        )}
         <ResolutionPicker
           tier={tier}
           tiers={tiers}
@@ -477,6 +583,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
           onGenerate={() => void generate()}
           onConfirmSecond={() => void generate(true)}
           onDeclineSecond={() => setQuestion(undefined)}
+          verb={mode === 'edit' ? 'Edit' : mode === 'expand' ? 'Expand' : 'Generate'}
         />
       </div>
     </div>

@@ -17,7 +17,7 @@ import {
   unsupportedReason,
 } from '../core/formats';
 import type { Settings, Target } from '../core/messages';
-import { cropFraction, suggestTier } from '../core/pick';
+import { cropFraction, pickRatio, suggestTier } from '../core/pick';
 import { DEFAULT_PRICES, DEFAULT_QUALITY, type PriceTable, priceOf } from '../core/pricing';
 
 /** `from-frame` is the default: each target keeps the ratio picked from its own dimensions. */
@@ -210,4 +210,59 @@ export function downloadName(prompt: string, width: number, height: number, mime
       .replace(/-+$/g, '') || 'framefill';
   const extension = mime === 'image/jpeg' ? 'jpg' : mime === 'image/webp' ? 'webp' : 'png';
   return `${slug}-${width}x${height}.${extension}`;
+}
+
+/** What the selection lets the panel do besides generating. */
+export type Mode = 'generate' | 'edit' | 'expand';
+
+/** The one target whose image has shapes drawn over it: a region edit. */
+export function regionTarget(targets: readonly Target[]): Target | undefined {
+  const [only] = targets;
+  return targets.length === 1 && only?.image && (only.regionShapeIds?.length ?? 0) > 0 ? only : undefined;
+}
+
+/** Targets whose image has another ratio than the frame: each can be expanded to the frame's ratio. */
+export function expandableTargets(targets: readonly Target[]): Target[] {
+  return targets.filter(
+    (target) => target.image && pickRatio(target.image.width, target.image.height).ratio !== target.ratio,
+  );
+}
+
+export function modesFor(targets: readonly Target[]): Mode[] {
+  return [
+    'generate',
+    ...(regionTarget(targets) ? (['edit'] as const) : []),
+    ...(expandableTargets(targets).length > 0 ? (['expand'] as const) : []),
+  ];
+}
+
+/** "Edit the area under 2 shapes in “Hero”", or what Expand will do. */
+export function modeNote(mode: Mode, targets: readonly Target[]): string | undefined {
+  if (mode === 'edit') {
+    const target = regionTarget(targets);
+    const count = target?.regionShapeIds?.length ?? 0;
+    return target ? `Edit the area under ${count} shape${count === 1 ? '' : 's'} in “${target.name}”.` : undefined;
+  }
+  if (mode === 'expand') {
+    const names = expandableTargets(targets).map((t) => `“${t.name}”`);
+    return `Expand the image of ${names.join(', ')} to the frame's ratio; the image itself is kept.`;
+  }
+  return undefined;
+}
+
+/**
+ * The jobs of an edit (one, at the image's own ratio, so the image is not distorted) or an expansion (one per
+ * expandable target, at its frame's ratio); each is one image at its tier and quality.
+ */
+export function planModeJobs(
+  mode: Exclude<Mode, 'generate'>,
+  targets: readonly Target[],
+  chosenTier: Tier,
+  pricing: Pricing = DEFAULT_PRICING,
+): PlannedJob[] {
+  if (mode === 'expand') return planJobs(expandableTargets(targets), 'from-frame', chosenTier, pricing);
+  const target = regionTarget(targets);
+  if (!target?.image) return [];
+  const ratio = pickRatio(target.image.width, target.image.height).ratio;
+  return planJobs([target], ratio, chosenTier, pricing);
 }

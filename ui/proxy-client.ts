@@ -44,6 +44,10 @@ export interface SubmitRequest {
   quality: Quality;
   outputFormat: OutputFormat;
   references: readonly Reference[];
+  /** `edit` (with `mask`, for the first reference) or `expand`; a plain generation when absent. */
+  mode?: 'edit' | 'expand';
+  /** A PNG of the first reference's size, transparent where the image may change. */
+  mask?: Uint8Array<ArrayBuffer>;
 }
 
 export interface ImageResult {
@@ -288,6 +292,8 @@ function toFormData(request: SubmitRequest): FormData {
     const blob = new Blob([reference.bytes.slice()], { type: reference.mime });
     form.append('reference', blob, `reference-${index + 1}.${extension}`);
   });
+  if (request.mode) form.set('mode', request.mode);
+  if (request.mask) form.append('mask', new Blob([request.mask.slice()], { type: 'image/png' }), 'mask.png');
   return form;
 }
 

@@ -449,6 +449,36 @@ export class FakeNode {
     this.#change('fills');
   }
 
+  /**
+   * https://developers.figma.com/docs/plugins/api/properties/nodes-fillgeometry — "An array of paths representing
+   * the object fills relative to the node", as VectorPath data (SVG path syntax; Figma writes M, L, C and Z:
+   * https://developers.figma.com/docs/plugins/api/VectorPath). Modelled for rectangles (no corner radius here) and
+   * ellipses (four cubic Béziers, as Figma draws them); other shapes throw rather than pretend.
+   */
+  get fillGeometry(): ReadonlyArray<{ windingRule: 'NONZERO' | 'EVENODD'; data: string }> {
+    this.#read();
+    this.#alive();
+    const w = this.#width;
+    const h = this.#height;
+    if (this.#type === 'RECTANGLE')
+      return [{ windingRule: 'NONZERO', data: `M 0 0 L ${w} 0 L ${w} ${h} L 0 ${h} L 0 0 Z` }];
+    if (this.#type === 'ELLIPSE') {
+      const k = 0.5522847498;
+      const [rx, ry] = [w / 2, h / 2];
+      const c = (x: number, y: number) => `${x} ${y}`;
+      const data = [
+        `M ${c(w, ry)}`,
+        `C ${c(w, ry + k * ry)} ${c(rx + k * rx, h)} ${c(rx, h)}`,
+        `C ${c(rx - k * rx, h)} ${c(0, ry + k * ry)} ${c(0, ry)}`,
+        `C ${c(0, ry - k * ry)} ${c(rx - k * rx, 0)} ${c(rx, 0)}`,
+        `C ${c(rx + k * rx, 0)} ${c(w, ry - k * ry)} ${c(w, ry)}`,
+        'Z',
+      ].join(' ');
+      return [{ windingRule: 'NONZERO', data }];
+    }
+    throw new Error(`The stand-in models fillGeometry for RECTANGLE and ELLIPSE only, not ${this.#type}`);
+  }
+
   get children(): readonly FakeNode[] {
     this.#read();
     this.#alive();

@@ -30,6 +30,8 @@ export function Footer(props: {
   onGenerate: () => void;
   onConfirmSecond: () => void;
   onDeclineSecond: () => void;
+  /** The button's verb: Generate, or Edit / Expand when the selection asks for one. */
+  verb?: string;
 }) {
   const { question } = props;
   return (
@@ -72,7 +74,7 @@ export function Footer(props: {
           aria-describedby={props.blockedBy ? 'ff-generate-reason' : undefined}
           title="⌘/Ctrl + Enter"
         >
-          Generate · {credits(props.cost)}
+          {props.verb ?? 'Generate'} · {credits(props.cost)}
         </Button>
       </div>
     </footer>
