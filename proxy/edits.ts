@@ -76,6 +76,7 @@ export async function prepareJob(
     const fitted = await sharp(first.file, { limitInputPixels: MAX_DECODE_PIXELS })
       .removeAlpha()
       .resize(at.width, at.height, { fit: 'fill' })
+      .png()
       .toBuffer();
     // The empty area repeats the image's edge pixels: a neutral start the model paints over, never shown as is.
     await sharp(fitted)

@@ -7,7 +7,7 @@ import { listen, type Refused, send } from './bridge';
 import { placeImage } from './place';
 import { decodeProvenance, PROVENANCE_KEY } from './provenance';
 import { exportReferences } from './references';
-import { exportEdit, fillImageHash, fillImageOf } from './region';
+import { exportEdit, fillImageOf } from './region';
 import { describeSelection, type LastKnownPlace } from './selection';
 import { loadStorage, StorageFullError, type Stored, savePlacedJob, saveStorage } from './storage';
 
@@ -39,21 +39,17 @@ function remember(found: ReadonlyMap<string, LastKnownPlace>): void {
 let selectionPosts = 0;
 function postSelection(): void {
   const selection = figma.currentPage.selection;
-  const { targets, unusable, places: found } = describeSelection(selection, density);
+  const { targets, withImage, unusable, places: found } = describeSelection(selection, density);
   remember(found);
   const post = ++selectionPosts;
-  const withFill = targets.some((target) => {
-    const node = selection.find((n) => n.id === target.id);
-    return node !== undefined && fillImageHash(node) !== undefined;
-  });
-  if (!withFill) {
+  if (withImage.size === 0) {
     send('SELECTION_CHANGED', { targets, unusable, selectionCount: selection.length });
     return;
   }
   // Image fills are read asynchronously (their size); a newer selection's answer wins over a late one.
   void Promise.all(
     targets.map(async (target) => {
-      const node = selection.find((n) => n.id === target.id);
+      const node = withImage.has(target.id) ? selection.find((n) => n.id === target.id) : undefined;
       const image = node ? await fillImageOf(node).catch(() => undefined) : undefined;
       return image ? { ...target, image } : target;
     }),
@@ -144,6 +140,8 @@ listen(
       }
       const nodeId = await placeImage(request, { density, places });
       if (nodeId) await savePlacedJob(documentId, placedJobs, { jobId, nodeId }).catch(() => undefined);
+      // The target's image changed: what the panel may offer for it (edit, expand) changes with it.
+      if (nodeId && panelReady) postSelection();
     },
     async SAVE_STORAGE(save) {
       const { documentId } = await stored;

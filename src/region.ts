@@ -12,8 +12,9 @@ export const REGION_SHAPE_TYPES: ReadonlySet<string> = new Set(['RECTANGLE', 'EL
 
 /** The top visible IMAGE paint of a node's fills, if any (https://developers.figma.com/docs/plugins/api/Paint). */
 export function fillImageHash(node: SceneNode): string | undefined {
-  if (!('fills' in node) || !Array.isArray(node.fills)) return undefined;
-  const fills = node.fills as readonly Paint[];
+  if (!('fills' in node)) return undefined;
+  const fills = node.fills;
+  if (!Array.isArray(fills)) return undefined;
   for (let i = fills.length - 1; i >= 0; i--) {
     const paint = fills[i];
     if (paint && paint.visible !== false && paint.type === 'IMAGE' && paint.imageHash) return paint.imageHash;

@@ -2,7 +2,7 @@
 // Kept to a handful of property reads per node and no traversal, so selecting 500 layers stays cheap.
 import type { Target, UnusableNode } from '../core/messages';
 import { pickRatio, suggestTier } from '../core/pick';
-import { regionShapes } from './region';
+import { fillImageHash, REGION_SHAPE_TYPES, regionShapes } from './region';
 
 /**
  * Layers whose own `fills` take an IMAGE paint and show it over their area
@@ -62,8 +62,13 @@ export function laysOutChildren(node: BaseNode): node is FrameNode | ComponentNo
   return (node.type === 'FRAME' || node.type === 'COMPONENT') && node.layoutMode !== 'NONE';
 }
 
+/** Up to this many selected layers are looked at for an image fill and shapes drawn over it. */
+export const MAX_INSPECTED_FOR_EDITS = 32;
+
 export interface DescribedSelection {
   targets: Target[];
+  /** Targets whose fill shows an image (their size is read asynchronously, see main.ts). */
+  withImage: Set<string>;
   unusable: UnusableNode[];
   places: Map<string, LastKnownPlace>;
 }
@@ -72,12 +77,24 @@ export function describeSelection(selection: readonly SceneNode[], density: numb
   const targets: Target[] = [];
   const unusable: UnusableNode[] = [];
   const places = new Map<string, LastKnownPlace>();
-  const selectedIds = new Set(selection.map((node) => node.id));
+  const withImage = new Set<string>();
+  // Edits and expansions are offered for a few frames at a time: a large selection is not read for them.
+  const inspectImages = selection.length <= MAX_INSPECTED_FOR_EDITS;
+  // Built on the first shape met: a selection of frames alone reads no more than it did.
+  let selectedIds: Set<string> | undefined;
   for (const node of selection) {
     const { id, type, name } = node;
-    // A shape drawn over a selected frame's image marks a region of that frame; it is not a target of its own.
     const parent = node.parent;
-    if (parent && selectedIds.has(parent.id) && regionShapes(parent as SceneNode).includes(node)) continue;
+    // A shape drawn over a selected frame's image marks a region of that frame; it is not a target of its own.
+    if (
+      inspectImages &&
+      REGION_SHAPE_TYPES.has(type) &&
+      parent &&
+      (selectedIds ??= new Set(selection.map((n) => n.id))).has(parent.id) &&
+      regionShapes(parent as SceneNode).includes(node)
+    ) {
+      continue;
+    }
     if (!IMAGE_TARGET_TYPES.has(type)) {
       unusable.push({ id, name, type, reason: unusableReason(type) });
       continue;
@@ -85,7 +102,9 @@ export function describeSelection(selection: readonly SceneNode[], density: numb
     const { width, height } = node;
     try {
       const { ratio, cropFraction } = pickRatio(width, height);
-      const region = regionShapes(node).map((shape) => shape.id);
+      const imageHash = inspectImages ? fillImageHash(node) : undefined;
+      if (imageHash) withImage.add(id);
+      const region = imageHash ? regionShapes(node).map((shape) => shape.id) : [];
       targets.push({
         id,
         name,
@@ -96,7 +115,6 @@ export function describeSelection(selection: readonly SceneNode[], density: numb
         suggestedTier: suggestTier(width, height, ratio, density),
         ...(region.length > 0 ? { regionShapeIds: region } : {}),
       });
-      const parent = node.parent;
       places.set(id, {
         name,
         x: node.x,
@@ -111,5 +129,5 @@ export function describeSelection(selection: readonly SceneNode[], density: numb
       unusable.push({ id, name, type, reason: 'This layer has no area. Give it a width and height first.' });
     }
   }
-  return { targets, unusable, places };
+  return { targets, withImage, unusable, places };
 }

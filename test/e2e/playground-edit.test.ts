@@ -1,0 +1,179 @@
+// Region edits and expansions in the playground, end to end in Chromium: the built plugin on the Figma stand-in,
+// the panel in its iframe, the proxy on the draft provider. The placed result is checked pixel by pixel against
+// the image it started from.
+import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
+import sharp from 'sharp';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MASK_FEATHER_PX } from '../../core/limits';
+import { type Provenance, ProvenanceSchema } from '../../core/messages';
+import type { NodeView } from '../../playground/protocol';
+import { fitCentred } from '../../proxy/edits';
+import { imageInfo } from '../helpers/images';
+import { differing, type Ellipse, insideEllipse, near, rgb } from '../helpers/masks';
+import { startTestProxy, type TestProxy } from '../helpers/proxy';
+import { saveScreenshot, useChromium } from './helpers/chromium';
+
+const chromium = useChromium();
+let context: BrowserContext | undefined;
+let proxy: TestProxy | undefined;
+
+afterEach(async () => {
+  await context?.close();
+  context = undefined;
+  await proxy?.close(0);
+  proxy = undefined;
+});
+
+async function openPlayground(): Promise<{ page: Page; panel: FrameLocator; errors: string[] }> {
+  proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '100' });
+  context = await chromium.browser.newContext({ viewport: { width: 1600, height: 1000 }, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${proxy.url}/playground`);
+  const panel = page.frameLocator('#plugin-body iframe');
+  await panel.getByText('Balance:').waitFor();
+  return { page, panel, errors };
+}
+
+const frameButton = (page: Page, label: string) => page.getByRole('button', { name: label, exact: true });
+
+async function nodeNamed(page: Page, name: string): Promise<NodeView> {
+  const walk = (nodes: NodeView[]): NodeView | undefined => {
+    for (const node of nodes) {
+      if (node.name === name) return node;
+      const hit = walk(node.children);
+      if (hit) return hit;
+    }
+    return undefined;
+  };
+  const node = walk(await page.evaluate(() => window.playground.snapshot().nodes));
+  if (!node) throw new Error(`no node named ${name}`);
+  return node;
+}
+
+async function fillOf(page: Page, name: string): Promise<{ hash: string; bytes: Buffer; provenance: Provenance }> {
+  const node = await nodeNamed(page, name);
+  const paint = node.fills[0];
+  if (node.fills.length !== 1 || paint?.type !== 'IMAGE' || !paint.imageHash) throw new Error(`${name} has no image`);
+  const hash = paint.imageHash;
+  await expect.poll(() => page.evaluate((h) => window.playground.imageBytes(h) !== undefined, hash)).toBe(true);
+  const bytes = await page.evaluate((h) => Array.from(window.playground.imageBytes(h) ?? []), hash);
+  const provenance = ProvenanceSchema.parse(JSON.parse(node.pluginData.framefill ?? 'null'));
+  return { hash, bytes: Buffer.from(bytes), provenance };
+}
+
+/** Waits until the node's image fill is another than `hash`. */
+async function newFill(page: Page, name: string, hash: string | undefined) {
+  await expect
+    .poll(
+      async () => {
+        const paint = (await nodeNamed(page, name)).fills[0];
+        return paint?.type === 'IMAGE' ? paint.imageHash : undefined;
+      },
+      { timeout: 30_000 },
+    )
+    .not.toBe(hash);
+  await expect.poll(async () => (await nodeNamed(page, name)).fills[0]?.type, { timeout: 30_000 }).toBe('IMAGE');
+  return fillOf(page, name);
+}
+
+async function generateInto(page: Page, panel: FrameLocator, frame: string, ratio?: string) {
+  await frameButton(page, frame).click();
+  await panel.getByLabel('Prompt').fill('A quiet harbour at dawn, boats and gulls');
+  if (ratio) await panel.getByRole('radiogroup', { name: 'Aspect ratio' }).getByRole('radio', { name: ratio }).check();
+  await panel.getByRole('button', { name: /^Generate/ }).click();
+  return newFill(page, frame.replace(/ \d+×\d+$/, ''), undefined);
+}
+
+describe('edit a region and expand to a new ratio in the playground', () => {
+  it('an ellipse drawn over a generated image: Edit changes only the area under it (plus the feather)', async () => {
+    const { page, panel, errors } = await openPlayground();
+    const before = await generateInto(page, panel, 'Hero 1920×1080');
+    expect(await imageInfo(before.bytes)).toMatchObject({ width: 1280, height: 720 });
+
+    // The designer draws an ellipse over the hero (frame coordinates) and keeps both selected.
+    const hero = await nodeNamed(page, 'Hero');
+    await page.evaluate((id) => window.playground.draw('ELLIPSE', id, 600, 300, 510, 330), hero.id);
+    await panel.getByText('Edit the area under 1 shape in “Hero”.').waitFor();
+    const mode = panel.getByRole('radiogroup', { name: 'Mode' });
+    expect(await mode.getByRole('radio', { name: 'Edit' }).isChecked()).toBe(true);
+    await panel.getByLabel('Prompt').fill('A red paper kite');
+    const edit = panel.getByRole('button', { name: /^Edit · / });
+    expect(await edit.textContent()).toBe('Edit · 6 credits');
+    await saveScreenshot(page, 'edit-region.png');
+    await edit.click();
+
+    const after = await newFill(page, 'Hero', before.hash);
+    expect(await imageInfo(after.bytes)).toMatchObject({ format: 'png', width: 1280, height: 720 });
+    // Frame units → image pixels: FILL scales 1280×720 by 1.5 to cover 1920×1080, with no offset.
+    const ellipse: Ellipse = { cx: (600 + 255) / 1.5, cy: (300 + 165) / 1.5, rx: 255 / 1.5, ry: 165 / 1.5 };
+    const original = await rgb(before.bytes);
+    const result = await rgb(after.bytes);
+    const changed = differing(original, result);
+    // Antialiasing of the mask's edge may reach one pixel further than the ellipse itself.
+    const strays = changed.filter(
+      ([x, y]) => !near((px, py) => insideEllipse(ellipse, px, py), x, y, MASK_FEATHER_PX + 1),
+    );
+    expect(strays).toEqual([]);
+    expect(changed.length).toBeGreaterThan(Math.PI * ellipse.rx * ellipse.ry * 0.5);
+
+    expect(after.provenance).toMatchObject({
+      kind: 'edit',
+      originalHash: before.hash,
+      maskShapeIds: [(await nodeNamed(page, 'Ellipse')).id],
+      costCredits: 6,
+      resolution: '1K',
+      aspectRatio: '16:9',
+    });
+    // The shape stays as drawn, over the new image.
+    const ellipseNode = await nodeNamed(page, 'Ellipse');
+    expect([ellipseNode.x, ellipseNode.y, ellipseNode.width, ellipseNode.height]).toEqual([600, 300, 510, 330]);
+    expect(errors).toEqual([]);
+  });
+
+  it('a 16:9 image in a 9:16 frame: Expand keeps the original, fitted and centred, in the middle', async () => {
+    const { page, panel, errors } = await openPlayground();
+    const before = await generateInto(page, panel, 'Story 1080×1920', '16:9');
+    expect(await imageInfo(before.bytes)).toMatchObject({ width: 1280, height: 720 });
+
+    const mode = panel.getByRole('radiogroup', { name: 'Mode' });
+    await mode.getByRole('radio', { name: 'Expand' }).check();
+    await panel.getByText("Expand the image of “Story” to the frame's ratio; the image itself is kept.").waitFor();
+    await panel.getByLabel('Prompt').fill('The harbour continues above and below');
+    const expand = panel.getByRole('button', { name: /^Expand · / });
+    await expand.click();
+
+    const after = await newFill(page, 'Story', before.hash);
+    expect(await imageInfo(after.bytes)).toMatchObject({ format: 'png', width: 720, height: 1280 });
+    expect(after.provenance).toMatchObject({ kind: 'expand', originalHash: before.hash, aspectRatio: '9:16' });
+    const at = fitCentred({ width: 1280, height: 720 }, { width: 720, height: 1280 });
+    const band = {
+      left: at.left,
+      top: at.top + MASK_FEATHER_PX,
+      width: at.width,
+      height: at.height - 2 * MASK_FEATHER_PX,
+    };
+    const middle = await sharp(after.bytes).removeAlpha().extract(band).raw().toBuffer();
+    const fitted = await sharp(before.bytes)
+      .removeAlpha()
+      .resize(at.width, at.height, { fit: 'fill' })
+      .png()
+      .toBuffer();
+    const expected = await sharp(fitted)
+      .extract({ ...band, top: MASK_FEATHER_PX })
+      .raw()
+      .toBuffer();
+    expect(middle.equals(expected)).toBe(true);
+    // Above the original the draft painted its pattern: not the edge pixels repeated.
+    const top = await rgb(
+      await sharp(after.bytes).extract({ left: 0, top: 0, width: 720, height: 300 }).png().toBuffer(),
+    );
+    const edge = await rgb(await sharp(fitted).extract({ left: 0, top: 0, width: 720, height: 1 }).png().toBuffer());
+    let differs = 0;
+    for (let y = 0; y < 300; y++)
+      for (let x = 0; x < 720; x++) if (top.data[(y * 720 + x) * 3] !== edge.data[x * 3]) differs++;
+    expect(differs).toBeGreaterThan(720 * 300 * 0.3);
+    expect(errors).toEqual([]);
+  });
+});
