@@ -80,8 +80,7 @@ export function describeSelection(selection: readonly SceneNode[], density: numb
   const withImage = new Set<string>();
   // Edits and expansions are offered for a few frames at a time: a large selection is not read for them.
   const inspectImages = selection.length <= MAX_INSPECTED_FOR_EDITS;
-  // Built on the first shape met: a selection of frames alone reads no more than it did.
-  let selectedIds: Set<string> | undefined;
+  const selectedIds = inspectImages ? new Set(selection.map((n) => n.id)) : new Set<string>();
   for (const node of selection) {
     const { id, type, name } = node;
     const parent = node.parent;
@@ -90,7 +89,7 @@ export function describeSelection(selection: readonly SceneNode[], density: numb
       inspectImages &&
       REGION_SHAPE_TYPES.has(type) &&
       parent &&
-      (selectedIds ??= new Set(selection.map((n) => n.id))).has(parent.id) &&
+      selectedIds.has(parent.id) &&
       regionShapes(parent as SceneNode).includes(node)
     ) {
       continue;
