@@ -91,13 +91,20 @@ export async function renderDraftEdit(request: GenerationRequest, size: PixelSiz
   const { width, height } = size;
   const unit = Math.min(width, height) / 20;
   const prompt = [...request.prompt.trim()].slice(0, 60).join('');
+  // The job id too: a regenerated edit looks different, as a regenerated image would.
+  const hue =
+    (createHash('sha256')
+      .update(JSON.stringify([request.jobId, request.prompt]))
+      .digest()[0]! *
+      360) /
+    256;
   const base = await sharp('file' in first ? first.file : first.bytes, { limitInputPixels: MAX_DECODE_PIXELS })
     .removeAlpha()
     .resize(width, height, { fit: 'fill' })
     .toBuffer();
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
   <defs><pattern id="p" width="${unit * 1.5}" height="${unit * 1.5}" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
-    <rect width="${unit * 1.5}" height="${unit * 1.5}" fill="#ffd7d3"/><rect width="${unit * 0.75}" height="${unit * 1.5}" fill="#d92d20"/>
+    <rect width="${unit * 1.5}" height="${unit * 1.5}" fill="hsl(${hue.toFixed(1)},70%,88%)"/><rect width="${unit * 0.75}" height="${unit * 1.5}" fill="#d92d20"/>
   </pattern></defs>
   <rect width="100%" height="100%" fill="url(#p)"/>
   <text x="${width / 2}" y="${height / 2}" text-anchor="middle" font-family="DejaVu Sans, sans-serif" font-weight="bold" font-size="${unit * 0.9}" fill="#fff" stroke="#1d1d1f" stroke-width="${unit * 0.08}">${escapeXml(DRAFT_EDIT_MARK)}</text>

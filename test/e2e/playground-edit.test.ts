@@ -101,10 +101,11 @@ describe('edit a region and expand to a new ratio in the playground', () => {
     await panel.getByLabel('Prompt').fill('A red paper kite');
     const edit = panel.getByRole('button', { name: /^Edit · / });
     expect(await edit.textContent()).toBe('Edit · 6 credits');
-    await saveScreenshot(page, 'edit-region.png');
     await edit.click();
 
     const after = await newFill(page, 'Hero', before.hash);
+    await expect.poll(() => panel.getByText('Placed in Hero.').count()).toBe(2);
+    await saveScreenshot(page, 'edit-region.png');
     expect(await imageInfo(after.bytes)).toMatchObject({ format: 'png', width: 1280, height: 720 });
     // Frame units → image pixels: FILL scales 1280×720 by 1.5 to cover 1920×1080, with no offset.
     const ellipse: Ellipse = { cx: (600 + 255) / 1.5, cy: (300 + 165) / 1.5, rx: 255 / 1.5, ry: 165 / 1.5 };
@@ -129,6 +130,20 @@ describe('edit a region and expand to a new ratio in the playground', () => {
     // The shape stays as drawn, over the new image.
     const ellipseNode = await nodeNamed(page, 'Ellipse');
     expect([ellipseNode.x, ellipseNode.y, ellipseNode.width, ellipseNode.height]).toEqual([600, 300, 510, 330]);
+
+    // Regenerate repeats the same edit: from the original image, under the same shape.
+    await page.getByRole('button', { name: 'Regenerate Hero 1920×1080' }).click();
+    const relaunched = page.frameLocator('#plugin-body iframe');
+    await expect.poll(() => relaunched.getByLabel('Prompt').inputValue(), { timeout: 15_000 }).toBe('A red paper kite');
+    await relaunched.getByText('Edit the area under 1 shape in “Hero”.').waitFor();
+    await relaunched.getByRole('button', { name: /^Edit · / }).click();
+    const again = await newFill(page, 'Hero', after.hash);
+    expect(again.provenance).toMatchObject({ kind: 'edit', originalHash: before.hash, maskShapeIds: [ellipseNode.id] });
+    const redone = differing(original, await rgb(again.bytes));
+    expect(
+      redone.filter(([x, y]) => !near((px, py) => insideEllipse(ellipse, px, py), x, y, MASK_FEATHER_PX + 1)),
+    ).toEqual([]);
+    expect(redone.length).toBeGreaterThan(Math.PI * ellipse.rx * ellipse.ry * 0.5);
     expect(errors).toEqual([]);
   });
 
