@@ -2,7 +2,7 @@
 // Kept to a handful of property reads per node and no traversal, so selecting 500 layers stays cheap.
 import type { Target, UnusableNode } from '../core/messages';
 import { pickRatio, suggestTier } from '../core/pick';
-import { fillImageHash, REGION_SHAPE_TYPES, regionShapes } from './region';
+import { fillImageHash, regionShapes } from './region';
 
 /**
  * Layers whose own `fills` take an IMAGE paint and show it over their area
@@ -80,20 +80,8 @@ export function describeSelection(selection: readonly SceneNode[], density: numb
   const withImage = new Set<string>();
   // Edits and expansions are offered for a few frames at a time: a large selection is not read for them.
   const inspectImages = selection.length <= MAX_INSPECTED_FOR_EDITS;
-  const selectedIds = inspectImages ? new Set(selection.map((n) => n.id)) : new Set<string>();
   for (const node of selection) {
     const { id, type, name } = node;
-    const parent = node.parent;
-    // A shape drawn over a selected frame's image marks a region of that frame; it is not a target of its own.
-    if (
-      inspectImages &&
-      REGION_SHAPE_TYPES.has(type) &&
-      parent &&
-      selectedIds.has(parent.id) &&
-      regionShapes(parent as SceneNode).includes(node)
-    ) {
-      continue;
-    }
     if (!IMAGE_TARGET_TYPES.has(type)) {
       unusable.push({ id, name, type, reason: unusableReason(type) });
       continue;
@@ -114,6 +102,7 @@ export function describeSelection(selection: readonly SceneNode[], density: numb
         suggestedTier: suggestTier(width, height, ratio, density),
         ...(region.length > 0 ? { regionShapeIds: region } : {}),
       });
+      const parent = node.parent;
       places.set(id, {
         name,
         x: node.x,
