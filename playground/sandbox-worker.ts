@@ -2,7 +2,7 @@
 // Figma stand-in — and runs build/main.js, unchanged, once per plugin launch. The page draws what this
 // reports and forwards the user's clicks and the panel's messages.
 // https://developers.figma.com/docs/plugins/how-plugins-run
-import { createFigma, type FakeFigma, type FakeNode } from './figma';
+import { createFigma, type FakeFigma, type FakeNode, type Paint } from './figma';
 import { type NodeView, PageToSandbox, type SandboxToPage, type Snapshot } from './protocol';
 import { buildScene } from './scene';
 
@@ -84,14 +84,15 @@ host.addEventListener('message', (event) => {
     case 'draw': {
       const parent = nodeById(message.parentId);
       if (!parent) return;
-      // Figma's shape tools draw a grey (#D9D9D9) shape into the frame under the pointer.
+      // Figma's shape tools draw a grey (#D9D9D9) shape into the frame under the pointer; here at 40% opacity,
+      // as designers often set a mask shape, so the image under it stays visible.
       const drawn = fake.node(message.shape, message.width, message.height, {
         name: message.shape === 'ELLIPSE' ? 'Ellipse' : 'Rectangle',
         parent,
         x: message.x,
         y: message.y,
-        fill: { r: 0xd9 / 255, g: 0xd9 / 255, b: 0xd9 / 255 },
       });
+      drawn.fills = [{ type: 'SOLID', color: { r: 0xd9 / 255, g: 0xd9 / 255, b: 0xd9 / 255 }, opacity: 0.4 } as Paint];
       fake.select([parent, drawn]);
       return report();
     }
