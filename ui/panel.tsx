@@ -25,6 +25,7 @@ import { type ExportedReference, Exporter } from './exporter';
 import { type JobCard, JobRunner } from './jobs';
 import { renderMask } from './mask';
 import {
+  expansions,
   type Mode,
   modeNote,
   modesFor,
@@ -90,7 +91,12 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
   const [settingsOpen, setSettingsOpen] = useState(false);
   const [modeChoice, setModeChoice] = useState<Mode>('generate');
   /** Set by Regenerate on an edited image: the original image and mask shapes to edit again. */
-  const [relaunchEdit, setRelaunchEdit] = useState<{ originalHash?: string; shapeIds?: string[] }>();
+  const [relaunchEdit, setRelaunchEdit] = useState<{
+    targetId: string;
+    kind: Mode;
+    originalHash?: string;
+    shapeIds?: string[];
+  }>();
 
   const clients = useRef(new Map<string, ProxyClient>());
   const clientFor = useCallback(
@@ -158,6 +164,8 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
           if (provenance.kind && provenance.kind !== 'generate') {
             setModeChoice(provenance.kind);
             setRelaunchEdit({
+              targetId: payload.relaunch.targetId,
+              kind: provenance.kind,
               ...(provenance.originalHash ? { originalHash: provenance.originalHash } : {}),
               ...(provenance.maskShapeIds ? { shapeIds: provenance.maskShapeIds } : {}),
             });
@@ -234,7 +242,10 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
   });
 
   const { targets } = selection;
-  const modes = modesFor(targets);
+  // Regenerate's edit applies while the relaunched frame alone is selected.
+  const relaunched =
+    relaunchEdit && targets.length === 1 && targets[0]?.id === relaunchEdit.targetId ? relaunchEdit : undefined;
+  const modes = modesFor(targets, relaunched?.kind);
   const mode: Mode = modes.includes(modeChoice) ? modeChoice : 'generate';
   // Shapes drawn over an image say what the designer means: the panel offers the edit first.
   const regionId = regionTarget(targets)?.id;
@@ -318,7 +329,9 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
       : (qualities[0] ?? DEFAULT_QUALITY);
   const pricing = { quality, prices: priceTableOf(capabilities) };
   const jobs =
-    mode === 'generate' ? planJobs(targets, ratioChoice, tier, pricing) : planModeJobs(mode, targets, tier, pricing);
+    mode === 'generate'
+      ? planJobs(targets, ratioChoice, tier, pricing)
+      : planModeJobs(mode, targets, tier, pricing, relaunched?.kind);
   const cost = planCost(jobs);
   const tiers = tierOptions(targets, ratioChoice, capabilities);
   const suggested = suggestedTier(targets, ratioChoice, settings.density);
@@ -423,14 +436,17 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
     setTrayError(undefined);
     const trayIds = tray.map((t) => t.nodeId);
     const extra = trayIds.length > 0 ? await exporter.request(trayIds, current.referenceMaxEdge) : { images: [] };
+    const sources = new Map(expansions(targets, relaunched?.kind === 'expand').map((e) => [e.target.id, e.sourceId]));
     for (const job of jobs) {
       const target = job.target;
       if (!target) continue;
+      // An expansion may take another frame's image (one hero into every selected frame).
+      const sourceId = editMode === 'expand' ? (sources.get(target.id) ?? target.id) : target.id;
       const answer = await exporter.requestEdit({
-        targetId: target.id,
+        targetId: sourceId,
         mode: editMode,
-        ...(relaunchEdit?.originalHash ? { originalHash: relaunchEdit.originalHash } : {}),
-        ...(relaunchEdit?.shapeIds ? { shapeIds: relaunchEdit.shapeIds } : {}),
+        ...(relaunched?.originalHash ? { originalHash: relaunched.originalHash } : {}),
+        ...(relaunched?.shapeIds ? { shapeIds: relaunched.shapeIds } : {}),
       });
       if (!answer.image || !answer.frame || answer.error) {
         setTrayError(answer.error ?? `Framefill could not read the image of “${target.name}”.`);
@@ -508,7 +524,9 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
             onChange={(value) => setModeChoice(value as Mode)}
           />
         )}
-        {modeNote(mode, targets) && <p class="ff-muted ff-mode-note">{modeNote(mode, targets)}</p>}
+        {modeNote(mode, targets, relaunched?.kind) && (
+          <p class="ff-muted ff-mode-note">{modeNote(mode, targets, relaunched?.kind)}</p>
+        )}
         {mode === 'generate' && (
           <RatioPicker value={ratioChoice} ratios={ratioOptions(capabilities)} onChange={setRatioChoice} />
         )}

@@ -221,31 +221,60 @@ export function regionTarget(targets: readonly Target[]): Target | undefined {
   return targets.length === 1 && only?.image && (only.regionShapeIds?.length ?? 0) > 0 ? only : undefined;
 }
 
-/** Targets whose image has another ratio than the frame: each can be expanded to the frame's ratio. */
-export function expandableTargets(targets: readonly Target[]): Target[] {
-  return targets.filter(
-    (target) => target.image && pickRatio(target.image.width, target.image.height).ratio !== target.ratio,
-  );
+/** One expansion: the frame that gets the image, and the frame whose image it expands. */
+export interface Expansion {
+  target: Target;
+  sourceId: string;
 }
 
-export function modesFor(targets: readonly Target[]): Mode[] {
+/**
+ * What Expand would do: each selected frame whose image has another ratio than the frame gets its own image
+ * expanded; with exactly one selected frame holding an image (a hero) and others holding none, the hero's image
+ * is expanded into every one of them (a campaign). `relaunched`: Regenerate on an expanded frame expands its
+ * original image again, though the frame's image now has the frame's ratio.
+ */
+export function expansions(targets: readonly Target[], relaunched = false): Expansion[] {
+  const [only] = targets;
+  if (relaunched && only && targets.length === 1) return [{ target: only, sourceId: only.id }];
+  const own = targets
+    .filter((t) => t.image && pickRatio(t.image.width, t.image.height).ratio !== t.ratio)
+    .map((target) => ({ target, sourceId: target.id }));
+  const heroes = targets.filter((t) => t.image);
+  const [hero] = heroes;
+  if (heroes.length !== 1 || !hero || heroes.length === targets.length) return own;
+  return [...own, ...targets.filter((t) => !t.image).map((target) => ({ target, sourceId: hero.id }))];
+}
+
+export function modesFor(targets: readonly Target[], relaunched: Mode | undefined = undefined): Mode[] {
   return [
     'generate',
     ...(regionTarget(targets) ? (['edit'] as const) : []),
-    ...(expandableTargets(targets).length > 0 ? (['expand'] as const) : []),
+    ...(expansions(targets, relaunched === 'expand').length > 0 ? (['expand'] as const) : []),
   ];
 }
 
 /** "Edit the area under 2 shapes in “Hero”", or what Expand will do. */
-export function modeNote(mode: Mode, targets: readonly Target[]): string | undefined {
+export function modeNote(
+  mode: Mode,
+  targets: readonly Target[],
+  relaunched: Mode | undefined = undefined,
+): string | undefined {
   if (mode === 'edit') {
     const target = regionTarget(targets);
     const count = target?.regionShapeIds?.length ?? 0;
     return target ? `Edit the area under ${count} shape${count === 1 ? '' : 's'} in “${target.name}”.` : undefined;
   }
   if (mode === 'expand') {
-    const names = expandableTargets(targets).map((t) => `“${t.name}”`);
-    return `Expand the image of ${names.join(', ')} to the frame's ratio; the image itself is kept.`;
+    const planned = expansions(targets, relaunched === 'expand');
+    const own = planned.filter((e) => e.sourceId === e.target.id).map((e) => `“${e.target.name}”`);
+    const into = planned.filter((e) => e.sourceId !== e.target.id).map((e) => `“${e.target.name}”`);
+    const hero = targets.find((t) => planned.some((e) => e.sourceId === t.id && e.target.id !== t.id));
+    return [
+      own.length > 0 ? `Expand the image of ${own.join(', ')} to the frame's ratio; the image itself is kept.` : '',
+      hero ? `Expand “${hero.name}” into ${into.join(', ')}, each at its frame's ratio.` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
   }
   return undefined;
 }
@@ -259,8 +288,12 @@ export function planModeJobs(
   targets: readonly Target[],
   chosenTier: Tier,
   pricing: Pricing = DEFAULT_PRICING,
+  relaunched: Mode | undefined = undefined,
 ): PlannedJob[] {
-  if (mode === 'expand') return planJobs(expandableTargets(targets), 'from-frame', chosenTier, pricing);
+  if (mode === 'expand') {
+    const planned = expansions(targets, relaunched === 'expand').map((e) => e.target);
+    return planJobs(planned, 'from-frame', chosenTier, pricing);
+  }
   const target = regionTarget(targets);
   if (!target?.image) return [];
   const ratio = pickRatio(target.image.width, target.image.height).ratio;

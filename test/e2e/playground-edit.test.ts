@@ -189,6 +189,61 @@ describe('edit a region and expand to a new ratio in the playground', () => {
     for (let y = 0; y < 300; y++)
       for (let x = 0; x < 720; x++) if (top.data[(y * 720 + x) * 3] !== edge.data[x * 3]) differs++;
     expect(differs).toBeGreaterThan(720 * 300 * 0.3);
+
+    // Regenerate expands the original again, though the frame's image now has the frame's ratio.
+    await page.getByRole('button', { name: 'Regenerate Story 1080×1920' }).click();
+    const relaunched = page.frameLocator('#plugin-body iframe');
+    await relaunched.getByText("Expand the image of “Story” to the frame's ratio; the image itself is kept.").waitFor({
+      timeout: 15_000,
+    });
+    await relaunched.getByRole('button', { name: /^Expand · / }).click();
+    const again = await newFill(page, 'Story', after.hash);
+    expect(again.provenance).toMatchObject({ kind: 'expand', originalHash: before.hash });
+    const middleAgain = await sharp(again.bytes).removeAlpha().extract(band).raw().toBuffer();
+    expect(middleAgain.equals(expected)).toBe(true);
+    expect(errors).toEqual([]);
+  });
+
+  it('one hero expanded into every selected frame of a campaign, each at its own ratio', async () => {
+    const { page, panel, errors } = await openPlayground();
+    const hero = await generateInto(page, panel, 'Hero 1920×1080');
+    await frameButton(page, 'Post 1080×1080').click({ modifiers: ['Shift'] });
+    await frameButton(page, 'Editorial 3:4 1200×1600').click({ modifiers: ['Shift'] });
+    await panel.getByRole('radiogroup', { name: 'Mode' }).getByRole('radio', { name: 'Expand' }).check();
+    await panel.getByText("Expand “Hero” into “Post”, “Editorial 3:4”, each at its frame's ratio.").waitFor();
+    const expand = panel.getByRole('button', { name: /^Expand · / });
+    expect(await expand.textContent()).toBe('Expand · 12 credits');
+    await expand.click();
+
+    const fitted = (size: { width: number; height: number }) => fitCentred({ width: 1280, height: 720 }, size);
+    for (const [name, size] of [
+      ['Post', { width: 1024, height: 1024 }],
+      ['Editorial 3:4', { width: 768, height: 1024 }],
+    ] as const) {
+      const placed = await newFill(page, name, undefined);
+      expect(await imageInfo(placed.bytes), name).toMatchObject({ format: 'png', ...size });
+      expect(placed.provenance, name).toMatchObject({ kind: 'expand', originalHash: hero.hash });
+      const at = fitted(size);
+      const band = {
+        left: at.left,
+        top: at.top + MASK_FEATHER_PX,
+        width: at.width,
+        height: at.height - 2 * MASK_FEATHER_PX,
+      };
+      const middle = await sharp(placed.bytes).removeAlpha().extract(band).raw().toBuffer();
+      const scaled = await sharp(hero.bytes)
+        .removeAlpha()
+        .resize(at.width, at.height, { fit: 'fill' })
+        .png()
+        .toBuffer();
+      const expected = await sharp(scaled)
+        .extract({ ...band, top: MASK_FEATHER_PX })
+        .raw()
+        .toBuffer();
+      expect(middle.equals(expected), name).toBe(true);
+    }
+    // The hero keeps its own image.
+    expect((await fillOf(page, 'Hero')).hash).toBe(hero.hash);
     expect(errors).toEqual([]);
   });
 });
