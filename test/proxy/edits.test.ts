@@ -170,6 +170,32 @@ describe('mask limits at their boundaries (proxy)', () => {
   });
 });
 
+describe('an edit request as a whole', () => {
+  it('capabilities report the mask cap, and the mask is part of what an Idempotency-Key stands for', async () => {
+    const caps = (await (await api(`${draft.url}/v1/capabilities`)).json()) as { limits: { mask_max_bytes: number } };
+    expect(caps.limits.mask_max_bytes).toBe(MASK_MAX_BYTES);
+    const key = { idempotencyKey: 'edit-once' };
+    const first = await accepted(
+      await submitGeneration(draft.url, edit, { ...key, references: [{ bytes: original }], mask: { bytes: mask } }),
+    );
+    const replay = await submitGeneration(draft.url, edit, {
+      ...key,
+      references: [{ bytes: original }],
+      mask: { bytes: mask },
+    });
+    expect(replay.status).toBe(202);
+    expect(JobSchema.parse(await replay.json()).id).toBe(first.id);
+    const otherMask = await ellipseMask(W, H, { ...ELLIPSE, cx: ELLIPSE.cx + 10 });
+    const conflict = await submitGeneration(draft.url, edit, {
+      ...key,
+      references: [{ bytes: original }],
+      mask: { bytes: otherMask },
+    });
+    expect(conflict.status).toBe(409);
+    expect(await error(conflict)).toMatchObject({ code: 'idempotency_conflict' });
+  });
+});
+
 describe('the result keeps the original outside the mask', () => {
   it('a provider that paints everywhere changes only the ellipse and its feather', async () => {
     const { id, events } = await generateAndWait(leaky.url, edit, {
