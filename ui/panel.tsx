@@ -436,6 +436,11 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
     setTrayError(undefined);
     const trayIds = tray.map((t) => t.nodeId);
     const extra = trayIds.length > 0 ? await exporter.request(trayIds, current.referenceMaxEdge) : { images: [] };
+    if ('error' in extra && extra.error) {
+      // Nothing is sent, so nothing is paid for.
+      setTrayError(extra.error);
+      return;
+    }
     const sources = new Map(expansions(targets, relaunched?.kind === 'expand').map((e) => [e.target.id, e.sourceId]));
     for (const job of jobs) {
       const target = job.target;
