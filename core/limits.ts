@@ -57,8 +57,8 @@ export const REFERENCE_REENCODE_MIN_BYTES = 1.5 * 1024 * 1024;
 /** JPEG quality of that re-encode (canvas `convertToBlob`, 0–1): ~39 dB PSNR on photo-like frames. */
 export const REFERENCE_JPEG_QUALITY = 0.9;
 
-/** The proxy's multipart cap: every reference at its maximum plus room for the prompt and fields. */
-export const DEFAULT_BODY_LIMIT_BYTES = MAX_REFERENCES * REFERENCE_MAX_BYTES + 1024 * 1024;
+/** The proxy's multipart cap: every reference at its maximum, an edit's mask, and room for the prompt and fields. */
+export const DEFAULT_BODY_LIMIT_BYTES = MAX_REFERENCES * REFERENCE_MAX_BYTES + MASK_MAX_BYTES + 1 + 1024 * 1024;
 
 /** Characters are counted as Unicode code points after trimming, so an emoji counts once. */
 export function countPromptChars(prompt: string): number {
