@@ -36,7 +36,7 @@ export interface Submission {
 }
 
 /** The text fields a generation may carry; any other field is refused, naming it. */
-const TEXT_FIELDS = ['prompt', 'aspect_ratio', 'resolution', 'quality', 'output_format'] as const;
+const TEXT_FIELDS = ['prompt', 'aspect_ratio', 'resolution', 'quality', 'output_format', 'n'] as const;
 const FILE_FIELDS = new Set(['reference', 'reference[]']);
 const isTextField = (name: string) => (TEXT_FIELDS as readonly string[]).includes(name);
 /** A prompt of 20,000 four-byte characters plus generous whitespace; the other fields are tiny. */
@@ -323,6 +323,7 @@ function generationFields(form: ReadonlyMap<string, string>, referenceCount: num
     aspectRatio: raw.aspect_ratio ?? '',
     resolution: raw.resolution ?? '',
     referenceCount,
+    variations: raw.n,
   });
   if (problem) throw new FramefillError(problem.code, problem.message, { field: problem.field });
   const parsed = GenerationFieldsSchema.safeParse(raw);

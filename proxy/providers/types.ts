@@ -33,6 +33,8 @@ export interface GenerationRequest {
   quality: Quality;
   outputFormat: OutputFormat;
   references: readonly (ProviderReference | SpooledReference)[];
+  /** Variations asked (1 … MAX_VARIATIONS); one when absent. A provider may return fewer (never more). */
+  n?: number;
 }
 
 export interface PartialImage {
@@ -46,6 +48,8 @@ export interface PartialImage {
 export interface ProviderResult {
   /** Encoded image bytes as the upstream produced them; the job runner verifies them with sharp. */
   bytes: Buffer;
+  /** Every image produced, in order, when the request asked for several (`bytes` is the first). */
+  images?: Buffer[];
   /** Upstream metadata worth keeping on the job (OpenAI's usage, x-request-id). */
   usage?: unknown;
   upstreamRequestId?: string;
