@@ -47,7 +47,8 @@ export function batchCost(
   quality: Quality = DEFAULT_QUALITY,
   table: PriceTable = DEFAULT_PRICES,
 ): number {
-  return items.reduce((sum, item) => sum + priceOf(effectiveTier(item.ratio, item.tier), quality, table) * (item.count ?? 1),
+  return items.reduce(
+    (sum, item) => sum + priceOf(effectiveTier(item.ratio, item.tier), quality, table) * (item.count ?? 1),
     0,
   );
 }

@@ -289,7 +289,7 @@ export class JobStore {
     if (!first) throw new Error('complete() needs at least one image');
     return transaction(this.db, () => {
       const before = this.get(id);
-      if (!before || before.status !== 'running') return false;
+      if (before?.status !== 'running') return false;
       const produced = Math.min(result.images.length, before.n);
       const charged = Math.round((before.cost / before.n) * produced);
       const finishedAt = nowIso();
@@ -355,7 +355,10 @@ export class JobStore {
    * An account's jobs, newest first, after `cursor`; `q` keeps those whose prompt contains it (case-insensitive).
    * Only this account's rows are ever read.
    */
-  listFor(accountId: string, options: { cursor?: ListCursor | undefined; q?: string | undefined; limit: number }): JobRow[] {
+  listFor(
+    accountId: string,
+    options: { cursor?: ListCursor | undefined; q?: string | undefined; limit: number },
+  ): JobRow[] {
     const where = ['account_id = ?'];
     const params: (string | number)[] = [accountId];
     if (options.cursor) {
@@ -403,9 +406,9 @@ export class JobStore {
 
   /** The job whose images were made last, if any (the disk budget never removes those). */
   newestImageJob(): string | undefined {
-    const row = this.db
-      .prepare('SELECT job_id FROM job_images ORDER BY created_at DESC, job_id DESC LIMIT 1')
-      .get() as { job_id: string } | undefined;
+    const row = this.db.prepare('SELECT job_id FROM job_images ORDER BY created_at DESC, job_id DESC LIMIT 1').get() as
+      | { job_id: string }
+      | undefined;
     return row?.job_id;
   }
 

@@ -11,10 +11,10 @@ import {
   type Account as AccountBody,
   type Capabilities,
   type GenerationList,
+  type Health,
   HISTORY_PAGE_DEFAULT,
   HISTORY_PAGE_MAX,
   HISTORY_QUERY_MAX_CHARS,
-  type Health,
   isJobId,
   isTerminal,
 } from '../core/api';

@@ -15,8 +15,8 @@ import { type Logger, stdoutLogger } from './log';
 import { ClientCaps } from './middleware/caps';
 import { createProvider } from './providers';
 import type { Provider } from './providers/types';
-import { INTERRUPTED_ERROR, JobRunner } from './runner';
 import { ResultKeeper } from './results';
+import { INTERRUPTED_ERROR, JobRunner } from './runner';
 import { createApp } from './server';
 
 export interface StartOptions {

@@ -254,7 +254,9 @@ export function createTaskProvider(options: TaskProviderOptions): Provider {
           } catch (error) {
             if (made.length === 0) throw error;
             signal.throwIfAborted();
-            notes.push(`Variation ${index + 1} failed at the image service: ${toFramefillError(error, { taskId }).message}`);
+            notes.push(
+              `Variation ${index + 1} failed at the image service: ${toFramefillError(error, { taskId }).message}`,
+            );
             break;
           }
         }

@@ -256,7 +256,12 @@ export function renderImage(
   if (!image) {
     const shade = 40 + variant * 60;
     const base = sharp({
-      create: { width, height, channels: 3, background: { r: shade, g: (120 + imageIndex * 25) % 256, b: 200 - variant * 30 } },
+      create: {
+        width,
+        height,
+        channels: 3,
+        background: { r: shade, g: (120 + imageIndex * 25) % 256, b: 200 - variant * 30 },
+      },
     });
     image = (format === 'png' ? base.png() : format === 'jpeg' ? base.jpeg({ quality: 80 }) : base.webp()).toBuffer();
     imageCache.set(key, image);

@@ -6,8 +6,8 @@ import { AccountSchema, CompletedEventSchema, ErrorBodySchema, JobSchema } from 
 import { MAX_VARIATIONS, THUMBNAIL_MAX_EDGE } from '../../core/limits';
 import { priceOf } from '../../core/pricing';
 import { LOCAL_ACCOUNT_CREDITS } from '../../proxy/ledger';
-import { useProxyOnFakeOpenAI } from '../openai/fixtures';
 import { api, generateAndWait, startTestProxy, submitGeneration, type TestProxy } from '../helpers/proxy';
+import { useProxyOnFakeOpenAI } from '../openai/fixtures';
 
 const started: TestProxy[] = [];
 afterEach(async () => {
@@ -33,14 +33,17 @@ async function bytesOf(url: string): Promise<Buffer> {
 }
 
 describe('n at the boundary', () => {
-  it.each(['0', String(MAX_VARIATIONS + 1), '2.5', 'two', ''])('n=%j is refused 400 invalid_request on n', async (n) => {
-    const proxy = await proxyOf();
-    const response = await submitGeneration(proxy.url, { ...fields, n });
-    expect(response.status).toBe(400);
-    const error = await errorOf(response);
-    expect(error).toMatchObject({ code: 'invalid_request', field: 'n' });
-    expect(error.message).toMatch(/1 to 4 variations/);
-  });
+  it.each(['0', String(MAX_VARIATIONS + 1), '2.5', 'two', ''])(
+    'n=%j is refused 400 invalid_request on n',
+    async (n) => {
+      const proxy = await proxyOf();
+      const response = await submitGeneration(proxy.url, { ...fields, n });
+      expect(response.status).toBe(400);
+      const error = await errorOf(response);
+      expect(error).toMatchObject({ code: 'invalid_request', field: 'n' });
+      expect(error.message).toMatch(/1 to 4 variations/);
+    },
+  );
 
   it(`n=${MAX_VARIATIONS} is accepted and reserves ${MAX_VARIATIONS} × the price`, async () => {
     const proxy = await proxyOf({ FRAMEFILL_DRAFT_DELAY_MS: '2000' });
@@ -65,7 +68,9 @@ describe('a job of three variations (draft provider)', () => {
     expect(job).toMatchObject({ status: 'completed', n: 3, cost_credits: 3 * PRICE, prompt: fields.prompt });
     expect(job.images).toEqual(completed.images);
 
-    const images = await Promise.all([0, 1, 2].map((i) => bytesOf(`${proxy.url}/v1/generations/${id}/image?index=${i}`)));
+    const images = await Promise.all(
+      [0, 1, 2].map((i) => bytesOf(`${proxy.url}/v1/generations/${id}/image?index=${i}`)),
+    );
     expect(new Set(images.map((b) => b.toString('base64'))).size).toBe(3);
     for (const [i, bytes] of images.entries()) {
       const meta = await sharp(bytes).metadata();
