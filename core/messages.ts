@@ -42,6 +42,8 @@ export const ProvenanceSchema = z.object({
   referenceIds: z.array(NodeId).max(MAX_REFERENCES),
   costCredits: z.number().int().nonnegative(),
   createdAt: z.iso.datetime(),
+  /** Which of the job's variations the layer shows (0 for the first); absent on single-image jobs. */
+  variation: z.number().int().nonnegative().max(9).optional(),
 });
 export type Provenance = z.infer<typeof ProvenanceSchema>;
 
@@ -162,6 +164,20 @@ export const PanelToMain = {
   PLACE_IMAGE: z.object({
     requestId: RequestId,
     targetId: NodeId.nullable(),
+    bytes: Bytes,
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    provenance: ProvenanceSchema,
+    /** Placed from History on purpose: placed again even where this job's image was placed before. */
+    again: z.boolean().optional(),
+  }),
+  /**
+   * Another variation of a placed job into the node that shows it: its image fill is replaced and the swap is one
+   * undo step. Answered with IMAGE_PLACED or PLACE_FAILED.
+   */
+  SWAP_IMAGE: z.object({
+    requestId: RequestId,
+    nodeId: NodeId,
     bytes: Bytes,
     width: z.number().int().positive(),
     height: z.number().int().positive(),

@@ -73,6 +73,8 @@ export const PageToSandbox = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('run'), command: z.string(), nodeId: z.string().optional() }),
   /** The user closes the plugin window. */
   z.object({ kind: z.literal('close') }),
+  /** The designer's ⌘Z / Ctrl+Z on the canvas: one step of the undo history. */
+  z.object({ kind: z.literal('undo') }),
   z.object({ kind: z.literal('select'), ids: z.array(z.string()) }),
   z.object({ kind: z.literal('viewport'), center: Point, zoom: z.number().positive() }),
   /** What the panel posted as `{pluginMessage}`; `run` drops messages from a panel that has since closed. */

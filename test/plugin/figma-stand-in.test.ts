@@ -172,6 +172,29 @@ describe('Figma stand-in: document access, selection, viewport, notify, undo', (
     expect(f.undoCommits).toBe(1);
   });
 
+  it('undo follows commitUndo: each committed group of fill and plugin-data changes is one step', () => {
+    const f = createFigma();
+    const frame = f.frame(200, 100);
+    const solid = (r: number) => [{ type: 'SOLID', color: { r, g: 0, b: 0 } }] as Paint[];
+    frame.fills = solid(0.1);
+    frame.setPluginData('k', 'one');
+    f.figma.commitUndo();
+    frame.fills = solid(0.2);
+    frame.setPluginData('k', 'two');
+    f.figma.commitUndo();
+    expect(f.undoSteps).toBe(2);
+    f.figma.triggerUndo();
+    expect((frame.fills[0] as SolidPaint).color.r).toBe(0.1);
+    expect(frame.getPluginData('k')).toBe('one');
+    f.figma.triggerUndo();
+    expect(frame.getPluginData('k')).toBe('');
+    expect(f.undoSteps).toBe(0);
+    // Uncommitted actions are what an undo reverts first.
+    frame.fills = solid(0.3);
+    f.figma.triggerUndo();
+    expect((frame.fills[0] as SolidPaint).color.r).not.toBe(0.3);
+  });
+
   it('absolute positions add frame offsets but not group offsets', () => {
     const f = createFigma();
     const outer = f.frame(1000, 1000, { x: 100, y: 100 });
