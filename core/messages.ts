@@ -8,6 +8,7 @@ import {
   DEFAULT_REFERENCE_MAX_EDGE,
   MAX_REFERENCE_MAX_EDGE,
   MAX_REFERENCES,
+  MAX_VARIATIONS,
   MIN_REFERENCE_MAX_EDGE,
   NOTIFY_MAX_CHARS,
   PROMPT_MAX_CHARS,
@@ -76,6 +77,8 @@ export const SettingsSchema = z.object({
     .default(''),
   ratio: z.enum(['from-frame', ...ASPECT_RATIOS]).default('from-frame'),
   tier: TierSchema.default('1K'),
+  /** Variations per target (1 … MAX_VARIATIONS): each is an image at the full price. */
+  variations: z.number().int().min(1).max(MAX_VARIATIONS).default(1),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 export const DEFAULT_SETTINGS: Settings = SettingsSchema.parse({});

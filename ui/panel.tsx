@@ -19,6 +19,7 @@ import { ReferenceTray, type Thumbnail } from './components/ReferenceTray';
 import { ResolutionPicker } from './components/ResolutionPicker';
 import { SettingsPanel } from './components/SettingsPanel';
 import { TargetList } from './components/TargetList';
+import { VariationsPicker } from './components/VariationsPicker';
 import type { ShownError } from './errors';
 import { type ExportedReference, Exporter } from './exporter';
 import { type JobCard, JobRunner } from './jobs';
@@ -292,7 +293,8 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
       ? DEFAULT_QUALITY
       : (qualities[0] ?? DEFAULT_QUALITY);
   const pricing = { quality, prices: priceTableOf(capabilities) };
-  const jobs = planJobs(targets, ratioChoice, tier, pricing);
+  const variations = settings.variations;
+  const jobs = planJobs(targets, ratioChoice, tier, pricing, variations);
   const cost = planCost(jobs);
   const tiers = tierOptions(targets, ratioChoice, capabilities);
   const suggested = suggestedTier(targets, ratioChoice, settings.density);
@@ -300,6 +302,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
   const blockedBy = generateBlocker({
     prompt,
     jobs,
+    variations,
     referenceCount,
     cost,
     account,
@@ -379,6 +382,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
             quality,
             outputFormat: current.outputFormat,
             references: references.map((r) => ({ name: r.name, mime: r.mime, bytes: r.bytes })),
+            n: job.count,
           },
         });
       }),
@@ -414,6 +418,10 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
           qualities={qualities}
           onTierChange={setTier}
           onQualityChange={(next) => saveSettings({ ...settingsRef.current, quality: next }, true)}
+        />
+        <VariationsPicker
+          value={variations}
+          onChange={(next) => saveSettings({ ...settingsRef.current, variations: next }, true)}
         />
         <TargetList
           jobs={jobs}
@@ -456,6 +464,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
           onPlaceInNewFrame={(key) => runner.placeInNewFrame(key)}
           onDismiss={(key) => runner.dismiss(key)}
           onDismissFinished={() => runner.dismissFinished()}
+          onSwap={(key, index) => runner.swap(key, index)}
         />
         {connectionError && (
           <div class="ff-connection">
@@ -487,6 +496,8 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
 export function generateBlocker(input: {
   prompt: string;
   jobs: readonly PlannedJob[];
+  /** Variations per target; one when absent. */
+  variations?: number;
   referenceCount: number;
   cost: number;
   account: Account | undefined;
@@ -503,6 +514,7 @@ export function generateBlocker(input: {
       aspectRatio: job.ratio,
       resolution: job.tier,
       referenceCount: input.referenceCount,
+      variations: input.variations,
     });
     // An empty prompt is where everyone starts, not a mistake.
     if (invalid) return { message: invalid.message, hint: invalid.code === 'prompt_empty' };

@@ -143,6 +143,16 @@ export function createFigma(options: CreateFigmaOptions = {}) {
   // data are journaled (what placing and swapping an image change); other changes are not undoable here.
   let openStep: Array<() => void> = [];
   const undoSteps: Array<Array<() => void>> = [];
+  /** Runs `work` without recording undo: the document's set-up by a test is not a plugin action. */
+  const unjournaled = (work: () => void) => {
+    const journal = world.journal;
+    world.journal = () => undefined;
+    try {
+      work();
+    } finally {
+      world.journal = journal;
+    }
+  };
   const world: World = {
     changed: (change) => {
       if (batch.length === 0) later(deliverChanges);
@@ -394,13 +404,9 @@ export function createFigma(options: CreateFigmaOptions = {}) {
       const step = openStep.length > 0 ? openStep : (undoSteps.pop() ?? []);
       openStep = [];
       // Reverting journals nothing: the changes below restore state, they are not new actions.
-      const journal = world.journal;
-      world.journal = () => undefined;
-      try {
+      unjournaled(() => {
         for (const undo of [...step].reverse()) undo();
-      } finally {
-        world.journal = journal;
-      }
+      });
     },
 
     closePlugin() {
@@ -439,7 +445,7 @@ export function createFigma(options: CreateFigmaOptions = {}) {
     if (o.rotation) node.rotation = o.rotation;
     if (o.layoutMode) node.layoutMode = o.layoutMode;
     if (o.itemSpacing) node.itemSpacing = o.itemSpacing;
-    if (o.fill) node.fills = [{ type: 'SOLID', color: o.fill } as Paint];
+    if (o.fill) unjournaled(() => (node.fills = [{ type: 'SOLID', color: o.fill } as Paint]));
     if (o.locked) node.locked = true;
     return node;
   }
@@ -575,6 +581,10 @@ export function createFigma(options: CreateFigmaOptions = {}) {
     /** Committed undo steps not undone yet. */
     get undoSteps() {
       return undoSteps.length;
+    },
+    /** Actions since the last commitUndo (what an undo reverts first). */
+    get uncommittedActions() {
+      return openStep.length;
     },
     /** Node property reads so far: a cost measure that needs no clock. */
     get propertyReads() {
