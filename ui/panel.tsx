@@ -3,7 +3,7 @@
 // State lives here; the proxy client, the job runner and the exporter do the work.
 import { Divider, useWindowResize } from '@create-figma-plugin/ui';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import type { Account, Capabilities } from '../core/api';
+import type { Account, Capabilities, Job } from '../core/api';
 import type { Quality, Tier } from '../core/formats';
 import { MAX_REFERENCES, PROMPT_MAX_CHARS } from '../core/limits';
 import { DEFAULT_SETTINGS, type MainToPanelPayload, type Settings, type TrayItem } from '../core/messages';
@@ -12,6 +12,7 @@ import { validateGeneration } from '../core/validate';
 import type { Bridge } from './bridge';
 import { ErrorText } from './components/ErrorText';
 import { type Blocker, Footer, type SecondJobQuestion } from './components/Footer';
+import { HistoryView } from './components/HistoryView';
 import { JobStrip } from './components/JobStrip';
 import { PromptField } from './components/PromptField';
 import { RatioPicker } from './components/RatioPicker';
@@ -22,8 +23,10 @@ import { TargetList } from './components/TargetList';
 import { VariationsPicker } from './components/VariationsPicker';
 import type { ShownError } from './errors';
 import { type ExportedReference, Exporter } from './exporter';
+import { historyProvenance } from './history';
 import { type JobCard, JobRunner } from './jobs';
 import {
+  downloadName,
   type PlannedJob,
   planCost,
   planJobs,
@@ -82,6 +85,9 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
   const [thumbnails, setThumbnails] = useState<Map<string, Thumbnail>>(new Map());
   const [cards, setCards] = useState<JobCard[]>([]);
   const [settingsOpen, setSettingsOpen] = useState(false);
+  const [historyOpen, setHistoryOpen] = useState(false);
+  /** Placements asked from History, by request id: their answers become a notice, not a job card. */
+  const historyPlaces = useRef(new Set<string>());
 
   const clients = useRef(new Map<string, ProxyClient>());
   const clientFor = useCallback(
@@ -153,8 +159,15 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
       SELECTION_CHANGED: setSelection,
       REFERENCE_EXPORTED: (payload) => exporter.onExported(payload),
       REFERENCES_EXPORTED: (payload) => exporter.onDone(payload),
-      IMAGE_PLACED: (payload) => runner.onImagePlaced(payload),
-      PLACE_FAILED: (payload) => runner.onPlaceFailed(payload),
+      IMAGE_PLACED: (payload) => {
+        if (historyPlaces.current.delete(payload.requestId)) {
+          setNotice(payload.createdFrame ? 'Placed from History in a new frame.' : 'Placed from History.');
+        } else runner.onImagePlaced(payload);
+      },
+      PLACE_FAILED: (payload) => {
+        if (historyPlaces.current.delete(payload.requestId)) setNotice(payload.message);
+        else runner.onPlaceFailed(payload);
+      },
     });
     bridge.send('PANEL_READY', {});
     return () => {
@@ -388,6 +401,52 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
       }),
     );
   };
+  const historyClient = clientFor(settings.proxyUrl, settings.token);
+  const onlyTarget = targets.length === 1 ? targets[0] : undefined;
+  const placeFromHistory = async (job: Job) => {
+    const first = job.images?.[0];
+    if (!first) return;
+    try {
+      const image = await historyClient.getImage(job.id, undefined, first.index);
+      const requestId = `history-${job.id}-${Date.now()}`;
+      historyPlaces.current.add(requestId);
+      bridge.send('PLACE_IMAGE', {
+        requestId,
+        targetId: onlyTarget?.id ?? null,
+        bytes: image.bytes,
+        width: first.width,
+        height: first.height,
+        provenance: historyProvenance(job),
+        again: true,
+      });
+    } catch (error) {
+      setNotice(toApiError(error).message);
+    }
+  };
+  const reuseFromHistory = (job: Job) => {
+    if (!job.prompt) return;
+    setPrompt(job.prompt);
+    setRatioChoice(job.aspect_ratio);
+    setTier(job.resolution);
+    saveSettings({ ...settingsRef.current, quality: job.quality, variations: job.n ?? 1 }, true);
+    setNotice('Prompt and settings from History: change what you like, then Generate.');
+  };
+  const downloadFromHistory = async (job: Job) => {
+    const first = job.images?.[0];
+    if (!first) return;
+    try {
+      const image = await historyClient.getImage(job.id, undefined, first.index);
+      const url = URL.createObjectURL(new Blob([image.bytes], { type: image.mime }));
+      const link = document.createElement('a');
+      link.href = url;
+      link.download = downloadName(job.prompt ?? '', first.width, first.height, image.mime);
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    } catch (error) {
+      setNotice(toApiError(error).message);
+    }
+  };
+
   const generateRef = useRef(generate);
   generateRef.current = generate;
 
@@ -446,6 +505,15 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
           </p>
         )}
         <Divider />
+        <HistoryView
+          open={historyOpen}
+          onToggle={() => setHistoryOpen(!historyOpen)}
+          client={historyClient}
+          targetName={onlyTarget?.name}
+          onPlace={placeFromHistory}
+          onReuse={reuseFromHistory}
+          onDownload={downloadFromHistory}
+        />
         <SettingsPanel
           settings={settingsShown}
           open={settingsOpen}
