@@ -100,6 +100,15 @@ describe('variations in the playground', () => {
     expect((await heroImage(page)).variation).toBeUndefined();
 
     expect((await spent()) - before).toBe(3 * price);
+
+    // History lists the job with its thumbnail; its images stay downloadable from there too.
+    await panel.getByText('History', { exact: true }).click();
+    const entry = panel.getByRole('list', { name: 'Past jobs' }).getByRole('listitem');
+    await expect.poll(() => entry.count()).toBe(1);
+    expect(await entry.textContent()).toContain(`16:9 · 1K · ${3 * price} credits · completed`);
+    await expect.poll(() => entry.getByRole('img').getAttribute('src')).toMatch(/^blob:/);
+    await entry.getByRole('button', { name: /^Reuse/ }).scrollIntoViewIfNeeded();
+    await saveScreenshot(page.locator('#plugin-window'), 'history.png');
     expect(errors).toEqual([]);
   });
 });
