@@ -91,10 +91,11 @@ export function cancelOutcome(card: JobCard, refundsStarted = false): 'returned'
 }
 
 /**
- * How long a job and its result stay on the proxy (DESIGN.md §5, FRAMEFILL_RESULT_TTL_HOURS, default 24): the
- * capabilities do not report it, so the panel keeps reconnecting for the default before it gives a job up.
+ * How long a job's result stays on the proxy (FRAMEFILL_RESULT_TTL_HOURS, default 7 days; the job's row stays for
+ * History after that): the capabilities do not report it, so the panel keeps reconnecting for the default before it
+ * gives a job up.
  */
-export const RESULT_TTL_MS = 24 * 60 * 60 * 1000;
+export const RESULT_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
 function aliveUntil(createdAt: string): number {
   const created = Date.parse(createdAt);
