@@ -24,7 +24,7 @@ import { VariationsPicker } from './components/VariationsPicker';
 import type { ShownError } from './errors';
 import { type ExportedReference, Exporter } from './exporter';
 import { historyProvenance } from './history';
-import { type JobCard, JobRunner } from './jobs';
+import { isActive, type JobCard, JobRunner } from './jobs';
 import {
   downloadName,
   type PlannedJob,
@@ -513,6 +513,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
           onPlace={placeFromHistory}
           onReuse={reuseFromHistory}
           onDownload={downloadFromHistory}
+          refreshKey={cards.filter((card) => !isActive(card)).length}
         />
         <SettingsPanel
           settings={settingsShown}

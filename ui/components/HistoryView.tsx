@@ -22,6 +22,8 @@ export function HistoryView(props: {
   onPlace: (job: Job) => Promise<void>;
   onReuse: (job: Job) => void;
   onDownload: (job: Job) => Promise<void>;
+  /** Changes when a job of this panel ends, so an open History shows it without a click. */
+  refreshKey?: number;
 }) {
   const [query, setQuery] = useState('');
   const [jobs, setJobs] = useState<Job[]>([]);
@@ -59,7 +61,7 @@ export function HistoryView(props: {
     if (!props.open) return;
     const timer = setTimeout(() => void load(query, null), query ? SEARCH_DELAY_MS : 0);
     return () => clearTimeout(timer);
-  }, [props.open, query, load]);
+  }, [props.open, query, load, props.refreshKey]);
 
   return (
     <Disclosure open={props.open} title="History" onClick={props.onToggle}>
