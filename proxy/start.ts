@@ -218,6 +218,8 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
         // Event streams of finished jobs have ended; whatever is left open is idle.
         for (const server of servers) server.closeAllConnections();
         await stopped;
+        // A removal of old images still under way finishes before the database closes.
+        await sweeping.catch(() => 0);
         db.close();
       })();
       return closing;
