@@ -193,6 +193,28 @@ describe('History', () => {
   });
 });
 
+describe('History downloads', () => {
+  it('downloads an entry’s image under a name from its prompt and size', async () => {
+    const { fetch } = await historyProxy();
+    await openHistory({ fetch });
+    const clicked: { name: string; href: string }[] = [];
+    const original = HTMLAnchorElement.prototype.click;
+    HTMLAnchorElement.prototype.click = function (this: HTMLAnchorElement) {
+      clicked.push({ name: this.download, href: this.href });
+    };
+    try {
+      fireEvent.click(screen.getByRole('button', { name: 'Download: A paper kite over a quiet harbour' }));
+      await waitFor(() => expect(clicked).toHaveLength(1));
+    } finally {
+      HTMLAnchorElement.prototype.click = original;
+    }
+    expect(clicked[0]).toMatchObject({
+      name: 'a-paper-kite-over-a-quiet-harbour-1280x720.png',
+      href: expect.stringMatching(/^blob:/),
+    });
+  });
+});
+
 describe('History texts', () => {
   it('cuts the prompt at 60 characters and says the age in words', () => {
     expect(promptStart('x'.repeat(61))).toBe(`${'x'.repeat(59)}…`);
