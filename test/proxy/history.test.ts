@@ -51,6 +51,9 @@ describe('GET /v1/generations', () => {
     expect((await list(proxy.url, '?q=d_k')).jobs.map((j) => j.prompt)).toEqual(['a red_kite']);
     expect((await list(proxy.url, '?q=%25')).jobs).toHaveLength(1);
     expect((await list(proxy.url, '?q=nothing')).jobs).toEqual([]);
+    // The database keeps prompts for History; the logs still hold neither them nor the searches.
+    const logs = JSON.stringify(proxy.logs);
+    for (const text of ['bicycle', 'boat', 'kite', 'nothing']) expect(logs).not.toContain(text);
   });
 
   it("never shows another token's jobs, whatever the filter or cursor", async () => {
