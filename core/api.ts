@@ -5,6 +5,7 @@ import {
   GENERATION_MODES,
   MASK_MAX_BYTES,
   MAX_REFERENCES,
+  MAX_VARIATIONS,
   PROMPT_MAX_CHARS,
   REFERENCE_MAX_BYTES,
   REFERENCE_MAX_EDGE,
@@ -140,6 +141,8 @@ export const GenerationFieldsSchema = z.object({
   output_format: OutputFormatSchema.default('jpeg'),
   /** `edit` takes a `mask` file for the first reference; `expand` needs the first reference and no mask. */
   mode: GenerationModeSchema.default('generate'),
+  /** Variations (OpenAI's `n`): each is an image at the full price; the job reserves n × price. */
+  n: z.coerce.number().int().min(1).max(MAX_VARIATIONS).default(1),
 });
 export type GenerationFields = z.infer<typeof GenerationFieldsSchema>;
 
@@ -157,6 +160,20 @@ export const JobReferenceSchema = z.object({
   height: z.number().int(),
   bytes: z.number().int(),
 });
+
+/** One image of a job; `url` and `thumbnail_url` are paths on the proxy. */
+export const JobImageSchema = z.object({
+  index: z.number().int().nonnegative(),
+  width: z.number().int(),
+  height: z.number().int(),
+  mime: z.string(),
+  bytes: z.number().int(),
+  url: z.string(),
+  thumbnail_url: z.string(),
+  /** The full image was removed (result TTL or disk budget); its thumbnail, prompt and settings remain. */
+  expired: z.boolean().optional(),
+});
+export type JobImage = z.infer<typeof JobImageSchema>;
 
 export const JobSchema = z.object({
   id: z.uuid(),
@@ -182,8 +199,25 @@ export const JobSchema = z.object({
   status_reason: z.string().optional(),
   /** On a canceled job: whether its credits came back (see CanceledEventSchema). */
   credits_returned: z.boolean().optional(),
+  /** Variations asked (`n`); `images` holds those produced, in order (the single-image fields describe the first). */
+  n: z.number().int().min(1).optional(),
+  images: z.array(JobImageSchema).optional(),
+  /** The prompt as sent (the caller's own; History shows and reuses it). */
+  prompt: z.string().optional(),
 });
 export type Job = z.infer<typeof JobSchema>;
+
+/** `GET /v1/generations`: the caller's jobs, newest first; `next_cursor` fetches the next page (null at the end). */
+export const GenerationListSchema = z.object({
+  jobs: z.array(JobSchema),
+  next_cursor: z.string().nullable(),
+});
+export type GenerationList = z.infer<typeof GenerationListSchema>;
+/** Jobs per History page: the default and the most a request may ask. */
+export const HISTORY_PAGE_DEFAULT = 20;
+export const HISTORY_PAGE_MAX = 50;
+/** The longest text filter on the prompt. */
+export const HISTORY_QUERY_MAX_CHARS = 200;
 
 export const AccountSchema = z.object({
   name: z.string(),
@@ -210,6 +244,8 @@ export const CompletedEventSchema = z.object({
   mime: z.string(),
   bytes: z.number().int(),
   url: z.string(),
+  /** Every image produced (the fields above describe the first); absent from proxies without variations. */
+  images: z.array(JobImageSchema).optional(),
 });
 export const FailedEventSchema = z.object({ id: z.string(), error: ApiErrorSchema });
 /**

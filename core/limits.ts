@@ -6,6 +6,10 @@ export const PROMPT_MAX_CHARS = 20_000;
 export const MAX_REFERENCES = 16;
 export const REFERENCE_MAX_BYTES = 50 * 1024 * 1024;
 export const REFERENCE_MAX_EDGE = 8192;
+/** Variations per target (OpenAI's `n` allows 1–10; the panel's strip shows four). */
+export const MAX_VARIATIONS = 4;
+/** History thumbnails: at most this many px on the long edge. */
+export const THUMBNAIL_MAX_EDGE = 256;
 export const REFERENCE_MIME_TYPES = ['image/png', 'image/jpeg', 'image/webp'] as const;
 export type ReferenceMime = (typeof REFERENCE_MIME_TYPES)[number];
 

@@ -8,6 +8,7 @@ import {
   DEFAULT_REFERENCE_MAX_EDGE,
   MAX_REFERENCE_MAX_EDGE,
   MAX_REFERENCES,
+  MAX_VARIATIONS,
   MIN_REFERENCE_MAX_EDGE,
   NOTIFY_MAX_CHARS,
   PROMPT_MAX_CHARS,
@@ -63,6 +64,8 @@ export const ProvenanceSchema = z.object({
   maskShapeIds: z.array(NodeId).max(MAX_REGION_SHAPES).optional(),
   /** The image an edit or expansion started from (its Figma image hash): Regenerate starts from it again. */
   originalHash: z.string().max(200).optional(),
+  /** Which of the job's variations the layer shows (0 for the first); absent on single-image jobs. */
+  variation: z.number().int().nonnegative().max(9).optional(),
 });
 export type Provenance = z.infer<typeof ProvenanceSchema>;
 
@@ -95,6 +98,8 @@ export const SettingsSchema = z.object({
     .default(''),
   ratio: z.enum(['from-frame', ...ASPECT_RATIOS]).default('from-frame'),
   tier: TierSchema.default('1K'),
+  /** Variations per target (1 … MAX_VARIATIONS): each is an image at the full price. */
+  variations: z.number().int().min(1).max(MAX_VARIATIONS).default(1),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 export const DEFAULT_SETTINGS: Settings = SettingsSchema.parse({});
@@ -232,6 +237,20 @@ export const PanelToMain = {
   PLACE_IMAGE: z.object({
     requestId: RequestId,
     targetId: NodeId.nullable(),
+    bytes: Bytes,
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    provenance: ProvenanceSchema,
+    /** Placed from History on purpose: placed again even where this job's image was placed before. */
+    again: z.boolean().optional(),
+  }),
+  /**
+   * Another variation of a placed job into the node that shows it: its image fill is replaced and the swap is one
+   * undo step. Answered with IMAGE_PLACED or PLACE_FAILED.
+   */
+  SWAP_IMAGE: z.object({
+    requestId: RequestId,
+    nodeId: NodeId,
     bytes: Bytes,
     width: z.number().int().positive(),
     height: z.number().int().positive(),

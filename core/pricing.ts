@@ -37,13 +37,18 @@ export function priceOf(tier: Tier, quality: Quality = DEFAULT_QUALITY, table: P
 export interface BatchItem {
   ratio: AspectRatio;
   tier: Tier;
+  /** Variations of this item (`n`), each an image at the full price; one when absent. */
+  count?: number;
 }
 
-/** Sum over the batch, each item at the tier its ratio really has. */
+/** Sum over the batch, each item at the tier its ratio really has, times its variations. */
 export function batchCost(
   items: readonly BatchItem[],
   quality: Quality = DEFAULT_QUALITY,
   table: PriceTable = DEFAULT_PRICES,
 ): number {
-  return items.reduce((sum, item) => sum + priceOf(effectiveTier(item.ratio, item.tier), quality, table), 0);
+  return items.reduce(
+    (sum, item) => sum + priceOf(effectiveTier(item.ratio, item.tier), quality, table) * (item.count ?? 1),
+    0,
+  );
 }

@@ -3,13 +3,34 @@ import type { ApiError } from './api';
 import { ERROR_ADVICE } from './api';
 import { type AspectRatio, isAspectRatio, isSupportedPair, isTier, type Tier, unsupportedReason } from './formats';
 import { pngHasAlpha, readImageSize } from './image-header';
-import { countPromptChars, MASK_MAX_BYTES, MAX_REFERENCES, PROMPT_MAX_CHARS, promptProblem } from './limits';
+import {
+  countPromptChars,
+  MASK_MAX_BYTES,
+  MAX_REFERENCES,
+  MAX_VARIATIONS,
+  PROMPT_MAX_CHARS,
+  promptProblem,
+} from './limits';
 
 export interface GenerationDraft {
   prompt: string;
   aspectRatio: string;
   resolution: string;
   referenceCount: number;
+  /** Variations asked (`n`); absent means one. */
+  variations?: number | string | undefined;
+}
+
+/** A whole number 1 … MAX_VARIATIONS, as a number or as the multipart field's text. */
+export function variationsProblem(value: number | string | undefined): ApiError | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === 'number' ? value : /^\d{1,3}$/.test(value) ? Number(value) : Number.NaN;
+  if (Number.isInteger(n) && n >= 1 && n <= MAX_VARIATIONS) return undefined;
+  return {
+    code: 'invalid_request',
+    message: `Ask for 1 to ${MAX_VARIATIONS} variations per frame (got "${String(value)}").`,
+    field: 'n',
+  };
 }
 
 export function validateGeneration(draft: GenerationDraft): ApiError | undefined {
@@ -45,7 +66,7 @@ export function validateGeneration(draft: GenerationDraft): ApiError | undefined
       field: 'reference',
     };
   }
-  return undefined;
+  return variationsProblem(draft.variations);
 }
 
 /** What is known of an edit's mask and the image it applies to, from their headers. */

@@ -339,6 +339,10 @@ overlay.addEventListener('click', (event) => {
 window.addEventListener('keydown', (event) => {
   if (event.target instanceof HTMLElement && event.target.closest('#plugin-window')) return;
   if (event.key === 'Escape') toSandbox({ kind: 'select', ids: [] });
+  if (event.key.toLowerCase() === 'z' && (event.metaKey || event.ctrlKey) && !event.shiftKey) {
+    event.preventDefault();
+    toSandbox({ kind: 'undo' });
+  }
   if (event.key === '!' && event.shiftKey) {
     autoFit = true;
     zoomToFit(snapshot.nodes);

@@ -73,6 +73,8 @@ export const PageToSandbox = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('run'), command: z.string(), nodeId: z.string().optional() }),
   /** The user closes the plugin window. */
   z.object({ kind: z.literal('close') }),
+  /** The designer's ⌘Z / Ctrl+Z on the canvas: one step of the undo history. */
+  z.object({ kind: z.literal('undo') }),
   z.object({ kind: z.literal('select'), ids: z.array(z.string()) }),
   /** The user draws a shape inside a frame (frame coordinates), as with Figma's ellipse or rectangle tool. */
   z.object({

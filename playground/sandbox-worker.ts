@@ -78,6 +78,9 @@ host.addEventListener('message', (event) => {
       return startRun(message.command, message.nodeId);
     case 'close':
       return closeRun();
+    case 'undo':
+      fake.figma.triggerUndo();
+      return report();
     case 'select':
       fake.select(message.ids.map((id) => nodeById(id)).filter((n): n is FakeNode => n !== undefined));
       return report();

@@ -25,7 +25,9 @@ const EnvSchema = z.object({
   OPENAI_BASE_URL: z.url().optional(),
   OPENAI_IMAGE_MODEL: z.string().trim().min(1).default('gpt-image-2'),
   FRAMEFILL_ALLOWED_ORIGINS: z.string().default(''),
-  FRAMEFILL_RESULT_TTL_HOURS: z.coerce.number().positive().default(24),
+  // A week: long enough for History to come back to a result; the disk budget bounds the space it takes.
+  FRAMEFILL_RESULT_TTL_HOURS: z.coerce.number().positive().default(168),
+  FRAMEFILL_RESULTS_MAX_MB: z.coerce.number().positive().default(2048),
   FRAMEFILL_UPSTREAM_CONCURRENCY: int(4, 1),
   FRAMEFILL_UPSTREAM_TIMEOUT_S: z.coerce.number().positive().default(600),
   FRAMEFILL_DRAFT_DELAY_MS: int(1500, 0),
@@ -63,6 +65,8 @@ export interface Config {
   task: TaskConfig | undefined;
   allowedOrigins: string[];
   resultTtlMs: number;
+  /** All result images together stay under this; the oldest are removed first (FRAMEFILL_RESULTS_MAX_MB). */
+  resultsMaxBytes: number;
   upstreamConcurrency: number;
   upstreamTimeoutMs: number;
   draftDelayMs: number;
@@ -121,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((o) => o.trim().replace(/\/+$/, ''))
       .filter(Boolean),
     resultTtlMs: e.FRAMEFILL_RESULT_TTL_HOURS * 3_600_000,
+    resultsMaxBytes: Math.round(e.FRAMEFILL_RESULTS_MAX_MB * 1024 * 1024),
     upstreamConcurrency: e.FRAMEFILL_UPSTREAM_CONCURRENCY,
     upstreamTimeoutMs: e.FRAMEFILL_UPSTREAM_TIMEOUT_S * 1000,
     draftDelayMs: e.FRAMEFILL_DRAFT_DELAY_MS,

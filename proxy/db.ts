@@ -62,6 +62,32 @@ const MIGRATIONS: readonly string[] = [
   // Why a queued job waits; whether a canceled job's credits came back.
   `ALTER TABLE jobs ADD COLUMN status_reason TEXT;
    ALTER TABLE jobs ADD COLUMN credits_returned INTEGER;`,
+  // Variations and History: the variations asked (n), the prompt (History shows and reuses it; logs never hold it),
+  // and one row per image produced, keyed by (job, index), with its thumbnail. An image removed by the TTL or the
+  // disk budget keeps its row (result_file NULL, evicted_at set). Images of jobs completed before this migration
+  // become index 0.
+  `ALTER TABLE jobs ADD COLUMN n INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE jobs ADD COLUMN prompt TEXT;
+   CREATE TABLE job_images (
+     job_id         TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+     image_index    INTEGER NOT NULL,
+     width          INTEGER NOT NULL,
+     height         INTEGER NOT NULL,
+     mime           TEXT NOT NULL,
+     bytes          INTEGER NOT NULL,
+     result_file    TEXT,
+     thumbnail      BLOB,
+     thumbnail_mime TEXT,
+     created_at     TEXT NOT NULL,
+     evicted_at     TEXT,
+     PRIMARY KEY (job_id, image_index)
+   );
+   CREATE INDEX job_images_by_age ON job_images(created_at);
+   CREATE INDEX jobs_by_account_created ON jobs(account_id, created_at, id);
+   INSERT INTO job_images (job_id, image_index, width, height, mime, bytes, result_file, created_at)
+     SELECT id, 0, width, height, mime, bytes, result_file, COALESCE(finished_at, created_at) FROM jobs
+     WHERE status = 'completed' AND result_file IS NOT NULL AND width IS NOT NULL AND height IS NOT NULL
+       AND mime IS NOT NULL AND bytes IS NOT NULL;`,
 ];
 
 export function openDb(dataDir: string): Db {

@@ -39,7 +39,7 @@ export function streamJobEvents(c: Context, { id, store, runner, keepAliveMs, on
       const reason = row.status === 'queued' && row.status_reason ? { reason: row.status_reason } : {};
       await send({ event: 'status', data: { id, status: row.status, ...reason } });
       if (isTerminal(row.status)) {
-        for (const event of terminalEvents(row)) await send(event);
+        for (const event of terminalEvents(row, store.images(id))) await send(event);
         return;
       }
       const partial = runner.lastPartial(id);

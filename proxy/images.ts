@@ -4,7 +4,13 @@ import { crc32 } from 'node:zlib';
 import sharp, { type Metadata } from 'sharp';
 import { formatSize, type OutputFormat, type OutputSize } from '../core/formats';
 import { imageFormatOf, readImageSize } from '../core/image-header';
-import { FIGMA_MAX_IMAGE_EDGE, REFERENCE_MAX_EDGE, type ReferenceMime, sniffImageMime } from '../core/limits';
+import {
+  FIGMA_MAX_IMAGE_EDGE,
+  REFERENCE_MAX_EDGE,
+  type ReferenceMime,
+  sniffImageMime,
+  THUMBNAIL_MAX_EDGE,
+} from '../core/limits';
 import { FramefillError } from './errors';
 import type { PartialImage } from './providers/types';
 
@@ -197,4 +203,14 @@ export async function previewOf(partial: PartialImage): Promise<PartialImage> {
     width: info.width,
     height: info.height,
   };
+}
+
+/** A History thumbnail: at most THUMBNAIL_MAX_EDGE px on the long edge, JPEG (small, and every browser shows it). */
+export async function thumbnailOf(bytes: Buffer): Promise<{ bytes: Buffer; mime: 'image/jpeg' }> {
+  const out = await sharp(bytes, { limitInputPixels: MAX_DECODE_PIXELS })
+    .resize(THUMBNAIL_MAX_EDGE, THUMBNAIL_MAX_EDGE, { fit: 'inside', withoutEnlargement: true })
+    .flatten({ background: '#ffffff' })
+    .jpeg({ quality: 80 })
+    .toBuffer();
+  return { bytes: out, mime: 'image/jpeg' };
 }

@@ -1,7 +1,7 @@
 // Job rows and their state machine, queued → running → completed | failed | canceled | interrupted. Each
 // transition commits with its ledger row in one transaction, so credits and job states never disagree.
 import { randomUUID } from 'node:crypto';
-import type { ApiError, Job, JobStatus } from '../core/api';
+import type { ApiError, Job, JobImage, JobStatus } from '../core/api';
 import type { AspectRatio, OutputFormat, Quality, Tier } from '../core/formats';
 import { type Db, nowIso, transaction } from './db';
 import { FramefillError } from './errors';
@@ -31,6 +31,10 @@ export interface NewJob {
   model: string;
   idempotencyKey: string | undefined;
   requestHash: string;
+  /** Variations asked; `cost` is their total (n × the price of one). */
+  n: number;
+  /** Kept for History (the database may hold prompts; logs never do). */
+  prompt: string;
 }
 
 export interface JobRow {
@@ -62,14 +66,53 @@ export interface JobRow {
   status_reason: string | null;
   /** 1 or 0 on a canceled job: whether its credits came back. */
   credits_returned: number | null;
+  n: number;
+  /** NULL for jobs made before History existed. */
+  prompt: string | null;
 }
 
-export interface Completion {
+/** One image of a job; `result_file` is NULL once the TTL or the disk budget removed it. */
+export interface JobImageRow {
+  job_id: string;
+  image_index: number;
+  width: number;
+  height: number;
+  mime: string;
+  bytes: number;
+  result_file: string | null;
+  thumbnail: Uint8Array | null;
+  thumbnail_mime: string | null;
+  created_at: string;
+  evicted_at: string | null;
+}
+
+/** An image whose file is still on disk (what the TTL and the disk budget may remove). */
+export interface StoredImage {
+  job_id: string;
+  image_index: number;
+  bytes: number;
+  result_file: string;
+}
+
+export interface CompletedImage {
   width: number;
   height: number;
   mime: string;
   bytes: number;
   resultFile: string;
+  thumbnail: Uint8Array;
+  thumbnailMime: string;
+}
+
+/** Where a History page starts: after this job in newest-first order. */
+export interface ListCursor {
+  createdAt: string;
+  id: string;
+}
+
+export interface Completion {
+  /** The images produced, in order (at least one): the job is charged for these and the rest is released. */
+  images: CompletedImage[];
   notes: string[];
   usage: unknown;
   upstreamRequestId: string | undefined;
@@ -79,8 +122,28 @@ function withinIdempotencyWindow(row: JobRow): boolean {
   return Date.now() - Date.parse(row.created_at) < IDEMPOTENCY_WINDOW_MS;
 }
 
+/** The API paths of a job's image and thumbnail. */
+export function imageUrls(jobId: string, index: number): { url: string; thumbnail_url: string } {
+  return {
+    url: `/v1/generations/${jobId}/image?index=${index}`,
+    thumbnail_url: `/v1/generations/${jobId}/thumbnail?index=${index}`,
+  };
+}
+
+export function imageView(image: JobImageRow): JobImage {
+  return {
+    index: image.image_index,
+    width: image.width,
+    height: image.height,
+    mime: image.mime,
+    bytes: image.bytes,
+    ...imageUrls(image.job_id, image.image_index),
+    ...(image.result_file === null ? { expired: true } : {}),
+  };
+}
+
 /** What the HTTP API shows of a job (JobSchema): never the usage, request id, hash or file path. */
-export function jobView(row: JobRow): Job {
+export function jobView(row: JobRow, images: readonly JobImageRow[] = []): Job {
   const references = JSON.parse(row.references_json) as JobReference[];
   const notes = row.notes_json ? (JSON.parse(row.notes_json) as string[]) : [];
   return {
@@ -104,7 +167,32 @@ export function jobView(row: JobRow): Job {
     ...(row.bytes !== null ? { bytes: row.bytes } : {}),
     ...(row.status === 'queued' && row.status_reason ? { status_reason: row.status_reason } : {}),
     ...(row.status === 'canceled' ? { credits_returned: row.credits_returned !== 0 } : {}),
+    n: row.n,
+    ...(row.status === 'completed' ? { images: images.map(imageView) } : {}),
+    ...(row.prompt !== null ? { prompt: row.prompt } : {}),
   };
+}
+
+/** The opaque History cursor: the last job of a page, base64url JSON. */
+export function encodeCursor(row: Pick<JobRow, 'created_at' | 'id'>): string {
+  return Buffer.from(JSON.stringify([row.created_at, row.id]), 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): ListCursor | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string') {
+      return { createdAt: value[0], id: value[1] };
+    }
+  } catch {
+    // Not JSON: the caller answers invalid_request.
+  }
+  return undefined;
+}
+
+/** `q` as a LIKE pattern matching it anywhere, its own % _ and \\ taken literally. */
+function containsPattern(q: string): string {
+  return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 export class JobStore {
@@ -149,8 +237,8 @@ export class JobStore {
       this.db
         .prepare(
           `INSERT INTO jobs (id, account_id, status, prompt_chars, aspect_ratio, resolution, width, height, quality,
-               output_format, references_json, cost, model, created_at, idempotency_key, request_hash)
-             VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+               output_format, references_json, cost, model, created_at, idempotency_key, request_hash, n, prompt)
+             VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           id,
@@ -168,6 +256,8 @@ export class JobStore {
           nowIso(),
           job.idempotencyKey ?? null,
           job.requestHash,
+          job.n,
+          job.prompt,
         );
       return { row: this.get(id)!, replayed: false };
     });
@@ -190,31 +280,145 @@ export class JobStore {
     );
   }
 
-  /** running → completed, and the reservation becomes a charge; false when the job was canceled meanwhile. */
+  /**
+   * running → completed with its images: the images produced are charged at the job's price per image, and what was
+   * reserved for variations the upstream did not return is released. False when the job was canceled meanwhile.
+   */
   complete(id: string, result: Completion): boolean {
+    const [first] = result.images;
+    if (!first) throw new Error('complete() needs at least one image');
     return transaction(this.db, () => {
-      const changed = this.db
+      const before = this.get(id);
+      if (before?.status !== 'running') return false;
+      const produced = Math.min(result.images.length, before.n);
+      const charged = Math.round((before.cost / before.n) * produced);
+      const finishedAt = nowIso();
+      this.db
         .prepare(
           `UPDATE jobs SET status = 'completed', finished_at = ?, width = ?, height = ?, mime = ?, bytes = ?,
-               result_file = ?, notes_json = ?, usage_json = ?, upstream_request_id = ?
+               result_file = ?, notes_json = ?, usage_json = ?, upstream_request_id = ?, cost = ?
              WHERE id = ? AND status = 'running'`,
         )
         .run(
-          nowIso(),
-          result.width,
-          result.height,
-          result.mime,
-          result.bytes,
-          result.resultFile,
+          finishedAt,
+          first.width,
+          first.height,
+          first.mime,
+          first.bytes,
+          first.resultFile,
           result.notes.length > 0 ? JSON.stringify(result.notes) : null,
           result.usage === undefined ? null : JSON.stringify(result.usage),
           result.upstreamRequestId ?? null,
+          charged,
           id,
-        ).changes;
-      if (changed === 0) return false;
-      const row = this.get(id)!;
-      this.ledger.chargeIn(row.account_id, id, row.cost);
+        );
+      result.images.slice(0, produced).forEach((image, index) => {
+        this.db
+          .prepare(
+            `INSERT INTO job_images (job_id, image_index, width, height, mime, bytes, result_file, thumbnail,
+                 thumbnail_mime, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(
+            id,
+            index,
+            image.width,
+            image.height,
+            image.mime,
+            image.bytes,
+            image.resultFile,
+            image.thumbnail,
+            image.thumbnailMime,
+            finishedAt,
+          );
+      });
+      this.ledger.chargeIn(before.account_id, id, charged);
+      if (before.cost > charged) this.ledger.releaseIn(before.account_id, id, before.cost - charged);
       return true;
+    });
+  }
+
+  /** A job's images, in order. */
+  images(id: string): JobImageRow[] {
+    return this.db
+      .prepare('SELECT * FROM job_images WHERE job_id = ? ORDER BY image_index')
+      .all(id) as unknown as JobImageRow[];
+  }
+
+  image(id: string, index: number): JobImageRow | undefined {
+    return this.db.prepare('SELECT * FROM job_images WHERE job_id = ? AND image_index = ?').get(id, index) as
+      | JobImageRow
+      | undefined;
+  }
+
+  /**
+   * An account's jobs, newest first, after `cursor`; `q` keeps those whose prompt contains it (case-insensitive).
+   * Only this account's rows are ever read.
+   */
+  listFor(
+    accountId: string,
+    options: { cursor?: ListCursor | undefined; q?: string | undefined; limit: number },
+  ): JobRow[] {
+    const where = ['account_id = ?'];
+    const params: (string | number)[] = [accountId];
+    if (options.cursor) {
+      where.push('(created_at < ? OR (created_at = ? AND id < ?))');
+      params.push(options.cursor.createdAt, options.cursor.createdAt, options.cursor.id);
+    }
+    if (options.q) {
+      where.push("LOWER(prompt) LIKE ? ESCAPE '\\'");
+      params.push(containsPattern(options.q));
+    }
+    params.push(options.limit);
+    return this.db
+      .prepare(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`)
+      .all(...params) as unknown as JobRow[];
+  }
+
+  /** Bytes of every image still on disk. */
+  storedImageBytes(): number {
+    return (
+      this.db
+        .prepare('SELECT COALESCE(SUM(bytes), 0) AS total FROM job_images WHERE result_file IS NOT NULL')
+        .get() as { total: number }
+    ).total;
+  }
+
+  /** Images still on disk, oldest first (ties in job then index order), at most `limit`. */
+  oldestStoredImages(limit: number): StoredImage[] {
+    return this.db
+      .prepare(
+        `SELECT job_id, image_index, bytes, result_file FROM job_images WHERE result_file IS NOT NULL
+           ORDER BY created_at, job_id, image_index LIMIT ?`,
+      )
+      .all(limit) as unknown as StoredImage[];
+  }
+
+  /** Images still on disk that were made before `olderThanIso` (the result TTL). */
+  storedImagesBefore(olderThanIso: string): StoredImage[] {
+    return this.db
+      .prepare(
+        `SELECT job_id, image_index, bytes, result_file FROM job_images WHERE result_file IS NOT NULL AND created_at < ?
+           ORDER BY created_at, job_id, image_index`,
+      )
+      .all(olderThanIso) as unknown as StoredImage[];
+  }
+
+  /** The job whose images were made last, if any (the disk budget never removes those). */
+  newestImageJob(): string | undefined {
+    const row = this.db.prepare('SELECT job_id FROM job_images ORDER BY created_at DESC, job_id DESC LIMIT 1').get() as
+      | { job_id: string }
+      | undefined;
+    return row?.job_id;
+  }
+
+  /** The image's file is gone: its row, thumbnail and the job's row stay. */
+  markEvicted(jobId: string, index: number): void {
+    transaction(this.db, () => {
+      this.db
+        .prepare('UPDATE job_images SET result_file = NULL, evicted_at = ? WHERE job_id = ? AND image_index = ?')
+        .run(nowIso(), jobId, index);
+      if (index === 0) this.db.prepare('UPDATE jobs SET result_file = NULL WHERE id = ?').run(jobId);
     });
   }
 
@@ -281,16 +485,5 @@ export class JobStore {
         .prepare("SELECT COUNT(*) AS n FROM jobs WHERE account_id = ? AND status IN ('queued', 'running')")
         .get(accountId) as { n: number }
     ).n;
-  }
-
-  /** Finished jobs older than the TTL (their rows and files go together). */
-  expired(olderThanIso: string): JobRow[] {
-    return this.db
-      .prepare("SELECT * FROM jobs WHERE status NOT IN ('queued', 'running') AND finished_at < ?")
-      .all(olderThanIso) as unknown as JobRow[];
-  }
-
-  delete(id: string): void {
-    this.db.prepare('DELETE FROM jobs WHERE id = ?').run(id);
   }
 }

@@ -1,6 +1,7 @@
 // Accounts, tokens and credits. Every change of credits is one ledger row: `grant` (+N, credits given),
-// `reserve` (−cost, at submit), then exactly one of `charge` (the reservation is spent: `spent += cost`,
-// the available balance does not move again) or `release` (+cost, on failure, cancel or interruption).
+// `reserve` (−cost, at submit), then `charge` (the reservation is spent: `spent += cost`, the available balance
+// does not move again) and/or `release` (+cost, on failure, cancel or interruption) that together settle it. A job
+// of several variations that got fewer images than it asked is charged for those and the rest is released.
 // So `balance = Σ grant + Σ reserve + Σ release` and, once no job is in flight, `balance = granted − spent`.
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { type Db, nowIso, transaction } from './db';

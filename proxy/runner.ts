@@ -11,8 +11,8 @@ import { AUTO_DRAFT_SIZE, type OutputSize, sizeFor } from '../core/formats';
 import { keepOutsideMask } from './composite';
 import type { EditInput } from './edits';
 import { FramefillError } from './errors';
-import { previewOf, verifyResult } from './images';
-import { type JobRow, type JobStore, jobView } from './jobs';
+import { previewOf, thumbnailOf, verifyResult } from './images';
+import { type CompletedImage, imageView, type JobImageRow, type JobRow, type JobStore, jobView } from './jobs';
 import type { Logger } from './log';
 import type { GenerationRequest, PartialImage, Provider, SpooledReference } from './providers/types';
 
@@ -30,6 +30,8 @@ export interface RunnerOptions {
   refundStartedCancels: boolean;
   log: Logger;
   logPrompts: boolean;
+  /** Told after a job completed and its images are stored (the disk budget runs here). */
+  onCompleted?: (id: string) => void;
 }
 
 /** A job the runner holds, from its acceptance to its end. */
@@ -243,6 +245,7 @@ export class JobRunner {
           size,
           references: job.references,
           ...(job.edit ? { mask: job.edit } : {}),
+          n: row.n,
         } satisfies GenerationRequest,
         signal,
         (partial) => {
@@ -251,22 +254,22 @@ export class JobRunner {
       );
       await job.previews;
       signal.throwIfAborted();
-      const image = await keepOutsideMask(await verifyResult(result.bytes, size, row.output_format), job.edit);
-      signal.throwIfAborted();
-      const resultFile = path.join(this.o.resultsDir, `${id}.${image.mime === 'image/png' ? 'png' : 'jpg'}`);
-      await writeFile(resultFile, image.bytes, { mode: 0o600 });
+      const produced = (result.images ?? [result.bytes]).slice(0, row.n);
+      const kept = await this.keepImages(id, produced, size, row, job.edit);
+      if (signal.aborted) {
+        await removeFiles(kept.images);
+        signal.throwIfAborted();
+      }
       const completed = this.o.store.complete(id, {
-        width: image.width,
-        height: image.height,
-        mime: image.mime,
-        bytes: image.bytes.length,
-        resultFile,
-        notes: [...(result.notes ?? []), ...image.notes],
+        images: kept.images,
+        notes: [...(result.notes ?? []), ...kept.notes],
         usage: result.usage,
         upstreamRequestId: result.upstreamRequestId,
       });
-      if (completed) this.publishFinal(id);
-      else await rm(resultFile, { force: true });
+      if (completed) {
+        this.publishFinal(id);
+        this.o.onCompleted?.(id);
+      } else await removeFiles(kept.images);
     } catch (caught) {
       const error = this.failureOf(signal.aborted ? signal.reason : caught);
       // Without a wait named, 5 s, then 10, 20, 40, 60 at most (OpenAI's guide asks for a backoff on 429).
@@ -293,6 +296,55 @@ export class JobRunner {
       }
     }
     await this.forget(id);
+  }
+
+  /**
+   * Verifies each image, writes it to the results folder and makes its thumbnail. A variation that is not a usable
+   * image is left out (and so not charged) with a note; when none is usable the job fails with the first reason.
+   */
+  private async keepImages(
+    id: string,
+    produced: readonly Buffer[],
+    size: OutputSize,
+    row: JobRow,
+    edit: EditInput | undefined,
+  ): Promise<{ images: CompletedImage[]; notes: string[] }> {
+    const images: CompletedImage[] = [];
+    const notes: string[] = [];
+    let firstError: unknown;
+    for (const [at, bytes] of produced.entries()) {
+      try {
+        const image = await keepOutsideMask(await verifyResult(bytes, size, row.output_format), edit);
+        const thumbnail = await thumbnailOf(image.bytes);
+        const index = images.length;
+        const name = `${id}${index === 0 ? '' : `-${index}`}.${image.mime === 'image/png' ? 'png' : 'jpg'}`;
+        const resultFile = path.join(this.o.resultsDir, name);
+        await writeFile(resultFile, image.bytes, { mode: 0o600 });
+        images.push({
+          width: image.width,
+          height: image.height,
+          mime: image.mime,
+          bytes: image.bytes.length,
+          resultFile,
+          thumbnail: thumbnail.bytes,
+          thumbnailMime: thumbnail.mime,
+        });
+        notes.push(...image.notes.filter((note) => !notes.includes(note)));
+      } catch (error) {
+        firstError ??= error;
+        if (produced.length > 1) {
+          const why = error instanceof Error ? error.message : String(error);
+          notes.push(`Variation ${at + 1} was not a usable image and is not charged: ${why}`);
+        }
+      }
+    }
+    if (images.length === 0) throw firstError;
+    if (produced.length < row.n) {
+      notes.push(
+        `The image service returned ${produced.length} of the ${row.n} variations asked; the others were not charged.`,
+      );
+    }
+    return { images, notes };
   }
 
   /** One failure, one message: the deadline and unknown errors become §6 codes here. */
@@ -347,7 +399,7 @@ export class JobRunner {
     const view = jobView(row);
     this.o.log({ kind: 'job', id, status: row.status, ...(view.error ? { code: view.error.code } : {}) });
     this.publish(id, { event: 'status', data: { id, status: row.status } });
-    for (const event of terminalEvents(row)) this.publish(id, event);
+    for (const event of terminalEvents(row, this.o.store.images(id))) this.publish(id, event);
   }
 }
 
@@ -357,8 +409,8 @@ function waitingReason(until: number): string {
 }
 
 /** The events that end a job's stream, from its row (also what a late subscriber receives). */
-export function terminalEvents(row: JobRow): JobEvent[] {
-  const view = jobView(row);
+export function terminalEvents(row: JobRow, images: readonly JobImageRow[]): JobEvent[] {
+  const view = jobView(row, images);
   switch (row.status) {
     case 'completed':
       return [
@@ -371,6 +423,7 @@ export function terminalEvents(row: JobRow): JobEvent[] {
             mime: row.mime ?? 'image/png',
             bytes: row.bytes ?? 0,
             url: `/v1/generations/${row.id}/image`,
+            images: images.map(imageView),
           },
         },
       ];
@@ -382,6 +435,10 @@ export function terminalEvents(row: JobRow): JobEvent[] {
     default:
       return [];
   }
+}
+
+async function removeFiles(images: readonly CompletedImage[]): Promise<void> {
+  await Promise.all(images.map((image) => rm(image.resultFile, { force: true })));
 }
 
 /** The size a job is made at: the table's, or the draft size for Auto. */

@@ -7,7 +7,17 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { type Context, Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { type Account as AccountBody, type Capabilities, type Health, isJobId, isTerminal } from '../core/api';
+import {
+  type Account as AccountBody,
+  type Capabilities,
+  type GenerationList,
+  type Health,
+  HISTORY_PAGE_DEFAULT,
+  HISTORY_PAGE_MAX,
+  HISTORY_QUERY_MAX_CHARS,
+  isJobId,
+  isTerminal,
+} from '../core/api';
 import { ASPECT_RATIOS, isExperimentalSize, QUALITIES, SIZES, sizeFor, TIERS } from '../core/formats';
 import {
   countPromptChars,
@@ -24,7 +34,7 @@ import type { Config } from './config';
 import { prepareJob } from './edits';
 import { FramefillError } from './errors';
 import { streamJobEvents } from './events';
-import { type JobStore, jobView } from './jobs';
+import { decodeCursor, encodeCursor, type JobImageRow, type JobRow, type JobStore, jobView } from './jobs';
 import type { Account, Ledger } from './ledger';
 import type { Logger } from './log';
 import { authenticate } from './middleware/auth';
@@ -138,10 +148,12 @@ export function createApp(deps: AppDeps): Hono<Env> {
         quality: fields.quality,
         outputFormat: fields.output_format,
         references: references.map(({ mime, width, height, bytes }) => ({ mime, width, height, bytes })),
-        cost: priceOf(fields.resolution, fields.quality, deps.prices),
+        cost: priceOf(fields.resolution, fields.quality, deps.prices) * fields.n,
         model: provider.model,
         idempotencyKey,
         requestHash: submission.requestHash,
+        n: fields.n,
+        prompt: fields.prompt,
       });
       if (replayed) {
         await rm(submission.dir, { recursive: true, force: true });
@@ -150,14 +162,29 @@ export function createApp(deps: AppDeps): Hono<Env> {
         runner.enqueue(row, fields.prompt, prepared.references, submission.dir, prepared.edit);
       }
       c.header('Location', `/v1/generations/${row.id}`);
-      return c.json(jobView(row), 202);
+      return c.json(jobView(row, store.images(row.id)), 202);
     } catch (error) {
       await rm(submission.dir, { recursive: true, force: true });
       throw error;
     }
   });
 
-  app.get('/v1/generations/:id', (c) => c.json(jobView(jobOf(c, store))));
+  // History: the caller's jobs, newest first, a page at a time; never another token's.
+  app.get('/v1/generations', (c) => {
+    const query = historyQuery(c);
+    const rows = store.listFor(c.var.account.id, { ...query, limit: query.limit + 1 });
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    return c.json({
+      jobs: page.map((row) => jobView(row, store.images(row.id))),
+      next_cursor: rows.length > query.limit && last ? encodeCursor(last) : null,
+    } satisfies GenerationList);
+  });
+
+  app.get('/v1/generations/:id', (c) => {
+    const row = jobOf(c, store);
+    return c.json(jobView(row, store.images(row.id)));
+  });
 
   app.get('/v1/generations/:id/events', (c) => {
     const id = jobOf(c, store).id;
@@ -166,22 +193,27 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
 
   app.get('/v1/generations/:id/image', async (c) => {
-    const row = jobOf(c, store);
-    if (row.status !== 'completed' || !row.result_file || !row.mime) {
-      throw new FramefillError(
-        'not_ready',
-        isTerminal(row.status)
-          ? `This job ended ${row.status} and has no image. Generate it again.`
-          : 'The image is not ready yet: wait for the job to complete.',
-      );
-    }
-    const size = await stat(row.result_file).catch(() => undefined);
-    if (!size) throw new FramefillError('not_found');
-    const body = createReadStream(row.result_file);
+    const { row, image } = imageOf(c, store);
+    if (!image.result_file) throw expiredImage(image);
+    const size = await stat(image.result_file).catch(() => undefined);
+    if (!size) throw expiredImage(image);
+    const body = createReadStream(image.result_file);
     body.once('end', () => deps.onImageFetched?.(row.id));
     return c.body(Readable.toWeb(body) as ReadableStream, 200, {
-      'Content-Type': row.mime,
+      'Content-Type': image.mime,
       'Content-Length': String(size.size),
+      'Cache-Control': 'private, max-age=86400, immutable',
+    });
+  });
+
+  app.get('/v1/generations/:id/thumbnail', (c) => {
+    const { image } = imageOf(c, store);
+    if (!image.thumbnail || !image.thumbnail_mime) {
+      throw new FramefillError('not_found', 'This image was made before thumbnails existed: open the image itself.');
+    }
+    return c.body(new Uint8Array(image.thumbnail), 200, {
+      'Content-Type': image.thumbnail_mime,
+      'Content-Length': String(image.thumbnail.byteLength),
       'Cache-Control': 'private, max-age=86400, immutable',
     });
   });
@@ -189,7 +221,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.delete('/v1/generations/:id', (c) => {
     const row = jobOf(c, store);
     runner.cancel(row.id);
-    return c.json(jobView(store.get(row.id) ?? row));
+    return c.json(jobView(store.get(row.id) ?? row, store.images(row.id)));
   });
 
   app.get('/v1/account', (c) => {
@@ -295,6 +327,78 @@ function jobOf(c: Context<Env>, store: JobStore) {
   const row = isJobId(id) ? store.getFor(c.var.account.id, id) : undefined;
   if (!row) throw new FramefillError('not_found');
   return row;
+}
+
+/** `?index=N` of the image routes: absent means the first; anything but a whole number is refused. */
+function imageIndexOf(c: Context<Env>): number {
+  const raw = c.req.query('index');
+  if (raw === undefined) return 0;
+  if (!/^\d{1,3}$/.test(raw)) {
+    throw new FramefillError('invalid_request', `index must be a whole number from 0 (got "${raw}").`, {
+      field: 'index',
+    });
+  }
+  return Number(raw);
+}
+
+/** A job's image by `?index=N`; `not_ready` before the job completed, `not_found` for an index it does not have. */
+function imageOf(c: Context<Env>, store: JobStore): { row: JobRow; image: JobImageRow } {
+  const row = jobOf(c, store);
+  const index = imageIndexOf(c);
+  if (row.status !== 'completed') {
+    throw new FramefillError(
+      'not_ready',
+      isTerminal(row.status)
+        ? `This job ended ${row.status} and has no image. Generate it again.`
+        : 'The image is not ready yet: wait for the job to complete.',
+    );
+  }
+  const images = store.images(row.id);
+  const image = images.find((candidate) => candidate.image_index === index);
+  if (!image) {
+    throw new FramefillError(
+      'not_found',
+      images.length === 1
+        ? `This job has one image: use index 0 (got ${index}).`
+        : `This job has ${images.length} images: use an index from 0 to ${images.length - 1} (got ${index}).`,
+      { field: 'index' },
+    );
+  }
+  return { row, image };
+}
+
+function expiredImage(image: JobImageRow): FramefillError {
+  return new FramefillError(
+    'not_found',
+    `This image was removed on ${(image.evicted_at ?? '').slice(0, 10) || 'expiry'} (results are kept for a limited time and disk space): its prompt and settings are still in History — reuse them to generate it again.`,
+  );
+}
+
+function historyQuery(c: Context<Env>): { cursor?: ReturnType<typeof decodeCursor>; q?: string; limit: number } {
+  const limitText = c.req.query('limit');
+  let limit = HISTORY_PAGE_DEFAULT;
+  if (limitText !== undefined) {
+    limit = /^\d{1,4}$/.test(limitText) ? Number(limitText) : Number.NaN;
+    if (!(limit >= 1 && limit <= HISTORY_PAGE_MAX)) {
+      throw new FramefillError('invalid_request', `limit must be a whole number from 1 to ${HISTORY_PAGE_MAX}.`, {
+        field: 'limit',
+      });
+    }
+  }
+  const cursorText = c.req.query('cursor');
+  const cursor = cursorText ? decodeCursor(cursorText) : undefined;
+  if (cursorText && !cursor) {
+    throw new FramefillError('invalid_request', 'cursor is not one this proxy gave out: start again without it.', {
+      field: 'cursor',
+    });
+  }
+  const q = c.req.query('q')?.trim();
+  if (q && [...q].length > HISTORY_QUERY_MAX_CHARS) {
+    throw new FramefillError('invalid_request', `Search for at most ${HISTORY_QUERY_MAX_CHARS} characters.`, {
+      field: 'q',
+    });
+  }
+  return { ...(cursor ? { cursor } : {}), ...(q ? { q } : {}), limit };
 }
 
 async function servePlayground(

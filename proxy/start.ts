@@ -15,6 +15,7 @@ import { type Logger, stdoutLogger } from './log';
 import { ClientCaps } from './middleware/caps';
 import { createProvider } from './providers';
 import type { Provider } from './providers/types';
+import { ResultKeeper } from './results';
 import { INTERRUPTED_ERROR, JobRunner } from './runner';
 import { createApp } from './server';
 
@@ -41,7 +42,10 @@ export interface RunningProxy {
   provider: Provider;
   ledger: Ledger;
   store: JobStore;
-  /** Deletes finished jobs past the result TTL, with their files; runs hourly by itself. */
+  /**
+   * Removes result images past the TTL, then the oldest while over the disk budget (their rows stay); runs hourly
+   * by itself, and the budget after every completed job. Returns how many images were removed.
+   */
   cleanup(): Promise<number>;
   /** Stops accepting, lets running jobs finish within the grace period (config by default), then closes. */
   close(graceMs?: number): Promise<void>;
@@ -76,8 +80,20 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
   for (const id of store.unfinished()) {
     if (store.finish(id, 'interrupted', INTERRUPTED_ERROR)) log({ kind: 'job', id, status: 'interrupted' });
   }
+  const keeper = new ResultKeeper({ store, ttlMs: config.resultTtlMs, maxBytes: config.resultsMaxBytes });
+  // One sweep at a time: a completion during the hourly sweep waits for it rather than racing it for the same files.
+  let sweeping: Promise<number> = Promise.resolve(0);
+  const serially = (work: () => Promise<number>): Promise<number> => {
+    sweeping = sweeping.catch(() => 0).then(work);
+    return sweeping;
+  };
   const runner = new JobRunner({
     store,
+    onCompleted: () => {
+      void serially(() => keeper.enforceBudget()).catch((error: unknown) =>
+        log({ kind: 'cleanup_error', error: String(error) }),
+      );
+    },
     provider,
     resultsDir,
     concurrency: config.upstreamConcurrency,
@@ -157,14 +173,9 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
   }
 
   const cleanup = async (): Promise<number> => {
-    const cutoff = new Date(Date.now() - config.resultTtlMs).toISOString();
-    const expired = store.expired(cutoff);
-    for (const row of expired) {
-      if (row.result_file) rmSync(row.result_file, { force: true });
-      store.delete(row.id);
-    }
-    if (expired.length > 0) log({ kind: 'cleanup', deleted: expired.length });
-    return expired.length;
+    const removed = await serially(() => keeper.sweep());
+    if (removed > 0) log({ kind: 'cleanup', removed_images: removed });
+    return removed;
   };
   await cleanup();
   const cleanupTimer = setInterval(
@@ -207,6 +218,8 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
         // Event streams of finished jobs have ended; whatever is left open is idle.
         for (const server of servers) server.closeAllConnections();
         await stopped;
+        // A removal of old images still under way finishes before the database closes.
+        await sweeping.catch(() => 0);
         db.close();
       })();
       return closing;

@@ -52,7 +52,7 @@ export interface Submission {
 }
 
 /** The text fields a generation may carry; any other field is refused, naming it. */
-const TEXT_FIELDS = ['prompt', 'aspect_ratio', 'resolution', 'quality', 'output_format', 'mode'] as const;
+const TEXT_FIELDS = ['prompt', 'aspect_ratio', 'resolution', 'quality', 'output_format', 'mode', 'n'] as const;
 const FILE_FIELDS = new Set(['reference', 'reference[]']);
 const MASK_FIELD = 'mask';
 const isTextField = (name: string) => (TEXT_FIELDS as readonly string[]).includes(name);
@@ -407,6 +407,7 @@ function generationFields(
       aspectRatio: raw.aspect_ratio ?? '',
       resolution: raw.resolution ?? '',
       referenceCount,
+      variations: raw.n,
     }) ?? validateMode({ mode: raw.mode ?? 'generate', referenceCount, hasMask, aspectRatio: raw.aspect_ratio ?? '' });
   if (problem) throw new FramefillError(problem.code, problem.message, { field: problem.field });
   const parsed = GenerationFieldsSchema.safeParse(raw);

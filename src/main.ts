@@ -4,7 +4,7 @@ import { MAX_REFERENCE_MAX_EDGE, MAX_REFERENCES, MIN_REFERENCE_MAX_EDGE } from '
 import type { MainToPanelPayload } from '../core/messages';
 import { notifyText } from '../core/messages';
 import { listen, type Refused, send } from './bridge';
-import { placeImage } from './place';
+import { placeImage, swapImage } from './place';
 import { decodeProvenance, PROVENANCE_KEY } from './provenance';
 import { exportReferences } from './references';
 import { exportEdit, fillImageOf } from './region';
@@ -86,7 +86,7 @@ function answerRefused({ name, requestId, reason }: Refused): void {
         ? `Framefill could not export the references: the reference size must be ${MIN_REFERENCE_MAX_EDGE}–${MAX_REFERENCE_MAX_EDGE} px (${detail}). Change it in Settings and try again.`
         : `Framefill could not export the references: the request was refused (${detail}). Try again with at most ${MAX_REFERENCES} references.`,
     });
-  } else if (name === 'PLACE_IMAGE') {
+  } else if (name === 'PLACE_IMAGE' || name === 'SWAP_IMAGE') {
     send('PLACE_FAILED', {
       requestId,
       code: 'place_failed',
@@ -132,7 +132,7 @@ listen(
       const { placedJobs, documentId } = await stored;
       const { jobId } = request.provenance;
       // The panel may resend a job it placed if it closed before IMAGE_PLACED arrived: answer, don't place twice.
-      const already = placedJobs.find((placed) => placed.jobId === jobId);
+      const already = request.again ? undefined : placedJobs.find((placed) => placed.jobId === jobId);
       const node = already ? await figma.getNodeByIdAsync(already.nodeId) : null;
       if (already && node && !node.removed) {
         send('IMAGE_PLACED', { requestId: request.requestId, nodeId: already.nodeId, createdFrame: false });
@@ -142,6 +142,9 @@ listen(
       if (nodeId) await savePlacedJob(documentId, placedJobs, { jobId, nodeId }).catch(() => undefined);
       // The target's image changed: what the panel may offer for it (edit, expand) changes with it.
       if (nodeId && panelReady) postSelection();
+    },
+    async SWAP_IMAGE(request) {
+      await swapImage(request);
     },
     async SAVE_STORAGE(save) {
       const { documentId } = await stored;

@@ -264,3 +264,41 @@ export async function placeImage(
     return undefined;
   }
 }
+
+/**
+ * Another variation of a job into the node that shows its placed one: the image fill is replaced (its scale mode
+ * kept) and the provenance says which variation it is. Committed as its own undo step, so one undo brings the
+ * previous variation back (https://developers.figma.com/docs/plugins/api/properties/figma-commitundo: "Call
+ * figma.commitUndo() so that triggered undos can revert a subset of plugin actions").
+ */
+export async function swapImage(request: PanelToMainPayload<'SWAP_IMAGE'>): Promise<void> {
+  const { requestId } = request;
+  try {
+    const node = await figma.getNodeByIdAsync(request.nodeId);
+    if (!node || node.removed || !('fills' in node)) {
+      throw new PlaceFailure(
+        'place_failed',
+        `The layer that showed this job is gone. ${KEPT} Place the variation in a new frame or download it.`,
+      );
+    }
+    const scene = node as SceneNode & MinimalFillsMixin;
+    if (isLocked(scene)) {
+      throw new PlaceFailure('target_locked', `“${scene.name}” is locked. ${KEPT} Unlock the layer and try again.`);
+    }
+    const image = createImage(request.bytes);
+    const current = Array.isArray(scene.fills) ? (scene.fills as readonly Paint[]) : [];
+    const previous = current.find((paint): paint is ImagePaint => paint.type === 'IMAGE');
+    scene.fills = [{ type: 'IMAGE', imageHash: image.hash, scaleMode: previous?.scaleMode ?? 'FILL' }];
+    scene.setPluginData(PROVENANCE_KEY, encodeProvenance(request.provenance));
+    figma.commitUndo();
+    const which = (request.provenance.variation ?? 0) + 1;
+    figma.notify(notifyText(`Variation ${which} in “${scene.name}” — undo brings the previous one back`));
+    send('IMAGE_PLACED', { requestId, nodeId: scene.id, createdFrame: false });
+  } catch (error) {
+    const failure =
+      error instanceof PlaceFailure
+        ? error
+        : new PlaceFailure('place_failed', `Figma refused the swap (${describeError(error)}). ${KEPT} Try again.`);
+    send('PLACE_FAILED', { requestId, code: failure.code, message: failure.message });
+  }
+}

@@ -1,6 +1,6 @@
 // Runs the batch's jobs from submit to placement, and resumes jobs a closed panel left behind: one
 // proxy job per target, its event stream, the result's bytes, PLACE_IMAGE exactly once per job.
-import type { Job, JobEvent } from '../core/api';
+import type { Job, JobEvent, JobImage } from '../core/api';
 import type { AspectRatio, Tier } from '../core/formats';
 import { type MainToPanelPayload, PanelToMain, type PendingJob, type Provenance } from '../core/messages';
 import type { Send } from './bridge';
@@ -30,6 +30,11 @@ export interface JobResult {
   fileName: string;
 }
 
+/** One variation of a job of several, once its image has arrived. */
+export interface Variation extends JobResult {
+  index: number;
+}
+
 export interface JobCard {
   key: string;
   jobId?: string;
@@ -52,6 +57,16 @@ export interface JobCard {
   creditsReturned?: boolean;
   error?: ShownError | undefined;
   result?: JobResult;
+  /** How many variations the job produced (from its completed event); absent or 1 for a single image. */
+  variationCount?: number;
+  /** The variations whose images have arrived, in index order; the first is the one placed. */
+  variations?: Variation[];
+  /** Which variation the layer shows. */
+  shown?: number;
+  /** A swap in progress, to this variation. */
+  swapping?: number;
+  /** The layer that got the image: where another variation is swapped in. */
+  placedNodeId?: string;
   createdFrame?: boolean;
   resumed: boolean;
   /** Left by a version that kept jobs per machine: its file is unknown, so it is offered, never placed by itself. */
@@ -76,10 +91,11 @@ export function cancelOutcome(card: JobCard, refundsStarted = false): 'returned'
 }
 
 /**
- * How long a job and its result stay on the proxy (DESIGN.md §5, FRAMEFILL_RESULT_TTL_HOURS, default 24): the
- * capabilities do not report it, so the panel keeps reconnecting for the default before it gives a job up.
+ * How long a job's result stays on the proxy (FRAMEFILL_RESULT_TTL_HOURS, default 7 days; the job's row stays for
+ * History after that): the capabilities do not report it, so the panel keeps reconnecting for the default before it
+ * gives a job up.
  */
-export const RESULT_TTL_MS = 24 * 60 * 60 * 1000;
+export const RESULT_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
 function aliveUntil(createdAt: string): number {
   const created = Date.parse(createdAt);
@@ -138,6 +154,7 @@ interface Running {
 export class JobRunner {
   private readonly jobs = new Map<string, Running>();
   private readonly placeRequests = new Map<string, string>();
+  private readonly swapRequests = new Map<string, { key: string; index: number }>();
   /** Job ids whose image was fetched for placement: a replayed `completed` never places twice. */
   private readonly placing = new Set<string>();
   private pending: PendingJob[] = [];
@@ -291,18 +308,57 @@ export class JobRunner {
     this.changed();
   }
 
+  /** Puts another variation into the layer that shows this job: one undo step in Figma. */
+  swap(key: string, index: number): void {
+    const job = this.jobs.get(key);
+    const card = job?.card;
+    const variation = card?.variations?.find((v) => v.index === index);
+    if (!job?.pending || !card || !variation || !card.placedNodeId || card.phase !== 'placed') return;
+    if (card.shown === index || card.swapping !== undefined) return;
+    const requestId = `swap-${job.pending.jobId}-${++this.counter}`;
+    this.swapRequests.set(requestId, { key, index });
+    this.update(key, { swapping: index, error: undefined });
+    this.deps.send('SWAP_IMAGE', {
+      requestId,
+      nodeId: card.placedNodeId,
+      bytes: variation.bytes,
+      width: variation.width,
+      height: variation.height,
+      provenance: { ...job.pending.provenance, variation: index },
+    });
+  }
+
   onImagePlaced(payload: MainToPanelPayload<'IMAGE_PLACED'>): void {
+    const swap = this.swapRequests.get(payload.requestId);
+    if (swap) {
+      this.swapRequests.delete(payload.requestId);
+      this.update(swap.key, { shown: swap.index, swapping: undefined, placedNodeId: payload.nodeId });
+      return;
+    }
     const key = this.placeRequests.get(payload.requestId);
     if (!key) return;
     this.placeRequests.delete(payload.requestId);
     const job = this.jobs.get(key);
     if (!job) return;
-    this.update(key, { phase: 'placed', createdFrame: payload.createdFrame, error: undefined });
+    this.update(key, {
+      phase: 'placed',
+      createdFrame: payload.createdFrame,
+      error: undefined,
+      placedNodeId: payload.nodeId,
+      shown: 0,
+    });
     if (job.card.jobId) this.removePending(job.card.jobId);
     this.deps.onSettled();
   }
 
   onPlaceFailed(payload: MainToPanelPayload<'PLACE_FAILED'>): void {
+    const swap = this.swapRequests.get(payload.requestId);
+    if (swap) {
+      // The layer keeps the variation it had; the one asked for stays downloadable.
+      this.swapRequests.delete(payload.requestId);
+      this.update(swap.key, { swapping: undefined, error: { code: 'internal', message: payload.message } });
+      return;
+    }
     const key = this.placeRequests.get(payload.requestId);
     if (!key) return;
     this.placeRequests.delete(payload.requestId);
@@ -373,7 +429,7 @@ export class JobRunner {
         return;
       case 'completed':
         this.update(key, { offline: false, statusReason: undefined });
-        void this.fetchAndPlace(key, event.data.width, event.data.height);
+        void this.fetchAndPlace(key, event.data.width, event.data.height, event.data.images ?? []);
         return;
       case 'failed':
         // An interrupted job says so once, from its status; the matching failed event adds nothing.
@@ -405,7 +461,12 @@ export class JobRunner {
     this.deps.onSettled();
   }
 
-  private async fetchAndPlace(key: string, width: number, height: number): Promise<void> {
+  private async fetchAndPlace(
+    key: string,
+    width: number,
+    height: number,
+    images: readonly JobImage[] = [],
+  ): Promise<void> {
     const job = this.jobs.get(key);
     const jobId = job?.card.jobId;
     if (!job || !jobId || this.placing.has(jobId)) return;
@@ -419,18 +480,47 @@ export class JobRunner {
       });
       this.update(key, { offline: false });
       const prompt = job.pending?.provenance.prompt ?? '';
+      const result = { ...image, width, height, fileName: downloadName(prompt, width, height, image.mime) };
       this.update(key, {
-        result: { ...image, width, height, fileName: downloadName(prompt, width, height, image.mime) },
+        result,
+        ...(images.length > 1 ? { variationCount: images.length, variations: [{ ...result, index: 0 }] } : {}),
       });
-      if (job.card.fromAnotherFile) {
-        this.update(key, { phase: 'place_failed' });
-        return;
-      }
-      this.place(key, job.card.targetId);
+      if (job.card.fromAnotherFile) this.update(key, { phase: 'place_failed' });
+      else this.place(key, job.card.targetId);
+      if (images.length > 1) await this.fetchVariations(key, images.slice(1));
     } catch (error) {
       this.placing.delete(jobId);
       if (job.abort.signal.aborted) return;
       this.update(key, { phase: 'failed', offline: false, error: toShown(error) });
+    }
+  }
+
+  /** The other variations, one after another: each joins the card's strip as it arrives. */
+  private async fetchVariations(key: string, images: readonly JobImage[]): Promise<void> {
+    for (const image of images) {
+      const job = this.jobs.get(key);
+      const jobId = job?.card.jobId;
+      if (!job || !jobId || job.abort.signal.aborted) return;
+      try {
+        const fetched = await job.client.getImage(
+          jobId,
+          { aliveUntil: aliveUntil(job.pending?.provenance.createdAt ?? ''), signal: job.abort.signal },
+          image.index,
+        );
+        const prompt = job.pending?.provenance.prompt ?? '';
+        const variation: Variation = {
+          ...fetched,
+          index: image.index,
+          width: image.width,
+          height: image.height,
+          fileName: variationFileName(downloadName(prompt, image.width, image.height, fetched.mime), image.index),
+        };
+        const current = this.jobs.get(key)?.card.variations ?? [];
+        this.update(key, { variations: [...current, variation].sort((a, b) => a.index - b.index) });
+      } catch (error) {
+        if (job.abort.signal.aborted) return;
+        this.update(key, { error: toShown(error) });
+      }
     }
   }
 
@@ -486,6 +576,11 @@ export class JobRunner {
   private changed(): void {
     this.deps.onChange(this.cards());
   }
+}
+
+/** "lemons-1280x720-v2.jpg" for the second variation; the first keeps the plain name. */
+export function variationFileName(fileName: string, index: number): string {
+  return index === 0 ? fileName : fileName.replace(/(\.[a-z]+)$/, `-v${index + 1}$1`);
 }
 
 function phaseOfStatus(status: Job['status']): JobPhase | undefined {

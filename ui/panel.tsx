@@ -3,7 +3,7 @@
 // State lives here; the proxy client, the job runner and the exporter do the work.
 import { Divider, useWindowResize } from '@create-figma-plugin/ui';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import type { Account, Capabilities } from '../core/api';
+import type { Account, Capabilities, Job } from '../core/api';
 import type { Quality, Tier } from '../core/formats';
 import { MAX_REFERENCES, PROMPT_MAX_CHARS } from '../core/limits';
 import { DEFAULT_SETTINGS, type MainToPanelPayload, type Settings, type TrayItem } from '../core/messages';
@@ -12,6 +12,7 @@ import { validateGeneration, validateMask } from '../core/validate';
 import type { Bridge } from './bridge';
 import { ErrorText } from './components/ErrorText';
 import { type Blocker, Footer, type SecondJobQuestion } from './components/Footer';
+import { HistoryView } from './components/HistoryView';
 import { JobStrip } from './components/JobStrip';
 import { PromptField } from './components/PromptField';
 import { RatioPicker } from './components/RatioPicker';
@@ -20,11 +21,14 @@ import { ResolutionPicker } from './components/ResolutionPicker';
 import { Segmented } from './components/Segmented';
 import { SettingsPanel } from './components/SettingsPanel';
 import { TargetList } from './components/TargetList';
+import { VariationsPicker } from './components/VariationsPicker';
 import type { ShownError } from './errors';
 import { type ExportedReference, Exporter } from './exporter';
-import { type JobCard, JobRunner } from './jobs';
+import { historyProvenance } from './history';
+import { isActive, type JobCard, JobRunner } from './jobs';
 import { renderMask } from './mask';
 import {
+  downloadName,
   expansions,
   type Mode,
   modeNote,
@@ -97,6 +101,9 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
     originalHash?: string;
     shapeIds?: string[];
   }>();
+  const [historyOpen, setHistoryOpen] = useState(false);
+  /** Placements asked from History, by request id: their answers become a notice, not a job card. */
+  const historyPlaces = useRef(new Set<string>());
 
   const clients = useRef(new Map<string, ProxyClient>());
   const clientFor = useCallback(
@@ -178,8 +185,15 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
       REFERENCE_EXPORTED: (payload) => exporter.onExported(payload),
       REFERENCES_EXPORTED: (payload) => exporter.onDone(payload),
       EDIT_EXPORTED: (payload) => exporter.onEditExported(payload),
-      IMAGE_PLACED: (payload) => runner.onImagePlaced(payload),
-      PLACE_FAILED: (payload) => runner.onPlaceFailed(payload),
+      IMAGE_PLACED: (payload) => {
+        if (historyPlaces.current.delete(payload.requestId)) {
+          setNotice(payload.createdFrame ? 'Placed from History in a new frame.' : 'Placed from History.');
+        } else runner.onImagePlaced(payload);
+      },
+      PLACE_FAILED: (payload) => {
+        if (historyPlaces.current.delete(payload.requestId)) setNotice(payload.message);
+        else runner.onPlaceFailed(payload);
+      },
     });
     bridge.send('PANEL_READY', {});
     return () => {
@@ -328,10 +342,11 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
       ? DEFAULT_QUALITY
       : (qualities[0] ?? DEFAULT_QUALITY);
   const pricing = { quality, prices: priceTableOf(capabilities) };
+  const variations = settings.variations;
   const jobs =
     mode === 'generate'
-      ? planJobs(targets, ratioChoice, tier, pricing)
-      : planModeJobs(mode, targets, tier, pricing, relaunched?.kind);
+      ? planJobs(targets, ratioChoice, tier, pricing, variations)
+      : planModeJobs(mode, targets, tier, pricing, relaunched?.kind, variations);
   const cost = planCost(jobs);
   const tiers = tierOptions(targets, ratioChoice, capabilities);
   const suggested = suggestedTier(targets, ratioChoice, settings.density);
@@ -340,6 +355,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
   const blockedBy = generateBlocker({
     prompt,
     jobs,
+    variations,
     referenceCount,
     cost,
     account,
@@ -420,6 +436,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
             quality,
             outputFormat: current.outputFormat,
             references: references.map((r) => ({ name: r.name, mime: r.mime, bytes: r.bytes })),
+            n: job.count,
           },
         });
       }),
@@ -491,6 +508,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
           outputFormat: 'png',
           mode: editMode,
           ...(mask ? { mask } : {}),
+          n: job.count,
           references: [
             { name: target.name, mime: image.mime, bytes: image.bytes as Uint8Array<ArrayBuffer> },
             ...extra.images.map((r) => ({ name: r.name, mime: r.mime, bytes: r.bytes })),
@@ -499,6 +517,52 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
       });
     }
   };
+  const historyClient = clientFor(settings.proxyUrl, settings.token);
+  const onlyTarget = targets.length === 1 ? targets[0] : undefined;
+  const placeFromHistory = async (job: Job) => {
+    const first = job.images?.[0];
+    if (!first) return;
+    try {
+      const image = await historyClient.getImage(job.id, undefined, first.index);
+      const requestId = `history-${job.id}-${Date.now()}`;
+      historyPlaces.current.add(requestId);
+      bridge.send('PLACE_IMAGE', {
+        requestId,
+        targetId: onlyTarget?.id ?? null,
+        bytes: image.bytes,
+        width: first.width,
+        height: first.height,
+        provenance: historyProvenance(job),
+        again: true,
+      });
+    } catch (error) {
+      setNotice(toApiError(error).message);
+    }
+  };
+  const reuseFromHistory = (job: Job) => {
+    if (!job.prompt) return;
+    setPrompt(job.prompt);
+    setRatioChoice(job.aspect_ratio);
+    setTier(job.resolution);
+    saveSettings({ ...settingsRef.current, quality: job.quality, variations: job.n ?? 1 }, true);
+    setNotice('Prompt and settings from History: change what you like, then Generate.');
+  };
+  const downloadFromHistory = async (job: Job) => {
+    const first = job.images?.[0];
+    if (!first) return;
+    try {
+      const image = await historyClient.getImage(job.id, undefined, first.index);
+      const url = URL.createObjectURL(new Blob([image.bytes], { type: image.mime }));
+      const link = document.createElement('a');
+      link.href = url;
+      link.download = downloadName(job.prompt ?? '', first.width, first.height, image.mime);
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    } catch (error) {
+      setNotice(toApiError(error).message);
+    }
+  };
+
   const generateRef = useRef(generate);
   generateRef.current = generate;
 
@@ -544,6 +608,10 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
           onTierChange={setTier}
           onQualityChange={(next) => saveSettings({ ...settingsRef.current, quality: next }, true)}
         />
+        <VariationsPicker
+          value={variations}
+          onChange={(next) => saveSettings({ ...settingsRef.current, variations: next }, true)}
+        />
         <TargetList
           jobs={jobs}
           chosenTier={tier}
@@ -567,6 +635,16 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
           </p>
         )}
         <Divider />
+        <HistoryView
+          open={historyOpen}
+          onToggle={() => setHistoryOpen(!historyOpen)}
+          client={historyClient}
+          targetName={onlyTarget?.name}
+          onPlace={placeFromHistory}
+          onReuse={reuseFromHistory}
+          onDownload={downloadFromHistory}
+          refreshKey={cards.filter((card) => !isActive(card)).length}
+        />
         <SettingsPanel
           settings={settingsShown}
           open={settingsOpen}
@@ -585,6 +663,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
           onPlaceInNewFrame={(key) => runner.placeInNewFrame(key)}
           onDismiss={(key) => runner.dismiss(key)}
           onDismissFinished={() => runner.dismissFinished()}
+          onSwap={(key, index) => runner.swap(key, index)}
         />
         {connectionError && (
           <div class="ff-connection">
@@ -617,6 +696,8 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
 export function generateBlocker(input: {
   prompt: string;
   jobs: readonly PlannedJob[];
+  /** Variations per target; one when absent. */
+  variations?: number;
   referenceCount: number;
   cost: number;
   account: Account | undefined;
@@ -633,6 +714,7 @@ export function generateBlocker(input: {
       aspectRatio: job.ratio,
       resolution: job.tier,
       referenceCount: input.referenceCount,
+      variations: input.variations,
     });
     // An empty prompt is where everyone starts, not a mistake.
     if (invalid) return { message: invalid.message, hint: invalid.code === 'prompt_empty' };

@@ -41,6 +41,9 @@ export interface PlannedJob {
   size: OutputSize | undefined;
   /** Share of the image a FILL placement crops away; `undefined` when it depends on the size Auto gets. */
   crop: number | undefined;
+  /** Variations of this target (OpenAI's `n`). */
+  count: number;
+  /** count × the price of one image at this tier. */
   cost: number;
 }
 
@@ -52,6 +55,7 @@ export function planJobs(
   choice: RatioChoice,
   chosenTier: Tier,
   pricing: Pricing = DEFAULT_PRICING,
+  count = 1,
 ): PlannedJob[] {
   const slots: (Target | null)[] = targets.length > 0 ? [...targets] : [null];
   return slots.map((target) => {
@@ -66,7 +70,8 @@ export function planJobs(
       tierCapped: tier !== chosenTier,
       size: sizeFor(ratio, tier),
       crop: crop !== undefined && crop < 1e-9 ? 0 : crop,
-      cost: priceOf(tier, pricing.quality, pricing.prices),
+      count,
+      cost: priceOf(tier, pricing.quality, pricing.prices) * count,
     };
   });
 }
@@ -289,13 +294,14 @@ export function planModeJobs(
   chosenTier: Tier,
   pricing: Pricing = DEFAULT_PRICING,
   relaunched: Mode | undefined = undefined,
+  count = 1,
 ): PlannedJob[] {
   if (mode === 'expand') {
     const planned = expansions(targets, relaunched === 'expand').map((e) => e.target);
-    return planJobs(planned, 'from-frame', chosenTier, pricing);
+    return planJobs(planned, 'from-frame', chosenTier, pricing, count);
   }
   const target = regionTarget(targets);
   if (!target?.image) return [];
   const ratio = pickRatio(target.image.width, target.image.height).ratio;
-  return planJobs([target], ratio, chosenTier, pricing);
+  return planJobs([target], ratio, chosenTier, pricing, count);
 }

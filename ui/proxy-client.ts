@@ -9,6 +9,8 @@ import {
   CapabilitiesSchema,
   ErrorBodySchema,
   type ErrorCode,
+  type GenerationList,
+  GenerationListSchema,
   type Job,
   type JobEvent,
   JobSchema,
@@ -48,6 +50,8 @@ export interface SubmitRequest {
   mode?: 'edit' | 'expand';
   /** A PNG of the first reference's size, transparent where the image may change. */
   mask?: Uint8Array<ArrayBuffer>;
+  /** Variations (1 … MAX_VARIATIONS); one when absent. */
+  n?: number;
 }
 
 export interface ImageResult {
@@ -121,10 +125,35 @@ export class ProxyClient {
     return this.request(`/v1/generations/${encodeURIComponent(id)}`, { method: 'DELETE' }).then(() => undefined);
   }
 
-  /** The result's bytes; while the proxy cannot be reached, retried with backoff until `aliveUntil` (ms). */
-  async getImage(id: string, retry?: RetryWhileOffline): Promise<ImageResult> {
+  /** One page of History: the caller's jobs, newest first. */
+  listJobs(
+    query: { cursor?: string | undefined; q?: string | undefined; limit?: number } = {},
+  ): Promise<GenerationList> {
+    const params = new URLSearchParams();
+    if (query.cursor) params.set('cursor', query.cursor);
+    if (query.q) params.set('q', query.q);
+    if (query.limit) params.set('limit', String(query.limit));
+    const search = params.toString();
+    return this.json(`/v1/generations${search ? `?${search}` : ''}`, GenerationListSchema);
+  }
+
+  /** A History thumbnail (at most 256 px) of one image of a job. */
+  async getThumbnail(id: string, index = 0, signal?: AbortSignal): Promise<ImageResult> {
+    const response = await this.request(`/v1/generations/${encodeURIComponent(id)}/thumbnail?index=${index}`, {
+      ...(signal ? { signal } : {}),
+    });
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return { bytes, mime: response.headers.get('content-type')?.split(';')[0]?.trim() ?? 'image/jpeg' };
+  }
+
+  /**
+   * The result's bytes (image `index` of the job, the first by default); while the proxy cannot be reached, retried
+   * with backoff until `aliveUntil` (ms).
+   */
+  async getImage(id: string, retry?: RetryWhileOffline, index = 0): Promise<ImageResult> {
     return this.whileOffline(retry, async () => {
-      const response = await this.request(`/v1/generations/${encodeURIComponent(id)}/image`, {
+      const which = index > 0 ? `?index=${index}` : '';
+      const response = await this.request(`/v1/generations/${encodeURIComponent(id)}/image${which}`, {
         ...(retry ? { signal: retry.signal } : {}),
       });
       const bytes = new Uint8Array(await response.arrayBuffer());
@@ -286,6 +315,8 @@ function toFormData(request: SubmitRequest): FormData {
   form.set('resolution', request.resolution);
   form.set('quality', request.quality);
   form.set('output_format', request.outputFormat);
+  // Only when asked: a proxy from before variations refuses any field it does not know.
+  if (request.n !== undefined && request.n > 1) form.set('n', String(request.n));
   request.references.forEach((reference, index) => {
     const extension = reference.mime.split('/')[1] ?? 'png';
     // A fresh copy: a Uint8Array view over a shared or larger buffer is not a valid BlobPart everywhere.

@@ -23,27 +23,50 @@ export function createDraftProvider(options: DraftProviderOptions): Provider {
     model: DRAFT_MODEL,
     async generate(request, signal, onPartial) {
       const size = request.size === 'auto' ? AUTO_DRAFT_SIZE : request.size;
-      const image = request.mask ? await renderDraftEdit(request, size) : await renderDraft(request, size);
+      const count = request.n ?? 1;
+      const render = (variation: number) =>
+        request.mask ? renderDraftEdit(request, size, variation) : renderDraft(request, size, variation);
+      const image = await render(0);
       await sleep(options.delayMs / 2, signal);
       onPartial(await preview(image, 0));
       await sleep(options.delayMs / 2, signal);
-      const bytes =
-        request.outputFormat === 'png'
-          ? await sharp(image).png({ compressionLevel: 6 }).toBuffer()
-          : await sharp(image).jpeg({ quality: 90 }).toBuffer();
+      // Each variation is its own draft (another hue, its number written on it), as variations of a model differ.
+      const drafts = [image];
+      for (let variation = 1; variation < count; variation++) drafts.push(await render(variation));
+      const images = await Promise.all(
+        drafts.map((draft) =>
+          request.outputFormat === 'png'
+            ? sharp(draft).png({ compressionLevel: 6 }).toBuffer()
+            : sharp(draft).jpeg({ quality: 90 }).toBuffer(),
+        ),
+      );
       signal.throwIfAborted();
-      return { bytes, usage: { draft: true } } satisfies ProviderResult;
+      const [bytes] = images as [Buffer, ...Buffer[]];
+      return { bytes, ...(count > 1 ? { images } : {}), usage: { draft: true } } satisfies ProviderResult;
     },
   };
 }
 
-/** Renders the draft as lossless PNG bytes at `size`; `generate` then encodes the requested format. */
-export async function renderDraft(request: GenerationRequest, size: PixelSize): Promise<Buffer> {
+/**
+ * Renders the draft as lossless PNG bytes at `size`; `generate` then encodes the requested format. `variation`
+ * (0 for the first) changes the hue and writes "Variation k of n" on it.
+ */
+export async function renderDraft(request: GenerationRequest, size: PixelSize, variation = 0): Promise<Buffer> {
   const { width, height } = size;
   const seed = createHash('sha256')
     // The job id too: a regenerated draft looks different, as a regenerated image would.
-    .update(JSON.stringify([request.jobId, request.prompt, request.aspectRatio, request.resolution]))
+    .update(
+      JSON.stringify([
+        request.jobId,
+        request.prompt,
+        request.aspectRatio,
+        request.resolution,
+        ...(variation > 0 ? [variation] : []),
+      ]),
+    )
     .digest();
+  const count = request.n ?? 1;
+  const variationLabel = count > 1 ? ` · variation ${variation + 1} of ${count}` : '';
   const hue = (seed[0]! * 360) / 256;
   const unit = Math.min(width, height) / 20;
   const sheet = await contactSheet(request, size, unit);
@@ -65,7 +88,7 @@ export async function renderDraft(request: GenerationRequest, size: PixelSize): 
   <g opacity="0.9"><rect x="${width / 2 - unit * 6}" y="${height / 2 - unit * 0.9}" width="${unit * 12}" height="${unit * 1.8}" rx="${unit * 0.3}" fill="#d92d20"/>
   <text x="${width / 2}" y="${height / 2 + unit * 0.38}" text-anchor="middle" font-family="DejaVu Sans, sans-serif" font-weight="bold" font-size="${unit * 1.05}" fill="#fff">${escapeXml(DRAFT_MARK)}</text></g>
   <text x="${unit * 0.8}" y="${height - unit * 0.9}" font-family="DejaVu Sans, sans-serif" font-size="${unit * 0.8}" fill="#1d1d1f">${escapeXml(
-    `${request.aspectRatio} · ${request.resolution} · ${formatSize(size)}${request.size === 'auto' ? ' (Auto)' : ''} · ${request.references.length} reference${request.references.length === 1 ? '' : 's'}`,
+    `${request.aspectRatio} · ${request.resolution} · ${formatSize(size)}${request.size === 'auto' ? ' (Auto)' : ''} · ${request.references.length} reference${request.references.length === 1 ? '' : 's'}${variationLabel}`,
   )}</text>
   ${promptLines
     .map(
@@ -84,7 +107,7 @@ export const DRAFT_EDIT_MARK = 'DRAFT EDIT — no model';
  * An edit or expansion as the draft does it, honestly: the first reference as it was, with only the masked area
  * repainted by a striped pattern, the mark and the start of the prompt — what a model would change, and where.
  */
-export async function renderDraftEdit(request: GenerationRequest, size: PixelSize): Promise<Buffer> {
+export async function renderDraftEdit(request: GenerationRequest, size: PixelSize, variation = 0): Promise<Buffer> {
   const first = request.references[0];
   const mask = request.mask;
   if (!first || !mask) return renderDraft(request, size);
@@ -94,7 +117,7 @@ export async function renderDraftEdit(request: GenerationRequest, size: PixelSiz
   // The job id too: a regenerated edit looks different, as a regenerated image would.
   const hue =
     (createHash('sha256')
-      .update(JSON.stringify([request.jobId, request.prompt]))
+      .update(JSON.stringify([request.jobId, request.prompt, ...(variation > 0 ? [variation] : [])]))
       .digest()[0]! *
       360) /
     256;

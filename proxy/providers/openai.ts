@@ -126,7 +126,9 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
     const params = {
       model: options.model,
       prompt: request.prompt,
-      n: 1,
+      // Spec: CreateImageRequest.n / CreateImageEditRequest.n, "The number of images to generate. Must be between 1
+      // and 10"; the answer's `data` lists them (ImagesResponse). OpenAI may return fewer: the runner charges those.
+      n: request.n ?? 1,
       size: sizeParam(request.size),
       quality: request.quality,
       output_format: request.outputFormat,
@@ -185,7 +187,9 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
     model: options.model,
     async generate(request, signal, onPartial) {
       let retried = false;
-      let stream = partialImages > 0 && !streamingRefused;
+      // Several variations are made without streaming: the spec's stream events (ImageGenCompletedEvent,
+      // ImageEditCompletedEvent) carry one image and no index, so n images could not be told apart on a stream.
+      let stream = partialImages > 0 && !streamingRefused && (request.n ?? 1) === 1;
       for (;;) {
         signal.throwIfAborted();
         const context: CallContext = { requestId: null };
@@ -290,8 +294,11 @@ async function readStream(
 function readResponse(body: unknown, requestId: string | null): ProviderResult {
   const parsed = ImagesResponseSchema.safeParse(body);
   if (!parsed.success) throw new MalformedAnswer('the answer held no image');
-  const first = parsed.data.data[0] as { b64_json: string };
-  return result(first.b64_json, parsed.data.usage, requestId);
+  const [head, ...rest] = parsed.data.data as [{ b64_json: string }, ...{ b64_json: string }[]];
+  const first = result(head.b64_json, parsed.data.usage, requestId);
+  if (rest.length === 0) return first;
+  // The runner checks each further variation and leaves out (uncharged) one that is not an image.
+  return { ...first, images: [first.bytes, ...rest.map((image) => Buffer.from(image.b64_json, 'base64'))] };
 }
 
 function result(b64: string, usage: unknown, requestId: string | null): ProviderResult {

@@ -237,18 +237,40 @@ export function createTaskProvider(options: TaskProviderOptions): Provider {
         const inputUrls = await Promise.all(
           request.references.map((reference, index) => upload(reference, `${request.jobId}-${index + 1}`, signal)),
         );
-        taskId = await createTask(request, inputUrls, signal);
-        const resultUrl = await follow(taskId, signal);
-        const bytes = await download(resultUrl, signal);
-        const fitted = await fitToTable(bytes, request.size === 'auto' ? undefined : request.size, request);
-        const notes = [
-          ...(fitted.note ? [fitted.note] : []),
-          // kie's GPT Image-2 pages have no quality parameter: the reseller decides it.
-          ...(request.quality !== 'medium'
-            ? [`The image service has no quality setting; "${request.quality}" was not sent to it.`]
-            : []),
-        ];
-        return { bytes: fitted.bytes, upstreamRequestId: taskId, ...(notes.length > 0 ? { notes } : {}) };
+        // kie's createTask input has no image count (its GPT Image-2 pages list prompt, aspect_ratio, resolution and
+        // input_urls only), so variations are one task each, one after another, on the references uploaded once. A
+        // task that fails after others succeeded ends the loop: the job keeps (and is charged for) those made.
+        const made: Buffer[] = [];
+        const notes: string[] = [];
+        const asked = request.n ?? 1;
+        for (let index = 0; index < asked; index++) {
+          try {
+            taskId = await createTask(request, inputUrls, signal);
+            const resultUrl = await follow(taskId, signal);
+            const bytes = await download(resultUrl, signal);
+            const fitted = await fitToTable(bytes, request.size === 'auto' ? undefined : request.size, request);
+            made.push(fitted.bytes);
+            if (fitted.note && !notes.includes(fitted.note)) notes.push(fitted.note);
+          } catch (error) {
+            if (made.length === 0) throw error;
+            signal.throwIfAborted();
+            notes.push(
+              `Variation ${index + 1} failed at the image service: ${toFramefillError(error, { taskId }).message}`,
+            );
+            break;
+          }
+        }
+        // kie's GPT Image-2 pages have no quality parameter: the reseller decides it.
+        if (request.quality !== 'medium') {
+          notes.push(`The image service has no quality setting; "${request.quality}" was not sent to it.`);
+        }
+        const [first] = made as [Buffer, ...Buffer[]];
+        return {
+          bytes: first,
+          ...(made.length > 1 ? { images: made } : {}),
+          upstreamRequestId: taskId,
+          ...(notes.length > 0 ? { notes } : {}),
+        };
       } catch (error) {
         // The job's cancel or deadline: its reason, never a failure of the reseller's (the runner owns the signal).
         signal.throwIfAborted();

@@ -45,6 +45,8 @@ export interface GenerationRequest {
   references: readonly (ProviderReference | SpooledReference)[];
   /** Set for edits and expansions: where the first reference may change. */
   mask?: MaskInput;
+  /** Variations asked (1 … MAX_VARIATIONS); one when absent. A provider may return fewer (never more). */
+  n?: number;
 }
 
 export interface PartialImage {
@@ -58,6 +60,8 @@ export interface PartialImage {
 export interface ProviderResult {
   /** Encoded image bytes as the upstream produced them; the job runner verifies them with sharp. */
   bytes: Buffer;
+  /** Every image produced, in order, when the request asked for several (`bytes` is the first). */
+  images?: Buffer[];
   /** Upstream metadata worth keeping on the job (OpenAI's usage, x-request-id). */
   usage?: unknown;
   upstreamRequestId?: string;

@@ -137,10 +137,29 @@ export function createFigma(options: CreateFigmaOptions = {}) {
     }
   };
 
+  // Undo history as Figma documents it for plugins (https://developers.figma.com/docs/plugins/api/properties/figma-commitundo):
+  // "By default, plugin actions are not committed to undo history. Call figma.commitUndo() so that triggered undos
+  // can revert a subset of plugin actions" — the actions since the last commit form one step. Only fills and plugin
+  // data are journaled (what placing and swapping an image change); other changes are not undoable here.
+  let openStep: Array<() => void> = [];
+  const undoSteps: Array<Array<() => void>> = [];
+  /** Runs `work` without recording undo: the document's set-up by a test is not a plugin action. */
+  const unjournaled = (work: () => void) => {
+    const journal = world.journal;
+    world.journal = () => undefined;
+    try {
+      work();
+    } finally {
+      world.journal = journal;
+    }
+  };
   const world: World = {
     changed: (change) => {
       if (batch.length === 0) later(deliverChanges);
       batch.push(change);
+    },
+    journal: (undo) => {
+      openStep.push(undo);
     },
     reads: 0,
     nextId: () => `${Math.floor(idCounter / 1000) + 1}:${(idCounter++ % 1000) + 1}`,
@@ -369,9 +388,25 @@ export function createFigma(options: CreateFigmaOptions = {}) {
       return { cancel() {} };
     },
 
-    /** https://developers.figma.com/docs/plugins/api/properties/figma-commitundo */
+    /** https://developers.figma.com/docs/plugins/api/properties/figma-commitundo — "This does not trigger an undo." */
     commitUndo() {
       undoCommits++;
+      if (openStep.length > 0) undoSteps.push(openStep);
+      openStep = [];
+    },
+
+    /**
+     * https://developers.figma.com/docs/plugins/updates/2021/03/22/version-1-update-21 — "triggerUndo to trigger an
+     * undo action. This reverts to the last state in undo history." Actions not committed yet are what it reverts;
+     * with none, the last committed step goes (as the designer's ⌘Z would).
+     */
+    triggerUndo() {
+      const step = openStep.length > 0 ? openStep : (undoSteps.pop() ?? []);
+      openStep = [];
+      // Reverting journals nothing: the changes below restore state, they are not new actions.
+      unjournaled(() => {
+        for (const undo of [...step].reverse()) undo();
+      });
     },
 
     closePlugin() {
@@ -410,7 +445,7 @@ export function createFigma(options: CreateFigmaOptions = {}) {
     if (o.rotation) node.rotation = o.rotation;
     if (o.layoutMode) node.layoutMode = o.layoutMode;
     if (o.itemSpacing) node.itemSpacing = o.itemSpacing;
-    if (o.fill) node.fills = [{ type: 'SOLID', color: o.fill } as Paint];
+    if (o.fill) unjournaled(() => (node.fills = [{ type: 'SOLID', color: o.fill } as Paint]));
     if (o.locked) node.locked = true;
     return node;
   }
@@ -542,6 +577,14 @@ export function createFigma(options: CreateFigmaOptions = {}) {
     notifications,
     get undoCommits() {
       return undoCommits;
+    },
+    /** Committed undo steps not undone yet. */
+    get undoSteps() {
+      return undoSteps.length;
+    },
+    /** Actions since the last commitUndo (what an undo reverts first). */
+    get uncommittedActions() {
+      return openStep.length;
     },
     /** Node property reads so far: a cost measure that needs no clock. */
     get propertyReads() {

@@ -63,6 +63,8 @@ export type NodeChange =
 /** What every node shares with the stand-in's bookkeeping. */
 export interface World {
   changed(change: NodeChange): void;
+  /** Records how to revert a change, in the open undo step (see commitUndo/triggerUndo in index.ts). */
+  journal(undo: () => void): void;
   reads: number;
   nextId(): string;
   nodes: Map<string, FakeNode>;
@@ -445,8 +447,13 @@ export class FakeNode {
     this.#has('fills');
     if (!Array.isArray(value)) throw new TypeError('fills must be an array of paints');
     const copy = (value as unknown[]).map((paint) => validatePaint(paint, this.world));
+    const before = this.#fills;
     this.#fills = freezeDeep(copy);
     this.#change('fills');
+    this.world.journal(() => {
+      this.#fills = before;
+      this.#change('fills');
+    });
   }
 
   /**
@@ -604,9 +611,15 @@ export class FakeNode {
     if (typeof key !== 'string' || typeof value !== 'string') throw new TypeError('key and value must be strings');
     const size = byteLength(this.world.pluginId) + byteLength(key) + byteLength(value);
     if (size > 100_000) throw new Error(`Plugin data entry is ${size} bytes; the limit is 100 kB`);
+    const before = this.#pluginData.get(key);
     if (value === '') this.#pluginData.delete(key);
     else this.#pluginData.set(key, value);
     this.#change('pluginData');
+    this.world.journal(() => {
+      if (before === undefined) this.#pluginData.delete(key);
+      else this.#pluginData.set(key, before);
+      this.#change('pluginData');
+    });
   }
 
   /** https://developers.figma.com/docs/plugins/api/properties/nodes-getplugindata — "" when unset. */

@@ -178,6 +178,12 @@ export interface FakeOpenAIOptions {
   imagesPerMinute?: number;
   /** The limit's window: a minute at OpenAI; tests shorten it. */
   rateWindowMs?: number;
+  /**
+   * How many images a non-streamed answer holds for `n` asked; all by default. Spec: CreateImageRequest.n "The
+   * number of images to generate. Must be between 1 and 10", and ImagesResponse.data "The list of generated images";
+   * nothing promises the list is as long as `n`, so a client must take fewer.
+   */
+  returned?: (asked: number) => number;
   partials?: {
     /**
      * How many partials are sent for `partial_images` asked; all by default. The spec (PartialImages): "the final
@@ -236,14 +242,28 @@ function requestId(): string {
 // Rendering 4K images is the slow part; every size/format/variant is rendered once per process.
 const imageCache = new Map<string, Promise<Buffer>>();
 
-/** A real image of exactly `width × height`; `variant` changes its colour so partials differ from the final. */
-export function renderImage(width: number, height: number, format: UpstreamFormat, variant = 0): Promise<Buffer> {
-  const key = `${width}x${height}:${format}:${variant}`;
+/**
+ * A real image of exactly `width × height`; `variant` changes its colour so partials differ from the final, and
+ * `image` (the index among the `n` asked) so each of several images differs from the others.
+ */
+export function renderImage(
+  width: number,
+  height: number,
+  format: UpstreamFormat,
+  variant = 0,
+  imageIndex = 0,
+): Promise<Buffer> {
+  const key = `${width}x${height}:${format}:${variant}:${imageIndex}`;
   let image = imageCache.get(key);
   if (!image) {
     const shade = 40 + variant * 60;
     const base = sharp({
-      create: { width, height, channels: 3, background: { r: shade, g: 120, b: 200 - variant * 30 } },
+      create: {
+        width,
+        height,
+        channels: 3,
+        background: { r: shade, g: (120 + imageIndex * 25) % 256, b: 200 - variant * 30 },
+      },
     });
     image = (format === 'png' ? base.png() : format === 'jpeg' ? base.jpeg({ quality: 80 }) : base.webp()).toBuffer();
     imageCache.set(key, image);
@@ -750,6 +770,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }
     admit(valid.model, valid.n);
     const final = await renderImage(valid.width, valid.height, valid.format, 0);
+    const count = Math.max(1, Math.min(valid.n, options.returned?.(valid.n) ?? valid.n));
+    const finals = [final];
+    for (let index = 1; index < count; index++) {
+      finals.push(await renderImage(valid.width, valid.height, valid.format, 0, index));
+    }
     const usage = usageFor(valid, record.images.length);
     const created = Math.floor(Date.now() / 1000);
     const shownQuality = valid.quality === 'auto' ? 'medium' : valid.quality;
@@ -769,8 +794,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       }
       const body = {
         created,
-        data: Array.from({ length: valid.n }, () => ({
-          b64_json: (fault?.kind === 'not-an-image' ? Buffer.from('definitely not an image') : final).toString(
+        data: finals.map((image) => ({
+          b64_json: (fault?.kind === 'not-an-image' ? Buffer.from('definitely not an image') : image).toString(
             'base64',
           ),
         })),

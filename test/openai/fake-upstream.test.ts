@@ -211,6 +211,27 @@ describe('the fake OpenAI Images API answers as documented', () => {
     expect(body.usage).toMatchObject({ input_tokens: expect.any(Number), output_tokens: expect.any(Number) });
   });
 
+  it('n images asked are n different images in data (spec: CreateImageRequest.n, ImagesResponse.data)', async () => {
+    const response = await generate({ size: '1024x1024', n: 3 });
+    const body = (await response.json()) as { data: Array<{ b64_json: string }> };
+    expect(body.data).toHaveLength(3);
+    expect(new Set(body.data.map((image) => image.b64_json)).size).toBe(3);
+  });
+
+  it('can be told to return fewer images than asked, as nothing in the spec promises all n', async () => {
+    const fewer = await startFakeOpenAI({ apiKey: 'test-key', returned: (asked) => asked - 1 });
+    try {
+      const response = await fetch(`${fewer.url}/images/generations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth },
+        body: JSON.stringify({ model: 'gpt-image-2', prompt: 'a cat', quality: 'low', n: 3 }),
+      });
+      expect(((await response.json()) as { data: unknown[] }).data).toHaveLength(2);
+    } finally {
+      await fewer.close();
+    }
+  });
+
   it('auto is answered with a size off the 16-px grid, as Azure documents (1254 × 1254)', async () => {
     const body = (await (await generate({ size: 'auto' })).json()) as { data: Array<{ b64_json: string }> };
     const meta = await sharp(Buffer.from(body.data[0]?.b64_json ?? '', 'base64')).metadata();

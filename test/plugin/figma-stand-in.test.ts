@@ -1,7 +1,7 @@
 // The Figma stand-in behaves as Figma's plugin docs say, for every behaviour the main thread relies on.
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { createFigma, encodeSolidPng, readImageHeader } from '../../stand-in/figma';
+import { createFigma, encodeSolidPng, type FakeNode, readImageHeader } from '../../stand-in/figma';
 
 const rgbPng = (w: number, h: number) => encodeSolidPng(w, h, { r: 1, g: 0, b: 0, a: 1 });
 
@@ -170,6 +170,30 @@ describe('Figma stand-in: document access, selection, viewport, notify, undo', (
     expect(f.notifications[0]?.shown).toHaveLength(100);
     f.figma.commitUndo();
     expect(f.undoCommits).toBe(1);
+  });
+
+  it('undo follows commitUndo: each committed group of fill and plugin-data changes is one step', () => {
+    const f = createFigma();
+    const frame = f.frame(200, 100);
+    const solid = (r: number): FakeNode['fills'] => [{ type: 'SOLID', color: { r, g: 0, b: 0 } }];
+    const red = () => (frame.fills[0] as { color: { r: number } }).color.r;
+    frame.fills = solid(0.1);
+    frame.setPluginData('k', 'one');
+    f.figma.commitUndo();
+    frame.fills = solid(0.2);
+    frame.setPluginData('k', 'two');
+    f.figma.commitUndo();
+    expect(f.undoSteps).toBe(2);
+    f.figma.triggerUndo();
+    expect(red()).toBe(0.1);
+    expect(frame.getPluginData('k')).toBe('one');
+    f.figma.triggerUndo();
+    expect(frame.getPluginData('k')).toBe('');
+    expect(f.undoSteps).toBe(0);
+    // Uncommitted actions are what an undo reverts first.
+    frame.fills = solid(0.3);
+    f.figma.triggerUndo();
+    expect(red()).not.toBe(0.3);
   });
 
   it('absolute positions add frame offsets but not group offsets', () => {

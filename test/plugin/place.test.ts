@@ -74,6 +74,54 @@ describe('placing an image', () => {
     expect(p.fake.page.children).toHaveLength(1);
   });
 
+  it('SWAP_IMAGE puts another variation into the placed node as one undo step; undo brings the first back', async () => {
+    let target!: FakeNode;
+    const p = await loadPlugin({
+      setup: (f) => {
+        target = f.frame(1280, 720, { name: 'Hero' });
+        f.select([target]);
+      },
+    });
+    await place(p, await placeRequest(target.id, await png(2560, 1440), 2560, 1440));
+    const first = (target.fills[0] as { imageHash: string }).imageHash;
+    const second = await encodeSolidPng(2560, 1440, { r: 0.9, g: 0.1, b: 0.1, a: 1 });
+    const from = p.fake.uiMessages.length;
+    const requestId = 'swap-1';
+    p.send('SWAP_IMAGE', {
+      requestId,
+      nodeId: target.id,
+      bytes: second,
+      width: 2560,
+      height: 1440,
+      provenance: provenance({ variation: 1 }),
+    });
+    const { placed } = await placedOrFailed(p, requestId, from);
+    expect(placed).toEqual({ requestId, nodeId: target.id, createdFrame: false });
+    const swapped = (target.fills[0] as { imageHash: string }).imageHash;
+    expect(swapped).not.toBe(first);
+    expect(target.fills[0]).toMatchObject({ type: 'IMAGE', scaleMode: 'FILL' });
+    expect(JSON.parse(target.getPluginData('framefill'))).toMatchObject({ variation: 1 });
+    expect(p.fake.undoCommits).toBe(2);
+    p.figma.triggerUndo();
+    expect((target.fills[0] as { imageHash: string }).imageHash).toBe(first);
+    expect(JSON.parse(target.getPluginData('framefill')).variation).toBeUndefined();
+  });
+
+  it('SWAP_IMAGE into a node that is gone fails and keeps the image in the panel', async () => {
+    const p = await loadPlugin();
+    const from = p.fake.uiMessages.length;
+    p.send('SWAP_IMAGE', {
+      requestId: 'swap-2',
+      nodeId: '99:99',
+      bytes: await png(64, 64),
+      width: 64,
+      height: 64,
+      provenance: provenance({ variation: 2 }),
+    });
+    const { failed } = await placedOrFailed(p, 'swap-2', from);
+    expect(failed).toMatchObject({ code: 'place_failed', message: expect.stringMatching(/gone.*kept in the panel/) });
+  });
+
   it('nothing selected: a new frame of the image ratio (pixels ÷ density), named from the prompt, selected and in view', async () => {
     const p = await loadPlugin();
     p.figma.viewport.center = { x: 5000, y: 3000 };

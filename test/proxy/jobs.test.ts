@@ -87,6 +87,17 @@ describe('the event stream', () => {
         mime: 'image/jpeg',
         bytes: expect.any(Number),
         url: `/v1/generations/${id}/image`,
+        images: [
+          {
+            index: 0,
+            width: 1280,
+            height: 720,
+            mime: 'image/jpeg',
+            bytes: expect.any(Number),
+            url: `/v1/generations/${id}/image?index=0`,
+            thumbnail_url: `/v1/generations/${id}/thumbnail?index=0`,
+          },
+        ],
       });
     } finally {
       await proxy.close();
@@ -423,7 +434,7 @@ describe('the check of every provider result', () => {
 });
 
 describe('results', () => {
-  it('deletes finished jobs and their files after the TTL', async () => {
+  it('removes result files after the TTL and keeps the job, its prompt and settings for History', async () => {
     const proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0', FRAMEFILL_RESULT_TTL_HOURS: '0.00001' });
     try {
       const { id } = await generateAndWait(proxy.url, fields);
@@ -435,6 +446,9 @@ describe('results', () => {
       expect(ErrorBodySchema.parse(await response.json()).error.code).toBe('not_found');
       const { existsSync } = await import('node:fs');
       expect(existsSync(file)).toBe(false);
+      const job = JobSchema.parse(await (await api(`${proxy.url}/v1/generations/${id}`)).json());
+      expect(job).toMatchObject({ status: 'completed', prompt: fields.prompt, aspect_ratio: fields.aspect_ratio });
+      expect(job.images?.[0]?.expired).toBe(true);
     } finally {
       await proxy.close();
     }

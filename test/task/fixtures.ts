@@ -44,6 +44,7 @@ export interface JobView {
   height?: number;
   notes?: string[];
   error?: { code: string; message: string; retry_after?: number };
+  images?: Array<{ index: number }>;
 }
 
 export async function job(url: string, id: string): Promise<JobView> {

@@ -299,3 +299,36 @@ describe('task provider configuration', () => {
     await proxy.close(0);
   });
 });
+
+describe('variations on the task provider (one task per image: createTask has no count)', () => {
+  it('n=3 runs three tasks on references uploaded once, keeps three images and charges three', async () => {
+    const { fake, proxy } = await setUp();
+    const refs = [{ bytes: new Uint8Array(await png(40, 30, 10)) }];
+    const { id, events } = await generateAndWait(proxy.url, { ...fields('16:9', '1K'), n: '3' }, { references: refs });
+    expect(events.at(-1)?.event).toBe('completed');
+    expect(fake.tasks).toHaveLength(3);
+    expect(fake.uploads).toHaveLength(1);
+    const done = await job(proxy.url, id);
+    expect(done.images?.map((image) => image.index)).toEqual([0, 1, 2]);
+    expect(proxy.ledger.rowsForJob(id).map((row) => row.kind)).toEqual(['reserve', 'charge']);
+  });
+
+  it('a task failing after one succeeded ends the job with that image: charged one, the rest released', async () => {
+    const { fake, proxy } = await setUp();
+    fake.planNext({});
+    fake.planNext({ fail: { failCode: '500', failMsg: 'internal error' } });
+    const { id } = await generateAndWait(proxy.url, { ...fields('16:9', '1K'), n: '3' });
+    expect(fake.tasks).toHaveLength(2);
+    const done = await job(proxy.url, id);
+    expect(done.status).toBe('completed');
+    expect(done.images).toHaveLength(1);
+    expect(done.notes?.join(' ')).toMatch(/Variation 2 failed.*1 of the 3 variations/s);
+    const rows = proxy.ledger.rowsForJob(id);
+    const reserved = -rows[0]!.amount;
+    expect(rows).toEqual([
+      { kind: 'reserve', amount: -reserved },
+      { kind: 'charge', amount: reserved / 3 },
+      { kind: 'release', amount: (2 * reserved) / 3 },
+    ]);
+  });
+});

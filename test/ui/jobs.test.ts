@@ -235,3 +235,62 @@ describe('job runner', () => {
     expect(new Set(t.keys).size).toBe(1);
   });
 });
+
+describe('variations in the job runner', () => {
+  const images = [0, 1, 2].map((index) => ({
+    index,
+    width: 16,
+    height: 9,
+    mime: 'image/png',
+    bytes: 10,
+    url: `/v1/generations/${JOB_ID}/image?index=${index}`,
+    thumbnail_url: `/v1/generations/${JOB_ID}/thumbnail?index=${index}`,
+  }));
+
+  it('places the first, fetches the others into the strip, and swaps one in through SWAP_IMAGE', async () => {
+    const bytes = await Promise.all([1, 2, 3].map(async (seed) => new Uint8Array(await png(16, 9, seed))));
+    const asked: string[] = [];
+    const r = runnerWith((url, init) => {
+      if (init?.method === 'POST') return json({ ...job(), n: 3 }, 202);
+      if (url.endsWith('/events')) {
+        const done = { id: JOB_ID, width: 16, height: 9, mime: 'image/png', bytes: 10, url: images[0]!.url, images };
+        return sse(['completed', done]);
+      }
+      const index = Number(new URL(url).searchParams.get('index') ?? 0);
+      asked.push(`image ${index}`);
+      return new Response(bytes[index], { headers: { 'content-type': 'image/png' } });
+    });
+    await r.start();
+    await until(() => r.sent.some((m) => m.name === 'PLACE_IMAGE'));
+    const place = r.sent.find((m) => m.name === 'PLACE_IMAGE')?.payload as { requestId: string; bytes: Uint8Array };
+    expect(Array.from(place.bytes)).toEqual(Array.from(bytes[0]!));
+    r.runner.onImagePlaced({ requestId: place.requestId, nodeId: '1:1', createdFrame: false });
+    await until(() => (r.card().variations?.length ?? 0) === 3);
+    expect(asked).toEqual(['image 0', 'image 1', 'image 2']);
+    expect(r.card()).toMatchObject({ variationCount: 3, shown: 0, phase: 'placed', placedNodeId: '1:1' });
+    expect(r.card().variations?.map((v) => v.fileName)).toEqual([
+      'a-hero-16x9.png',
+      'a-hero-16x9-v2.png',
+      'a-hero-16x9-v3.png',
+    ]);
+
+    r.runner.swap(r.card().key, 1);
+    const swap = r.sent.find((m) => m.name === 'SWAP_IMAGE')?.payload as {
+      requestId: string;
+      nodeId: string;
+      bytes: Uint8Array;
+      provenance: { variation?: number; jobId: string };
+    };
+    expect(swap).toMatchObject({ nodeId: '1:1', provenance: { variation: 1, jobId: JOB_ID } });
+    expect(Array.from(swap.bytes)).toEqual(Array.from(bytes[1]!));
+    expect(r.card().swapping).toBe(1);
+    r.runner.onImagePlaced({ requestId: swap.requestId, nodeId: '1:1', createdFrame: false });
+    expect(r.card()).toMatchObject({ shown: 1, swapping: undefined });
+
+    // A swap Figma refuses leaves the layer's variation as it was and says why.
+    r.runner.swap(r.card().key, 2);
+    const refused = r.sent.filter((m) => m.name === 'SWAP_IMAGE').at(-1)?.payload as { requestId: string };
+    r.runner.onPlaceFailed({ requestId: refused.requestId, code: 'target_locked', message: '“Hero” is locked.' });
+    expect(r.card()).toMatchObject({ shown: 1, swapping: undefined, error: { message: '“Hero” is locked.' } });
+  });
+});

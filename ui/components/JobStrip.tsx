@@ -3,7 +3,7 @@
 import { Button, IconButton, IconCross32 } from '@create-figma-plugin/ui';
 import { useEffect, useMemo } from 'preact/hooks';
 import { ERROR_ADVICE } from '../../core/api';
-import { cancelOutcome, isActive, type JobCard, progressOf } from '../jobs';
+import { cancelOutcome, isActive, type JobCard, progressOf, type Variation } from '../jobs';
 import { ratioLabel } from '../plan';
 import { ErrorText } from './ErrorText';
 
@@ -17,6 +17,8 @@ export function JobStrip(props: {
   onPlaceInNewFrame: (key: string) => void;
   onDismiss: (key: string) => void;
   onDismissFinished: () => void;
+  /** Puts variation `index` of a placed job into its layer. */
+  onSwap: (key: string, index: number) => void;
 }) {
   if (props.cards.length === 0) return null;
   const finished = props.cards.filter((card) => !isActive(card)).length;
@@ -107,6 +109,7 @@ function JobRow(props: {
   onRetry: (key: string) => void;
   onPlaceInNewFrame: (key: string) => void;
   onDismiss: (key: string) => void;
+  onSwap: (key: string, index: number) => void;
 }) {
   const { card } = props;
   const where = card.fromAnotherFile ? 'From another file' : card.targetId === null ? 'New frame' : card.targetName;
@@ -172,6 +175,9 @@ function JobRow(props: {
           </span>
         )}
       </p>
+      {(card.variationCount ?? 0) > 1 && (
+        <Variations card={card} title={title} onSwap={(index) => props.onSwap(card.key, index)} />
+      )}
       {card.error && <ErrorText error={card.error} proxyUrl={card.proxyUrl} />}
       {result && downloadUrl && card.phase === 'place_failed' && (
         <div class="ff-row ff-actions">
@@ -187,5 +193,81 @@ function JobRow(props: {
         </div>
       )}
     </li>
+  );
+}
+
+/**
+ * The job's variations as a strip of thumbnails, each shown as it arrives: the pressed one is in the layer, and
+ * clicking another swaps it in (one undo step in Figma). Each stays downloadable.
+ */
+function Variations(props: { card: JobCard; title: string; onSwap: (index: number) => void }) {
+  const { card } = props;
+  const count = card.variationCount ?? 0;
+  return (
+    <ul class="ff-variations" aria-label={`Variations of ${props.title}`}>
+      {Array.from({ length: count }, (_, index) => {
+        const variation = card.variations?.find((v) => v.index === index);
+        return (
+          <li key={index} class="ff-variation">
+            {variation ? (
+              <VariationThumb
+                variation={variation}
+                count={count}
+                shown={card.shown === index}
+                swapping={card.swapping === index}
+                canSwap={card.phase === 'placed' && card.swapping === undefined}
+                onSwap={() => props.onSwap(index)}
+              />
+            ) : (
+              <span
+                class="ff-variation-waiting"
+                role="img"
+                aria-label={`Variation ${index + 1} of ${count}: downloading…`}
+              />
+            )}
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
+function VariationThumb(props: {
+  variation: Variation;
+  count: number;
+  shown: boolean;
+  swapping: boolean;
+  canSwap: boolean;
+  onSwap: () => void;
+}) {
+  const { variation } = props;
+  const url = useMemo(() => URL.createObjectURL(new Blob([variation.bytes], { type: variation.mime })), [variation]);
+  useEffect(() => () => URL.revokeObjectURL(url), [url]);
+  const label = `Variation ${variation.index + 1} of ${props.count}`;
+  return (
+    <>
+      <button
+        type="button"
+        class="ff-variation-button"
+        aria-label={label}
+        aria-pressed={props.shown}
+        aria-busy={props.swapping}
+        title={props.shown ? `${label} — in the layer` : `${label} — put it in the layer`}
+        disabled={!props.canSwap && !props.shown}
+        onClick={() => {
+          if (!props.shown) props.onSwap();
+        }}
+      >
+        <img src={url} alt="" />
+      </button>
+      <a
+        class="ff-link ff-variation-download"
+        href={url}
+        download={variation.fileName}
+        aria-label={`Download ${label.toLowerCase()}`}
+      >
+        ↓
+      </a>
+    </>
   );
 }

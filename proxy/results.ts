@@ -1,0 +1,54 @@
+// How long result images stay on disk: each is removed once older than the result TTL (FRAMEFILL_RESULT_TTL_HOURS),
+// and while all images together exceed the disk budget (FRAMEFILL_RESULTS_MAX_MB) the oldest go first. Only the
+// image file goes: its job keeps its row, prompt, settings and thumbnail, so History still shows and reuses it.
+// The images of the job that completed last are never removed by the budget, so a result just paid for can always
+// be fetched, even when it alone exceeds the budget.
+import { rm } from 'node:fs/promises';
+import type { JobStore, StoredImage } from './jobs';
+
+export interface ResultKeeperOptions {
+  store: JobStore;
+  ttlMs: number;
+  maxBytes: number;
+}
+
+/** Images looked at per round of the budget. */
+const BATCH = 100;
+
+export class ResultKeeper {
+  constructor(private readonly o: ResultKeeperOptions) {}
+
+  /** Removes images past the TTL, then the oldest while over the budget; returns how many were removed. */
+  async sweep(): Promise<number> {
+    const cutoff = new Date(Date.now() - this.o.ttlMs).toISOString();
+    let removed = 0;
+    for (const image of this.o.store.storedImagesBefore(cutoff)) {
+      await this.evict(image);
+      removed++;
+    }
+    return removed + (await this.enforceBudget());
+  }
+
+  /** Removes the oldest images until the stored bytes fit the budget (never those of the newest job). */
+  async enforceBudget(): Promise<number> {
+    let total = this.o.store.storedImageBytes();
+    if (total <= this.o.maxBytes) return 0;
+    const keep = this.o.store.newestImageJob();
+    let removed = 0;
+    for (;;) {
+      const candidates = this.o.store.oldestStoredImages(BATCH + 1).filter((image) => image.job_id !== keep);
+      if (candidates.length === 0) return removed;
+      for (const image of candidates) {
+        if (total <= this.o.maxBytes) return removed;
+        await this.evict(image);
+        total -= image.bytes;
+        removed++;
+      }
+    }
+  }
+
+  private async evict(image: StoredImage): Promise<void> {
+    await rm(image.result_file, { force: true });
+    this.o.store.markEvicted(image.job_id, image.image_index);
+  }
+}
