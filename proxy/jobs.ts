@@ -3,9 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ApiError, Job, JobStatus } from '../core/api';
 import type { AspectRatio, OutputFormat, Quality, Tier } from '../core/formats';
-import { type Db, nowIso, transaction } from './db';
 import { FramefillError } from './errors';
 import type { Ledger } from './ledger';
+import { nowIso, type Sql, type Store } from './store';
 
 /** The same Idempotency-Key from the same token within this window returns the same job (DESIGN.md §5). */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
@@ -31,6 +31,9 @@ export interface NewJob {
   model: string;
   idempotencyKey: string | undefined;
   requestHash: string;
+  /** The replica that accepted it, and until when it vouches for it (epoch ms). */
+  owner: string;
+  leaseUntil: number;
 }
 
 export interface JobRow {
@@ -62,6 +65,10 @@ export interface JobRow {
   status_reason: string | null;
   /** 1 or 0 on a canceled job: whether its credits came back. */
   credits_returned: number | null;
+  /** The replica working on it while queued or running. */
+  owner: string | null;
+  /** Epoch ms until which its owner vouches for it; renewed while the owner lives. */
+  lease_until: number | null;
 }
 
 export interface Completion {
@@ -107,31 +114,45 @@ export function jobView(row: JobRow): Job {
   };
 }
 
+/** PostgreSQL's unique_violation: two replicas inserted the same Idempotency-Key at once. */
+const isUniqueViolation = (error: unknown) => (error as { code?: string } | null)?.code === '23505';
+
 export class JobStore {
   constructor(
-    private readonly db: Db,
+    private readonly db: Store,
     private readonly ledger: Ledger,
   ) {}
 
-  get(id: string): JobRow | undefined {
-    return this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+  get(id: string, q: Sql = this.db): Promise<JobRow | undefined> {
+    return q.one<JobRow>('SELECT * FROM jobs WHERE id = $1', [id]);
   }
 
   /** A job of this account; another account's job is as absent as a missing one. */
-  getFor(accountId: string, id: string): JobRow | undefined {
-    return this.db.prepare('SELECT * FROM jobs WHERE id = ? AND account_id = ?').get(id, accountId) as
-      | JobRow
-      | undefined;
+  getFor(accountId: string, id: string): Promise<JobRow | undefined> {
+    return this.db.one<JobRow>('SELECT * FROM jobs WHERE id = $1 AND account_id = $2', [id, accountId]);
   }
 
   /**
-   * Reserves the credits and inserts the job, or returns the job this Idempotency-Key already made. One
-   * immediate transaction: parallel submissions are serialised, so a balance is never overspent.
+   * Reserves the credits and inserts the job, or returns the job this Idempotency-Key already made. One transaction:
+   * the reservation is a conditional update, so a balance is never overspent. Two replicas inserting the same key
+   * at once meet the unique index; the loser runs again and finds the winner's job.
    */
-  create(job: NewJob): { row: JobRow; replayed: boolean } {
-    return transaction(this.db, (): { row: JobRow; replayed: boolean } => {
+  async create(job: NewJob): Promise<{ row: JobRow; replayed: boolean }> {
+    try {
+      return await this.createOnce(job);
+    } catch (error) {
+      if (job.idempotencyKey === undefined || !isUniqueViolation(error)) throw error;
+      return this.createOnce(job);
+    }
+  }
+
+  private createOnce(job: NewJob): Promise<{ row: JobRow; replayed: boolean }> {
+    return this.db.tx(async (q): Promise<{ row: JobRow; replayed: boolean }> => {
       if (job.idempotencyKey !== undefined) {
-        const previous = this.byIdempotencyKey(job.accountId, job.idempotencyKey);
+        const previous = await q.one<JobRow>('SELECT * FROM jobs WHERE account_id = $1 AND idempotency_key = $2', [
+          job.accountId,
+          job.idempotencyKey,
+        ]);
         if (previous && withinIdempotencyWindow(previous)) {
           if (previous.request_hash !== job.requestHash) {
             throw new FramefillError(
@@ -142,17 +163,15 @@ export class JobStore {
           return { row: previous, replayed: true };
         }
         // An expired key may be reused: the old job keeps its row but gives the key up.
-        if (previous) this.db.prepare('UPDATE jobs SET idempotency_key = NULL WHERE id = ?').run(previous.id);
+        if (previous) await q.run('UPDATE jobs SET idempotency_key = NULL WHERE id = $1', [previous.id]);
       }
       const id = randomUUID();
-      this.ledger.reserveIn(job.accountId, id, job.cost);
-      this.db
-        .prepare(
-          `INSERT INTO jobs (id, account_id, status, prompt_chars, aspect_ratio, resolution, width, height, quality,
-               output_format, references_json, cost, model, created_at, idempotency_key, request_hash)
-             VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
+      await this.ledger.reserveIn(q, job.accountId, id, job.cost);
+      await q.run(
+        `INSERT INTO jobs (id, account_id, status, prompt_chars, aspect_ratio, resolution, width, height, quality,
+             output_format, references_json, cost, model, created_at, idempotency_key, request_hash, owner, lease_until)
+           VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+        [
           id,
           job.accountId,
           job.promptChars,
@@ -168,38 +187,32 @@ export class JobStore {
           nowIso(),
           job.idempotencyKey ?? null,
           job.requestHash,
-        );
-      return { row: this.get(id)!, replayed: false };
+          job.owner,
+          job.leaseUntil,
+        ],
+      );
+      return { row: (await this.get(id, q))!, replayed: false };
     });
   }
 
-  private byIdempotencyKey(accountId: string, key: string): JobRow | undefined {
-    return this.db.prepare('SELECT * FROM jobs WHERE account_id = ? AND idempotency_key = ?').get(accountId, key) as
-      | JobRow
-      | undefined;
-  }
-
   /** queued → running; false when the job left `queued` meanwhile (canceled). */
-  start(id: string): boolean {
+  async start(id: string): Promise<boolean> {
     return (
-      this.db
-        .prepare(
-          "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?), status_reason = NULL WHERE id = ? AND status = 'queued'",
-        )
-        .run(nowIso(), id).changes === 1
+      (await this.db.run(
+        "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, $1), status_reason = NULL WHERE id = $2 AND status = 'queued'",
+        [nowIso(), id],
+      )) === 1
     );
   }
 
   /** running → completed, and the reservation becomes a charge; false when the job was canceled meanwhile. */
-  complete(id: string, result: Completion): boolean {
-    return transaction(this.db, () => {
-      const changed = this.db
-        .prepare(
-          `UPDATE jobs SET status = 'completed', finished_at = ?, width = ?, height = ?, mime = ?, bytes = ?,
-               result_file = ?, notes_json = ?, usage_json = ?, upstream_request_id = ?
-             WHERE id = ? AND status = 'running'`,
-        )
-        .run(
+  complete(id: string, result: Completion): Promise<boolean> {
+    return this.db.tx(async (q) => {
+      const changed = await q.run(
+        `UPDATE jobs SET status = 'completed', finished_at = $1, width = $2, height = $3, mime = $4, bytes = $5,
+             result_file = $6, notes_json = $7, usage_json = $8, upstream_request_id = $9
+           WHERE id = $10 AND status = 'running'`,
+        [
           nowIso(),
           result.width,
           result.height,
@@ -210,87 +223,100 @@ export class JobStore {
           result.usage === undefined ? null : JSON.stringify(result.usage),
           result.upstreamRequestId ?? null,
           id,
-        ).changes;
+        ],
+      );
       if (changed === 0) return false;
-      const row = this.get(id)!;
-      this.ledger.chargeIn(row.account_id, id, row.cost);
+      const row = (await this.get(id, q))!;
+      await this.ledger.chargeIn(q, row.account_id, id, row.cost);
       return true;
     });
   }
 
   /**
    * queued|running → failed|canceled|interrupted; the reservation is released, or charged when `refund` is false
-   * (a cancel after the upstream call started). False when the job was already final.
+   * (a cancel after the upstream call started). False when the job was already final: the conditional update makes
+   * one caller the winner, whichever replica each runs on.
    */
   finish(
     id: string,
     status: 'failed' | 'canceled' | 'interrupted',
     error?: ApiError,
     options: { refund?: boolean; upstreamRequestId?: string | undefined } = {},
-  ): boolean {
+  ): Promise<boolean> {
     const refund = options.refund ?? true;
-    return transaction(this.db, () => {
-      const changed = this.db
-        .prepare(
-          `UPDATE jobs SET status = ?, finished_at = ?, error_json = ?, status_reason = NULL,
-             credits_returned = ?, upstream_request_id = COALESCE(?, upstream_request_id)
-           WHERE id = ? AND status IN ('queued', 'running')`,
-        )
-        .run(
-          status,
-          nowIso(),
-          error ? JSON.stringify(error) : null,
-          refund ? 1 : 0,
-          options.upstreamRequestId ?? null,
-          id,
-        ).changes;
+    return this.db.tx(async (q) => {
+      const changed = await q.run(
+        `UPDATE jobs SET status = $1, finished_at = $2, error_json = $3, status_reason = NULL,
+           credits_returned = $4, upstream_request_id = COALESCE($5, upstream_request_id)
+         WHERE id = $6 AND status IN ('queued', 'running')`,
+        [status, nowIso(), error ? JSON.stringify(error) : null, refund ? 1 : 0, options.upstreamRequestId ?? null, id],
+      );
       if (changed === 0) return false;
-      const row = this.get(id)!;
-      if (refund) this.ledger.releaseIn(row.account_id, id, row.cost);
-      else this.ledger.chargeIn(row.account_id, id, row.cost);
+      const row = (await this.get(id, q))!;
+      if (refund) await this.ledger.releaseIn(q, row.account_id, id, row.cost);
+      else await this.ledger.chargeIn(q, row.account_id, id, row.cost);
       return true;
     });
   }
 
   /** running → queued, waiting for `reason` (the upstream's rate limit); false when the job left `running`. */
-  requeue(id: string, reason: string): boolean {
+  async requeue(id: string, reason: string): Promise<boolean> {
     return (
-      this.db
-        .prepare("UPDATE jobs SET status = 'queued', status_reason = ? WHERE id = ? AND status = 'running'")
-        .run(reason, id).changes === 1
+      (await this.db.run("UPDATE jobs SET status = 'queued', status_reason = $1 WHERE id = $2 AND status = 'running'", [
+        reason,
+        id,
+      ])) === 1
     );
   }
 
   /** Why a queued job waits, shown on the job until it starts. */
-  setReason(id: string, reason: string): void {
-    this.db.prepare("UPDATE jobs SET status_reason = ? WHERE id = ? AND status = 'queued'").run(reason, id);
+  async setReason(id: string, reason: string): Promise<void> {
+    await this.db.run("UPDATE jobs SET status_reason = $1 WHERE id = $2 AND status = 'queued'", [reason, id]);
   }
 
-  /** Ids of jobs in a state no process is working on any more (after a stop or crash). */
-  unfinished(): string[] {
+  /** Ids of jobs in a state no process is working on any more (after a stop or crash of the only process). */
+  async unfinished(): Promise<string[]> {
     return (
-      this.db.prepare("SELECT id FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at").all() as {
-        id: string;
-      }[]
+      await this.db.many<{ id: string }>(
+        "SELECT id FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at",
+      )
     ).map((r) => r.id);
   }
 
-  inFlight(accountId: string): number {
+  /** Extends the lease of every unfinished job of `owner` to `until` (epoch ms). */
+  async renewLeases(owner: string, until: number): Promise<void> {
+    await this.db.run("UPDATE jobs SET lease_until = $1 WHERE owner = $2 AND status IN ('queued', 'running')", [
+      until,
+      owner,
+    ]);
+  }
+
+  /** Unfinished jobs whose owner stopped vouching for them before `now` (epoch ms): a replica died. */
+  async lapsed(now: number): Promise<string[]> {
     return (
-      this.db
-        .prepare("SELECT COUNT(*) AS n FROM jobs WHERE account_id = ? AND status IN ('queued', 'running')")
-        .get(accountId) as { n: number }
-    ).n;
+      await this.db.many<{ id: string }>(
+        "SELECT id FROM jobs WHERE status IN ('queued', 'running') AND lease_until < $1 ORDER BY created_at",
+        [now],
+      )
+    ).map((r) => r.id);
   }
 
-  /** Finished jobs older than the TTL (their rows and files go together). */
-  expired(olderThanIso: string): JobRow[] {
-    return this.db
-      .prepare("SELECT * FROM jobs WHERE status NOT IN ('queued', 'running') AND finished_at < ?")
-      .all(olderThanIso) as unknown as JobRow[];
+  async inFlight(accountId: string): Promise<number> {
+    const row = await this.db.one<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM jobs WHERE account_id = $1 AND status IN ('queued', 'running')",
+      [accountId],
+    );
+    return Number(row?.n ?? 0);
   }
 
-  delete(id: string): void {
-    this.db.prepare('DELETE FROM jobs WHERE id = ?').run(id);
+  /** Finished jobs older than the TTL (their rows and results go together). */
+  expired(olderThanIso: string): Promise<JobRow[]> {
+    return this.db.many<JobRow>("SELECT * FROM jobs WHERE status NOT IN ('queued', 'running') AND finished_at < $1", [
+      olderThanIso,
+    ]);
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.db.run('DELETE FROM jobs WHERE id = $1', [id]);
   }
 }

@@ -1,8 +1,8 @@
 // The proxy's HTTP app (DESIGN.md §5): middleware in order — request log, CORS, origin check, auth, per-client
 // caps — then the routes, read top to bottom like the API table. Every error is a FramefillError rendered once in
 // `onError`.
-import { createReadStream, existsSync } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { type Context, Hono } from 'hono';
@@ -33,6 +33,9 @@ import { refuseForeignOrigins } from './middleware/origin';
 import { requestLog } from './middleware/request-log';
 import type { Provider } from './providers/types';
 import type { JobRunner } from './runner';
+import type { Store } from './store';
+import type { JobNotices } from './store/notices';
+import type { ResultStore } from './store/results';
 import { ClientGone, payloadTooLarge, receiveSubmission } from './submissions';
 
 export interface AppDeps {
@@ -40,6 +43,14 @@ export interface AppDeps {
   ledger: Ledger;
   store: JobStore;
   runner: JobRunner;
+  /** The database (for health), the result images and the job notices, shared by every replica on PostgreSQL. */
+  db: Store;
+  results: ResultStore;
+  notices: JobNotices;
+  /** This replica's id, recorded on the jobs it accepts. */
+  owner: string;
+  /** How long a job's lease lasts from its acceptance (renewed while this replica runs). */
+  leaseMs: number;
   provider: Provider;
   prices: PriceTable;
   log: Logger;
@@ -59,7 +70,7 @@ export interface AppDeps {
   referenceMaxBytes?: number;
 }
 
-type Env = { Variables: { account: Account; client: string; clientGone?: boolean } };
+type Env = { Variables: { account: Account; client: string; local?: boolean; clientGone?: boolean } };
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const PLAYGROUND_FILES: Record<string, string> = {
@@ -71,7 +82,7 @@ const PLAYGROUND_FILES: Record<string, string> = {
 export function createApp(deps: AppDeps): Hono<Env> {
   const { config, ledger, store, runner, provider, log } = deps;
   const app = new Hono<Env>();
-  const localMode = () => config.loopbackOnly && !ledger.hasTokens();
+  const localMode = async () => config.loopbackOnly && !(await ledger.hasTokens());
   const clientAddress = clientAddressFrom(config.trustProxy);
 
   app.use('*', requestLog(log));
@@ -92,9 +103,17 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }),
   );
 
-  app.get('/v1/health', (c) =>
-    c.json({ ok: true, version: packageJson.version, provider: provider.name, model: provider.model } satisfies Health),
-  );
+  app.get('/v1/health', async (c) => {
+    const reachable = await deps.db.ping();
+    const body: Health = {
+      ok: reachable,
+      version: packageJson.version,
+      provider: provider.name,
+      model: provider.model,
+      store: { engine: deps.db.engine, reachable },
+    };
+    return c.json(body, reachable ? 200 : 503);
+  });
 
   app.get('/v1/capabilities', (c) =>
     c.json({
@@ -111,7 +130,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
     const declared = Number(c.req.header('Content-Length') ?? Number.NaN);
     if (declared > config.bodyLimitBytes) throw payloadTooLarge(config.bodyLimitBytes);
-    deps.caps.admitQueued(store.inFlight(account.id));
+    deps.caps.admitQueued(await store.inFlight(account.id));
     const submission = await receiveSubmission(c.req.raw.body, c.req.header('Content-Type'), {
       uploadsDir: deps.uploadsDir,
       referenceMaxBytes: deps.referenceMaxBytes,
@@ -123,9 +142,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const { fields, references } = submission;
     try {
       // Again now that the upload is in: uploads that arrived together all passed the first look.
-      deps.caps.admitQueued(store.inFlight(account.id));
+      deps.caps.admitQueued(await store.inFlight(account.id));
       const size = sizeFor(fields.aspect_ratio, fields.resolution);
-      const { row, replayed } = store.create({
+      const { row, replayed } = await store.create({
         accountId: account.id,
         promptChars: countPromptChars(fields.prompt),
         aspectRatio: fields.aspect_ratio,
@@ -139,6 +158,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
         model: provider.model,
         idempotencyKey,
         requestHash: submission.requestHash,
+        owner: deps.owner,
+        leaseUntil: Date.now() + deps.leaseMs,
       });
       if (replayed) {
         await rm(submission.dir, { recursive: true, force: true });
@@ -154,16 +175,23 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
   });
 
-  app.get('/v1/generations/:id', (c) => c.json(jobView(jobOf(c, store))));
+  app.get('/v1/generations/:id', async (c) => c.json(jobView(await jobOf(c, store))));
 
-  app.get('/v1/generations/:id/events', (c) => {
-    const id = jobOf(c, store).id;
+  app.get('/v1/generations/:id/events', async (c) => {
+    const id = (await jobOf(c, store)).id;
     const release = deps.caps.openStream(c.var.account.id, c.var.client);
-    return streamJobEvents(c, { id, store, runner, keepAliveMs: deps.keepAliveMs, onClose: release });
+    return streamJobEvents(c, {
+      id,
+      store,
+      runner,
+      notices: deps.notices,
+      keepAliveMs: deps.keepAliveMs,
+      onClose: release,
+    });
   });
 
   app.get('/v1/generations/:id/image', async (c) => {
-    const row = jobOf(c, store);
+    const row = await jobOf(c, store);
     if (row.status !== 'completed' || !row.result_file || !row.mime) {
       throw new FramefillError(
         'not_ready',
@@ -172,45 +200,46 @@ export function createApp(deps: AppDeps): Hono<Env> {
           : 'The image is not ready yet: wait for the job to complete.',
       );
     }
-    const size = await stat(row.result_file).catch(() => undefined);
-    if (!size) throw new FramefillError('not_found');
-    const body = createReadStream(row.result_file);
+    const image = await deps.results.get(row.id, 0);
+    if (!image) throw new FramefillError('not_found');
+    // Told once the last byte left (the shutdown drain waits for it), as with a file stream.
+    const body = Readable.from([image.bytes]);
     body.once('end', () => deps.onImageFetched?.(row.id));
     return c.body(Readable.toWeb(body) as ReadableStream, 200, {
       'Content-Type': row.mime,
-      'Content-Length': String(size.size),
+      'Content-Length': String(image.bytes.length),
       'Cache-Control': 'private, max-age=86400, immutable',
     });
   });
 
-  app.delete('/v1/generations/:id', (c) => {
-    const row = jobOf(c, store);
-    runner.cancel(row.id);
-    return c.json(jobView(store.get(row.id) ?? row));
+  app.delete('/v1/generations/:id', async (c) => {
+    const row = await jobOf(c, store);
+    await runner.cancel(row.id);
+    return c.json(jobView((await store.get(row.id)) ?? row));
   });
 
-  app.get('/v1/account', (c) => {
-    const account = ledger.accountById(c.var.account.id)!;
+  app.get('/v1/account', async (c) => {
+    const account = (await ledger.accountById(c.var.account.id))!;
     return c.json({
       name: account.name,
       balance_credits: account.balance,
       spent_credits: account.spent,
-      jobs_in_flight: store.inFlight(account.id),
+      jobs_in_flight: await store.inFlight(account.id),
     } satisfies AccountBody);
   });
 
   // The playground (a dev tool) is served in local mode only, from the build folder, if it was built. The page
   // carries the local token, so it is never served with CORS headers (a foreign page cannot read it).
-  app.get('/playground', (c) =>
-    servePlayground(c, deps.staticDir, 'playground.html', localMode() ? deps.localToken : undefined),
+  app.get('/playground', async (c) =>
+    servePlayground(c, deps.staticDir, 'playground.html', (await localMode()) ? deps.localToken : undefined),
   );
-  app.get('/playground/:file', (c) => {
+  app.get('/playground/:file', async (c) => {
     const file = c.req.param('file');
     return servePlayground(
       c,
       deps.staticDir,
       PLAYGROUND_FILES[file] ? file : undefined,
-      localMode() ? deps.localToken : undefined,
+      (await localMode()) ? deps.localToken : undefined,
     );
   });
 
@@ -286,9 +315,9 @@ function idempotencyKeyOf(c: Context<Env>): string | undefined {
   return key;
 }
 
-function jobOf(c: Context<Env>, store: JobStore) {
+async function jobOf(c: Context<Env>, store: JobStore) {
   const id = c.req.param('id') ?? '';
-  const row = isJobId(id) ? store.getFor(c.var.account.id, id) : undefined;
+  const row = isJobId(id) ? await store.getFor(c.var.account.id, id) : undefined;
   if (!row) throw new FramefillError('not_found');
   return row;
 }

@@ -14,9 +14,9 @@ describe('auth', () => {
   it('needs a valid token once one exists: none, unknown or revoked → 401 unauthorized', async () => {
     const proxy = await startTestProxy();
     try {
-      const { token } = proxy.ledger.createToken('alice', 50);
-      const { token: revoked } = proxy.ledger.createToken('mallory', 50);
-      proxy.ledger.revoke('mallory');
+      const { token } = await proxy.ledger.createToken('alice', 50);
+      const { token: revoked } = await proxy.ledger.createToken('mallory', 50);
+      await proxy.ledger.revoke('mallory');
       const attempts: Record<string, string>[] = [
         {},
         { Authorization: 'Bearer ff_unknown' },
@@ -44,7 +44,7 @@ describe('auth', () => {
   it('keeps health and capabilities open without a token', async () => {
     const proxy = await startTestProxy();
     try {
-      proxy.ledger.createToken('alice', 50);
+      await proxy.ledger.createToken('alice', 50);
       expect((await fetch(`${proxy.url}/v1/health`)).status).toBe(200);
       expect((await fetch(`${proxy.url}/v1/capabilities`)).status).toBe(200);
     } finally {
@@ -67,7 +67,7 @@ describe('auth', () => {
         expect(error.code).toBe('unauthorized');
         expect(error.message).toContain('Paste the token that `npm start` printed into Settings ▸ Token.');
       }
-      expect(proxy.ledger.localAccount().spent).toBe(0);
+      expect((await proxy.ledger.localAccount()).spent).toBe(0);
       expect((await submitGeneration(proxy.url, fields, { token: proxy.localToken })).status).toBe(202);
     } finally {
       await proxy.close();
@@ -77,7 +77,7 @@ describe('auth', () => {
   it('does not take the local token once team tokens exist', async () => {
     const proxy = await startTestProxy();
     try {
-      proxy.ledger.createToken('alice', 50);
+      await proxy.ledger.createToken('alice', 50);
       const response = await fetch(`${proxy.url}/v1/account`, {
         headers: { Authorization: `Bearer ${proxy.localToken}` },
       });
@@ -95,7 +95,7 @@ describe('auth', () => {
   it('starts on a non-loopback HOST once a token exists, and requires it', async () => {
     const dataDir = tempDataDir();
     const first = await startTestProxy({ FRAMEFILL_DATA_DIR: dataDir });
-    const { token } = first.ledger.createToken('team', 10);
+    const { token } = await first.ledger.createToken('team', 10);
     await first.close();
     // Binds all interfaces, but the test talks to it on 127.0.0.1 only.
     const proxy = await startProxy(loadConfig({ HOST: '0.0.0.0', PORT: '0', FRAMEFILL_DATA_DIR: dataDir }), {
@@ -171,11 +171,11 @@ describe('CORS and origins', () => {
   it('refuses POST and DELETE from another web origin with 403 forbidden_origin, in local mode too', async () => {
     const proxy = await startTestProxy({ FRAMEFILL_ALLOWED_ORIGINS: 'https://tools.example.com' });
     try {
-      const before = proxy.ledger.localAccount().balance;
+      const before = (await proxy.ledger.localAccount()).balance;
       const post = await submitGeneration(proxy.url, fields, { origin: 'https://evil.example' });
       expect(post.status).toBe(403);
       expect(await code(post)).toBe('forbidden_origin');
-      expect(proxy.ledger.localAccount().balance).toBe(before);
+      expect((await proxy.ledger.localAccount()).balance).toBe(before);
       const del = await fetch(`${proxy.url}/v1/generations/${crypto.randomUUID()}`, {
         method: 'DELETE',
         headers: { Origin: 'https://evil.example' },

@@ -190,13 +190,13 @@ describe('cancel', () => {
         spent_credits: 6,
         jobs_in_flight: 0,
       });
-      expect(proxy.ledger.rowsForJob(id)).toEqual([
+      expect(await proxy.ledger.rowsForJob(id)).toEqual([
         { kind: 'reserve', amount: -6 },
         { kind: 'charge', amount: 6 },
       ]);
       // Cancelling again changes nothing.
       await api(`${proxy.url}/v1/generations/${id}`, { method: 'DELETE' });
-      expect(proxy.ledger.rowsForJob(id)).toHaveLength(2);
+      expect(await proxy.ledger.rowsForJob(id)).toHaveLength(2);
     } finally {
       await proxy.close();
     }
@@ -214,7 +214,7 @@ describe('cancel', () => {
       const response = await api(`${proxy.url}/v1/generations/${id}`, { method: 'DELETE' });
       expect(JobSchema.parse(await response.json())).toMatchObject({ status: 'canceled', credits_returned: true });
       expect(await account(proxy.url)).toMatchObject({ balance_credits: before.balance_credits, spent_credits: 0 });
-      expect(proxy.ledger.rowsForJob(id)).toEqual([
+      expect(await proxy.ledger.rowsForJob(id)).toEqual([
         { kind: 'reserve', amount: -6 },
         { kind: 'release', amount: 6 },
       ]);
@@ -233,7 +233,7 @@ describe('cancel', () => {
       expect((await job(proxy.url, second.id)).status).toBe('queued');
       const canceled = await api(`${proxy.url}/v1/generations/${second.id}`, { method: 'DELETE' });
       expect(JobSchema.parse(await canceled.json())).toMatchObject({ status: 'canceled', credits_returned: true });
-      expect(proxy.ledger.rowsForJob(second.id)).toEqual([
+      expect(await proxy.ledger.rowsForJob(second.id)).toEqual([
         { kind: 'reserve', amount: -6 },
         { kind: 'release', amount: 6 },
       ]);
@@ -311,7 +311,7 @@ describe('concurrency, failures and timeouts', () => {
         data: { id, error: { code: 'content_policy', message: 'The model refused this prompt.' } },
       });
       expect((await job(proxy.url, id)).error?.code).toBe('content_policy');
-      expect(proxy.ledger.rowsForJob(id).map((r) => r.kind)).toEqual(['reserve', 'release']);
+      expect((await proxy.ledger.rowsForJob(id)).map((r) => r.kind)).toEqual(['reserve', 'release']);
     } finally {
       await proxy.close();
     }
@@ -341,7 +341,7 @@ describe('concurrency, failures and timeouts', () => {
       expect(events.at(-1)?.event).toBe('failed');
       expect((events.at(-1)!.data as { error: { code: string } }).error.code).toBe('upstream_timeout');
       expect(calls[0]!.signal.aborted).toBe(true);
-      expect(proxy.ledger.rowsForJob(id).map((r) => r.kind)).toEqual(['reserve', 'release']);
+      expect((await proxy.ledger.rowsForJob(id)).map((r) => r.kind)).toEqual(['reserve', 'release']);
     } finally {
       await proxy.close();
     }
@@ -410,7 +410,7 @@ describe('the check of every provider result', () => {
       await until(() => calls.length === 1);
       calls[0]!.finish();
       await readEvents(proxy.url, id);
-      const row = proxy.store.get(id)!;
+      const row = (await proxy.store.get(id))!;
       expect(JSON.parse(row.usage_json!)).toEqual({ total_tokens: 42 });
       expect(row.upstream_request_id).toBe('req_123');
       const text = await (await api(`${proxy.url}/v1/generations/${id}`)).text();
@@ -427,7 +427,7 @@ describe('results', () => {
     const proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0', FRAMEFILL_RESULT_TTL_HOURS: '0.00001' });
     try {
       const { id } = await generateAndWait(proxy.url, fields);
-      const file = proxy.store.get(id)!.result_file!;
+      const file = (await proxy.store.get(id))!.result_file!;
       await new Promise((r) => setTimeout(r, 100));
       expect(await proxy.cleanup()).toBe(1);
       const response = await api(`${proxy.url}/v1/generations/${id}/image`);

@@ -3,7 +3,7 @@
 import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AccountSchema, ErrorBodySchema, JobSchema } from '../../core/api';
-import { openDb } from '../../proxy/db';
+import { openSqlite } from '../../proxy/store/sqlite';
 import { png } from '../helpers/images';
 import { api, generateAndWait, readEvents, startTestProxy, submitGeneration, tempDataDir } from '../helpers/proxy';
 
@@ -11,7 +11,7 @@ const fourK = { prompt: 'a city at night', aspect_ratio: '16:9', resolution: '4K
 
 async function tokenProxy(credits: number, env: Record<string, string> = {}) {
   const proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0', ...env });
-  const { token, account } = proxy.ledger.createToken('alice', credits);
+  const { token, account } = await proxy.ledger.createToken('alice', credits);
   const balance = async () =>
     AccountSchema.parse(
       await (await api(`${proxy.url}/v1/account`, { headers: { Authorization: `Bearer ${token}` } })).json(),
@@ -24,12 +24,12 @@ describe('the ledger', () => {
     const { proxy, token, accountId, balance } = await tokenProxy(100);
     try {
       const { id } = await generateAndWait(proxy.url, fourK, { token });
-      expect(proxy.ledger.rowsForJob(id)).toEqual([
+      expect(await proxy.ledger.rowsForJob(id)).toEqual([
         { kind: 'reserve', amount: -12 },
         { kind: 'charge', amount: 12 },
       ]);
       expect(await balance()).toEqual({ name: 'alice', balance_credits: 88, spent_credits: 12, jobs_in_flight: 0 });
-      expect(proxy.ledger.ledgerBalance(accountId)).toBe(88);
+      expect(await proxy.ledger.ledgerBalance(accountId)).toBe(88);
     } finally {
       await proxy.close();
     }
@@ -44,7 +44,7 @@ describe('the ledger', () => {
       expect(error.code).toBe('insufficient_credits');
       expect(error.message).toContain('12');
       expect(await balance()).toMatchObject({ balance_credits: 11, spent_credits: 0 });
-      expect(proxy.ledger.ledgerBalance(accountId)).toBe(11);
+      expect(await proxy.ledger.ledgerBalance(accountId)).toBe(11);
       // A cheaper tier still fits.
       expect((await submitGeneration(proxy.url, { ...fourK, resolution: '1K' }, { token })).status).toBe(202);
     } finally {
@@ -62,7 +62,7 @@ describe('the ledger', () => {
       expect(statuses.filter((s) => s === 202)).toHaveLength(8);
       expect(statuses.filter((s) => s === 402)).toHaveLength(12);
       expect(await balance()).toMatchObject({ balance_credits: 4, jobs_in_flight: 8 });
-      expect(proxy.ledger.ledgerBalance(accountId)).toBe(4);
+      expect(await proxy.ledger.ledgerBalance(accountId)).toBe(4);
     } finally {
       await proxy.close();
     }
@@ -122,7 +122,7 @@ describe('the ledger', () => {
   it('keeps idempotency keys per token: another token’s same key makes its own job', async () => {
     const { proxy, token } = await tokenProxy(100);
     try {
-      const other = proxy.ledger.createToken('bob', 100).token;
+      const other = (await proxy.ledger.createToken('bob', 100)).token;
       const a = JobSchema.parse(
         await (await submitGeneration(proxy.url, fourK, { token, idempotencyKey: 'same' })).json(),
       );
@@ -148,11 +148,11 @@ describe('the ledger', () => {
     await proxy.close(0);
     const again = await startTestProxy({ FRAMEFILL_DATA_DIR: proxy.dataDir });
     try {
-      const job = again.store.get(id)!;
+      const job = (await again.store.get(id))!;
       expect(job.status).toBe('interrupted');
-      expect(again.ledger.rowsForJob(id).map((r) => r.kind)).toEqual(['reserve', 'release']);
-      expect(again.ledger.accountById(accountId)?.balance).toBe(100);
-      expect(again.ledger.ledgerBalance(accountId)).toBe(100);
+      expect((await again.ledger.rowsForJob(id)).map((r) => r.kind)).toEqual(['reserve', 'release']);
+      expect((await again.ledger.accountById(accountId))?.balance).toBe(100);
+      expect(await again.ledger.ledgerBalance(accountId)).toBe(100);
     } finally {
       await again.close();
     }
@@ -160,16 +160,17 @@ describe('the ledger', () => {
 });
 
 describe('the database', () => {
-  it('compiles each SQL text once and hands the same statement back, so a job does not re-prepare its queries', () => {
+  it('compiles each SQL text once and hands the same statement back, so a job does not re-prepare its queries', async () => {
     const dir = tempDataDir();
-    const db = openDb(dir);
+    const db = openSqlite(dir);
     try {
-      const first = db.prepare('SELECT * FROM jobs WHERE id = ?');
-      expect(db.prepare('SELECT * FROM jobs WHERE id = ?')).toBe(first);
-      expect(db.prepare('SELECT * FROM accounts WHERE id = ?')).not.toBe(first);
+      const first = db.prepare('SELECT * FROM jobs WHERE id = $1');
+      expect(db.prepare('SELECT * FROM jobs WHERE id = $1')).toBe(first);
+      expect(db.prepare('SELECT * FROM accounts WHERE id = $1')).not.toBe(first);
       expect(first.get('no such job')).toBeUndefined();
+      expect(await db.one('SELECT * FROM jobs WHERE id = $1', ['no such job'])).toBeUndefined();
     } finally {
-      db.close();
+      await db.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -192,7 +192,7 @@ describe('the playground route', () => {
       expect(js.headers.get('Content-Type')).toContain('javascript');
       expect((await api(`${local.url}/playground/secret.txt`)).status).toBe(404);
       expect((await api(`${local.url}/playground/..%2Fsecret.txt`)).status).toBe(404);
-      local.ledger.createToken('team', 10);
+      await local.ledger.createToken('team', 10);
       expect((await api(`${local.url}/playground`)).status).toBe(404);
     } finally {
       await local.close();
