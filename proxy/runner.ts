@@ -14,6 +14,7 @@ import { type JobRow, type JobStore, jobView } from './jobs';
 import type { Logger } from './log';
 import type { GenerationRequest, PartialImage, Provider, SpooledReference } from './providers/types';
 import type { JobNotice, JobNotices } from './store/notices';
+import type { SharedPace } from './store/pace';
 import type { ResultStore } from './store/results';
 
 export const INTERRUPTED_ERROR: ApiError = { code: 'interrupted', message: ERROR_ADVICE.interrupted };
@@ -29,6 +30,8 @@ export interface RunnerOptions {
   timeoutMs: number;
   /** Upstream calls started per minute at most (FRAMEFILL_UPSTREAM_IMAGES_PER_MINUTE); unset: no pace. */
   imagesPerMinute?: number;
+  /** Counts the pace across every replica (PostgreSQL); unset: this process counts it alone. */
+  sharedPace?: SharedPace;
   /** Refund a job canceled after its upstream call started (FRAMEFILL_CANCEL_REFUND=started). */
   refundStartedCancels: boolean;
   log: Logger;
@@ -172,11 +175,6 @@ export class JobRunner {
     this.unwatch();
   }
 
-  /** Ids of the jobs this replica holds (queued or running here), whose leases it renews. */
-  heldIds(): string[] {
-    return [...this.held.keys()];
-  }
-
   private async interrupt(id: string): Promise<void> {
     if (await this.o.store.finish(id, 'interrupted', INTERRUPTED_ERROR)) await this.publishFinal(id);
     this.held.get(id)?.controller.abort(new FramefillError('interrupted'));
@@ -219,7 +217,8 @@ export class JobRunner {
   /** When the images-per-minute pace lets the next call start. */
   private paceAllowsAt(now: number): number {
     const limit = this.o.imagesPerMinute;
-    if (!limit) return now;
+    // A shared pace is claimed by the job itself, just before its call (`sharedTurn`).
+    if (!limit || this.o.sharedPace) return now;
     while (this.callStarts.length > 0 && this.callStarts[0]! <= now - MINUTE_MS) this.callStarts.shift();
     return this.callStarts.length < limit ? now : this.callStarts[0]! + MINUTE_MS;
   }
@@ -248,7 +247,7 @@ export class JobRunner {
 
   private async run(id: string): Promise<void> {
     const job = this.held.get(id);
-    if (!job || job.controller.signal.aborted || !(await this.o.store.start(id))) return this.forget(id);
+    if (!job || !(await this.sharedTurn(id, job)) || !(await this.o.store.start(id))) return this.forget(id);
     job.reason = undefined;
     job.deadlineAt ??= Date.now() + this.o.timeoutMs;
     job.signal ??= AbortSignal.any([job.controller.signal, AbortSignal.timeout(this.o.timeoutMs)]);
@@ -318,6 +317,31 @@ export class JobRunner {
       }
     }
     await this.forget(id);
+  }
+
+  /**
+   * Waits, queued, until the pace shared by all replicas lets this job's call start (claimed in the store); false
+   * when the job was ended meanwhile (canceled, on any replica, or shutdown).
+   */
+  private async sharedTurn(id: string, job: HeldJob): Promise<boolean> {
+    const limit = this.o.imagesPerMinute;
+    const signal = job.controller.signal;
+    if (!limit || !this.o.sharedPace) return !signal.aborted;
+    while (!signal.aborted) {
+      const at = await this.o.sharedPace.claim(limit);
+      if (at === 0) return !signal.aborted;
+      this.wait(id, job, at);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.max(0, at - Date.now()));
+        function done() {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          resolve();
+        }
+        signal.addEventListener('abort', done);
+      });
+    }
+    return false;
   }
 
   /** One failure, one message: the deadline and unknown errors become §6 codes here. */

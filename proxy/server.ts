@@ -3,8 +3,8 @@
 // `onError`.
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { type Context, Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { type Account as AccountBody, type Capabilities, type Health, isJobId, isTerminal } from '../core/api';
@@ -202,10 +202,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
     const image = await deps.results.get(row.id, 0);
     if (!image) throw new FramefillError('not_found');
-    // Told once the last byte left (the shutdown drain waits for it), as with a file stream.
-    const body = Readable.from([image.bytes]);
-    body.once('end', () => deps.onImageFetched?.(row.id));
-    return c.body(Readable.toWeb(body) as ReadableStream, 200, {
+    // Told once the response has been handed to the socket (the shutdown drain waits for it before closing).
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    if (outgoing) outgoing.once('finish', () => deps.onImageFetched?.(row.id));
+    else deps.onImageFetched?.(row.id);
+    return c.body(new Uint8Array(image.bytes), 200, {
       'Content-Type': row.mime,
       'Content-Length': String(image.bytes.length),
       'Cache-Control': 'private, max-age=86400, immutable',

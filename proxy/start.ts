@@ -20,6 +20,7 @@ import { INTERRUPTED_ERROR, JobRunner } from './runner';
 import { createApp } from './server';
 import { openStore, type Store } from './store';
 import { noticesFor } from './store/notices';
+import { sharedPace } from './store/pace';
 import { type ResultStore, resultStoreFor } from './store/results';
 
 export interface StartOptions {
@@ -103,6 +104,7 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
     concurrency: config.upstreamConcurrency,
     timeoutMs: config.upstreamTimeoutMs,
     imagesPerMinute: config.imagesPerMinute || undefined,
+    sharedPace: shared ? sharedPace(db) : undefined,
     refundStartedCancels: config.refundStartedCancels,
     log,
     logPrompts: config.logPrompts,

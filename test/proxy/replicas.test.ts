@@ -189,6 +189,47 @@ describe('a job across replicas', () => {
   });
 });
 
+describe('the upstream pace', () => {
+  it('FRAMEFILL_UPSTREAM_IMAGES_PER_MINUTE is shared by both replicas, not given to each', async () => {
+    const fake = await startFakeOpenAI({ apiKey: 'sk-test-key' });
+    const pair = await replicas({
+      FRAMEFILL_PROVIDER: 'openai',
+      OPENAI_API_KEY: 'sk-test-key',
+      OPENAI_BASE_URL: fake.url,
+      FRAMEFILL_UPSTREAM_IMAGES_PER_MINUTE: '2',
+    });
+    try {
+      const ids: string[] = [];
+      for (const replica of [pair.a, pair.b, pair.a, pair.b]) {
+        const response = await submitGeneration(replica.url, oneK, { token: pair.token });
+        expect(response.status).toBe(202);
+        ids.push(JobSchema.parse(await response.json()).id);
+      }
+      const statuses = async () => Promise.all(ids.map((id) => job(pair.b.url, pair.token, id)));
+      await until(async () => {
+        const jobs = await statuses();
+        return (
+          jobs.filter((j) => j.status === 'completed').length === 2 &&
+          jobs.filter((j) => j.status === 'queued' && j.status_reason?.includes('rate limit')).length === 2
+        );
+      });
+      // Each replica alone would have started both of its jobs: together they started two calls in all.
+      expect(fake.requests).toHaveLength(2);
+      for (const waiting of (await statuses()).filter((j) => j.status === 'queued')) {
+        const canceled = await fetch(`${pair.a.url}/v1/generations/${waiting.id}`, {
+          method: 'DELETE',
+          headers: { Authorization: `Bearer ${pair.token}` },
+        });
+        expect(JobSchema.parse(await canceled.json())).toMatchObject({ status: 'canceled', credits_returned: true });
+      }
+      expect(await account(pair.a.url, pair.token)).toMatchObject({ balance_credits: 88, jobs_in_flight: 0 });
+    } finally {
+      await pair.stop();
+      await fake.close();
+    }
+  });
+});
+
 describe('a replica that dies', () => {
   it('SIGKILLed with 4 jobs running: the other marks them interrupted once the lease lapses, once each, and the balance comes back', async () => {
     const pair = await replicas(
