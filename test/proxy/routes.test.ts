@@ -29,9 +29,9 @@ describe.each(ENGINES)('on %s', (engine) => {
   const error = async (response: Response) => ErrorBodySchema.parse(await response.json()).error;
 
   describe('GET /v1/health and /v1/capabilities', () => {
-    it('reports health with the provider and model', async () => {
+    it('reports health with the provider, the model and the store', async () => {
       const body = HealthSchema.parse(await (await api(`${proxy.url}/v1/health`)).json());
-      expect(body).toMatchObject({ ok: true, provider: 'draft' });
+      expect(body).toMatchObject({ ok: true, provider: 'draft', store: { engine, reachable: true } });
       expect(body.version).toMatch(/^\d+\.\d+\.\d+/);
     });
 
