@@ -13,8 +13,12 @@ export const JobNoticeSchema = z.object({
   id: z.string(),
   status: JobStatusSchema,
   reason: z.string().max(500).optional(),
+  /** The publishing replica's sequence number, so it knows when its own notice came back. */
+  seq: z.number().int().optional(),
 });
 export type JobNotice = z.infer<typeof JobNoticeSchema>;
+/** On the wire, a notice also names the replica that sent it (its random tag). */
+const WireNoticeSchema = JobNoticeSchema.extend({ from: z.number().int().optional() });
 
 export interface JobNotices {
   /** Tells every subscriber of the job, on every replica; in the order published. */
@@ -60,12 +64,18 @@ class LocalNotices implements JobNotices {
 
 export const CHANNEL = 'framefill_jobs';
 const RECONNECT_MS = 1000;
+/** How long a publish waits for its notice to come back before going on (the LISTEN connection may be down). */
+const ECHO_WAIT_MS = 2000;
 
 class PostgresNotices extends LocalNotices {
   private client: pg.Client | undefined;
   private closed = false;
   /** Publishes in order: each NOTIFY waits for the one before it. */
   private tail: Promise<void> = Promise.resolve();
+  /** This process's tag on its notices, and the publishes waiting for theirs to come back. */
+  private readonly me = Math.floor(Math.random() * 2 ** 31);
+  private seq = 0;
+  private readonly echoes = new Map<number, () => void>();
 
   constructor(private readonly store: PostgresStore) {
     super();
@@ -75,31 +85,68 @@ class PostgresNotices extends LocalNotices {
     const client = this.store.newClient();
     client.on('notification', (message) => {
       if (message.channel !== CHANNEL || !message.payload) return;
-      const parsed = JobNoticeSchema.safeParse(JSON.parse(message.payload));
-      if (parsed.success) this.deliver(parsed.data);
+      let json: unknown;
+      try {
+        json = JSON.parse(message.payload);
+      } catch {
+        return;
+      }
+      const parsed = WireNoticeSchema.safeParse(json);
+      if (!parsed.success) return;
+      const { from, seq, ...notice } = parsed.data;
+      this.deliver(notice);
+      if (from === this.me && seq !== undefined) this.echoes.get(seq)?.();
     });
     // A lost connection is re-made; a stream that missed a notice still ends, from the row, at its next keep-alive.
-    client.on('error', () => {
+    const lost = () => {
       if (this.client === client) this.client = undefined;
       void client.end().catch(() => undefined);
-      if (this.closed) return;
-      const retry = setTimeout(() => void this.listen().catch(() => undefined), RECONNECT_MS);
-      (retry as unknown as NodeJS.Timeout).unref();
-    });
+      this.relisten();
+    };
+    client.on('error', lost);
+    client.on('end', lost);
     await client.connect();
     await client.query(`LISTEN ${CHANNEL}`);
     this.client = client;
   }
 
+  /**
+   * Resolves once the notice came back through this replica's own LISTEN (or after a short wait): its streams
+   * then saw the transition before anything published locally after it, such as a preview.
+   */
   override publish(notice: JobNotice): Promise<void> {
-    const payload = JSON.stringify(notice);
+    const seq = ++this.seq;
+    const payload = JSON.stringify({ ...notice, from: this.me, seq });
     this.tail = this.tail
-      .then(() => this.store.run('SELECT pg_notify($1, $2)', [CHANNEL, payload]))
+      .then(async () => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const echoed = new Promise<void>((resolve) => {
+          this.echoes.set(seq, resolve);
+          timer = setTimeout(resolve, this.client ? ECHO_WAIT_MS : 0);
+        });
+        await this.store.run('SELECT pg_notify($1, $2)', [CHANNEL, payload]);
+        await echoed;
+        clearTimeout(timer);
+      })
       .then(
         () => undefined,
         () => undefined,
-      );
+      )
+      .finally(() => this.echoes.delete(seq));
     return this.tail;
+  }
+
+  /** One retry at a time, every RECONNECT_MS, until a LISTEN connection is back. */
+  private retrying = false;
+  private relisten(): void {
+    if (this.retrying || this.closed) return;
+    this.retrying = true;
+    const retry = setTimeout(() => {
+      this.retrying = false;
+      if (this.client || this.closed) return;
+      void this.listen().catch(() => this.relisten());
+    }, RECONNECT_MS);
+    (retry as unknown as NodeJS.Timeout).unref();
   }
 
   override async close(): Promise<void> {

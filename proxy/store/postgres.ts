@@ -80,6 +80,7 @@ const MIGRATIONS: readonly string[] = [
 const MIGRATION_LOCK = 0x46_46_4d_31;
 
 const INT8 = 20;
+const PING_TIMEOUT_MS = 3000;
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === INT8
@@ -136,12 +137,18 @@ export class PostgresStore implements Store {
     }
   }
 
+  /** Answers within PING_TIMEOUT_MS: a health check must not hang on a database that does not answer. */
   async ping(): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS)));
+    const answered = this.pool.query('SELECT 1').then(
+      () => true,
+      () => false,
+    );
     try {
-      await this.pool.query('SELECT 1');
-      return true;
-    } catch {
-      return false;
+      return await Promise.race([answered, late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
