@@ -1,7 +1,7 @@
 // Result images by (job id, index): files in the data dir beside SQLite, a bytea table with PostgreSQL so that any
 // replica serves any image. A job has one image (index 0) today; the key already allows several.
-import { chmodSync, mkdirSync } from 'node:fs';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { nowIso, type Store } from './sql';
 
@@ -47,10 +47,14 @@ export class FileResults implements ResultStore {
     return undefined;
   }
 
+  /** Indexes are dense from 0: deleting stops at the first index with no file (no listing of the folder). */
   async deleteJob(jobId: string): Promise<void> {
-    const names = await readdir(this.dir).catch(() => [] as string[]);
-    const mine = names.filter((name) => name.startsWith(`${jobId}.`) || name.startsWith(`${jobId}-`));
-    await Promise.all(mine.map((name) => rm(path.join(this.dir, name), { force: true })));
+    for (let index = 0; ; index++) {
+      const files = Object.keys(MIME_OF).map((extension) => `${this.base(jobId, index)}.${extension}`);
+      const present = files.filter((file) => existsSync(file));
+      if (present.length === 0) return;
+      await Promise.all(present.map((file) => rm(file, { force: true })));
+    }
   }
 }
 

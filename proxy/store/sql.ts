@@ -19,6 +19,7 @@ export interface Store extends Sql {
   readonly engine: Engine;
   /**
    * Runs `work` in one transaction on one connection (`q`), committed when it resolves, rolled back when it throws.
+   * Inside `work`, use `q` only: with SQLite a statement on the store itself waits for the transaction to end.
    * A balance is never overspent: SQLite takes its write lock at BEGIN; on PostgreSQL every spend is a conditional
    * UPDATE, which waits for the row's lock.
    */

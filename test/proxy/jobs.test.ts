@@ -438,12 +438,16 @@ describe.each(ENGINES)('on %s', (engine) => {
       try {
         const { id } = await generateAndWait(proxy.url, fields);
         const file = (await proxy.store.get(id))!.result_file!;
+        // A file beside SQLite, a row of the results table with PostgreSQL: there before, gone after.
+        expect((await proxy.results.get(id, 0))?.bytes.length).toBeGreaterThan(0);
+        const { existsSync } = await import('node:fs');
+        expect(existsSync(file)).toBe(engine === 'sqlite');
         await new Promise((r) => setTimeout(r, 100));
         expect(await proxy.cleanup()).toBe(1);
         const response = await api(`${proxy.url}/v1/generations/${id}/image`);
         expect(response.status).toBe(404);
         expect(ErrorBodySchema.parse(await response.json()).error.code).toBe('not_found');
-        const { existsSync } = await import('node:fs');
+        expect(await proxy.results.get(id, 0)).toBeUndefined();
         expect(existsSync(file)).toBe(false);
       } finally {
         await proxy.close();
