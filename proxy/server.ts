@@ -82,7 +82,9 @@ const PLAYGROUND_FILES: Record<string, string> = {
 export function createApp(deps: AppDeps): Hono<Env> {
   const { config, ledger, store, runner, provider, log } = deps;
   const app = new Hono<Env>();
-  const localMode = async () => config.loopbackOnly && !(await ledger.hasTokens());
+  // While the store does not answer, the stricter reading (local mode's Host check) holds, and health still answers;
+  // everything else fails on the store anyway.
+  const localMode = async () => config.loopbackOnly && !(await ledger.hasTokens().catch(() => false));
   const clientAddress = clientAddressFrom(config.trustProxy);
 
   app.use('*', requestLog(log));

@@ -12,6 +12,7 @@ import {
   runProxyCli,
   type SpawnedProxy,
   spawnProxy,
+  startTestProxy,
   submitGeneration,
   tempDataDir,
 } from '../helpers/proxy';
@@ -290,6 +291,42 @@ describe('start-up with DATABASE_URL', () => {
         /^framefill proxy: Cannot use DATABASE_URL \(postgres:\/\/framefill@127\.0\.0\.1:1\/framefill\): /,
       );
       expect(result.stderr).not.toContain('secret');
+    }
+  });
+
+  it('the token commands work on the database: a token made and credited there is listed there', async () => {
+    const env = { DATABASE_URL: await freshDatabase(), FRAMEFILL_DATA_DIR: tempDataDir() };
+    expect((await runProxyCli(['token', 'create', '--name', 'ops', '--credits', '5'], env)).code).toBe(0);
+    expect((await runProxyCli(['token', 'credit', 'ops', '7'], env)).stdout).toContain(
+      'Token "ops" now has 12 credits.',
+    );
+    // Another data dir, the same database: the token is in the database, not in a file.
+    const listed = await runProxyCli(['token', 'list'], { ...env, FRAMEFILL_DATA_DIR: tempDataDir() });
+    expect(listed.stdout).toMatch(/^ops\t\S+\tbalance 12\tspent 0\tactive$/m);
+  });
+
+  it('/v1/health answers 503 with reachable: false while the database refuses connections', async () => {
+    const databaseUrl = await freshDatabase();
+    const proxy = await startTestProxy({ DATABASE_URL: databaseUrl });
+    const name = new URL(databaseUrl).pathname.slice(1);
+    const admin = new URL(databaseUrl);
+    admin.pathname = '/postgres';
+    try {
+      expect((await fetch(`${proxy.url}/v1/health`)).status).toBe(200);
+      await query(admin.toString(), `ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+      await query(admin.toString(), 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [
+        name,
+      ]);
+      const response = await fetch(`${proxy.url}/v1/health`);
+      expect(response.status).toBe(503);
+      expect(HealthSchema.parse(await response.json())).toMatchObject({
+        ok: false,
+        store: { engine: 'postgres', reachable: false },
+      });
+      await query(admin.toString(), `ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+      expect((await fetch(`${proxy.url}/v1/health`)).status).toBe(200);
+    } finally {
+      await proxy.close();
     }
   });
 
