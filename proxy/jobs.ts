@@ -283,12 +283,20 @@ export class JobStore {
     ).map((r) => r.id);
   }
 
-  /** Extends the lease of every unfinished job of `owner` to `until` (epoch ms). */
-  async renewLeases(owner: string, until: number): Promise<void> {
-    await this.db.run("UPDATE jobs SET lease_until = $1 WHERE owner = $2 AND status IN ('queued', 'running')", [
-      until,
-      owner,
-    ]);
+  /**
+   * Extends to `until` (epoch ms) the leases of the given unfinished jobs of `owner`: only those its process still
+   * holds, so a job it let go (its store failed mid-job) lapses and is ended by another.
+   */
+  async renewLeases(owner: string, ids: readonly string[], until: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.tx(async (q) => {
+      for (const id of ids) {
+        await q.run(
+          "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND owner = $3 AND status IN ('queued', 'running')",
+          [until, id, owner],
+        );
+      }
+    });
   }
 
   /** Unfinished jobs whose owner stopped vouching for them before `now` (epoch ms): a replica died. */

@@ -11,6 +11,8 @@ export interface LeaseOptions {
   store: JobStore;
   notices: JobNotices;
   owner: string;
+  /** The jobs this process holds now. */
+  held: () => string[];
   leaseMs: number;
   /** Sweep other replicas' lapsed jobs (several processes share the store). */
   sweep: boolean;
@@ -36,7 +38,7 @@ export function keepLeases(o: LeaseOptions): () => void {
     if (busy) return;
     busy = true;
     try {
-      await o.store.renewLeases(o.owner, Date.now() + o.leaseMs);
+      await o.store.renewLeases(o.owner, o.held(), Date.now() + o.leaseMs);
       if (o.sweep) await sweepLapsed(o);
     } catch (error) {
       // The store is unreachable for now: the next tick tries again (health reports it meanwhile).

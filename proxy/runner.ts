@@ -24,8 +24,6 @@ export interface RunnerOptions {
   provider: Provider;
   results: ResultStore;
   notices: JobNotices;
-  /** This replica's id, recorded on the jobs it accepts. */
-  owner: string;
   concurrency: number;
   timeoutMs: number;
   /** Upstream calls started per minute at most (FRAMEFILL_UPSTREAM_IMAGES_PER_MINUTE); unset: no pace. */
@@ -175,6 +173,11 @@ export class JobRunner {
     this.unwatch();
   }
 
+  /** Ids of the jobs this process holds (queued or running here): the leases it renews. */
+  heldIds(): string[] {
+    return [...this.held.keys()];
+  }
+
   private async interrupt(id: string): Promise<void> {
     if (await this.o.store.finish(id, 'interrupted', INTERRUPTED_ERROR)) await this.publishFinal(id);
     this.held.get(id)?.controller.abort(new FramefillError('interrupted'));
@@ -206,10 +209,17 @@ export class JobRunner {
       }
       this.dequeue(ready);
       if (this.o.imagesPerMinute) this.callStarts.push(now);
-      const run = this.run(ready).finally(() => {
-        this.running.delete(ready);
-        this.pump();
-      });
+      const run = this.run(ready)
+        .catch(async (error: unknown) => {
+          // The store failed (PostgreSQL unreachable): the job is let go, so its lease lapses and another replica
+          // (or, with SQLite, the next start) ends it `interrupted` with its credits back.
+          this.storeError(ready, error);
+          await this.forget(ready);
+        })
+        .finally(() => {
+          this.running.delete(ready);
+          this.pump();
+        });
       this.running.set(ready, run);
     }
   }

@@ -94,13 +94,11 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
       if (await store.finish(id, 'interrupted', INTERRUPTED_ERROR)) log({ kind: 'job', id, status: 'interrupted' });
     }
   }
-  const stopLeases = keepLeases({ store, notices, owner, leaseMs: config.leaseMs, sweep: shared, log });
   const runner = new JobRunner({
     store,
     provider,
     results,
     notices,
-    owner,
     concurrency: config.upstreamConcurrency,
     timeoutMs: config.upstreamTimeoutMs,
     imagesPerMinute: config.imagesPerMinute || undefined,
@@ -108,6 +106,16 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
     refundStartedCancels: config.refundStartedCancels,
     log,
     logPrompts: config.logPrompts,
+  });
+
+  const stopLeases = keepLeases({
+    store,
+    notices,
+    owner,
+    held: () => runner.heldIds(),
+    leaseMs: config.leaseMs,
+    sweep: shared,
+    log,
   });
 
   let port = config.port;

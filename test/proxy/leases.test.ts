@@ -6,7 +6,7 @@ import { noticesFor } from '../../proxy/store/notices';
 import { databaseFor, ENGINES, startTestProxy, tempDataDir } from '../helpers/proxy';
 
 describe.each(ENGINES)('on %s', (engine) => {
-  it('ends a lapsed job once across racing sweeps, releases its credits once, and leaves a renewed job alone', async () => {
+  it('ends a lapsed job once across racing sweeps, releases its credits once, and leaves a renewed job alone (its owner renews its own jobs only)', async () => {
     const dataDir = tempDataDir();
     const shared = await databaseFor(engine, dataDir);
     const a = await startTestProxy({ FRAMEFILL_DATA_DIR: dataDir }, { engine });
@@ -34,7 +34,7 @@ describe.each(ENGINES)('on %s', (engine) => {
         });
       const dead = (await job('dead-replica', Date.now() - 1)).row;
       const alive = (await job('live-replica', Date.now() - 1)).row;
-      await a.store.renewLeases('live-replica', Date.now() + 60_000);
+      await a.store.renewLeases('live-replica', [alive.id, dead.id], Date.now() + 60_000);
       const notices = await noticesFor(b.db);
       try {
         const ended = await Promise.all(
