@@ -31,6 +31,8 @@ export default defineConfig({
   define: { __FRAMEFILL_DEFAULT_PROXY_URL__: JSON.stringify('http://localhost:8787') },
   test: {
     include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
+    // A throwaway PostgreSQL for the store's tests on both engines (test/helpers/postgres.ts).
+    globalSetup: ['test/global-postgres.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -5,6 +5,8 @@
 //   3  event fan-out: 500 streams following one job
 //   4  reference bytes per playground frame, as the panel sends them
 //   5  1,000 jobs held at once, each with its event stream open
+//   6  a 4K result as PNG and as JPEG
+//   7  jobs per second through one replica and through two on one PostgreSQL (draft provider, no delay)
 import { rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +19,7 @@ import { startHoldUpstream } from './hold-upstream';
 import { gate, measureHolding } from './holding';
 import { measureOutputFormat } from './output-format';
 import { measureReferences } from './references';
+import { measureReplicas } from './replicas';
 import { type Row, table } from './stats';
 
 /**
@@ -30,6 +33,9 @@ const SUBSCRIBERS = 500;
 const HELD_JOBS = 1000;
 /** How long all 1,000 are held together while the proxy is measured (a real call takes 30–120 s). */
 const DWELL_MS = 10_000;
+const REPLICA_RUNS = 3;
+const REPLICA_JOBS = 150;
+const REPLICA_CONCURRENCY = 16;
 
 /** Every bench proxy: the OpenAI provider against a local upstream; per-client caps above a single token's load. */
 function proxyEnv(upstreamUrl: string, concurrency: number): Record<string, string> {
@@ -48,7 +54,7 @@ function proxyEnv(upstreamUrl: string, concurrency: number): Record<string, stri
 }
 
 export async function main(args: string[]): Promise<void> {
-  const only = new Set(args.filter((a) => /^[1-6]$/.test(a)));
+  const only = new Set(args.filter((a) => /^[1-7]$/.test(a)));
   const want = (n: string) => only.size === 0 || only.has(n);
   const started = performance.now();
   const log = (line: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${line}`);
@@ -122,6 +128,18 @@ export async function main(args: string[]): Promise<void> {
       rows.push(...(await measureOutputFormat()));
     }
 
+    if (want('7')) {
+      log('7. jobs per second through one replica and through two on one PostgreSQL');
+      const replicas = await measureReplicas({
+        runs: REPLICA_RUNS,
+        jobs: REPLICA_JOBS,
+        concurrency: REPLICA_CONCURRENCY,
+        log,
+      });
+      rows.push(...replicas.rows);
+      details.replicas = replicas.details;
+    }
+
     if (want('5')) {
       const hold = gate();
       const upstream = await startHoldUpstream({
@@ -148,7 +166,7 @@ export async function main(args: string[]): Promise<void> {
   const totalSeconds = (performance.now() - started) / 1000;
   console.log(`\n${table(rows)}\n`);
   console.log(
-    '§1, §3: runs are repetitions (§1 after one warm-up job); §2: per job of §1; §4: "runs" are the playground frames; §5: one burst, samples every 250 ms; §6: one encode each.',
+    `§1, §3: runs are repetitions (§1 after one warm-up job); §2: per job of §1; §4: "runs" are the playground frames; §5: one burst, samples every 250 ms; §6: one encode each; §7: runs of ${REPLICA_JOBS} jobs after a warm-up.`,
   );
   console.log(
     `Total ${totalSeconds.toFixed(0)} s on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}; open files limit ${process.env.FRAMEFILL_BENCH_NOFILE ?? 'unknown'}.`,

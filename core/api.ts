@@ -97,6 +97,8 @@ export const HealthSchema = z.object({
   version: z.string(),
   provider: z.string(),
   model: z.string(),
+  /** Where tokens, the ledger, jobs and results live, and whether it answers (`ok` is false when it does not). */
+  store: z.object({ engine: z.enum(['sqlite', 'postgres']), reachable: z.boolean() }),
 });
 export type Health = z.infer<typeof HealthSchema>;
 

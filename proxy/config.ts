@@ -20,6 +20,15 @@ const EnvSchema = z.object({
   PORT: int(8787, 0).pipe(z.number().max(65_535)),
   HOST: z.string().trim().min(1).optional(),
   FRAMEFILL_DATA_DIR: z.string().default('./.framefill'),
+  // PostgreSQL shared by every replica; unset: the SQLite file in the data dir.
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .regex(/^$|^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// or postgresql:// URL')
+    .optional(),
+  FRAMEFILL_DB_POOL_SIZE: int(10, 1),
+  // A replica vouches for its jobs this long at a time; another one interrupts them once it has lapsed.
+  FRAMEFILL_LEASE_S: z.coerce.number().positive().default(30),
   FRAMEFILL_PROVIDER: z.enum(['openai', 'task', 'draft']).optional(),
   OPENAI_API_KEY: z.string().trim().min(1).optional(),
   OPENAI_BASE_URL: z.url().optional(),
@@ -59,6 +68,11 @@ export interface Config {
   hosts: string[];
   loopbackOnly: boolean;
   dataDir: string;
+  /** PostgreSQL for several replicas; undefined: SQLite in the data dir. */
+  databaseUrl: string | undefined;
+  dbPoolSize: number;
+  /** How long a job's lease lasts; renewed every third of it while its replica lives. */
+  leaseMs: number;
   provider: 'openai' | 'task' | 'draft';
   openai: { apiKey: string | undefined; baseURL: string | undefined; model: string };
   /** The task-API reseller's settings (FRAMEFILL_PROVIDER=task), validated only when it is the provider. */
@@ -118,6 +132,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     hosts,
     loopbackOnly: hosts.every(isLoopbackHost),
     dataDir: path.resolve(e.FRAMEFILL_DATA_DIR),
+    databaseUrl: e.DATABASE_URL || undefined,
+    dbPoolSize: e.FRAMEFILL_DB_POOL_SIZE,
+    leaseMs: e.FRAMEFILL_LEASE_S * 1000,
     provider,
     openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL, model: e.OPENAI_IMAGE_MODEL },
     task: provider === 'task' ? loadTaskConfig(env) : undefined,

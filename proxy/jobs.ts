@@ -3,9 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ApiError, Job, JobImage, JobStatus } from '../core/api';
 import type { AspectRatio, OutputFormat, Quality, Tier } from '../core/formats';
-import { type Db, nowIso, transaction } from './db';
 import { FramefillError } from './errors';
 import type { Ledger } from './ledger';
+import { nowIso, type Sql, type Store } from './store';
 
 /** The same Idempotency-Key from the same token within this window returns the same job (DESIGN.md §5). */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
@@ -35,6 +35,9 @@ export interface NewJob {
   n: number;
   /** Kept for History (the database may hold prompts; logs never do). */
   prompt: string;
+  /** The replica that accepted it, and until when it vouches for it (epoch ms). */
+  owner: string;
+  leaseUntil: number;
 }
 
 export interface JobRow {
@@ -69,6 +72,10 @@ export interface JobRow {
   n: number;
   /** NULL for jobs made before History existed. */
   prompt: string | null;
+  /** The replica working on it while queued or running. */
+  owner: string | null;
+  /** Epoch ms until which its owner vouches for it; renewed while the owner lives. */
+  lease_until: number | null;
 }
 
 /** One image of a job; `result_file` is NULL once the TTL or the disk budget removed it. */
@@ -194,32 +201,45 @@ export function decodeCursor(cursor: string): ListCursor | undefined {
 function containsPattern(q: string): string {
   return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
+/** PostgreSQL's unique_violation: two replicas inserted the same Idempotency-Key at once. */
+const isUniqueViolation = (error: unknown) => (error as { code?: string } | null)?.code === '23505';
 
 export class JobStore {
   constructor(
-    private readonly db: Db,
+    private readonly db: Store,
     private readonly ledger: Ledger,
   ) {}
 
-  get(id: string): JobRow | undefined {
-    return this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+  get(id: string, q: Sql = this.db): Promise<JobRow | undefined> {
+    return q.one<JobRow>('SELECT * FROM jobs WHERE id = $1', [id]);
   }
 
   /** A job of this account; another account's job is as absent as a missing one. */
-  getFor(accountId: string, id: string): JobRow | undefined {
-    return this.db.prepare('SELECT * FROM jobs WHERE id = ? AND account_id = ?').get(id, accountId) as
-      | JobRow
-      | undefined;
+  getFor(accountId: string, id: string): Promise<JobRow | undefined> {
+    return this.db.one<JobRow>('SELECT * FROM jobs WHERE id = $1 AND account_id = $2', [id, accountId]);
   }
 
   /**
-   * Reserves the credits and inserts the job, or returns the job this Idempotency-Key already made. One
-   * immediate transaction: parallel submissions are serialised, so a balance is never overspent.
+   * Reserves the credits and inserts the job, or returns the job this Idempotency-Key already made. One transaction:
+   * the reservation is a conditional update, so a balance is never overspent. Two replicas inserting the same key
+   * at once meet the unique index; the loser runs again and finds the winner's job.
    */
-  create(job: NewJob): { row: JobRow; replayed: boolean } {
-    return transaction(this.db, (): { row: JobRow; replayed: boolean } => {
+  async create(job: NewJob): Promise<{ row: JobRow; replayed: boolean }> {
+    try {
+      return await this.createOnce(job);
+    } catch (error) {
+      if (job.idempotencyKey === undefined || !isUniqueViolation(error)) throw error;
+      return this.createOnce(job);
+    }
+  }
+
+  private createOnce(job: NewJob): Promise<{ row: JobRow; replayed: boolean }> {
+    return this.db.tx(async (q): Promise<{ row: JobRow; replayed: boolean }> => {
       if (job.idempotencyKey !== undefined) {
-        const previous = this.byIdempotencyKey(job.accountId, job.idempotencyKey);
+        const previous = await q.one<JobRow>('SELECT * FROM jobs WHERE account_id = $1 AND idempotency_key = $2', [
+          job.accountId,
+          job.idempotencyKey,
+        ]);
         if (previous && withinIdempotencyWindow(previous)) {
           if (previous.request_hash !== job.requestHash) {
             throw new FramefillError(
@@ -230,17 +250,16 @@ export class JobStore {
           return { row: previous, replayed: true };
         }
         // An expired key may be reused: the old job keeps its row but gives the key up.
-        if (previous) this.db.prepare('UPDATE jobs SET idempotency_key = NULL WHERE id = ?').run(previous.id);
+        if (previous) await q.run('UPDATE jobs SET idempotency_key = NULL WHERE id = $1', [previous.id]);
       }
       const id = randomUUID();
-      this.ledger.reserveIn(job.accountId, id, job.cost);
-      this.db
-        .prepare(
-          `INSERT INTO jobs (id, account_id, status, prompt_chars, aspect_ratio, resolution, width, height, quality,
-               output_format, references_json, cost, model, created_at, idempotency_key, request_hash, n, prompt)
-             VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
+      await this.ledger.reserveIn(q, job.accountId, id, job.cost);
+      await q.run(
+        `INSERT INTO jobs (id, account_id, status, prompt_chars, aspect_ratio, resolution, width, height, quality,
+             output_format, references_json, cost, model, created_at, idempotency_key, request_hash, owner, lease_until,
+             n, prompt)
+           VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+        [
           id,
           job.accountId,
           job.promptChars,
@@ -256,27 +275,23 @@ export class JobStore {
           nowIso(),
           job.idempotencyKey ?? null,
           job.requestHash,
+          job.owner,
+          job.leaseUntil,
           job.n,
           job.prompt,
-        );
-      return { row: this.get(id)!, replayed: false };
+        ],
+      );
+      return { row: (await this.get(id, q))!, replayed: false };
     });
   }
 
-  private byIdempotencyKey(accountId: string, key: string): JobRow | undefined {
-    return this.db.prepare('SELECT * FROM jobs WHERE account_id = ? AND idempotency_key = ?').get(accountId, key) as
-      | JobRow
-      | undefined;
-  }
-
   /** queued → running; false when the job left `queued` meanwhile (canceled). */
-  start(id: string): boolean {
+  async start(id: string): Promise<boolean> {
     return (
-      this.db
-        .prepare(
-          "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?), status_reason = NULL WHERE id = ? AND status = 'queued'",
-        )
-        .run(nowIso(), id).changes === 1
+      (await this.db.run(
+        "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, $1), status_reason = NULL WHERE id = $2 AND status = 'queued'",
+        [nowIso(), id],
+      )) === 1
     );
   }
 
@@ -284,22 +299,21 @@ export class JobStore {
    * running → completed with its images: the images produced are charged at the job's price per image, and what was
    * reserved for variations the upstream did not return is released. False when the job was canceled meanwhile.
    */
-  complete(id: string, result: Completion): boolean {
+  complete(id: string, result: Completion): Promise<boolean> {
     const [first] = result.images;
     if (!first) throw new Error('complete() needs at least one image');
-    return transaction(this.db, () => {
-      const before = this.get(id);
+    return this.db.tx(async (q) => {
+      // n and cost do not change while a job runs; the conditional update below decides who wins.
+      const before = await this.get(id, q);
       if (before?.status !== 'running') return false;
       const produced = Math.min(result.images.length, before.n);
       const charged = Math.round((before.cost / before.n) * produced);
       const finishedAt = nowIso();
-      this.db
-        .prepare(
-          `UPDATE jobs SET status = 'completed', finished_at = ?, width = ?, height = ?, mime = ?, bytes = ?,
-               result_file = ?, notes_json = ?, usage_json = ?, upstream_request_id = ?, cost = ?
-             WHERE id = ? AND status = 'running'`,
-        )
-        .run(
+      const changed = await q.run(
+        `UPDATE jobs SET status = 'completed', finished_at = $1, width = $2, height = $3, mime = $4, bytes = $5,
+             result_file = $6, notes_json = $7, usage_json = $8, upstream_request_id = $9, cost = $10
+           WHERE id = $11 AND status = 'running'`,
+        [
           finishedAt,
           first.width,
           first.height,
@@ -311,15 +325,15 @@ export class JobStore {
           result.upstreamRequestId ?? null,
           charged,
           id,
-        );
-      result.images.slice(0, produced).forEach((image, index) => {
-        this.db
-          .prepare(
-            `INSERT INTO job_images (job_id, image_index, width, height, mime, bytes, result_file, thumbnail,
-                 thumbnail_mime, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
+        ],
+      );
+      if (changed === 0) return false;
+      for (const [index, image] of result.images.slice(0, produced).entries()) {
+        await q.run(
+          `INSERT INTO job_images (job_id, image_index, width, height, mime, bytes, result_file, thumbnail,
+               thumbnail_mime, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+          [
             id,
             index,
             image.width,
@@ -330,25 +344,22 @@ export class JobStore {
             image.thumbnail,
             image.thumbnailMime,
             finishedAt,
-          );
-      });
-      this.ledger.chargeIn(before.account_id, id, charged);
-      if (before.cost > charged) this.ledger.releaseIn(before.account_id, id, before.cost - charged);
+          ],
+        );
+      }
+      await this.ledger.chargeIn(q, before.account_id, id, charged);
+      if (before.cost > charged) await this.ledger.releaseIn(q, before.account_id, id, before.cost - charged);
       return true;
     });
   }
 
   /** A job's images, in order. */
-  images(id: string): JobImageRow[] {
-    return this.db
-      .prepare('SELECT * FROM job_images WHERE job_id = ? ORDER BY image_index')
-      .all(id) as unknown as JobImageRow[];
+  images(id: string): Promise<JobImageRow[]> {
+    return this.db.many<JobImageRow>('SELECT * FROM job_images WHERE job_id = $1 ORDER BY image_index', [id]);
   }
 
-  image(id: string, index: number): JobImageRow | undefined {
-    return this.db.prepare('SELECT * FROM job_images WHERE job_id = ? AND image_index = ?').get(id, index) as
-      | JobImageRow
-      | undefined;
+  image(id: string, index: number): Promise<JobImageRow | undefined> {
+    return this.db.one<JobImageRow>('SELECT * FROM job_images WHERE job_id = $1 AND image_index = $2', [id, index]);
   }
 
   /**
@@ -358,132 +369,150 @@ export class JobStore {
   listFor(
     accountId: string,
     options: { cursor?: ListCursor | undefined; q?: string | undefined; limit: number },
-  ): JobRow[] {
-    const where = ['account_id = ?'];
+  ): Promise<JobRow[]> {
     const params: (string | number)[] = [accountId];
+    const where = ['account_id = $1'];
+    const param = (value: string | number) => `$${params.push(value)}`;
     if (options.cursor) {
-      where.push('(created_at < ? OR (created_at = ? AND id < ?))');
-      params.push(options.cursor.createdAt, options.cursor.createdAt, options.cursor.id);
+      const at = param(options.cursor.createdAt);
+      where.push(`(created_at < ${at} OR (created_at = ${at} AND id < ${param(options.cursor.id)}))`);
     }
-    if (options.q) {
-      where.push("LOWER(prompt) LIKE ? ESCAPE '\\'");
-      params.push(containsPattern(options.q));
-    }
-    params.push(options.limit);
-    return this.db
-      .prepare(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`)
-      .all(...params) as unknown as JobRow[];
+    if (options.q) where.push(`LOWER(prompt) LIKE ${param(containsPattern(options.q))} ESCAPE '\\'`);
+    return this.db.many<JobRow>(
+      `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ${param(options.limit)}`,
+      params,
+    );
   }
 
-  /** Bytes of every image still on disk. */
-  storedImageBytes(): number {
-    return (
-      this.db
-        .prepare('SELECT COALESCE(SUM(bytes), 0) AS total FROM job_images WHERE result_file IS NOT NULL')
-        .get() as { total: number }
-    ).total;
+  /** Bytes of every image still kept. */
+  async storedImageBytes(): Promise<number> {
+    const row = await this.db.one<{ total: number | string }>(
+      'SELECT COALESCE(SUM(bytes), 0) AS total FROM job_images WHERE result_file IS NOT NULL',
+    );
+    // PostgreSQL sums a BIGINT column as NUMERIC, which its driver hands over as a string.
+    return Number(row?.total ?? 0);
   }
 
-  /** Images still on disk, oldest first (ties in job then index order), at most `limit`. */
-  oldestStoredImages(limit: number): StoredImage[] {
-    return this.db
-      .prepare(
-        `SELECT job_id, image_index, bytes, result_file FROM job_images WHERE result_file IS NOT NULL
-           ORDER BY created_at, job_id, image_index LIMIT ?`,
-      )
-      .all(limit) as unknown as StoredImage[];
+  /** Images still kept, oldest first (ties in job then index order), at most `limit`. */
+  oldestStoredImages(limit: number): Promise<StoredImage[]> {
+    return this.db.many<StoredImage>(
+      `SELECT job_id, image_index, bytes, result_file FROM job_images WHERE result_file IS NOT NULL
+         ORDER BY created_at, job_id, image_index LIMIT $1`,
+      [limit],
+    );
   }
 
-  /** Images still on disk that were made before `olderThanIso` (the result TTL). */
-  storedImagesBefore(olderThanIso: string): StoredImage[] {
-    return this.db
-      .prepare(
-        `SELECT job_id, image_index, bytes, result_file FROM job_images WHERE result_file IS NOT NULL AND created_at < ?
-           ORDER BY created_at, job_id, image_index`,
-      )
-      .all(olderThanIso) as unknown as StoredImage[];
+  /** Images still kept that were made before `olderThanIso` (the result TTL). */
+  storedImagesBefore(olderThanIso: string): Promise<StoredImage[]> {
+    return this.db.many<StoredImage>(
+      `SELECT job_id, image_index, bytes, result_file FROM job_images WHERE result_file IS NOT NULL AND created_at < $1
+         ORDER BY created_at, job_id, image_index`,
+      [olderThanIso],
+    );
   }
 
-  /** The job whose images were made last, if any (the disk budget never removes those). */
-  newestImageJob(): string | undefined {
-    const row = this.db.prepare('SELECT job_id FROM job_images ORDER BY created_at DESC, job_id DESC LIMIT 1').get() as
-      | { job_id: string }
-      | undefined;
+  /** The job whose images were made last, if any (the budget never removes those). */
+  async newestImageJob(): Promise<string | undefined> {
+    const row = await this.db.one<{ job_id: string }>(
+      'SELECT job_id FROM job_images ORDER BY created_at DESC, job_id DESC LIMIT 1',
+    );
     return row?.job_id;
   }
 
-  /** The image's file is gone: its row, thumbnail and the job's row stay. */
-  markEvicted(jobId: string, index: number): void {
-    transaction(this.db, () => {
-      this.db
-        .prepare('UPDATE job_images SET result_file = NULL, evicted_at = ? WHERE job_id = ? AND image_index = ?')
-        .run(nowIso(), jobId, index);
-      if (index === 0) this.db.prepare('UPDATE jobs SET result_file = NULL WHERE id = ?').run(jobId);
+  /** The image itself is gone: its row, thumbnail and the job's row stay. */
+  async markEvicted(jobId: string, index: number): Promise<void> {
+    await this.db.tx(async (q) => {
+      await q.run('UPDATE job_images SET result_file = NULL, evicted_at = $1 WHERE job_id = $2 AND image_index = $3', [
+        nowIso(),
+        jobId,
+        index,
+      ]);
+      if (index === 0) await q.run('UPDATE jobs SET result_file = NULL WHERE id = $1', [jobId]);
     });
   }
 
   /**
    * queued|running → failed|canceled|interrupted; the reservation is released, or charged when `refund` is false
-   * (a cancel after the upstream call started). False when the job was already final.
+   * (a cancel after the upstream call started). False when the job was already final: the conditional update makes
+   * one caller the winner, whichever replica each runs on.
    */
   finish(
     id: string,
     status: 'failed' | 'canceled' | 'interrupted',
     error?: ApiError,
     options: { refund?: boolean; upstreamRequestId?: string | undefined } = {},
-  ): boolean {
+  ): Promise<boolean> {
     const refund = options.refund ?? true;
-    return transaction(this.db, () => {
-      const changed = this.db
-        .prepare(
-          `UPDATE jobs SET status = ?, finished_at = ?, error_json = ?, status_reason = NULL,
-             credits_returned = ?, upstream_request_id = COALESCE(?, upstream_request_id)
-           WHERE id = ? AND status IN ('queued', 'running')`,
-        )
-        .run(
-          status,
-          nowIso(),
-          error ? JSON.stringify(error) : null,
-          refund ? 1 : 0,
-          options.upstreamRequestId ?? null,
-          id,
-        ).changes;
+    return this.db.tx(async (q) => {
+      const changed = await q.run(
+        `UPDATE jobs SET status = $1, finished_at = $2, error_json = $3, status_reason = NULL,
+           credits_returned = $4, upstream_request_id = COALESCE($5, upstream_request_id)
+         WHERE id = $6 AND status IN ('queued', 'running')`,
+        [status, nowIso(), error ? JSON.stringify(error) : null, refund ? 1 : 0, options.upstreamRequestId ?? null, id],
+      );
       if (changed === 0) return false;
-      const row = this.get(id)!;
-      if (refund) this.ledger.releaseIn(row.account_id, id, row.cost);
-      else this.ledger.chargeIn(row.account_id, id, row.cost);
+      const row = (await this.get(id, q))!;
+      if (refund) await this.ledger.releaseIn(q, row.account_id, id, row.cost);
+      else await this.ledger.chargeIn(q, row.account_id, id, row.cost);
       return true;
     });
   }
 
   /** running → queued, waiting for `reason` (the upstream's rate limit); false when the job left `running`. */
-  requeue(id: string, reason: string): boolean {
+  async requeue(id: string, reason: string): Promise<boolean> {
     return (
-      this.db
-        .prepare("UPDATE jobs SET status = 'queued', status_reason = ? WHERE id = ? AND status = 'running'")
-        .run(reason, id).changes === 1
+      (await this.db.run("UPDATE jobs SET status = 'queued', status_reason = $1 WHERE id = $2 AND status = 'running'", [
+        reason,
+        id,
+      ])) === 1
     );
   }
 
   /** Why a queued job waits, shown on the job until it starts. */
-  setReason(id: string, reason: string): void {
-    this.db.prepare("UPDATE jobs SET status_reason = ? WHERE id = ? AND status = 'queued'").run(reason, id);
+  async setReason(id: string, reason: string): Promise<void> {
+    await this.db.run("UPDATE jobs SET status_reason = $1 WHERE id = $2 AND status = 'queued'", [reason, id]);
   }
 
-  /** Ids of jobs in a state no process is working on any more (after a stop or crash). */
-  unfinished(): string[] {
+  /** Ids of jobs in a state no process is working on any more (after a stop or crash of the only process). */
+  async unfinished(): Promise<string[]> {
     return (
-      this.db.prepare("SELECT id FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at").all() as {
-        id: string;
-      }[]
+      await this.db.many<{ id: string }>(
+        "SELECT id FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at",
+      )
     ).map((r) => r.id);
   }
 
-  inFlight(accountId: string): number {
+  /**
+   * Extends to `until` (epoch ms) the leases of the given unfinished jobs of `owner`: only those its process still
+   * holds, so a job it let go (its store failed mid-job) lapses and is ended by another.
+   */
+  async renewLeases(owner: string, ids: readonly string[], until: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.tx(async (q) => {
+      for (const id of ids) {
+        await q.run(
+          "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND owner = $3 AND status IN ('queued', 'running')",
+          [until, id, owner],
+        );
+      }
+    });
+  }
+
+  /** Unfinished jobs whose owner stopped vouching for them before `now` (epoch ms): a replica died. */
+  async lapsed(now: number): Promise<string[]> {
     return (
-      this.db
-        .prepare("SELECT COUNT(*) AS n FROM jobs WHERE account_id = ? AND status IN ('queued', 'running')")
-        .get(accountId) as { n: number }
-    ).n;
+      await this.db.many<{ id: string }>(
+        "SELECT id FROM jobs WHERE status IN ('queued', 'running') AND lease_until < $1 ORDER BY created_at",
+        [now],
+      )
+    ).map((r) => r.id);
+  }
+
+  async inFlight(accountId: string): Promise<number> {
+    const row = await this.db.one<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM jobs WHERE account_id = $1 AND status IN ('queued', 'running')",
+      [accountId],
+    );
+    return Number(row?.n ?? 0);
   }
 }

@@ -4,8 +4,8 @@
 // of several variations that got fewer images than it asked is charged for those and the rest is released.
 // So `balance = Σ grant + Σ reserve + Σ release` and, once no job is in flight, `balance = granted − spent`.
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { type Db, nowIso, transaction } from './db';
 import { FramefillError } from './errors';
+import { nowIso, type Sql, type Store } from './store';
 
 /** Local mode (no tokens, loopback only) still records credits, against this account and balance. */
 export const LOCAL_ACCOUNT_NAME = 'local';
@@ -49,147 +49,167 @@ export function hashToken(token: string): string {
 const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9 _.@-]{0,63}$/;
 
 export class Ledger {
-  constructor(private readonly db: Db) {}
+  /** Tokens are never deleted: once one exists, the answer stays yes without asking the store again. */
+  private tokensSeen = false;
+
+  constructor(private readonly db: Store) {}
 
   /** Tokens mode as soon as one token was ever created (a revoked one too: revoking must not open the proxy). */
-  hasTokens(): boolean {
-    return this.db.prepare('SELECT 1 FROM accounts WHERE token_hash IS NOT NULL LIMIT 1').get() !== undefined;
+  async hasTokens(): Promise<boolean> {
+    if (this.tokensSeen) return true;
+    this.tokensSeen =
+      (await this.db.one('SELECT 1 AS yes FROM accounts WHERE token_hash IS NOT NULL LIMIT 1')) !== undefined;
+    return this.tokensSeen;
   }
 
-  createToken(name: string, credits: number): { token: string; account: Account } {
+  async createToken(name: string, credits: number): Promise<{ token: string; account: Account }> {
     if (!TOKEN_NAME.test(name) || name === LOCAL_ACCOUNT_NAME) {
       throw new Error(`Invalid token name "${name}": use 1–64 letters, digits, spaces, _ . @ - (not "local").`);
     }
     assertCredits(credits);
     const token = `ff_${randomBytes(32).toString('base64url')}`;
     const id = randomUUID();
-    transaction(this.db, () => {
-      if (this.db.prepare('SELECT 1 FROM accounts WHERE name = ?').get(name)) {
+    await this.db.tx(async (q) => {
+      if (await q.one('SELECT 1 AS yes FROM accounts WHERE name = $1', [name])) {
         throw new Error(`A token named "${name}" already exists: pick another name, or use "token credit".`);
       }
-      this.db
-        .prepare('INSERT INTO accounts (id, name, token_hash, balance, created_at) VALUES (?, ?, ?, 0, ?)')
-        .run(id, name, hashToken(token), nowIso());
-      this.grantIn(id, credits);
+      await q.run('INSERT INTO accounts (id, name, token_hash, balance, created_at) VALUES ($1, $2, $3, 0, $4)', [
+        id,
+        name,
+        hashToken(token),
+        nowIso(),
+      ]);
+      await this.grantIn(q, id, credits);
     });
-    return { token, account: this.accountById(id)! };
+    this.tokensSeen = true;
+    return { token, account: (await this.accountById(id))! };
   }
 
   /** The account of a live token, or `undefined`. The hash lookup is followed by a constant-time compare. */
-  authenticate(token: string): Account | undefined {
+  async authenticate(token: string): Promise<Account | undefined> {
     const hash = hashToken(token);
-    const row = this.db.prepare('SELECT * FROM accounts WHERE token_hash = ? AND revoked_at IS NULL').get(hash) as
-      | AccountRow
-      | undefined;
+    const row = await this.db.one<AccountRow>('SELECT * FROM accounts WHERE token_hash = $1 AND revoked_at IS NULL', [
+      hash,
+    ]);
     if (!row?.token_hash) return undefined;
     const a = Buffer.from(row.token_hash, 'hex');
     const b = Buffer.from(hash, 'hex');
     return a.length === b.length && timingSafeEqual(a, b) ? toAccount(row) : undefined;
   }
 
-  localAccount(): Account {
-    const existing = this.db.prepare('SELECT * FROM accounts WHERE is_local = 1').get() as AccountRow | undefined;
+  /** The local account, created at first use (once, however many replicas ask together). */
+  async localAccount(): Promise<Account> {
+    const existing = await this.db.one<AccountRow>('SELECT * FROM accounts WHERE is_local = 1');
     if (existing) return toAccount(existing);
     const id = randomUUID();
-    transaction(this.db, () => {
-      this.db
-        .prepare('INSERT INTO accounts (id, name, is_local, balance, created_at) VALUES (?, ?, 1, 0, ?)')
-        .run(id, LOCAL_ACCOUNT_NAME, nowIso());
-      this.grantIn(id, LOCAL_ACCOUNT_CREDITS);
+    await this.db.tx(async (q) => {
+      const created = await q.run(
+        'INSERT INTO accounts (id, name, is_local, balance, created_at) VALUES ($1, $2, 1, 0, $3) ON CONFLICT (name) DO NOTHING',
+        [id, LOCAL_ACCOUNT_NAME, nowIso()],
+      );
+      if (created === 1) await this.grantIn(q, id, LOCAL_ACCOUNT_CREDITS);
     });
-    return this.accountById(id)!;
+    return toAccount((await this.db.one<AccountRow>('SELECT * FROM accounts WHERE is_local = 1'))!);
   }
 
-  accountById(id: string): Account | undefined {
-    const row = this.db.prepare('SELECT * FROM accounts WHERE id = ?').get(id) as AccountRow | undefined;
+  async accountById(id: string): Promise<Account | undefined> {
+    const row = await this.db.one<AccountRow>('SELECT * FROM accounts WHERE id = $1', [id]);
     return row ? toAccount(row) : undefined;
   }
 
   /** Token accounts, by name or id. */
-  list(): Account[] {
-    return (
-      this.db
-        .prepare('SELECT * FROM accounts WHERE is_local = 0 ORDER BY created_at, name')
-        .all() as unknown as AccountRow[]
-    ).map(toAccount);
+  async list(): Promise<Account[]> {
+    return (await this.db.many<AccountRow>('SELECT * FROM accounts WHERE is_local = 0 ORDER BY created_at, name')).map(
+      toAccount,
+    );
   }
 
-  find(nameOrId: string): Account | undefined {
-    const row = this.db
-      .prepare('SELECT * FROM accounts WHERE is_local = 0 AND (name = ? OR id = ?)')
-      .get(nameOrId, nameOrId) as AccountRow | undefined;
+  async find(nameOrId: string): Promise<Account | undefined> {
+    const row = await this.db.one<AccountRow>('SELECT * FROM accounts WHERE is_local = 0 AND (name = $1 OR id = $1)', [
+      nameOrId,
+    ]);
     return row ? toAccount(row) : undefined;
   }
 
-  revoke(nameOrId: string): Account {
-    const account = this.find(nameOrId);
+  async revoke(nameOrId: string): Promise<Account> {
+    const account = await this.find(nameOrId);
     if (!account) throw new Error(`No token named "${nameOrId}".`);
-    this.db.prepare('UPDATE accounts SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?').run(nowIso(), account.id);
-    return this.accountById(account.id)!;
+    await this.db.run('UPDATE accounts SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2', [
+      nowIso(),
+      account.id,
+    ]);
+    return (await this.accountById(account.id))!;
   }
 
-  credit(nameOrId: string, credits: number): Account {
+  async credit(nameOrId: string, credits: number): Promise<Account> {
     assertCredits(credits);
-    const account = this.find(nameOrId);
+    const account = await this.find(nameOrId);
     if (!account) throw new Error(`No token named "${nameOrId}".`);
     assertBalanceAfter(account.balance, credits);
-    transaction(this.db, () => this.grantIn(account.id, credits));
-    return this.accountById(account.id)!;
+    await this.db.tx((q) => this.grantIn(q, account.id, credits));
+    return (await this.accountById(account.id))!;
   }
 
-  // The *In methods run inside the caller's transaction (the job store's), so a job row and its credit
+  // The *In methods run inside the caller's transaction (`q`, the job store's), so a job row and its credit
   // movement commit together.
 
-  grantIn(accountId: string, credits: number): void {
-    this.db.prepare('UPDATE accounts SET balance = balance + ? WHERE id = ?').run(credits, accountId);
-    this.row(accountId, null, 'grant', credits);
+  async grantIn(q: Sql, accountId: string, credits: number): Promise<void> {
+    await q.run('UPDATE accounts SET balance = balance + $1 WHERE id = $2', [credits, accountId]);
+    await this.row(q, accountId, null, 'grant', credits);
   }
 
-  /** Refuses with 402 when the balance is short; never lets it go below zero. */
-  reserveIn(accountId: string, jobId: string, cost: number): void {
-    const changed = this.db
-      .prepare('UPDATE accounts SET balance = balance - ? WHERE id = ? AND balance >= ?')
-      .run(cost, accountId, cost).changes;
+  /**
+   * Refuses with 402 when the balance is short; never lets it go below zero. The conditional UPDATE is exact under
+   * concurrency on both engines (PostgreSQL re-checks the condition on the row it waited for).
+   */
+  async reserveIn(q: Sql, accountId: string, jobId: string, cost: number): Promise<void> {
+    const changed = await q.run('UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1', [
+      cost,
+      accountId,
+    ]);
     if (changed === 0) {
-      const balance = this.accountById(accountId)?.balance ?? 0;
+      const balance = (await q.one<{ balance: number }>('SELECT balance FROM accounts WHERE id = $1', [accountId]))
+        ?.balance;
       throw new FramefillError(
         'insufficient_credits',
-        `This image costs ${cost} credits and the balance is ${balance}: ask your admin for more, or pick a lower resolution.`,
+        `This image costs ${cost} credits and the balance is ${balance ?? 0}: ask your admin for more, or pick a lower resolution.`,
       );
     }
-    this.row(accountId, jobId, 'reserve', -cost);
+    await this.row(q, accountId, jobId, 'reserve', -cost);
   }
 
-  chargeIn(accountId: string, jobId: string, cost: number): void {
-    this.db.prepare('UPDATE accounts SET spent = spent + ? WHERE id = ?').run(cost, accountId);
-    this.row(accountId, jobId, 'charge', cost);
+  async chargeIn(q: Sql, accountId: string, jobId: string, cost: number): Promise<void> {
+    await q.run('UPDATE accounts SET spent = spent + $1 WHERE id = $2', [cost, accountId]);
+    await this.row(q, accountId, jobId, 'charge', cost);
   }
 
-  releaseIn(accountId: string, jobId: string, cost: number): void {
-    this.db.prepare('UPDATE accounts SET balance = balance + ? WHERE id = ?').run(cost, accountId);
-    this.row(accountId, jobId, 'release', cost);
+  async releaseIn(q: Sql, accountId: string, jobId: string, cost: number): Promise<void> {
+    await q.run('UPDATE accounts SET balance = balance + $1 WHERE id = $2', [cost, accountId]);
+    await this.row(q, accountId, jobId, 'release', cost);
   }
 
   /** Ledger rows of a job, oldest first (tests and `token list` read them). */
-  rowsForJob(jobId: string): { kind: string; amount: number }[] {
-    return this.db.prepare('SELECT kind, amount FROM ledger WHERE job_id = ? ORDER BY id').all(jobId) as {
-      kind: string;
-      amount: number;
-    }[];
+  rowsForJob(jobId: string): Promise<{ kind: string; amount: number }[]> {
+    return this.db.many('SELECT kind, amount FROM ledger WHERE job_id = $1 ORDER BY id', [jobId]);
   }
 
   /** Σ grant + Σ reserve + Σ release of an account: always equal to its balance. */
-  ledgerBalance(accountId: string): number {
-    const row = this.db
-      .prepare("SELECT COALESCE(SUM(amount), 0) AS total FROM ledger WHERE account_id = ? AND kind != 'charge'")
-      .get(accountId) as { total: number };
-    return row.total;
+  async ledgerBalance(accountId: string): Promise<number> {
+    const row = await this.db.one<{ total: number }>(
+      "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM ledger WHERE account_id = $1 AND kind != 'charge'",
+      [accountId],
+    );
+    return Number(row?.total ?? 0);
   }
 
-  private row(accountId: string, jobId: string | null, kind: string, amount: number): void {
-    this.db
-      .prepare('INSERT INTO ledger (account_id, job_id, kind, amount, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(accountId, jobId, kind, amount, nowIso());
+  private async row(q: Sql, accountId: string, jobId: string | null, kind: string, amount: number): Promise<void> {
+    await q.run('INSERT INTO ledger (account_id, job_id, kind, amount, created_at) VALUES ($1, $2, $3, $4, $5)', [
+      accountId,
+      jobId,
+      kind,
+      amount,
+      nowIso(),
+    ]);
   }
 }
 

@@ -1,10 +1,13 @@
 // The proxy's command line: no arguments starts the server; `token create|list|revoke|credit` manage the
-// tokens and credits in the data dir's database, `token local|rotate-local` the local mode's token (DESIGN.md §7).
-import { loadConfig } from './config';
-import { openDb } from './db';
+// tokens and credits in the store (the data dir's SQLite, or DATABASE_URL's PostgreSQL), `token local|rotate-local`
+// the local mode's token (DESIGN.md §7).
+import { mkdirSync } from 'node:fs';
+import { type Config, loadConfig } from './config';
 import { Ledger, LOCAL_ACCOUNT_CREDITS } from './ledger';
 import { loadLocalToken, rotateLocalToken } from './local-token';
 import { startProxy } from './start';
+import { openStore } from './store';
+import { describeUrl } from './store/postgres';
 
 const USAGE = `Usage:
   node build/proxy.mjs                                   start the proxy
@@ -33,7 +36,7 @@ function creditsOf(text: string | undefined, what: string, min: 0 | 1): number {
 async function main(args: string[]): Promise<number> {
   const config = loadConfig();
   if (args.length === 0) return serve(config);
-  if (args[0] === 'token') return token(args.slice(1), config.dataDir);
+  if (args[0] === 'token') return token(args.slice(1), config);
   if (args[0] === '--help' || args[0] === '-h' || args[0] === 'help') {
     console.log(USAGE);
     return 0;
@@ -48,7 +51,10 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
-      console.log(`${signal} again: stopping now; unfinished jobs get their credits back at the next start.`);
+      console.log(
+        `${signal} again: stopping now; unfinished jobs get their credits back at the next start (or, with ` +
+          'DATABASE_URL, once their lease lapses on another replica).',
+      );
       process.exit(1);
     }
     stopping = true;
@@ -79,6 +85,7 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
         : 'tokens (every /v1 request needs Authorization: Bearer <token>)'
     }`,
     `  data dir:  ${config.dataDir}`,
+    `  store:     ${proxy.db.engine === 'postgres' ? `PostgreSQL (${describeUrl(config.databaseUrl ?? '')}), shared by every replica` : `SQLite in the data dir`}`,
   ];
   if (proxy.provider.notice) lines.push(`  note:      ${proxy.provider.notice}`);
   if (proxy.mode === 'local') {
@@ -91,8 +98,11 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
   return new Promise<number>(() => undefined);
 }
 
-function token(args: string[], dataDir: string): number {
-  const db = openDb(dataDir);
+async function token(args: string[], config: Config): Promise<number> {
+  const { dataDir } = config;
+  // The local token is a file of this machine's data dir: no database needed for it.
+  if (args[0] === 'local' || args[0] === 'rotate-local') return localTokenCommand(args[0], dataDir);
+  const db = await openStore(config);
   const ledger = new Ledger(db);
   try {
     const [command, ...rest] = args;
@@ -102,13 +112,13 @@ function token(args: string[], dataDir: string): number {
         if (!name) throw new Error('token create needs --name NAME (and --credits N).');
         // No --credits: a token at 0, credited later; a --credits with no amount is refused like a bad one.
         const credits = creditsOf(hasOption(rest, '--credits') ? option(rest, '--credits') : '0', '--credits', 0);
-        const { token, account } = ledger.createToken(name, credits);
+        const { token, account } = await ledger.createToken(name, credits);
         console.log(`Created token "${account.name}" with ${account.balance} credits. It is shown only once:`);
         console.log(token);
         return 0;
       }
       case 'list': {
-        const accounts = ledger.list();
+        const accounts = await ledger.list();
         if (accounts.length === 0) console.log('No tokens: the proxy runs in local mode on loopback.');
         for (const a of accounts) {
           console.log(
@@ -120,7 +130,7 @@ function token(args: string[], dataDir: string): number {
       case 'revoke': {
         const target = rest[0];
         if (!target) throw new Error('token revoke needs a token name or id.');
-        const account = ledger.revoke(target);
+        const account = await ledger.revoke(target);
         console.log(`Revoked token "${account.name}".`);
         return 0;
       }
@@ -128,19 +138,8 @@ function token(args: string[], dataDir: string): number {
         const [target, amount] = rest;
         if (!target || amount === undefined)
           throw new Error('token credit needs a token name and a number of credits.');
-        const account = ledger.credit(target, creditsOf(amount, 'The number of credits', 1));
+        const account = await ledger.credit(target, creditsOf(amount, 'The number of credits', 1));
         console.log(`Token "${account.name}" now has ${account.balance} credits.`);
-        return 0;
-      }
-      case 'local': {
-        console.log('The local token (Settings ▸ Token in the plugin):');
-        console.log(loadLocalToken(dataDir));
-        return 0;
-      }
-      case 'rotate-local': {
-        const token = rotateLocalToken(dataDir);
-        console.log('A new local token; restart the proxy, then paste it into Settings ▸ Token:');
-        console.log(token);
         return 0;
       }
       default:
@@ -148,8 +147,21 @@ function token(args: string[], dataDir: string): number {
         return 2;
     }
   } finally {
-    db.close();
+    await db.close();
   }
+}
+
+function localTokenCommand(command: 'local' | 'rotate-local', dataDir: string): number {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (command === 'local') {
+    console.log('The local token (Settings ▸ Token in the plugin):');
+    console.log(loadLocalToken(dataDir));
+    return 0;
+  }
+  const token = rotateLocalToken(dataDir);
+  console.log('A new local token; restart the proxy, then paste it into Settings ▸ Token:');
+  console.log(token);
+  return 0;
 }
 
 function hasOption(args: string[], name: string): boolean {

@@ -2,11 +2,11 @@
 // AbortSignal per job — its cancel and its deadline (FRAMEFILL_UPSTREAM_TIMEOUT_S from its first upstream call)
 // combined — which the provider stops on. The upstream's rate limit puts a job back in the queue until the wait it
 // asked for has passed, as long as the deadline allows. Every transition is published to the job's event
-// subscribers and the log.
+// subscribers (on every replica, through the store's notices) and the log. A job canceled through another replica
+// is aborted here when its notice arrives.
 import { EventEmitter } from 'node:events';
-import { rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { type ApiError, ERROR_ADVICE, type JobEvent } from '../core/api';
+import { rm } from 'node:fs/promises';
+import { type ApiError, ERROR_ADVICE, isTerminal, type JobEvent } from '../core/api';
 import { AUTO_DRAFT_SIZE, type OutputSize, sizeFor } from '../core/formats';
 import { keepOutsideMask } from './composite';
 import type { EditInput } from './edits';
@@ -15,17 +15,23 @@ import { previewOf, thumbnailOf, verifyResult } from './images';
 import { type CompletedImage, imageView, type JobImageRow, type JobRow, type JobStore, jobView } from './jobs';
 import type { Logger } from './log';
 import type { GenerationRequest, PartialImage, Provider, SpooledReference } from './providers/types';
+import type { JobNotice, JobNotices } from './store/notices';
+import type { SharedPace } from './store/pace';
+import type { ResultStore } from './store/results';
 
 export const INTERRUPTED_ERROR: ApiError = { code: 'interrupted', message: ERROR_ADVICE.interrupted };
 
 export interface RunnerOptions {
   store: JobStore;
   provider: Provider;
-  resultsDir: string;
+  results: ResultStore;
+  notices: JobNotices;
   concurrency: number;
   timeoutMs: number;
   /** Upstream calls started per minute at most (FRAMEFILL_UPSTREAM_IMAGES_PER_MINUTE); unset: no pace. */
   imagesPerMinute?: number;
+  /** Counts the pace across every replica (PostgreSQL); unset: this process counts it alone. */
+  sharedPace?: SharedPace;
   /** Refund a job canceled after its upstream call started (FRAMEFILL_CANCEL_REFUND=started). */
   refundStartedCancels: boolean;
   log: Logger;
@@ -68,12 +74,25 @@ export class JobRunner {
   private readonly running = new Map<string, Promise<void>>();
   /** When recent upstream calls started, for the images-per-minute pace. */
   private readonly callStarts: number[] = [];
-  private readonly events = new EventEmitter();
+  /** Previews, which stay on this replica (they are too large for a notice). */
+  private readonly previews = new EventEmitter();
   private wakeTimer: ReturnType<typeof setTimeout> | undefined;
   private accepting = true;
+  private readonly unwatch: () => void;
 
   constructor(private readonly o: RunnerOptions) {
-    this.events.setMaxListeners(0);
+    this.previews.setMaxListeners(0);
+    // A job this replica runs that another one ended (a cancel through it) stops its upstream call here.
+    this.unwatch = o.notices.subscribeAll((notice) => this.onNotice(notice));
+  }
+
+  private onNotice(notice: JobNotice): void {
+    if (!isTerminal(notice.status)) return;
+    const job = this.held.get(notice.id);
+    if (!job) return;
+    this.dequeue(notice.id);
+    job.controller.abort(new FramefillError('internal', notice.status));
+    if (!this.running.has(notice.id)) void this.forget(notice.id);
   }
 
   get acceptingJobs(): boolean {
@@ -108,10 +127,10 @@ export class JobRunner {
     this.pump();
   }
 
-  /** Subscribes to a job's events; returns the unsubscribe function. */
-  subscribe(id: string, listener: (event: JobEvent) => void): () => void {
-    this.events.on(id, listener);
-    return () => this.events.off(id, listener);
+  /** Subscribes to a job's previews (seen on the replica that runs it); returns the unsubscribe function. */
+  subscribePreviews(id: string, listener: (event: JobEvent) => void): () => void {
+    this.previews.on(id, listener);
+    return () => this.previews.off(id, listener);
   }
 
   lastPartial(id: string): PartialImage | undefined {
@@ -122,12 +141,13 @@ export class JobRunner {
    * DELETE: a queued job ends at once with its credits back; a running one is aborted and charged, since the
    * operator is billed for a started call (unless started cancels are refunded). False when already final.
    */
-  cancel(id: string): boolean {
-    const refund = this.o.store.get(id)?.status !== 'running' || this.o.refundStartedCancels;
-    if (!this.o.store.finish(id, 'canceled', undefined, { refund })) return false;
+  async cancel(id: string): Promise<boolean> {
+    const refund = (await this.o.store.get(id))?.status !== 'running' || this.o.refundStartedCancels;
+    if (!(await this.o.store.finish(id, 'canceled', undefined, { refund }))) return false;
     this.dequeue(id);
     this.held.get(id)?.controller.abort(new FramefillError('internal', 'canceled'));
-    this.publishFinal(id);
+    // Also tells the replica that runs it, if that is another one: it aborts its upstream call on this notice.
+    await this.publishFinal(id);
     if (!this.running.has(id)) void this.forget(id);
     return true;
   }
@@ -149,17 +169,23 @@ export class JobRunner {
   async shutdown(graceMs: number): Promise<void> {
     this.accepting = false;
     clearTimeout(this.wakeTimer);
-    for (const id of this.queue.splice(0)) this.interrupt(id);
+    await Promise.all(this.queue.splice(0).map((id) => this.interrupt(id)));
     const all = Promise.allSettled([...this.running.values()]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
-    for (const id of [...this.running.keys()]) this.interrupt(id);
+    await Promise.all([...this.running.keys()].map((id) => this.interrupt(id)));
     await all;
+    this.unwatch();
   }
 
-  private interrupt(id: string): void {
-    if (this.o.store.finish(id, 'interrupted', INTERRUPTED_ERROR)) this.publishFinal(id);
+  /** Ids of the jobs this process holds (queued or running here): the leases it renews. */
+  heldIds(): string[] {
+    return [...this.held.keys()];
+  }
+
+  private async interrupt(id: string): Promise<void> {
+    if (await this.o.store.finish(id, 'interrupted', INTERRUPTED_ERROR)) await this.publishFinal(id);
     this.held.get(id)?.controller.abort(new FramefillError('interrupted'));
     if (!this.running.has(id)) void this.forget(id);
   }
@@ -189,10 +215,17 @@ export class JobRunner {
       }
       this.dequeue(ready);
       if (this.o.imagesPerMinute) this.callStarts.push(now);
-      const run = this.run(ready).finally(() => {
-        this.running.delete(ready);
-        this.pump();
-      });
+      const run = this.run(ready)
+        .catch(async (error: unknown) => {
+          // The store failed (PostgreSQL unreachable): the job is let go, so its lease lapses and another replica
+          // (or, with SQLite, the next start) ends it `interrupted` with its credits back.
+          this.storeError(ready, error);
+          await this.forget(ready);
+        })
+        .finally(() => {
+          this.running.delete(ready);
+          this.pump();
+        });
       this.running.set(ready, run);
     }
   }
@@ -200,7 +233,8 @@ export class JobRunner {
   /** When the images-per-minute pace lets the next call start. */
   private paceAllowsAt(now: number): number {
     const limit = this.o.imagesPerMinute;
-    if (!limit) return now;
+    // A shared pace is claimed by the job itself, just before its call (`sharedTurn`).
+    if (!limit || this.o.sharedPace) return now;
     while (this.callStarts.length > 0 && this.callStarts[0]! <= now - MINUTE_MS) this.callStarts.shift();
     return this.callStarts.length < limit ? now : this.callStarts[0]! + MINUTE_MS;
   }
@@ -217,20 +251,26 @@ export class JobRunner {
     const reason = waitingReason(until);
     if (job.reason === reason) return;
     job.reason = reason;
-    this.o.store.setReason(id, reason);
-    this.publish(id, { event: 'status', data: { id, status: 'queued', reason } });
+    void this.o.store
+      .setReason(id, reason)
+      .then(() => this.publish({ id, status: 'queued', reason }))
+      .catch((error: unknown) => this.storeError(id, error));
+  }
+
+  private storeError(id: string, error: unknown): void {
+    this.o.log({ kind: 'error', id, error: error instanceof Error ? error.message : String(error) });
   }
 
   private async run(id: string): Promise<void> {
     const job = this.held.get(id);
-    if (!job || !this.o.store.start(id)) return this.forget(id);
+    if (!job || !(await this.sharedTurn(id, job)) || !(await this.o.store.start(id))) return this.forget(id);
     job.reason = undefined;
     job.deadlineAt ??= Date.now() + this.o.timeoutMs;
     job.signal ??= AbortSignal.any([job.controller.signal, AbortSignal.timeout(this.o.timeoutMs)]);
     const { signal } = job;
-    const row = this.o.store.get(id)!;
+    const row = (await this.o.store.get(id))!;
     this.o.log({ kind: 'job', id, status: 'running' });
-    this.publish(id, { event: 'status', data: { id, status: 'running' } });
+    await this.publish({ id, status: 'running' });
     const size = outputSize(row);
     try {
       const result = await this.o.provider.generate(
@@ -257,19 +297,19 @@ export class JobRunner {
       const produced = (result.images ?? [result.bytes]).slice(0, row.n);
       const kept = await this.keepImages(id, produced, size, row, job.edit);
       if (signal.aborted) {
-        await removeFiles(kept.images);
+        await this.o.results.deleteJob(id);
         signal.throwIfAborted();
       }
-      const completed = this.o.store.complete(id, {
+      const completed = await this.o.store.complete(id, {
         images: kept.images,
         notes: [...(result.notes ?? []), ...kept.notes],
         usage: result.usage,
         upstreamRequestId: result.upstreamRequestId,
       });
       if (completed) {
-        this.publishFinal(id);
+        await this.publishFinal(id);
         this.o.onCompleted?.(id);
-      } else await removeFiles(kept.images);
+      } else await this.o.results.deleteJob(id);
     } catch (caught) {
       const error = this.failureOf(signal.aborted ? signal.reason : caught);
       // Without a wait named, 5 s, then 10, 20, 40, 60 at most (OpenAI's guide asks for a backoff on 429).
@@ -277,14 +317,14 @@ export class JobRunner {
         error.code === 'rate_limited'
           ? (error.retryAfter ?? Math.min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** job.unnamedWaits++))
           : undefined;
-      if (waitS !== undefined && this.requeue(id, job, waitS)) return;
+      if (waitS !== undefined && (await this.requeue(id, job, waitS))) return;
       // A canceled or interrupted job was already finished by cancel()/interrupt(); this is then a no-op.
       const body: ApiError = {
         code: error.code,
         message: error.message,
         ...(waitS !== undefined ? { retry_after: waitS } : {}),
       };
-      if (this.o.store.finish(id, 'failed', body, { upstreamRequestId: error.upstreamRequestId })) {
+      if (await this.o.store.finish(id, 'failed', body, { upstreamRequestId: error.upstreamRequestId })) {
         this.o.log({
           kind: 'job_error',
           id,
@@ -292,14 +332,14 @@ export class JobRunner {
           error: error.cause instanceof Error ? error.cause.message : error.message,
           ...(error.upstreamRequestId ? { upstream_request_id: error.upstreamRequestId } : {}),
         });
-        this.publishFinal(id);
+        await this.publishFinal(id);
       }
     }
     await this.forget(id);
   }
 
   /**
-   * Verifies each image, writes it to the results folder and makes its thumbnail. A variation that is not a usable
+   * Verifies each image, keeps it in the result store and makes its thumbnail. A variation that is not a usable
    * image is left out (and so not charged) with a note; when none is usable the job fails with the first reason.
    */
   private async keepImages(
@@ -316,10 +356,7 @@ export class JobRunner {
       try {
         const image = await keepOutsideMask(await verifyResult(bytes, size, row.output_format), edit);
         const thumbnail = await thumbnailOf(image.bytes);
-        const index = images.length;
-        const name = `${id}${index === 0 ? '' : `-${index}`}.${image.mime === 'image/png' ? 'png' : 'jpg'}`;
-        const resultFile = path.join(this.o.resultsDir, name);
-        await writeFile(resultFile, image.bytes, { mode: 0o600 });
+        const resultFile = await this.o.results.put(id, images.length, { mime: image.mime, bytes: image.bytes });
         images.push({
           width: image.width,
           height: image.height,
@@ -347,6 +384,31 @@ export class JobRunner {
     return { images, notes };
   }
 
+  /**
+   * Waits, queued, until the pace shared by all replicas lets this job's call start (claimed in the store); false
+   * when the job was ended meanwhile (canceled, on any replica, or shutdown).
+   */
+  private async sharedTurn(id: string, job: HeldJob): Promise<boolean> {
+    const limit = this.o.imagesPerMinute;
+    const signal = job.controller.signal;
+    if (!limit || !this.o.sharedPace) return !signal.aborted;
+    while (!signal.aborted) {
+      const at = await this.o.sharedPace.claim(limit);
+      if (at === 0) return !signal.aborted;
+      this.wait(id, job, at);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.max(0, at - Date.now()));
+        function done() {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          resolve();
+        }
+        signal.addEventListener('abort', done);
+      });
+    }
+    return false;
+  }
+
   /** One failure, one message: the deadline and unknown errors become §6 codes here. */
   private failureOf(reason: unknown): FramefillError {
     if (reason instanceof FramefillError) return reason;
@@ -360,16 +422,16 @@ export class JobRunner {
   }
 
   /** The upstream asked to wait: back to the queue until then, if the job's deadline allows. */
-  private requeue(id: string, job: HeldJob, waitS: number): boolean {
+  private async requeue(id: string, job: HeldJob, waitS: number): Promise<boolean> {
     const until = Date.now() + waitS * 1000;
     if (!this.accepting || until >= (job.deadlineAt ?? 0)) return false;
     const reason = waitingReason(until);
-    if (!this.o.store.requeue(id, reason)) return false;
+    if (!(await this.o.store.requeue(id, reason))) return false;
     job.notBefore = until;
     job.reason = reason;
     this.queue.unshift(id);
     this.o.log({ kind: 'job', id, status: 'queued', wait_s: waitS });
-    this.publish(id, { event: 'status', data: { id, status: 'queued', reason } });
+    await this.publish({ id, status: 'queued', reason });
     return true;
   }
 
@@ -379,7 +441,7 @@ export class JobRunner {
     const preview = await previewOf(partial).catch(() => undefined);
     if (!preview || job.signal?.aborted) return;
     job.lastPartial = preview;
-    this.publish(id, { event: 'partial', data: { id, ...preview } });
+    this.previews.emit(id, { event: 'partial', data: { id, ...preview } } satisfies JobEvent);
   }
 
   private async forget(id: string): Promise<void> {
@@ -388,18 +450,17 @@ export class JobRunner {
     if (job) await rm(job.uploadDir, { recursive: true, force: true });
   }
 
-  private publish(id: string, event: JobEvent): void {
-    this.events.emit(id, event);
+  private async publish(notice: JobNotice): Promise<void> {
+    await this.o.notices.publish(notice);
   }
 
-  /** Logs and publishes a job's terminal state from its row. */
-  private publishFinal(id: string): void {
-    const row = this.o.store.get(id);
+  /** Logs and publishes a job's terminal state (streams read its details from the row). */
+  private async publishFinal(id: string): Promise<void> {
+    const row = await this.o.store.get(id);
     if (!row) return;
     const view = jobView(row);
     this.o.log({ kind: 'job', id, status: row.status, ...(view.error ? { code: view.error.code } : {}) });
-    this.publish(id, { event: 'status', data: { id, status: row.status } });
-    for (const event of terminalEvents(row, this.o.store.images(id))) this.publish(id, event);
+    await this.publish({ id, status: row.status });
   }
 }
 
@@ -435,10 +496,6 @@ export function terminalEvents(row: JobRow, images: readonly JobImageRow[]): Job
     default:
       return [];
   }
-}
-
-async function removeFiles(images: readonly CompletedImage[]): Promise<void> {
-  await Promise.all(images.map((image) => rm(image.resultFile, { force: true })));
 }
 
 /** The size a job is made at: the table's, or the draft size for Auto. */

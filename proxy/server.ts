@@ -1,10 +1,10 @@
 // The proxy's HTTP app (DESIGN.md §5): middleware in order — request log, CORS, origin check, auth, per-client
 // caps — then the routes, read top to bottom like the API table. Every error is a FramefillError rendered once in
 // `onError`.
-import { createReadStream, existsSync } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { type Context, Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import {
@@ -45,6 +45,9 @@ import { refuseForeignOrigins } from './middleware/origin';
 import { requestLog } from './middleware/request-log';
 import type { Provider } from './providers/types';
 import type { JobRunner } from './runner';
+import type { Store } from './store';
+import type { JobNotices } from './store/notices';
+import type { ResultStore } from './store/results';
 import { ClientGone, payloadTooLarge, receiveSubmission } from './submissions';
 
 export interface AppDeps {
@@ -52,6 +55,14 @@ export interface AppDeps {
   ledger: Ledger;
   store: JobStore;
   runner: JobRunner;
+  /** The database (for health), the result images and the job notices, shared by every replica on PostgreSQL. */
+  db: Store;
+  results: ResultStore;
+  notices: JobNotices;
+  /** This replica's id, recorded on the jobs it accepts. */
+  owner: string;
+  /** How long a job's lease lasts from its acceptance (renewed while this replica runs). */
+  leaseMs: number;
   provider: Provider;
   prices: PriceTable;
   log: Logger;
@@ -71,7 +82,7 @@ export interface AppDeps {
   referenceMaxBytes?: number;
 }
 
-type Env = { Variables: { account: Account; client: string; clientGone?: boolean } };
+type Env = { Variables: { account: Account; client: string; local?: boolean; clientGone?: boolean } };
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const PLAYGROUND_FILES: Record<string, string> = {
@@ -83,7 +94,9 @@ const PLAYGROUND_FILES: Record<string, string> = {
 export function createApp(deps: AppDeps): Hono<Env> {
   const { config, ledger, store, runner, provider, log } = deps;
   const app = new Hono<Env>();
-  const localMode = () => config.loopbackOnly && !ledger.hasTokens();
+  // While the store does not answer, the stricter reading (local mode's Host check) holds, and health still answers;
+  // everything else fails on the store anyway.
+  const localMode = async () => config.loopbackOnly && !(await ledger.hasTokens().catch(() => false));
   const clientAddress = clientAddressFrom(config.trustProxy);
 
   app.use('*', requestLog(log));
@@ -104,9 +117,17 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }),
   );
 
-  app.get('/v1/health', (c) =>
-    c.json({ ok: true, version: packageJson.version, provider: provider.name, model: provider.model } satisfies Health),
-  );
+  app.get('/v1/health', async (c) => {
+    const reachable = await deps.db.ping();
+    const body: Health = {
+      ok: reachable,
+      version: packageJson.version,
+      provider: provider.name,
+      model: provider.model,
+      store: { engine: deps.db.engine, reachable },
+    };
+    return c.json(body, reachable ? 200 : 503);
+  });
 
   app.get('/v1/capabilities', (c) =>
     c.json({
@@ -123,7 +144,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
     const declared = Number(c.req.header('Content-Length') ?? Number.NaN);
     if (declared > config.bodyLimitBytes) throw payloadTooLarge(config.bodyLimitBytes);
-    deps.caps.admitQueued(store.inFlight(account.id));
+    deps.caps.admitQueued(await store.inFlight(account.id));
     const submission = await receiveSubmission(c.req.raw.body, c.req.header('Content-Type'), {
       uploadsDir: deps.uploadsDir,
       referenceMaxBytes: deps.referenceMaxBytes,
@@ -135,10 +156,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const { fields, references } = submission;
     try {
       // Again now that the upload is in: uploads that arrived together all passed the first look.
-      deps.caps.admitQueued(store.inFlight(account.id));
+      deps.caps.admitQueued(await store.inFlight(account.id));
       const size = sizeFor(fields.aspect_ratio, fields.resolution);
       const prepared = await prepareJob(submission, size ?? 'auto');
-      const { row, replayed } = store.create({
+      const { row, replayed } = await store.create({
         accountId: account.id,
         promptChars: countPromptChars(fields.prompt),
         aspectRatio: fields.aspect_ratio,
@@ -154,6 +175,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
         requestHash: submission.requestHash,
         n: fields.n,
         prompt: fields.prompt,
+        owner: deps.owner,
+        leaseUntil: Date.now() + deps.leaseMs,
       });
       if (replayed) {
         await rm(submission.dir, { recursive: true, force: true });
@@ -162,7 +185,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
         runner.enqueue(row, fields.prompt, prepared.references, submission.dir, prepared.edit);
       }
       c.header('Location', `/v1/generations/${row.id}`);
-      return c.json(jobView(row, store.images(row.id)), 202);
+      return c.json(jobView(row, await store.images(row.id)), 202);
     } catch (error) {
       await rm(submission.dir, { recursive: true, force: true });
       throw error;
@@ -170,44 +193,53 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
 
   // History: the caller's jobs, newest first, a page at a time; never another token's.
-  app.get('/v1/generations', (c) => {
+  app.get('/v1/generations', async (c) => {
     const query = historyQuery(c);
-    const rows = store.listFor(c.var.account.id, { ...query, limit: query.limit + 1 });
+    const rows = await store.listFor(c.var.account.id, { ...query, limit: query.limit + 1 });
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
     return c.json({
-      jobs: page.map((row) => jobView(row, store.images(row.id))),
+      jobs: await Promise.all(page.map(async (row) => jobView(row, await store.images(row.id)))),
       next_cursor: rows.length > query.limit && last ? encodeCursor(last) : null,
     } satisfies GenerationList);
   });
 
-  app.get('/v1/generations/:id', (c) => {
-    const row = jobOf(c, store);
-    return c.json(jobView(row, store.images(row.id)));
+  app.get('/v1/generations/:id', async (c) => {
+    const row = await jobOf(c, store);
+    return c.json(jobView(row, await store.images(row.id)));
   });
 
-  app.get('/v1/generations/:id/events', (c) => {
-    const id = jobOf(c, store).id;
+  app.get('/v1/generations/:id/events', async (c) => {
+    const id = (await jobOf(c, store)).id;
     const release = deps.caps.openStream(c.var.account.id, c.var.client);
-    return streamJobEvents(c, { id, store, runner, keepAliveMs: deps.keepAliveMs, onClose: release });
+    return streamJobEvents(c, {
+      id,
+      store,
+      runner,
+      notices: deps.notices,
+      keepAliveMs: deps.keepAliveMs,
+      onClose: release,
+    });
   });
 
   app.get('/v1/generations/:id/image', async (c) => {
-    const { row, image } = imageOf(c, store);
+    const { row, image } = await imageOf(c, store);
     if (!image.result_file) throw expiredImage(image);
-    const size = await stat(image.result_file).catch(() => undefined);
-    if (!size) throw expiredImage(image);
-    const body = createReadStream(image.result_file);
-    body.once('end', () => deps.onImageFetched?.(row.id));
-    return c.body(Readable.toWeb(body) as ReadableStream, 200, {
+    const stored = await deps.results.get(row.id, image.image_index);
+    if (!stored) throw expiredImage(image);
+    // Told once the response has been handed to the socket (the shutdown drain waits for it before closing).
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    if (outgoing) outgoing.once('finish', () => deps.onImageFetched?.(row.id));
+    else deps.onImageFetched?.(row.id);
+    return c.body(new Uint8Array(stored.bytes), 200, {
       'Content-Type': image.mime,
-      'Content-Length': String(size.size),
+      'Content-Length': String(stored.bytes.length),
       'Cache-Control': 'private, max-age=86400, immutable',
     });
   });
 
-  app.get('/v1/generations/:id/thumbnail', (c) => {
-    const { image } = imageOf(c, store);
+  app.get('/v1/generations/:id/thumbnail', async (c) => {
+    const { image } = await imageOf(c, store);
     if (!image.thumbnail || !image.thumbnail_mime) {
       throw new FramefillError('not_found', 'This image was made before thumbnails existed: open the image itself.');
     }
@@ -218,34 +250,34 @@ export function createApp(deps: AppDeps): Hono<Env> {
     });
   });
 
-  app.delete('/v1/generations/:id', (c) => {
-    const row = jobOf(c, store);
-    runner.cancel(row.id);
-    return c.json(jobView(store.get(row.id) ?? row, store.images(row.id)));
+  app.delete('/v1/generations/:id', async (c) => {
+    const row = await jobOf(c, store);
+    await runner.cancel(row.id);
+    return c.json(jobView((await store.get(row.id)) ?? row, await store.images(row.id)));
   });
 
-  app.get('/v1/account', (c) => {
-    const account = ledger.accountById(c.var.account.id)!;
+  app.get('/v1/account', async (c) => {
+    const account = (await ledger.accountById(c.var.account.id))!;
     return c.json({
       name: account.name,
       balance_credits: account.balance,
       spent_credits: account.spent,
-      jobs_in_flight: store.inFlight(account.id),
+      jobs_in_flight: await store.inFlight(account.id),
     } satisfies AccountBody);
   });
 
   // The playground (a dev tool) is served in local mode only, from the build folder, if it was built. The page
   // carries the local token, so it is never served with CORS headers (a foreign page cannot read it).
-  app.get('/playground', (c) =>
-    servePlayground(c, deps.staticDir, 'playground.html', localMode() ? deps.localToken : undefined),
+  app.get('/playground', async (c) =>
+    servePlayground(c, deps.staticDir, 'playground.html', (await localMode()) ? deps.localToken : undefined),
   );
-  app.get('/playground/:file', (c) => {
+  app.get('/playground/:file', async (c) => {
     const file = c.req.param('file');
     return servePlayground(
       c,
       deps.staticDir,
       PLAYGROUND_FILES[file] ? file : undefined,
-      localMode() ? deps.localToken : undefined,
+      (await localMode()) ? deps.localToken : undefined,
     );
   });
 
@@ -322,9 +354,9 @@ function idempotencyKeyOf(c: Context<Env>): string | undefined {
   return key;
 }
 
-function jobOf(c: Context<Env>, store: JobStore) {
+async function jobOf(c: Context<Env>, store: JobStore) {
   const id = c.req.param('id') ?? '';
-  const row = isJobId(id) ? store.getFor(c.var.account.id, id) : undefined;
+  const row = isJobId(id) ? await store.getFor(c.var.account.id, id) : undefined;
   if (!row) throw new FramefillError('not_found');
   return row;
 }
@@ -342,8 +374,8 @@ function imageIndexOf(c: Context<Env>): number {
 }
 
 /** A job's image by `?index=N`; `not_ready` before the job completed, `not_found` for an index it does not have. */
-function imageOf(c: Context<Env>, store: JobStore): { row: JobRow; image: JobImageRow } {
-  const row = jobOf(c, store);
+async function imageOf(c: Context<Env>, store: JobStore): Promise<{ row: JobRow; image: JobImageRow }> {
+  const row = await jobOf(c, store);
   const index = imageIndexOf(c);
   if (row.status !== 'completed') {
     throw new FramefillError(
@@ -353,7 +385,7 @@ function imageOf(c: Context<Env>, store: JobStore): { row: JobRow; image: JobIma
         : 'The image is not ready yet: wait for the job to complete.',
     );
   }
-  const images = store.images(row.id);
+  const images = await store.images(row.id);
   const image = images.find((candidate) => candidate.image_index === index);
   if (!image) {
     throw new FramefillError(

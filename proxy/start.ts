@@ -1,23 +1,28 @@
-// Starts the proxy: opens the data dir, settles jobs a previous process left unfinished, and listens on
-// every configured address (both loopback families by default). `close()` is the graceful stop: no new jobs,
+// Starts the proxy: opens the store (SQLite in the data dir, or PostgreSQL shared with other replicas), settles
+// jobs a dead process left unfinished, and listens on every configured address (both loopback families by default). `close()` is the graceful stop: no new jobs,
 // running ones may finish, and their images stay downloadable until fetched or the grace period ends.
-import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import type { Config } from './config';
-import { openDb } from './db';
 import { JobStore } from './jobs';
+import { keepLeases, sweepLapsed } from './leases';
 import { Ledger } from './ledger';
 import { loadLocalToken } from './local-token';
 import { type Logger, stdoutLogger } from './log';
 import { ClientCaps } from './middleware/caps';
 import { createProvider } from './providers';
 import type { Provider } from './providers/types';
-import { ResultKeeper } from './results';
+import { ResultKeeper } from './result-keeper';
 import { INTERRUPTED_ERROR, JobRunner } from './runner';
 import { createApp } from './server';
+import { openStore, type Store } from './store';
+import { noticesFor } from './store/notices';
+import { sharedPace } from './store/pace';
+import { type ResultStore, resultStoreFor } from './store/results';
 
 export interface StartOptions {
   provider?: Provider;
@@ -42,6 +47,11 @@ export interface RunningProxy {
   provider: Provider;
   ledger: Ledger;
   store: JobStore;
+  /** The database under the ledger and the jobs. */
+  db: Store;
+  results: ResultStore;
+  /** This replica's id: the owner recorded on the jobs it accepts. */
+  owner: string;
   /**
    * Removes result images past the TTL, then the oldest while over the disk budget (their rows stay); runs hourly
    * by itself, and the budget after every completed job. Returns how many images were removed.
@@ -57,30 +67,38 @@ const CLEANUP_EVERY_MS = 60 * 60_000;
 
 export async function startProxy(config: Config, opts: StartOptions = {}): Promise<RunningProxy> {
   const log = opts.log ?? stdoutLogger;
-  const db = openDb(config.dataDir);
+  const db = await openStore(config);
   const ledger = new Ledger(db);
-  if (!config.loopbackOnly && !ledger.hasTokens()) {
-    db.close();
+  if (!config.loopbackOnly && !(await ledger.hasTokens())) {
+    await db.close();
     throw new Error(
       `Refusing to start: HOST=${config.hosts.join(',')} serves the network, and no token exists, so anyone could spend credits. ` +
         'Create one first with `npm run proxy -- token create --name NAME --credits N`, or unset HOST to serve only this machine.',
     );
   }
   const provider = opts.provider ?? createProvider(config);
-  const resultsDir = path.join(config.dataDir, 'results');
+  // The data dir holds the uploads in flight and the local token with either engine.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const results = resultStoreFor(db, config.dataDir);
   const uploadsDir = path.join(config.dataDir, 'uploads');
-  mkdirSync(resultsDir, { recursive: true, mode: 0o700 });
-  // A data dir from an older version kept its results readable by all.
-  chmodSync(resultsDir, 0o700);
   // Uploads belong to jobs a previous process never finished; those jobs are interrupted just below.
   rmSync(uploadsDir, { recursive: true, force: true });
   mkdirSync(uploadsDir, { recursive: true, mode: 0o700 });
   const localToken = loadLocalToken(config.dataDir);
   const store = new JobStore(db, ledger);
-  for (const id of store.unfinished()) {
-    if (store.finish(id, 'interrupted', INTERRUPTED_ERROR)) log({ kind: 'job', id, status: 'interrupted' });
+  const notices = await noticesFor(db);
+  const owner = randomUUID();
+  const shared = db.engine === 'postgres';
+  if (shared) {
+    // Other replicas may be running their jobs: only those whose lease lapsed are ended.
+    await sweepLapsed({ store, notices, log });
+  } else {
+    // The only process: whatever is unfinished was left by the previous one.
+    for (const id of await store.unfinished()) {
+      if (await store.finish(id, 'interrupted', INTERRUPTED_ERROR)) log({ kind: 'job', id, status: 'interrupted' });
+    }
   }
-  const keeper = new ResultKeeper({ store, ttlMs: config.resultTtlMs, maxBytes: config.resultsMaxBytes });
+  const keeper = new ResultKeeper({ store, results, ttlMs: config.resultTtlMs, maxBytes: config.resultsMaxBytes });
   // One sweep at a time: a completion during the hourly sweep waits for it rather than racing it for the same files.
   let sweeping: Promise<number> = Promise.resolve(0);
   const serially = (work: () => Promise<number>): Promise<number> => {
@@ -95,13 +113,25 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
       );
     },
     provider,
-    resultsDir,
+    results,
+    notices,
     concurrency: config.upstreamConcurrency,
     timeoutMs: config.upstreamTimeoutMs,
     imagesPerMinute: config.imagesPerMinute || undefined,
+    sharedPace: shared ? sharedPace(db) : undefined,
     refundStartedCancels: config.refundStartedCancels,
     log,
     logPrompts: config.logPrompts,
+  });
+
+  const stopLeases = keepLeases({
+    store,
+    notices,
+    owner,
+    held: () => runner.heldIds(),
+    leaseMs: config.leaseMs,
+    sweep: shared,
+    log,
   });
 
   let port = config.port;
@@ -114,6 +144,11 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
     ledger,
     store,
     runner,
+    db,
+    results,
+    notices,
+    owner,
+    leaseMs: config.leaseMs,
     provider,
     prices: config.prices,
     log,
@@ -160,7 +195,9 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
         continue;
       }
       await Promise.all(servers.map(closeServer));
-      db.close();
+      stopLeases();
+      await notices.close();
+      await db.close();
       throw error;
     }
     port = (server.address() as AddressInfo).port;
@@ -168,7 +205,9 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
     hosts.push(host);
   }
   if (servers.length === 0) {
-    db.close();
+    stopLeases();
+    await notices.close();
+    await db.close();
     throw new Error(`Could not listen on any of ${config.hosts.join(', ')}.`);
   }
 
@@ -179,7 +218,7 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
   };
   await cleanup();
   const cleanupTimer = setInterval(
-    () => void cleanup(),
+    () => void cleanup().catch((error: unknown) => log({ kind: 'error', error: `cleanup: ${String(error)}` })),
     Math.min(CLEANUP_EVERY_MS, Math.max(config.resultTtlMs, 1000)),
   );
   // Typed as a number where the DOM lib is loaded too (the tests' project); on Node it is a Timeout.
@@ -191,11 +230,14 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
     url: `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}`,
     port,
     hosts,
-    mode: ledger.hasTokens() ? 'tokens' : 'local',
+    mode: (await ledger.hasTokens()) ? 'tokens' : 'local',
     localToken,
     provider,
     ledger,
     store,
+    db,
+    results,
+    owner,
     cleanup,
     close(graceMs = config.shutdownGraceMs) {
       closing ??= (async () => {
@@ -204,7 +246,7 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
         const finishing = runner.runningIds();
         await runner.shutdown(graceMs);
         // A paid image is never lost: the panel may still be on its way to fetch what just finished.
-        for (const id of finishing) if (store.get(id)?.status === 'completed') unfetched.add(id);
+        for (const id of finishing) if ((await store.get(id))?.status === 'completed') unfetched.add(id);
         if (unfetched.size > 0) {
           draining = true;
           let timer: ReturnType<typeof setTimeout> | undefined;
@@ -220,7 +262,9 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
         await stopped;
         // A removal of old images still under way finishes before the database closes.
         await sweeping.catch(() => 0);
-        db.close();
+        stopLeases();
+        await notices.close();
+        await db.close();
       })();
       return closing;
     },

@@ -10,7 +10,7 @@ import type { ClientAddress } from './client-address';
 
 export interface AuthOptions {
   ledger: Ledger;
-  localMode: () => boolean;
+  localMode: () => Promise<boolean>;
   localToken: string;
   clientAddress: ClientAddress;
   failureLimit: number;
@@ -19,27 +19,28 @@ export interface AuthOptions {
 
 const OPEN_PATHS = new Set(['/v1/health', '/v1/capabilities']);
 
-type AuthEnv = { Variables: { account: Account; client: string } };
+/** `local`: whether this request is served in local mode (asked of the store once per request). */
+type AuthEnv = { Variables: { account: Account; client: string; local?: boolean } };
 
 export function authenticate(options: AuthOptions): MiddlewareHandler<AuthEnv> {
   const failures = new AuthFailures(options.failureLimit, options.failureWindowMs);
-  const missing = (c: Context<AuthEnv>) => unauthorized(options.localMode() ? LOCAL_ADVICE : TEAM_ADVICE, c);
+  const missing = (c: Context<AuthEnv>) => unauthorized(c.var.local ? LOCAL_ADVICE : TEAM_ADVICE, c);
   const wrong = (c: Context<AuthEnv>) => {
     failures.record(c.var.client);
     return unauthorized(
-      options.localMode()
+      c.var.local
         ? `This is not the proxy's local token. ${LOCAL_ADVICE}`
         : 'This token is unknown or revoked: paste a valid one in Settings.',
       c,
     );
   };
   const bearer = bearerAuth<AuthEnv>({
-    verifyToken: (token, c) => {
-      const account = options.localMode()
+    verifyToken: async (token, c) => {
+      const account = c.var.local
         ? sameSecret(token, options.localToken)
-          ? options.ledger.localAccount()
+          ? await options.ledger.localAccount()
           : undefined
-        : options.ledger.authenticate(token);
+        : await options.ledger.authenticate(token);
       if (account) c.set('account', account);
       return account !== undefined;
     },
@@ -51,6 +52,7 @@ export function authenticate(options: AuthOptions): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     if (OPEN_PATHS.has(c.req.path) || c.req.method === 'OPTIONS') return next();
     c.set('client', options.clientAddress(c));
+    c.set('local', await options.localMode());
     // A missing token is no guess: only a request that offers one is held back by earlier wrong ones.
     if (/^Bearer\s/i.test(c.req.header('Authorization') ?? '')) failures.check(c.var.client);
     return bearer(c, next);

@@ -6,7 +6,7 @@ import type { MiddlewareHandler } from 'hono';
 import { FramefillError } from '../errors';
 
 export interface OriginRules {
-  localMode: () => boolean;
+  localMode: () => Promise<boolean>;
   allowedOrigins: readonly string[];
   /** The proxy's own origins (`http://localhost:PORT`…): the playground it serves may post to it. */
   selfOrigins: () => readonly string[];
@@ -17,7 +17,7 @@ const LOOPBACK_HOST = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i;
 export function refuseForeignOrigins(rules: OriginRules): MiddlewareHandler {
   return async (c, next) => {
     const forbidden = () => new FramefillError('forbidden_origin', undefined, { field: 'Origin' });
-    if (rules.localMode() && !LOOPBACK_HOST.test(c.req.header('Host') ?? '')) throw forbidden();
+    if ((await rules.localMode()) && !LOOPBACK_HOST.test(c.req.header('Host') ?? '')) throw forbidden();
     const origin = c.req.header('Origin');
     const changesState = c.req.method === 'POST' || c.req.method === 'DELETE';
     if (

@@ -84,8 +84,8 @@ async function attemptOn(page: Page): Promise<Attempt> {
 }
 
 /** The local account as the proxy's own ledger has it, and how many jobs the proxy logged. */
-function localState(p: TestProxy) {
-  const account = p.ledger.localAccount();
+async function localState(p: TestProxy) {
+  const account = await p.ledger.localAccount();
   return {
     balance: account.balance,
     spent: account.spent,
@@ -96,14 +96,14 @@ function localState(p: TestProxy) {
 describe('a local-mode proxy and pages that are not the plugin', () => {
   it('a sandboxed iframe on another origin gets 401 with no job and no credit moved, and cannot read the playground', async () => {
     proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0' });
-    const before = localState(proxy);
+    const before = await localState(proxy);
     const site = await serveForeignSite(proxy.url);
     context = await chromium.browser.newContext();
     const page = await context.newPage();
     await page.goto(site);
     const attempt = await attemptOn(page);
     expect(attempt).toEqual({ status: 401, code: 'unauthorized', playground: 'refused' });
-    expect(localState(proxy)).toEqual(before);
+    expect(await localState(proxy)).toEqual(before);
     expect(before.jobs).toBe(0);
     // The proxy saw the iframe's `Origin: null` POST and refused it at authentication.
     expect(proxy.logs).toContainEqual(
@@ -113,7 +113,7 @@ describe('a local-mode proxy and pages that are not the plugin', () => {
 
   it('a saved HTML file opened from disk gets 401 with no job and no credit moved', async () => {
     proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0' });
-    const before = localState(proxy);
+    const before = await localState(proxy);
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'framefill-saved-page-')), 'saved.html');
     writeFileSync(
       file,
@@ -123,12 +123,12 @@ describe('a local-mode proxy and pages that are not the plugin', () => {
     const page = await context.newPage();
     await page.goto(pathToFileURL(file).href);
     expect(await attemptOn(page)).toEqual({ status: 401, code: 'unauthorized', playground: 'refused' });
-    expect(localState(proxy)).toEqual(before);
+    expect(await localState(proxy)).toEqual(before);
   });
 
   it('the same sandboxed iframe given the local token generates, as the panel with the token does', async () => {
     proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0' });
-    const before = localState(proxy);
+    const before = await localState(proxy);
     const site = await serveForeignSite(proxy.url, proxy.localToken);
     context = await chromium.browser.newContext();
     const page = await context.newPage();
@@ -136,7 +136,7 @@ describe('a local-mode proxy and pages that are not the plugin', () => {
     const attempt = await attemptOn(page);
     // The token is the whole difference; the playground page stays unreadable from another origin.
     expect(attempt).toEqual({ status: 202, playground: 'refused' });
-    expect(proxy.ledger.localAccount().balance).toBeLessThan(before.balance);
+    expect((await proxy.ledger.localAccount()).balance).toBeLessThan(before.balance);
   });
 
   it('the playground the proxy serves hands its panel the local token: the panel is connected without a paste', async () => {
@@ -169,7 +169,7 @@ describe('a local-mode proxy and pages that are not the plugin', () => {
       expect(page.headers.get('Content-Security-Policy')).toBe("frame-ancestors 'self'");
     }
     // Once a token exists the proxy is in token mode, and the playground is gone.
-    proxy.ledger.createToken('alice', 1);
+    await proxy.ledger.createToken('alice', 1);
     expect((await fetch(`${proxy.url}/playground`)).status).toBe(404);
   });
 });

@@ -1,6 +1,8 @@
 // Proxy test helpers, shared by the proxy, panel, OpenAI-provider and benchmark tests:
 // - startTestProxy(env?, opts?): an in-process proxy on 127.0.0.1, port 0, with a fresh temporary data dir
-//   and a 50 ms draft delay; returns its url, dataDir, ledger and close().
+//   and a 50 ms draft delay; returns its url, dataDir, ledger and close(). `opts.engine: 'postgres'` gives it a
+//   fresh database in the run's PostgreSQL cluster (the same one again when the data dir is reused, as a restart).
+// - ENGINES and databaseFor(): the store's contract tests run once per engine.
 // - spawnProxy(env?): `node build/proxy.mjs` as a child process (build it first: `node build.mjs --no-typecheck`).
 // - submitGeneration(url, fields, options): POST /v1/generations as multipart; readEvents(): the SSE stream.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -11,6 +13,8 @@ import { createParser } from 'eventsource-parser';
 import { loadConfig } from '../../proxy/config';
 import type { LogLine } from '../../proxy/log';
 import { type RunningProxy, type StartOptions, startProxy } from '../../proxy/start';
+import type { Engine } from '../../proxy/store';
+import { createDatabase } from './postgres';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const BUILT_PROXY = path.join(ROOT, 'build/proxy.mjs');
@@ -47,6 +51,34 @@ export function tempDataDir(): string {
   return mkdtempSync(path.join(tmpdir(), 'framefill-proxy-'));
 }
 
+export const ENGINES: readonly Engine[] = ['sqlite', 'postgres'];
+
+/** A data dir's PostgreSQL database, so that a proxy restarted on the same dir finds the same store. */
+const databases = new Map<string, string>();
+
+/** A fresh database in the run's PostgreSQL cluster (test/global-postgres.ts). */
+export async function freshDatabase(): Promise<string> {
+  // Imported here: the bench imports this module outside vitest.
+  const { inject } = await import('vitest');
+  return createDatabase(inject('postgresAdminUrl'));
+}
+
+/** `{ DATABASE_URL }` for a proxy on `engine` with this data dir; `{}` for SQLite. */
+export async function databaseFor(engine: Engine, dataDir: string): Promise<Record<string, string>> {
+  if (engine === 'sqlite') return {};
+  let url = databases.get(dataDir);
+  if (!url) {
+    url = await freshDatabase();
+    databases.set(dataDir, url);
+  }
+  return { DATABASE_URL: url };
+}
+
+export interface TestStartOptions extends StartOptions {
+  /** SQLite in the data dir (the default), or a PostgreSQL database of its own. */
+  engine?: Engine;
+}
+
 export interface TestProxy extends RunningProxy {
   dataDir: string;
   /** Every log line the proxy wrote, as objects. */
@@ -57,9 +89,13 @@ export interface TestProxy extends RunningProxy {
  * An in-process proxy listening on 127.0.0.1 only, on a free port, with its own data dir. `env` overrides
  * the environment (e.g. `{ FRAMEFILL_DRAFT_DELAY_MS: '2000' }`, or `FRAMEFILL_DATA_DIR` to reuse a dir).
  */
-export async function startTestProxy(env: Record<string, string> = {}, opts: StartOptions = {}): Promise<TestProxy> {
+export async function startTestProxy(
+  env: Record<string, string> = {},
+  { engine = 'sqlite', ...opts }: TestStartOptions = {},
+): Promise<TestProxy> {
   const dataDir = env.FRAMEFILL_DATA_DIR ?? tempDataDir();
   const config = loadConfig({
+    ...(await databaseFor(engine, dataDir)),
     HOST: '127.0.0.1',
     PORT: '0',
     FRAMEFILL_PROVIDER: 'draft',

@@ -64,7 +64,7 @@ describe('the proxy on the OpenAI provider', () => {
   it("keeps OpenAI's x-request-id and usage on the job", async () => {
     const { fake, proxy } = await setUp();
     const { id } = await generateAndWait(proxy.url, fields('16:9', '1K'));
-    const row = proxy.store.get(id);
+    const row = await proxy.store.get(id);
     expect(row?.upstream_request_id).toBe(fake.requests[0]?.requestId);
     expect(JSON.parse(row?.usage_json ?? 'null')).toMatchObject({ total_tokens: expect.any(Number) });
   });
@@ -232,7 +232,7 @@ describe('each upstream fault ends the job failed with its code, credits release
     // OpenAI's request id is kept on the job and logged, whenever an answer arrived (not for a dropped connection).
     const answered = fake.requests.filter((r) => !r.closedByClient).at(-1);
     if (answered) {
-      expect(proxy.store.get(id)?.upstream_request_id).toBe(answered.requestId);
+      expect((await proxy.store.get(id))?.upstream_request_id).toBe(answered.requestId);
       expect(proxy.logs).toContainEqual(
         expect.objectContaining({ kind: 'job_error', id, upstream_request_id: answered.requestId }),
       );
@@ -342,7 +342,7 @@ describe("OpenAI's rate limit through the proxy: jobs wait instead of failing", 
       status: 'failed',
       error: { code: 'rate_limited', retry_after: 30 },
     });
-    expect(proxy.store.get(id)?.upstream_request_id).toBe(fake.requests[0]?.requestId);
+    expect((await proxy.store.get(id))?.upstream_request_id).toBe(fake.requests[0]?.requestId);
     expect(await account(proxy.url)).toMatchObject({ balance_credits: LOCAL_ACCOUNT_CREDITS, spent_credits: 0 });
     expect(fake.requests).toHaveLength(1);
   });

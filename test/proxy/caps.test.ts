@@ -43,8 +43,8 @@ async function proxyWith(env: Record<string, string> = {}, holding = ['held']) {
   const heldIds = new Set<string>();
   const proxy = await startTestProxy(env, { provider: holdingProvider(heldIds) });
   cleanups.push(() => proxy.close(0));
-  const held = proxy.ledger.createToken('held', 10_000);
-  const other = proxy.ledger.createToken('other', 10_000);
+  const held = await proxy.ledger.createToken('held', 10_000);
+  const other = await proxy.ledger.createToken('other', 10_000);
   for (const { account } of [held, other]) if (holding.includes(account.name)) heldIds.add(account.id);
   return { proxy, held: held.token, other: other.token };
 }
@@ -189,12 +189,12 @@ describe('uploads and jobs', () => {
       });
       third = await submit(proxy, held);
     }
-    const balance = proxy.ledger.find('held')?.balance;
+    const balance = (await proxy.ledger.find('held'))?.balance;
     expect(third.status).toBe(429);
     expect(third.headers.get('Retry-After')).toBe('5');
     expect(ErrorBodySchema.parse(await third.json()).error.code).toBe('rate_limited');
     expect((await submit(proxy, held)).status).toBe(429);
-    expect(proxy.ledger.find('held')?.balance).toBe(balance);
+    expect((await proxy.ledger.find('held'))?.balance).toBe(balance);
     expect((await submit(proxy, other)).status).toBe(202);
   });
 
@@ -239,18 +239,18 @@ describe('uploads and jobs', () => {
     for (const { req } of uploads) req.end(body.subarray(10));
     const statuses = await Promise.all(uploads.map((u) => u.answered));
     expect(statuses.sort()).toEqual([202, 202, 429, 429]);
-    expect(proxy.store.inFlight(proxy.ledger.find('held')!.id)).toBe(2);
+    expect(await proxy.store.inFlight((await proxy.ledger.find('held'))!.id)).toBe(2);
   });
 
   it('FRAMEFILL_MAX_JOBS_PER_TOKEN queued or running jobs, then 429 (never a failed job); a finished one frees a slot', async () => {
     const { proxy, held, other } = await proxyWith({ FRAMEFILL_MAX_JOBS_PER_TOKEN: '3' });
     const ids = [await runningJob(proxy, held), await runningJob(proxy, held), await runningJob(proxy, held)];
-    const balance = proxy.ledger.find('held')?.balance;
+    const balance = (await proxy.ledger.find('held'))?.balance;
     const fourth = await submit(proxy, held);
     expect(fourth.status).toBe(429);
     expect(fourth.headers.get('Retry-After')).toBe('5');
     expect(ErrorBodySchema.parse(await fourth.json()).error.code).toBe('rate_limited');
-    expect(proxy.ledger.find('held')?.balance).toBe(balance);
+    expect((await proxy.ledger.find('held'))?.balance).toBe(balance);
     expect((await submit(proxy, other)).status).toBe(202);
     await fetch(`${proxy.url}/v1/generations/${ids[0]}`, { method: 'DELETE', headers: bearer(held) });
     expect((await submit(proxy, held)).status).toBe(202);

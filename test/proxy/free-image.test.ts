@@ -61,7 +61,7 @@ describe('an honest cancel', () => {
     const { events } = await readEvents(proxy.url, id);
     expect(events.at(-1)).toEqual({ event: 'canceled', data: { id, credits_returned: false } });
     await expect.poll(() => fake.requests[0]?.closedByClient).toBe(true);
-    expect(proxy.ledger.rowsForJob(id)).toEqual([
+    expect(await proxy.ledger.rowsForJob(id)).toEqual([
       { kind: 'reserve', amount: -cost },
       { kind: 'charge', amount: cost },
     ]);
@@ -78,7 +78,7 @@ describe('an honest cancel', () => {
     expect(JobSchema.parse(await canceled.json())).toMatchObject({ status: 'canceled', credits_returned: true });
     const { events } = await readEvents(proxy.url, id);
     expect(events.at(-1)).toEqual({ event: 'canceled', data: { id, credits_returned: true } });
-    expect(proxy.ledger.rowsForJob(id)).toEqual([
+    expect(await proxy.ledger.rowsForJob(id)).toEqual([
       { kind: 'reserve', amount: -cost },
       { kind: 'release', amount: cost },
     ]);
@@ -96,7 +96,7 @@ describe('an honest cancel', () => {
     expect(JobSchema.parse(await canceled.json())).toMatchObject({ status: 'canceled', credits_returned: true });
     const { events } = await readEvents(proxy.url, second.id);
     expect(events.at(-1)).toEqual({ event: 'canceled', data: { id: second.id, credits_returned: true } });
-    expect(proxy.ledger.rowsForJob(second.id)).toEqual([
+    expect(await proxy.ledger.rowsForJob(second.id)).toEqual([
       { kind: 'reserve', amount: -second.cost_credits },
       { kind: 'release', amount: second.cost_credits },
     ]);

@@ -58,8 +58,8 @@ describe('GET /v1/generations', () => {
 
   it("never shows another token's jobs, whatever the filter or cursor", async () => {
     const proxy = await proxyOf();
-    const alice = proxy.ledger.createToken('alice', 100).token;
-    const bob = proxy.ledger.createToken('bob', 100).token;
+    const alice = (await proxy.ledger.createToken('alice', 100)).token;
+    const bob = (await proxy.ledger.createToken('bob', 100)).token;
     const alices = (await generateAndWait(proxy.url, { ...base, prompt: 'shared words alice' }, { token: alice })).id;
     const alices2 = (await generateAndWait(proxy.url, { ...base, prompt: 'shared words alice 2' }, { token: alice }))
       .id;
@@ -113,8 +113,9 @@ describe('keeping results', () => {
     const first = await proxyOf();
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await generateAndWait(first.url, { ...base, prompt: `kept ${i}` })).id);
-    const sizes = ids.map((id) => first.store.images(id)[0]!.bytes);
-    const files = ids.map((id) => first.store.images(id)[0]!.result_file!);
+    const images = await Promise.all(ids.map(async (id) => (await first.store.images(id))[0]!));
+    const sizes = images.map((image) => image.bytes);
+    const files = images.map((image) => image.result_file!);
     await first.close(0);
     started.splice(started.indexOf(first), 1);
 
@@ -139,8 +140,8 @@ describe('keeping results', () => {
     const proxy = await proxyOf({ FRAMEFILL_RESULTS_MAX_MB: '0.000001' });
     const older = (await generateAndWait(proxy.url, { ...base, prompt: 'older' })).id;
     const newer = (await generateAndWait(proxy.url, { ...base, prompt: 'newer' })).id;
-    await vi.waitFor(() => expect(proxy.store.images(older)[0]?.result_file).toBeNull());
+    await vi.waitFor(async () => expect((await proxy.store.images(older))[0]?.result_file).toBeNull());
     expect((await api(`${proxy.url}/v1/generations/${newer}/image`)).status).toBe(200);
-    expect(proxy.store.get(older)?.status).toBe('completed');
+    expect((await proxy.store.get(older))?.status).toBe('completed');
   });
 });

@@ -92,7 +92,7 @@ describe('reference format, from the bytes', () => {
       { references: [{ bytes: await jpeg(64, 48), name: 'photo.png', type: 'image/png' }] },
     );
     const job = await accepted(response);
-    const row = proxy.store.get(job.id)!;
+    const row = (await proxy.store.get(job.id))!;
     expect(JSON.parse(row.references_json)).toEqual([
       { mime: 'image/jpeg', width: 64, height: 48, bytes: expect.any(Number) },
     ]);

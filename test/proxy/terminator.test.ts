@@ -64,7 +64,7 @@ async function guessTwentyTimes(
 describe('behind a terminator that forwards X-Forwarded-For', () => {
   it('with FRAMEFILL_TRUST_PROXY=1, 20 wrong tokens lock out only that client; a valid token through the same terminator keeps working', async () => {
     const proxy = await proxyWith({ FRAMEFILL_TRUST_PROXY: '1' });
-    const { token } = proxy.ledger.createToken('alice', 100);
+    const { token } = await proxy.ledger.createToken('alice', 100);
     const url = await terminator(proxy);
     // The stranger also forges X-Forwarded-For: only the hop the terminator added counts.
     await guessTwentyTimes(url, '203.0.113.66', (i) => ({ 'X-Forwarded-For': `198.51.100.${i}` }));
@@ -81,7 +81,7 @@ describe('behind a terminator that forwards X-Forwarded-For', () => {
 
   it('FRAMEFILL_TRUST_PROXY may name the terminator by address instead of a hop count', async () => {
     const proxy = await proxyWith({ FRAMEFILL_TRUST_PROXY: '127.0.0.1, ::1' });
-    const { token } = proxy.ledger.createToken('alice', 100);
+    const { token } = await proxy.ledger.createToken('alice', 100);
     const url = await terminator(proxy);
     await guessTwentyTimes(url, '203.0.113.66');
     expect((await account(url, '203.0.113.66', token)).status).toBe(429);
@@ -90,7 +90,7 @@ describe('behind a terminator that forwards X-Forwarded-For', () => {
 
   it('without FRAMEFILL_TRUST_PROXY the header is not believed: every client shares the terminator address (why the README says to set it)', async () => {
     const proxy = await proxyWith({});
-    const { token } = proxy.ledger.createToken('alice', 100);
+    const { token } = await proxy.ledger.createToken('alice', 100);
     const url = await terminator(proxy);
     await guessTwentyTimes(url, '203.0.113.66');
     expect((await account(url, '203.0.113.7', token)).status).toBe(429);
@@ -106,7 +106,7 @@ describe('behind a terminator that forwards X-Forwarded-For', () => {
 describe('the Host a reverse proxy keeps', () => {
   it('a public Host with a valid token works in token mode: account, generation, events and image', async () => {
     const proxy = await proxyWith({ FRAMEFILL_TRUST_PROXY: '1' });
-    const { token } = proxy.ledger.createToken('alice', 100);
+    const { token } = await proxy.ledger.createToken('alice', 100);
     const url = await terminator(proxy);
     expect((await account(url, '203.0.113.7', token)).status).toBe(200);
     const { id, events } = await generateAndWait(url, fields, { token });

@@ -86,7 +86,7 @@ describe('a job of three variations (draft provider)', () => {
       expect(Math.max(meta.width ?? 0, meta.height ?? 0)).toBe(THUMBNAIL_MAX_EDGE);
     }
 
-    expect(proxy.ledger.rowsForJob(id)).toEqual([
+    expect(await proxy.ledger.rowsForJob(id)).toEqual([
       { kind: 'reserve', amount: -3 * PRICE },
       { kind: 'charge', amount: 3 * PRICE },
     ]);
@@ -137,7 +137,7 @@ describe('variations on the OpenAI provider', () => {
     expect(job.images?.map((image) => image.index)).toEqual([0, 1]);
     expect(job.cost_credits).toBe(2 * PRICE);
     expect(job.notes?.join(' ')).toMatch(/2 of the 4 variations/);
-    expect(proxy.ledger.rowsForJob(id)).toEqual([
+    expect(await proxy.ledger.rowsForJob(id)).toEqual([
       { kind: 'reserve', amount: -4 * PRICE },
       { kind: 'charge', amount: 2 * PRICE },
       { kind: 'release', amount: 2 * PRICE },

@@ -127,7 +127,7 @@ beforeAll(async () => {
     FRAMEFILL_UPSTREAM_CONCURRENCY: String(CLIENTS),
     FRAMEFILL_UPSTREAM_TIMEOUT_S: String(TIMEOUT_S),
   });
-  for (let t = 0; t < TOKENS; t++) tokens.push(proxy.ledger.createToken(`campaign-${t}`, CREDITS).token);
+  for (let t = 0; t < TOKENS; t++) tokens.push((await proxy.ledger.createToken(`campaign-${t}`, CREDITS)).token);
 });
 
 afterAll(async () => {
@@ -199,7 +199,7 @@ describe('fault campaign against the OpenAI stand-in', () => {
     expect(wrong, `seed ${SEED}`).toEqual([]);
 
     // Nothing left in flight, and the ledger is exact for every token.
-    expect(proxy.store.unfinished()).toEqual([]);
+    expect(await proxy.store.unfinished()).toEqual([]);
     const db = openDbReadOnly(proxy.dataDir);
     try {
       expect((db.prepare('SELECT COUNT(*) AS n FROM jobs').get() as { n: number }).n).toBe(JOBS);

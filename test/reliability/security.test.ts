@@ -10,8 +10,8 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ErrorBodySchema, JobSchema } from '../../core/api';
-import { openDb } from '../../proxy/db';
 import { Ledger } from '../../proxy/ledger';
+import { openSqlite } from '../../proxy/store/sqlite';
 import { startFakeOpenAI } from '../fakes/openai-upstream';
 import { png } from '../helpers/images';
 import {
@@ -65,10 +65,10 @@ describe('tokens', () => {
   it('every route but health and capabilities refuses a missing, wrong or revoked token with 401 unauthorized', async () => {
     const proxy = await startTestProxy();
     try {
-      const { token } = proxy.ledger.createToken('alice', 100);
-      const { token: revoked } = proxy.ledger.createToken('mallory', 100);
+      const { token } = await proxy.ledger.createToken('alice', 100);
+      const { token: revoked } = await proxy.ledger.createToken('mallory', 100);
       const { id } = await generateAndWait(proxy.url, fields, { token });
-      proxy.ledger.revoke('mallory');
+      await proxy.ledger.revoke('mallory');
       const refusals: Array<Record<string, string>> = [
         {},
         bearer('ff_wrong'),
@@ -88,7 +88,7 @@ describe('tokens', () => {
       for (const open of ['/v1/health', '/v1/capabilities'])
         expect((await fetch(`${proxy.url}${open}`)).status).toBe(200);
       // Nothing was charged by the refused submissions.
-      expect(proxy.ledger.find('mallory')?.balance).toBe(100);
+      expect((await proxy.ledger.find('mallory'))?.balance).toBe(100);
     } finally {
       await proxy.close();
     }
@@ -96,7 +96,7 @@ describe('tokens', () => {
 
   it('stores tokens only as SHA-256 hashes: the token itself is nowhere in the database files', async () => {
     const proxy = await startTestProxy();
-    const { token } = proxy.ledger.createToken('alice', 10);
+    const { token } = await proxy.ledger.createToken('alice', 10);
     await proxy.close();
     const db = openDbReadOnly(proxy.dataDir);
     try {
@@ -114,7 +114,7 @@ describe('tokens', () => {
     const spy = vi.mocked(crypto.timingSafeEqual);
     const proxy = await startTestProxy();
     try {
-      const { token } = proxy.ledger.createToken('alice', 10);
+      const { token } = await proxy.ledger.createToken('alice', 10);
       spy.mockClear();
       expect((await fetch(`${proxy.url}/v1/account`, { headers: bearer(token) })).status).toBe(200);
       expect(spy).toHaveBeenCalledTimes(1);
@@ -131,8 +131,8 @@ describe('tokens', () => {
   it("answers 404 not_found for another token's job on every job route, and leaves that job alone", async () => {
     const proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '400' });
     try {
-      const { token: alice } = proxy.ledger.createToken('alice', 100);
-      const { token: bob } = proxy.ledger.createToken('bob', 100);
+      const { token: alice } = await proxy.ledger.createToken('alice', 100);
+      const { token: bob } = await proxy.ledger.createToken('bob', 100);
       const job = JobSchema.parse(await (await submitGeneration(proxy.url, fields, { token: alice })).json());
       for (const route of routes(job.id).filter((r) => r.path.includes(job.id))) {
         const response = await call(proxy.url, route, bearer(bob));
@@ -141,7 +141,7 @@ describe('tokens', () => {
       }
       const { events } = await readEvents(proxy.url, job.id, { token: alice });
       expect(events.at(-1)?.event).toBe('completed');
-      expect(proxy.ledger.find('bob')?.balance).toBe(100);
+      expect((await proxy.ledger.find('bob'))?.balance).toBe(100);
     } finally {
       await proxy.close();
     }
@@ -203,7 +203,7 @@ describe('failed authentication', () => {
   it('rate-limits a client after repeated wrong tokens: 429 rate_limited with Retry-After, a right token too, until the window ends', async () => {
     const proxy = await startTestProxy({ FRAMEFILL_AUTH_FAILURE_LIMIT: '5', FRAMEFILL_AUTH_FAILURE_WINDOW_S: '2' });
     try {
-      const { token } = proxy.ledger.createToken('alice', 10);
+      const { token } = await proxy.ledger.createToken('alice', 10);
       for (let i = 0; i < 5; i++) {
         expect((await fetch(`${proxy.url}/v1/account`, { headers: bearer(`ff_guess${i}`) })).status).toBe(401);
       }
@@ -235,7 +235,7 @@ describe('failed authentication', () => {
   it('allows 20 wrong tokens per minute by default, then refuses the 21st', async () => {
     const proxy = await startTestProxy();
     try {
-      proxy.ledger.createToken('alice', 10);
+      await proxy.ledger.createToken('alice', 10);
       const statuses: number[] = [];
       for (let i = 0; i < 21; i++) {
         statuses.push((await fetch(`${proxy.url}/v1/account`, { headers: bearer(`ff_guess${i}`) })).status);
@@ -251,7 +251,7 @@ describe('CORS', () => {
   it('allows only null (as *), no Origin (as *) and configured origins, on every route', async () => {
     const proxy = await startTestProxy({ FRAMEFILL_ALLOWED_ORIGINS: 'https://team.example' });
     try {
-      const { token } = proxy.ledger.createToken('alice', 100);
+      const { token } = await proxy.ledger.createToken('alice', 100);
       const { id } = await generateAndWait(proxy.url, fields, { token });
       const all = [
         { method: 'GET', path: '/v1/health' },
@@ -611,12 +611,13 @@ describe('credits on the command line', () => {
     const one = await runProxyCli(['token', 'credit', 'x', '1'], env);
     expect(one.stdout).toContain('Token "x" now has 1 credits.');
     // A balance one full grant short of the largest safe integer (as some four million grants would leave it).
-    const db2 = openDb(env.FRAMEFILL_DATA_DIR);
+    const db2 = openSqlite(env.FRAMEFILL_DATA_DIR);
     try {
       const ledger = new Ledger(db2);
-      ledger.grantIn(ledger.find('x')!.id, Number.MAX_SAFE_INTEGER - MAX);
+      const id = (await ledger.find('x'))!.id;
+      await db2.tx((q) => ledger.grantIn(q, id, Number.MAX_SAFE_INTEGER - MAX));
     } finally {
-      db2.close();
+      await db2.close();
     }
     const over = await runProxyCli(['token', 'credit', 'x', String(MAX)], env);
     expect(over.code).not.toBe(0);

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { DB_FILE } from '../../proxy/db';
+import { DB_FILE } from '../../proxy/store/sqlite';
 
 /** `npm run soak` sets FRAMEFILL_SOAK=1: the same suites, larger. */
 export const SOAK = process.env.FRAMEFILL_SOAK === '1';

@@ -41,7 +41,7 @@ describe('the proxy on the task provider', () => {
       expect(task.input).toEqual({ prompt: 'a lighthouse at dusk', aspect_ratio: ratio, resolution: tier });
       const got = await imageSize(proxy.url, id);
       if (size !== 'auto') expect(got, `${ratio} ${tier}`).toEqual(size);
-      expect(proxy.store.get(id)?.upstream_request_id).toBe(task.taskId);
+      expect((await proxy.store.get(id))?.upstream_request_id).toBe(task.taskId);
     }
     expect(fake.tasks).toHaveLength(ALL_PAIRS.length);
     // Only the reseller's API got the key; result downloads went without it.
@@ -81,7 +81,7 @@ describe('the proxy on the task provider', () => {
     const view = await job(proxy.url, id);
     expect(view).toMatchObject({ status: 'failed', error: { code: 'upstream_error' } });
     expect(view.error?.message).toMatch(/1024×1024/);
-    expect(proxy.store.get(id)?.upstream_request_id).toBe(fake.tasks[0]?.taskId);
+    expect((await proxy.store.get(id))?.upstream_request_id).toBe(fake.tasks[0]?.taskId);
   });
 
   it('sends no quality (the reseller has none) and says so on the job when one other than medium was asked', async () => {
@@ -126,7 +126,7 @@ describe('the proxy on the task provider', () => {
     const view = await job(proxy.url, id);
     expect(view.error?.code).toBe(code);
     expect(view.error?.message).toContain(fail.failMsg);
-    expect(proxy.store.get(id)?.upstream_request_id).toBe(fake.tasks[0]?.taskId);
+    expect((await proxy.store.get(id))?.upstream_request_id).toBe(fake.tasks[0]?.taskId);
     const account = (await (await api(`${proxy.url}/v1/account`)).json()) as { spent_credits: number };
     expect(account.spent_credits).toBe(0);
   });
@@ -310,7 +310,7 @@ describe('variations on the task provider (one task per image: createTask has no
     expect(fake.uploads).toHaveLength(1);
     const done = await job(proxy.url, id);
     expect(done.images?.map((image) => image.index)).toEqual([0, 1, 2]);
-    expect(proxy.ledger.rowsForJob(id).map((row) => row.kind)).toEqual(['reserve', 'charge']);
+    expect((await proxy.ledger.rowsForJob(id)).map((row) => row.kind)).toEqual(['reserve', 'charge']);
   });
 
   it('a task failing after one succeeded ends the job with that image: charged one, the rest released', async () => {
@@ -323,7 +323,7 @@ describe('variations on the task provider (one task per image: createTask has no
     expect(done.status).toBe('completed');
     expect(done.images).toHaveLength(1);
     expect(done.notes?.join(' ')).toMatch(/Variation 2 failed.*1 of the 3 variations/s);
-    const rows = proxy.ledger.rowsForJob(id);
+    const rows = await proxy.ledger.rowsForJob(id);
     const reserved = -rows[0]!.amount;
     expect(rows).toEqual([
       { kind: 'reserve', amount: -reserved },

@@ -1,14 +1,14 @@
-// The proxy's one SQLite database (Node's built-in node:sqlite, WAL) in the data dir: accounts and tokens, the
-// credit ledger, and the jobs with their idempotency keys. Migrations are numbered and run once each at open.
+// The embedded engine: one SQLite file (Node's built-in node:sqlite, WAL) in the data dir. Migrations are numbered
+// and run once each at open (`PRAGMA user_version` counts them). node:sqlite is synchronous; a transaction's work is
+// async, so while one is open every other statement of this process waits for it to end (the connection is one).
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
-
-export type Db = DatabaseSync;
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import type { Sql, SqlValue, Store } from './sql';
 
 export const DB_FILE = 'framefill.sqlite';
 
-/** Each entry runs once, in order; `PRAGMA user_version` counts how many have run. Never edit a shipped one. */
+/** Each entry runs once, in order. Never edit a shipped one. */
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS accounts (
      id          TEXT PRIMARY KEY,
@@ -62,10 +62,13 @@ const MIGRATIONS: readonly string[] = [
   // Why a queued job waits; whether a canceled job's credits came back.
   `ALTER TABLE jobs ADD COLUMN status_reason TEXT;
    ALTER TABLE jobs ADD COLUMN credits_returned INTEGER;`,
+  // The process working on a job and until when it vouches for it (used by PostgreSQL replicas; kept alike here).
+  `ALTER TABLE jobs ADD COLUMN owner TEXT;
+   ALTER TABLE jobs ADD COLUMN lease_until INTEGER;`,
   // Variations and History: the variations asked (n), the prompt (History shows and reuses it; logs never hold it),
   // and one row per image produced, keyed by (job, index), with its thumbnail. An image removed by the TTL or the
-  // disk budget keeps its row (result_file NULL, evicted_at set). Images of jobs completed before this migration
-  // become index 0.
+  // budget keeps its row (result_file NULL, evicted_at set). Images of jobs completed before this migration become
+  // index 0.
   `ALTER TABLE jobs ADD COLUMN n INTEGER NOT NULL DEFAULT 1;
    ALTER TABLE jobs ADD COLUMN prompt TEXT;
    CREATE TABLE job_images (
@@ -90,7 +93,96 @@ const MIGRATIONS: readonly string[] = [
        AND mime IS NOT NULL AND bytes IS NOT NULL;`,
 ];
 
-export function openDb(dataDir: string): Db {
+/** `$1` → `?1`: SQLite's numbered parameter, so one SQL text serves both engines. */
+const toSqlite = (sql: string) => sql.replace(/\$(\d+)/g, '?$1');
+
+export class SqliteStore implements Store {
+  readonly engine = 'sqlite' as const;
+  private readonly statements = new Map<string, StatementSync>();
+  /** Set while a transaction is open: other statements wait for it. */
+  private open: Promise<void> | undefined;
+  private readonly direct: Sql;
+
+  constructor(readonly db: DatabaseSync) {
+    const exec = this.exec.bind(this);
+    this.direct = {
+      one: async <T>(sql: string, params: readonly SqlValue[] = []) =>
+        exec(sql).get(...(params as SQLInputValue[])) as T | undefined,
+      many: async <T>(sql: string, params: readonly SqlValue[] = []) =>
+        exec(sql).all(...(params as SQLInputValue[])) as T[],
+      run: async (sql: string, params: readonly SqlValue[] = []) =>
+        Number(exec(sql).run(...(params as SQLInputValue[])).changes),
+    };
+  }
+
+  /** Each SQL text is compiled once and reused. */
+  prepare(sql: string): StatementSync {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(toSqlite(sql));
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private exec(sql: string): StatementSync {
+    return this.prepare(sql);
+  }
+
+  // Each waits inline (`while … await`) so that nothing runs between the last check and the statement.
+
+  async one<T>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
+    while (this.open) await this.open;
+    return this.direct.one<T>(sql, params);
+  }
+
+  async many<T>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    while (this.open) await this.open;
+    return this.direct.many<T>(sql, params);
+  }
+
+  async run(sql: string, params?: readonly SqlValue[]): Promise<number> {
+    while (this.open) await this.open;
+    return this.direct.run(sql, params);
+  }
+
+  /** One IMMEDIATE transaction: the write lock is taken at BEGIN, so writers (other processes too) are serialised. */
+  async tx<T>(work: (q: Sql) => Promise<T>): Promise<T> {
+    while (this.open) await this.open;
+    let done!: () => void;
+    this.open = new Promise((resolve) => (done = resolve));
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await work(this.direct);
+        this.db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        this.db.exec('ROLLBACK');
+        throw error;
+      }
+    } finally {
+      this.open = undefined;
+      done();
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.one('SELECT 1 AS ok');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    while (this.open) await this.open;
+    if (this.db.isOpen) this.db.close();
+  }
+}
+
+export function openSqlite(dataDir: string): SqliteStore {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
   const file = path.join(dataDir, DB_FILE);
@@ -99,49 +191,18 @@ export function openDb(dataDir: string): Db {
   // The database holds token hashes and balances: only the proxy's user may read it.
   for (const suffix of ['', '-wal', '-shm']) if (existsSync(file + suffix)) chmodSync(file + suffix, 0o600);
   migrate(db);
-  return withStatementCache(db);
+  return new SqliteStore(db);
 }
 
-function migrate(db: Db): void {
-  transaction(db, () => {
+function migrate(db: DatabaseSync): void {
+  db.exec('BEGIN IMMEDIATE');
+  try {
     const { user_version: done } = db.prepare('PRAGMA user_version').get() as { user_version: number };
     for (let i = done; i < MIGRATIONS.length; i++) db.exec(MIGRATIONS[i]!);
     if (done < MIGRATIONS.length) db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`);
-  });
-}
-
-/**
- * Runs `work` in one IMMEDIATE transaction (the write lock is taken at BEGIN, so parallel writers are serialised
- * and a balance is never overspent). Nested calls join the outer transaction.
- */
-export function transaction<T>(db: Db, work: () => T): T {
-  if (db.isTransaction) return work();
-  db.exec('BEGIN IMMEDIATE');
-  try {
-    const result = work();
     db.exec('COMMIT');
-    return result;
   } catch (error) {
     db.exec('ROLLBACK');
     throw error;
   }
-}
-
-/** The stores prepare per call; each SQL text is compiled once and reused. */
-function withStatementCache(db: Db): Db {
-  const compile = db.prepare.bind(db);
-  const statements = new Map<string, StatementSync>();
-  db.prepare = (sql: string) => {
-    let statement = statements.get(sql);
-    if (!statement) {
-      statement = compile(sql);
-      statements.set(sql, statement);
-    }
-    return statement;
-  };
-  return db;
-}
-
-export function nowIso(): string {
-  return new Date().toISOString();
 }

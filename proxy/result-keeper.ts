@@ -1,13 +1,14 @@
-// How long result images stay on disk: each is removed once older than the result TTL (FRAMEFILL_RESULT_TTL_HOURS),
-// and while all images together exceed the disk budget (FRAMEFILL_RESULTS_MAX_MB) the oldest go first. Only the
-// image file goes: its job keeps its row, prompt, settings and thumbnail, so History still shows and reuses it.
-// The images of the job that completed last are never removed by the budget, so a result just paid for can always
-// be fetched, even when it alone exceeds the budget.
-import { rm } from 'node:fs/promises';
+// How long result images are kept: each is removed once older than the result TTL (FRAMEFILL_RESULT_TTL_HOURS),
+// and while all images together exceed the budget (FRAMEFILL_RESULTS_MAX_MB) the oldest go first — on disk with
+// SQLite, in the database with PostgreSQL. Only the image goes: its job keeps its row, prompt, settings and
+// thumbnail, so History still shows and reuses it. The images of the job that completed last are never removed by
+// the budget, so a result just paid for can always be fetched, even when it alone exceeds the budget.
 import type { JobStore, StoredImage } from './jobs';
+import type { ResultStore } from './store/results';
 
 export interface ResultKeeperOptions {
   store: JobStore;
+  results: ResultStore;
   ttlMs: number;
   maxBytes: number;
 }
@@ -22,7 +23,7 @@ export class ResultKeeper {
   async sweep(): Promise<number> {
     const cutoff = new Date(Date.now() - this.o.ttlMs).toISOString();
     let removed = 0;
-    for (const image of this.o.store.storedImagesBefore(cutoff)) {
+    for (const image of await this.o.store.storedImagesBefore(cutoff)) {
       await this.evict(image);
       removed++;
     }
@@ -31,12 +32,12 @@ export class ResultKeeper {
 
   /** Removes the oldest images until the stored bytes fit the budget (never those of the newest job). */
   async enforceBudget(): Promise<number> {
-    let total = this.o.store.storedImageBytes();
+    let total = await this.o.store.storedImageBytes();
     if (total <= this.o.maxBytes) return 0;
-    const keep = this.o.store.newestImageJob();
+    const keep = await this.o.store.newestImageJob();
     let removed = 0;
     for (;;) {
-      const candidates = this.o.store.oldestStoredImages(BATCH + 1).filter((image) => image.job_id !== keep);
+      const candidates = (await this.o.store.oldestStoredImages(BATCH + 1)).filter((image) => image.job_id !== keep);
       if (candidates.length === 0) return removed;
       for (const image of candidates) {
         if (total <= this.o.maxBytes) return removed;
@@ -48,7 +49,7 @@ export class ResultKeeper {
   }
 
   private async evict(image: StoredImage): Promise<void> {
-    await rm(image.result_file, { force: true });
-    this.o.store.markEvicted(image.job_id, image.image_index);
+    await this.o.results.delete(image.job_id, image.image_index);
+    await this.o.store.markEvicted(image.job_id, image.image_index);
   }
 }
