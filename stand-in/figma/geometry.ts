@@ -77,7 +77,10 @@ export function subpathAreas(segments: readonly Segment[]): number[] {
   const areas: number[] = [];
   let ring: [number, number][] = [];
   const close = () => {
-    if (ring.length < 3) return void (ring = []);
+    if (ring.length < 3) {
+      ring = [];
+      return;
+    }
     let sum = 0;
     for (let k = 0; k < ring.length; k++) {
       const [x0, y0] = ring[k] as [number, number];
