@@ -30,7 +30,12 @@ export interface Placement {
   height: number;
 }
 
-/** The image fitted inside `canvas` (scaled up or down, its ratio kept) and centred. */
+/**
+ * The image fitted inside `canvas` (scaled up or down, its ratio kept) and centred. Centred is where the frame's
+ * crop put it: the plugin expands only images Figma shows with FILL, which scales the image to cover the frame
+ * and crops it centrally, or FIT, which centres all of it (src/region.ts placementProblem refuses CROP and TILE).
+ * So the part the designer saw keeps its place in the middle of the frame, only with the new area around it.
+ */
 export function fitCentred(image: { width: number; height: number }, canvas: { width: number; height: number }) {
   const scale = Math.min(canvas.width / image.width, canvas.height / image.height);
   const width = Math.min(canvas.width, Math.max(1, Math.round(image.width * scale)));

@@ -11,15 +11,41 @@ import { describeError, send } from './bridge';
 export const REGION_SHAPE_TYPES: ReadonlySet<string> = new Set(['RECTANGLE', 'ELLIPSE', 'VECTOR', 'BOOLEAN_OPERATION']);
 
 /** The top visible IMAGE paint of a node's fills, if any (https://developers.figma.com/docs/plugins/api/Paint). */
-export function fillImageHash(node: SceneNode): string | undefined {
+export function fillImagePaint(node: SceneNode): ImagePaint | undefined {
   if (!('fills' in node)) return undefined;
   const fills = node.fills;
   if (!Array.isArray(fills)) return undefined;
   for (let i = fills.length - 1; i >= 0; i--) {
     const paint = fills[i];
-    if (paint && paint.visible !== false && paint.type === 'IMAGE' && paint.imageHash) return paint.imageHash;
+    if (paint && paint.visible !== false && paint.type === 'IMAGE' && paint.imageHash) return paint;
   }
   return undefined;
+}
+
+export function fillImageHash(node: SceneNode): string | undefined {
+  return fillImagePaint(node)?.imageHash ?? undefined;
+}
+
+const SCALE_MODE_NAMES: Readonly<Record<ImagePaint['scaleMode'], string>> = {
+  FILL: 'Fill',
+  FIT: 'Fit',
+  CROP: 'Crop',
+  TILE: 'Tile',
+};
+
+/**
+ * Why the frame's image cannot be edited or expanded as shown, if it cannot. Both follow where Figma put the image
+ * (https://developers.figma.com/docs/plugins/api/Paint#scalemode): FILL scales it to cover the frame and centres
+ * it, so an edit's mask maps frame to image by that scale (ui/mask.ts) and an expansion centres the image on its
+ * new canvas, which keeps the part the designer saw in the middle (proxy/edits.ts). FIT centres the whole image,
+ * so an expansion keeps it where it was too. CROP places it by its own `imageTransform` and TILE repeats it:
+ * neither maps that way, so they are refused before anything is sent or paid for.
+ */
+export function placementProblem(node: SceneNode, mode: 'edit' | 'expand'): string | undefined {
+  const scaleMode = fillImagePaint(node)?.scaleMode ?? 'FILL';
+  if (scaleMode === 'FILL' || (mode === 'expand' && scaleMode === 'FIT')) return undefined;
+  const allowed = mode === 'edit' ? 'Fill' : 'Fill or Fit';
+  return `“${node.name}” shows its image with ${SCALE_MODE_NAMES[scaleMode]}, but Framefill can ${mode} only an image shown with ${allowed}. Set the image fill to Fill and try again.`;
 }
 
 /** The visible shapes drawn over a frame's image: its direct children of a region type. */
@@ -83,6 +109,8 @@ export async function exportEdit(request: PanelToMainPayload<'EXPORT_EDIT'>): Pr
       fillImageHash(scene);
     const image = hash ? figma.getImageByHash(hash) : null;
     if (!hash || !image) return fail(`“${scene.name}” has no image to ${request.mode}. Generate one first.`);
+    const problem = placementProblem(scene, request.mode);
+    if (problem) return fail(problem);
     // The bytes as the image was placed, at its own size: https://developers.figma.com/docs/plugins/api/Image
     const bytes = (await image.getBytesAsync()) as Uint8Array<ArrayBuffer>;
     const size = readImageSize(bytes);

@@ -1,6 +1,7 @@
 // The node tree of the Figma stand-in: document → pages → frames, shapes, instances and text. Each behaviour
 // follows Figma's plugin docs or typings (cited beside it); what Figma does not document is kept strict so a
 // plugin that relies on it fails here first. Never imports src/ or ui/: the playground ships this.
+import { formatPath, parsePath, subpathAreas, transformPath } from './geometry';
 import { encodeSolidPng, type Rgba } from './png';
 
 export type NodeType =
@@ -46,6 +47,17 @@ export interface ImagePaint {
 }
 
 export type Paint = SolidPaint | ImagePaint;
+
+/** https://developers.figma.com/docs/plugins/api/VectorPath — `NONE` marks an open path, which has no fill. */
+export interface VectorPath {
+  readonly windingRule: 'NONZERO' | 'EVENODD' | 'NONE';
+  readonly data: string;
+}
+
+/** https://developers.figma.com/docs/plugins/api/BooleanOperationNode#booleanoperation */
+export type BooleanOperation = 'UNION' | 'INTERSECT' | 'SUBTRACT' | 'EXCLUDE';
+const BOOLEAN_OPERATIONS: ReadonlySet<string> = new Set(['UNION', 'INTERSECT', 'SUBTRACT', 'EXCLUDE']);
+const WINDING_RULES: ReadonlySet<string> = new Set(['NONZERO', 'EVENODD', 'NONE']);
 
 export interface ExportSettings {
   format?: string;
@@ -157,6 +169,8 @@ export class FakeNode {
   #rotation = 0;
   #layoutMode: LayoutMode = 'NONE';
   #itemSpacing = 0;
+  #vectorPaths: readonly VectorPath[] = Object.freeze([]);
+  #booleanOperation: BooleanOperation = 'UNION';
   characters = '';
 
   /** `id` is given for an instance's sub-layers, whose ids Figma builds as `I<instance id>;<layer id>`. */
@@ -458,9 +472,10 @@ export class FakeNode {
 
   /**
    * https://developers.figma.com/docs/plugins/api/properties/nodes-fillgeometry — "An array of paths representing
-   * the object fills relative to the node", as VectorPath data (SVG path syntax; Figma writes M, L, C and Z:
-   * https://developers.figma.com/docs/plugins/api/VectorPath). Modelled for rectangles (no corner radius here) and
-   * ellipses (four cubic Béziers, as Figma draws them); other shapes throw rather than pretend.
+   * the object fills relative to the node", as VectorPath data (https://developers.figma.com/docs/plugins/api/VectorPath:
+   * Figma writes M, L, C and Z). Modelled for rectangles (no corner radius here), ellipses (four cubic Béziers, as
+   * Figma draws them), vectors (their `vectorPaths` less the open ones: "An open path won't have a fill") and
+   * boolean UNIONs of those; anything else throws rather than pretend.
    */
   get fillGeometry(): ReadonlyArray<{ windingRule: 'NONZERO' | 'EVENODD'; data: string }> {
     this.#read();
@@ -483,7 +498,107 @@ export class FakeNode {
       ].join(' ');
       return [{ windingRule: 'NONZERO', data }];
     }
-    throw new Error(`The stand-in models fillGeometry for RECTANGLE and ELLIPSE only, not ${this.#type}`);
+    if (this.#type === 'VECTOR') {
+      return Object.freeze(
+        this.#vectorPaths.flatMap((path) =>
+          path.windingRule === 'NONE' ? [] : [Object.freeze({ windingRule: path.windingRule, data: path.data })],
+        ),
+      );
+    }
+    if (this.#type === 'BOOLEAN_OPERATION') return this.#unionGeometry();
+    throw new Error(
+      `The stand-in models fillGeometry for RECTANGLE, ELLIPSE, VECTOR and BOOLEAN_OPERATION only, not ${this.#type}`,
+    );
+  }
+
+  /**
+   * A boolean group's fill is computed from its visible children (https://developers.figma.com/docs/plugins/api/BooleanOperationNode),
+   * which sit in the group's parent's space (groups and boolean operations have no coordinate system of their own,
+   * see COORDINATE_PARENTS). Figma returns the computed outline; the stand-in returns the children's outlines placed
+   * in the node's space under NONZERO, which fills exactly their union as long as every outline turns the same way
+   * and has no holes. So it models UNION only, and throws for the other operations, even-odd children and
+   * outlines that turn the other way, instead of drawing a wrong area.
+   */
+  #unionGeometry(): ReadonlyArray<{ windingRule: 'NONZERO'; data: string }> {
+    if (this.#booleanOperation !== 'UNION') {
+      throw new Error(`The stand-in computes fillGeometry for boolean UNIONs only, not ${this.#booleanOperation}`);
+    }
+    const origin = this.#position();
+    const parts: string[] = [];
+    for (const child of this.#children) {
+      if (!child.#visible) continue;
+      const at = child.#position();
+      const theta = (child.#rotation * Math.PI) / 180;
+      const [cos, sin] = [Math.cos(theta), Math.sin(theta)];
+      for (const path of child.fillGeometry) {
+        if (path.windingRule !== 'NONZERO') {
+          throw new Error(`The stand-in does not unite ${path.windingRule} outlines (of “${child.#name}”)`);
+        }
+        // The child's relativeTransform (rotation about its top-left corner, then its position), moved into this node's space.
+        const placed = transformPath(parsePath(path.data), [cos, -sin, sin, cos, at.x - origin.x, at.y - origin.y]);
+        if (subpathAreas(placed).some((area) => area < 0)) {
+          throw new Error(`The stand-in unites clockwise outlines only; “${child.#name}” turns the other way`);
+        }
+        parts.push(formatPath(placed));
+      }
+    }
+    return parts.length === 0
+      ? []
+      : Object.freeze([Object.freeze({ windingRule: 'NONZERO' as const, data: parts.join(' ') })]);
+  }
+
+  /**
+   * https://developers.figma.com/docs/plugins/api/VectorNode#vectorpaths — vectors only. Setting it checks every
+   * path's winding rule and data as VectorPath documents them (and throws otherwise); Q is stored as C, as Figma
+   * converts quadratic splines internally.
+   */
+  get vectorPaths(): readonly VectorPath[] {
+    this.#read();
+    this.#alive();
+    if (this.#type !== 'VECTOR') throw new TypeError(`${this.#type} nodes have no vectorPaths property`);
+    return this.#vectorPaths;
+  }
+
+  set vectorPaths(value: readonly VectorPath[]) {
+    this.#alive();
+    if (this.#type !== 'VECTOR') throw new TypeError(`${this.#type} nodes have no vectorPaths property`);
+    if (!Array.isArray(value)) throw new TypeError('vectorPaths must be an array of VectorPath');
+    const paths = (value as unknown[]).map((raw) => {
+      const path = raw as Partial<VectorPath> | null;
+      if (!path || typeof path !== 'object') throw new TypeError('A VectorPath must be an object');
+      if (!WINDING_RULES.has(String(path.windingRule))) {
+        throw new Error(`Invalid windingRule ${String(path.windingRule)}: use NONZERO, EVENODD or NONE`);
+      }
+      return {
+        windingRule: path.windingRule as VectorPath['windingRule'],
+        data: formatPath(parsePath(path.data as string)),
+      };
+    });
+    const before = this.#vectorPaths;
+    this.#vectorPaths = freezeDeep(paths);
+    this.#change('vectorPaths');
+    this.world.journal(() => {
+      this.#vectorPaths = before;
+      this.#change('vectorPaths');
+    });
+  }
+
+  /** https://developers.figma.com/docs/plugins/api/BooleanOperationNode#booleanoperation — UNION by default. */
+  get booleanOperation(): BooleanOperation {
+    this.#read();
+    this.#alive();
+    if (this.#type !== 'BOOLEAN_OPERATION')
+      throw new TypeError(`${this.#type} nodes have no booleanOperation property`);
+    return this.#booleanOperation;
+  }
+
+  set booleanOperation(value: BooleanOperation) {
+    this.#alive();
+    if (this.#type !== 'BOOLEAN_OPERATION')
+      throw new TypeError(`${this.#type} nodes have no booleanOperation property`);
+    if (!BOOLEAN_OPERATIONS.has(value)) throw new Error(`Invalid booleanOperation ${String(value)}`);
+    this.#booleanOperation = value;
+    this.#change('booleanOperation');
   }
 
   get children(): readonly FakeNode[] {

@@ -4,13 +4,14 @@
 import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
+import { AccountSchema, ERROR_ADVICE } from '../../core/api';
 import { MASK_FEATHER_PX } from '../../core/limits';
 import { type Provenance, ProvenanceSchema } from '../../core/messages';
 import type { NodeView } from '../../playground/protocol';
 import { fitCentred } from '../../proxy/edits';
 import { imageInfo } from '../helpers/images';
 import { differing, type Ellipse, insideEllipse, near, rgb } from '../helpers/masks';
-import { startTestProxy, type TestProxy } from '../helpers/proxy';
+import { api, startTestProxy, type TestProxy } from '../helpers/proxy';
 import { saveScreenshot, useChromium } from './helpers/chromium';
 
 const chromium = useChromium();
@@ -144,6 +145,52 @@ describe('edit a region and expand to a new ratio in the playground', () => {
       redone.filter(([x, y]) => !near((px, py) => insideEllipse(ellipse, px, py), x, y, MASK_FEATHER_PX + 1)),
     ).toEqual([]);
     expect(redone.length).toBeGreaterThan(Math.PI * ellipse.rx * ellipse.ry * 0.5);
+    expect(errors).toEqual([]);
+  });
+
+  it('a mask the proxy refuses shows its sentence and loses nothing: prompt, selection, image, credits', async () => {
+    const { page, panel, errors } = await openPlayground();
+    const before = await generateInto(page, panel, 'Hero 1920×1080');
+    const hero = await nodeNamed(page, 'Hero');
+    await page.evaluate((id) => window.playground.draw('ELLIPSE', id, 600, 300, 510, 330), hero.id);
+    await panel.getByText('Edit the area under 1 shape in “Hero”.').waitFor();
+    const balance = panel.getByText(/^Balance: /);
+    await expect.poll(() => balance.textContent()).toMatch(/^Balance: [\d,]+ credits$/);
+    const balanceBefore = await balance.textContent();
+
+    // A proxy that reads the mask otherwise than the panel (an older or stricter one) refuses it as the proxy
+    // does; only the submission is answered here, everything else reaches the real proxy.
+    const sentence = `The mask is 1280×719 px but the image it edits is 1280×720 px. ${ERROR_ADVICE.mask_size_mismatch}`;
+    const submissions: string[] = [];
+    await context?.route(/\/v1\/generations$/, async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      submissions.push(route.request().postDataBuffer()?.toString('latin1') ?? '');
+      await route.fulfill({
+        status: 400,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'mask_size_mismatch', message: sentence, field: 'mask' } }),
+      });
+    });
+    await panel.getByLabel('Prompt').fill('A red paper kite');
+    await panel.getByRole('button', { name: /^Edit · / }).click();
+
+    await panel.getByText(sentence).waitFor();
+    expect(submissions).toHaveLength(1);
+    expect(submissions[0]).toContain('name="mask"');
+    await panel.getByText('Not sent: nothing was charged.').waitFor();
+    // Nothing is lost: the prompt, the region edit on the same selection, the image, the balance.
+    expect(await panel.getByLabel('Prompt').inputValue()).toBe('A red paper kite');
+    await panel.getByText('Edit the area under 1 shape in “Hero”.').waitFor();
+    expect(await panel.getByRole('button', { name: /^Edit · / }).isEnabled()).toBe(true);
+    expect(await page.evaluate(() => window.playground.snapshot().selection)).toEqual(
+      expect.arrayContaining([hero.id]),
+    );
+    expect((await fillOf(page, 'Hero')).hash).toBe(before.hash);
+    await panel.getByText('Balance:').waitFor();
+    expect(await balance.textContent()).toBe(balanceBefore);
+    const account = AccountSchema.parse(await (await api(`${proxy?.url}/v1/account`)).json());
+    expect(account).toMatchObject({ jobs_in_flight: 0 });
+    expect(`Balance: ${account.balance_credits.toLocaleString('en-US')} credits`).toBe(balanceBefore);
     expect(errors).toEqual([]);
   });
 

@@ -358,3 +358,69 @@ describe('Figma stand-in: as strict as the documentation', () => {
     expect(watched.at(-1)).toEqual([{ type: 'DELETE', id: frame.id }]);
   });
 });
+
+describe('Figma stand-in: fillGeometry of vectors and boolean groups', () => {
+  // https://developers.figma.com/docs/plugins/api/VectorPath and …/api/properties/nodes-fillgeometry
+  it('a vector fills its closed vectorPaths; open ones (windingRule NONE) have no fill; Q is stored as C', () => {
+    const fake = createFigma();
+    const vector = fake.node('VECTOR', 100, 100);
+    vector.vectorPaths = [
+      { windingRule: 'EVENODD', data: 'M 0 100 L 100 100 L 50 0 Z' },
+      { windingRule: 'NONE', data: 'M 0 0 L 100 0' },
+      { windingRule: 'NONZERO', data: 'M 0 0 Q 30 60 90 0 Z' },
+    ];
+    expect(vector.vectorPaths.map((p) => p.windingRule)).toEqual(['EVENODD', 'NONE', 'NONZERO']);
+    expect(vector.vectorPaths[2]?.data).toBe('M 0 0 C 20 40 50 40 90 0 Z');
+    expect(vector.fillGeometry).toEqual([
+      { windingRule: 'EVENODD', data: 'M 0 100 L 100 100 L 50 0 Z' },
+      { windingRule: 'NONZERO', data: 'M 0 0 C 20 40 50 40 90 0 Z' },
+    ]);
+    expect(fake.node('VECTOR', 10, 10).fillGeometry).toEqual([]);
+  });
+
+  it('vectorPaths takes only the documented subset: absolute M L Q C Z joined by single spaces', () => {
+    const fake = createFigma();
+    const vector = fake.node('VECTOR', 100, 100);
+    const bad = ['m 0 0 l 10 10 z', 'M 0 0 H 10 Z', 'M 0,0 L 10,10 Z', 'M 0 0  L 10 10 Z', 'L 10 10 Z', 'M 0 0 L 10'];
+    for (const data of bad) expect(() => (vector.vectorPaths = [{ windingRule: 'NONZERO', data }])).toThrow(/data/);
+    expect(() => (vector.vectorPaths = [{ windingRule: 'INSIDE' as 'NONZERO', data: 'M 0 0 L 1 1 Z' }])).toThrow(
+      /windingRule/,
+    );
+    expect(vector.vectorPaths).toEqual([]);
+    expect(() => fake.node('RECTANGLE', 10, 10).vectorPaths).toThrow(/no vectorPaths/);
+  });
+
+  it("a boolean UNION's geometry is its visible children's outlines in its own space, rotation included", () => {
+    const fake = createFigma();
+    const frame = fake.frame(400, 400);
+    const union = fake.node('BOOLEAN_OPERATION', 120, 60, { parent: frame, x: 100, y: 50 });
+    expect(union.booleanOperation).toBe('UNION');
+    // Children of a boolean operation are positioned in its parent's space.
+    fake.node('RECTANGLE', 40, 20, { parent: union, x: 110, y: 60 });
+    fake.node('RECTANGLE', 20, 10, { parent: union, x: 200, y: 100, rotation: -90 });
+    const hidden = fake.node('ELLIPSE', 10, 10, { parent: union, x: 100, y: 50 });
+    hidden.visible = false;
+    expect(union.fillGeometry).toEqual([
+      {
+        windingRule: 'NONZERO',
+        data: 'M 10 10 L 50 10 L 50 30 L 10 30 L 10 10 Z M 100 50 L 100 70 L 90 70 L 90 50 L 100 50 Z',
+      },
+    ]);
+  });
+
+  it('a boolean group the stand-in cannot compute throws instead of drawing a wrong area', () => {
+    const fake = createFigma();
+    const group = fake.node('BOOLEAN_OPERATION', 100, 100);
+    fake.node('RECTANGLE', 50, 50, { parent: group });
+    group.booleanOperation = 'INTERSECT';
+    expect(() => group.fillGeometry).toThrow(/UNIONs only, not INTERSECT/);
+    expect(() => (group.booleanOperation = 'XOR' as 'UNION')).toThrow(/Invalid booleanOperation/);
+    group.booleanOperation = 'UNION';
+    const reversed = fake.node('VECTOR', 10, 10, { parent: group });
+    reversed.vectorPaths = [{ windingRule: 'NONZERO', data: 'M 0 0 L 0 10 L 10 10 Z' }];
+    expect(() => group.fillGeometry).toThrow(/clockwise outlines only/);
+    reversed.vectorPaths = [{ windingRule: 'EVENODD', data: 'M 0 0 L 10 0 L 10 10 Z' }];
+    expect(() => group.fillGeometry).toThrow(/EVENODD/);
+    expect(() => fake.node('POLYGON', 10, 10).fillGeometry).toThrow(/not POLYGON/);
+  });
+});

@@ -86,4 +86,26 @@ describe('region edits on the main thread', () => {
     );
     expect(expand).toMatchObject({ shapes: [], image: { width: 1280, height: 720 } });
   });
+
+  it('an image Figma shows with Crop or Tile is refused with a sentence; Fit may be expanded, not edited', async () => {
+    const { p, hero, image } = await withImage(1280, 720);
+    p.fake.node('ELLIPSE', 300, 200, { name: 'Ellipse', parent: hero, x: 100, y: 50 });
+    const ask = (mode: 'edit' | 'expand', requestId: string) =>
+      p.request('EXPORT_EDIT', { requestId, targetId: hero.id, mode }, 'EDIT_EXPORTED');
+    hero.fills = [{ type: 'IMAGE', imageHash: image.hash, scaleMode: 'CROP' }];
+    expect((await ask('edit', 'c1')).error).toBe(
+      '“Hero” shows its image with Crop, but Framefill can edit only an image shown with Fill. Set the image fill to Fill and try again.',
+    );
+    expect((await ask('expand', 'c2')).error).toMatch(
+      /with Crop, but Framefill can expand only an image shown with Fill or Fit\./,
+    );
+    hero.fills = [{ type: 'IMAGE', imageHash: image.hash, scaleMode: 'TILE' }];
+    expect((await ask('expand', 'c3')).error).toMatch(/with Tile/);
+    // FIT centres the whole image, so centring it on a new canvas keeps it where the designer saw it.
+    hero.fills = [{ type: 'IMAGE', imageHash: image.hash, scaleMode: 'FIT' }];
+    expect((await ask('edit', 'c4')).error).toMatch(/with Fit, but Framefill can edit only/);
+    const expand = await ask('expand', 'c5');
+    expect(expand.error).toBeUndefined();
+    expect(expand).toMatchObject({ image: { hash: image.hash, width: 1280, height: 720 } });
+  });
 });

@@ -262,3 +262,69 @@ describe('the result keeps the original outside the mask', () => {
     expect(red(rows(at.top + at.height + MASK_FEATHER_PX, size.height))).toBe(true);
   });
 });
+
+/**
+ * What Figma's FILL shows of an image in a frame: the image scaled to cover the frame and centred
+ * (https://developers.figma.com/docs/plugins/api/Paint#scalemode), so the crop is the image's centre.
+ */
+function visibleUnderFill(image: { width: number; height: number }, frame: { width: number; height: number }) {
+  const scale = Math.max(frame.width / image.width, frame.height / image.height);
+  const width = frame.width / scale;
+  const height = frame.height / scale;
+  return { left: (image.width - width) / 2, top: (image.height - height) / 2, width, height };
+}
+
+describe('an expansion keeps what the frame showed where the frame showed it', () => {
+  const GREEN = { r: 20, g: 200, b: 40 };
+  for (const [from, to, frame] of [
+    ['16:9', '9:16', { width: 1080, height: 1920 }],
+    ['9:16', '16:9', { width: 1920, height: 1080 }],
+  ] as const) {
+    it(`a ${from} image shown by FILL in a ${to} frame: the part the designer saw is centred in the result`, async () => {
+      const source = sizeFor(from, '1K') as { width: number; height: number };
+      const seen = visibleUnderFill(source, frame);
+      // Blue everywhere but the part FILL shows, which is green.
+      const image = await sharp({ create: { ...source, channels: 3, background: { r: 20, g: 40, b: 200 } } })
+        .composite([
+          {
+            input: {
+              create: {
+                width: Math.round(seen.width),
+                height: Math.round(seen.height),
+                channels: 3,
+                background: GREEN,
+              },
+            },
+            left: Math.round(seen.left),
+            top: Math.round(seen.top),
+          },
+        ])
+        .png()
+        .toBuffer();
+      const { id, events } = await generateAndWait(
+        leaky.url,
+        { ...edit, mode: 'expand', aspect_ratio: to },
+        { references: [{ bytes: image }] },
+      );
+      expect(events.at(-1)?.event).toBe('completed');
+      const result = await rgb(await resultOf(leaky.url, id));
+      const size = sizeFor(to, '1K') as { width: number; height: number };
+      expect([result.width, result.height]).toEqual([size.width, size.height]);
+      let [left, top, right, bottom] = [size.width, size.height, -1, -1];
+      for (let y = 0; y < size.height; y++) {
+        for (let x = 0; x < size.width; x++) {
+          const i = (y * size.width + x) * 3;
+          const green = Math.abs((result.data[i + 1] ?? 0) - GREEN.g) < 40 && (result.data[i + 2] ?? 255) < 120;
+          if (!green) continue;
+          [left, top, right, bottom] = [Math.min(left, x), Math.min(top, y), Math.max(right, x), Math.max(bottom, y)];
+        }
+      }
+      expect(right).toBeGreaterThan(left);
+      // The seen part's centre is the result's centre (to a pixel of rounding) …
+      expect(Math.abs((left + right + 1) / 2 - size.width / 2)).toBeLessThanOrEqual(1.5);
+      expect(Math.abs((top + bottom + 1) / 2 - size.height / 2)).toBeLessThanOrEqual(1.5);
+      // … and it keeps the frame's ratio: the result, placed in the frame, shows it in the frame's middle.
+      expect((right - left + 1) / (bottom - top + 1)).toBeCloseTo(frame.width / frame.height, 1);
+    });
+  }
+});
