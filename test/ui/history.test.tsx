@@ -201,7 +201,9 @@ describe('History', () => {
   it('with no frame selected, places into a new frame', async () => {
     const { fetch } = await historyProxy();
     const { main } = await openHistory({ fetch });
-    fireEvent.click(screen.getByRole('button', { name: /^Place in a new frame \(variation 1 of 3\): A bowl of lemons/ }));
+    fireEvent.click(
+      screen.getByRole('button', { name: /^Place in a new frame \(variation 1 of 3\): A bowl of lemons/ }),
+    );
     await waitFor(() => expect(main.sentNamed('PLACE_IMAGE')).toHaveLength(1));
     expect(main.sentNamed('PLACE_IMAGE')[0]).toMatchObject({ targetId: null, width: 2048, height: 1536 });
   });
