@@ -416,3 +416,31 @@ describe('History states', () => {
     expect(screen.queryByText(/^Search for at most/)).toBeNull();
   });
 });
+
+describe('History older pages', () => {
+  it('an older page that fails keeps what is listed, and Try again asks for that page again', async () => {
+    let olderFails = true;
+    const fetch = fakeProxy({
+      route: (url) => {
+        const parsed = new URL(url);
+        if (parsed.pathname !== '/v1/generations') return undefined;
+        if (!parsed.searchParams.get('cursor')) return json({ jobs: [JOBS[0]], next_cursor: 'page-2' });
+        if (olderFails) return json({ error: { code: 'rate_limited', message: 'Slow down.', retry_after: 5 } }, 429);
+        return json({ jobs: [JOBS[1], JOBS[2]], next_cursor: null });
+      },
+    });
+    await openPanel({ fetch });
+    fireEvent.click(screen.getByText('History'));
+    await waitFor(() => expect(entries()).toHaveLength(1));
+    fireEvent.click(screen.getByRole('button', { name: 'Show older' }));
+    await waitFor(() =>
+      expect(screen.getByRole('alert').textContent).toBe(
+        'History could not be loaded. Too many requests right now. Try again in 5 seconds.',
+      ),
+    );
+    expect(entries()).toHaveLength(1);
+    olderFails = false;
+    fireEvent.click(screen.getByRole('button', { name: 'Try again' }));
+    await waitFor(() => expect(entries()).toHaveLength(3));
+  });
+});

@@ -141,3 +141,16 @@ describe('the variations strip on a job card', () => {
     expect(status()?.textContent).toBe('Placed in Hero: variation 2 of 3.');
   });
 });
+
+describe('the Variations control says what more than one means', () => {
+  it('describes the group once more than one is chosen: each at the full price, the first placed', async () => {
+    await openPanel({ targets: [frame('Hero', 1920, 1080)] });
+    const group = screen.getByRole('radiogroup', { name: 'Variations' });
+    expect(group.getAttribute('aria-describedby')).toBeNull();
+    fireEvent.click(variationRadios()[2]!);
+    await waitFor(() => expect(group.getAttribute('aria-describedby')).toBe('ff-variations-description'));
+    expect(document.getElementById('ff-variations-description')?.textContent).toBe(
+      '3 images per frame, each at the full price: the first is placed, the others wait under its job to be swapped in.',
+    );
+  });
+});

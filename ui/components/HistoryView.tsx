@@ -34,6 +34,8 @@ export function HistoryView(props: {
   const [loading, setLoading] = useState<'first' | 'older'>();
   const [loadedOnce, setLoadedOnce] = useState(false);
   const [error, setError] = useState<ShownError>();
+  /** The page that failed (`null`: the first), so Try again asks for it again and keeps what is listed. */
+  const [failedAfter, setFailedAfter] = useState<string | null>(null);
   const asked = useRef(0);
   const list = useRef<HTMLUListElement>(null);
   /** After Show older, focus goes to the first older entry: the button may be gone, and that is where reading goes on. */
@@ -62,6 +64,7 @@ export function HistoryView(props: {
         if (ask !== asked.current) return;
         const apiError = toApiError(caught);
         setError({ code: apiError.code, message: apiError.message, retry_after: apiError.retry_after });
+        setFailedAfter(after);
       } finally {
         if (ask === asked.current) setLoading(undefined);
       }
@@ -107,7 +110,7 @@ export function HistoryView(props: {
               type="button"
               class="ff-text-button"
               disabled={loading !== undefined}
-              onClick={() => void load(query, null)}
+              onClick={() => void load(query, failedAfter)}
             >
               Try again
             </button>
@@ -190,7 +193,7 @@ function HistoryEntry(props: {
               >
                 <input
                   type="radio"
-                  class="ff-visually-hidden"
+                  class="ff-sr"
                   name={groupName}
                   value={String(image.index)}
                   checked={chosen === image.index}
