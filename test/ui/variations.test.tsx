@@ -123,7 +123,7 @@ describe('the variations strip on a job card', () => {
   it('says which variation the layer shows, and a swap keeps keyboard focus on the thumbnail pressed', () => {
     const swaps: number[] = [];
     const view = render(strip([card({})], (_key, index) => swaps.push(index)));
-    const status = () => screen.getAllByRole('status').find((s) => s.textContent?.startsWith('Placed'));
+    const status = () => screen.getAllByRole('status').find((s) => /Placed|Swapped/.test(s.textContent ?? ''));
     expect(status()?.textContent).toBe('Placed in Hero: variation 1 of 3.');
     const second = screen.getByRole('button', { name: 'Variation 2 of 3' }) as HTMLButtonElement;
     second.focus();
@@ -138,7 +138,7 @@ describe('the variations strip on a job card', () => {
     fireEvent.click(third);
     expect(swaps).toEqual([1]);
     view.rerender(strip([card({ shown: 1 })]));
-    expect(status()?.textContent).toBe('Placed in Hero: variation 2 of 3.');
+    expect(status()?.textContent).toBe('Swapped variation 2 of 3 into Hero; undo brings the previous one back.');
   });
 });
 

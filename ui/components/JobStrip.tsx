@@ -101,9 +101,15 @@ export function statusText(card: JobCard): string {
       return `Placing in ${where}…`;
     case 'placed': {
       const placed = card.createdFrame ? 'Placed in a new frame' : `Placed in ${where}`;
-      // Said after every swap too (the line is a live region): which variation the layer shows now.
       const count = card.variationCount ?? 0;
-      return count > 1 ? `${placed}: variation ${(card.shown ?? 0) + 1} of ${count}.` : `${placed}.`;
+      if (count <= 1) return `${placed}.`;
+      // Said as what was last done, not as the layer's state: an undo in Figma does not reach the panel. The line is
+      // a live region, so a swap is announced.
+      const shown = card.shown ?? 0;
+      const into = card.createdFrame ? 'the new frame' : where;
+      return shown === 0
+        ? `${placed}: variation 1 of ${count}.`
+        : `Swapped variation ${shown + 1} of ${count} into ${into}; undo brings the previous one back.`;
     }
     case 'place_failed':
       return card.fromAnotherFile
