@@ -182,7 +182,10 @@ describe('History', () => {
     const { fetch, image } = await historyProxy();
     const hero = frame('Hero', 1920, 1080);
     const { main } = await openHistory({ fetch, targets: [hero] });
-    fireEvent.click(screen.getByRole('button', { name: 'Place in Hero: A paper kite over a quiet harbour' }));
+    const place = screen.getByRole('button', { name: 'Place in Hero: A paper kite over a quiet harbour' });
+    // The accessible name starts with the words on the button (WCAG 2.5.3, label in name).
+    expect(place.textContent).toBe('Place in Hero');
+    fireEvent.click(place);
     await waitFor(() => expect(main.sentNamed('PLACE_IMAGE')).toHaveLength(1));
     const [request] = main.sentNamed('PLACE_IMAGE');
     expect(request).toMatchObject({
@@ -442,5 +445,40 @@ describe('History older pages', () => {
     olderFails = false;
     fireEvent.click(screen.getByRole('button', { name: 'Try again' }));
     await waitFor(() => expect(entries()).toHaveLength(3));
+  });
+});
+
+describe('History while an action runs', () => {
+  it('Place keeps keyboard focus while its image downloads, and a second press sends nothing more', async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const image = new Uint8Array(await png(64, 36));
+    const fetch = fakeProxy({
+      route: async (url) => {
+        const parsed = new URL(url);
+        if (parsed.pathname === '/v1/generations') return json({ jobs: JOBS, next_cursor: null });
+        if (parsed.pathname.endsWith('/image')) await held;
+        if (/\/(thumbnail|image)$/.test(parsed.pathname)) {
+          return new Response(image, { headers: { 'content-type': 'image/png' } });
+        }
+        return undefined;
+      },
+    });
+    const { main } = await openHistory({ fetch, targets: [frame('Hero', 1920, 1080)] });
+    const place = screen.getByRole('button', { name: 'Place in Hero: A paper kite over a quiet harbour' });
+    place.focus();
+    fireEvent.click(place);
+    await settle();
+    expect((place as HTMLButtonElement).disabled).toBe(false);
+    expect(place.getAttribute('aria-disabled')).toBe('true');
+    expect(document.activeElement).toBe(place);
+    fireEvent.click(place);
+    release();
+    await waitFor(() => expect(main.sentNamed('PLACE_IMAGE')).toHaveLength(1));
+    await settle();
+    expect(main.sentNamed('PLACE_IMAGE')).toHaveLength(1);
+    expect(place.getAttribute('aria-disabled')).toBeNull();
   });
 });

@@ -154,7 +154,10 @@ function HistoryEntry(props: {
   const [busy, setBusy] = useState(false);
   const prompt = promptStart(job.prompt);
   const missing = noImageReason(job, chosen);
+  // While a Place or Download runs, both say so with aria-disabled rather than disabled: a disabled button would drop
+  // the keyboard focus that just pressed it.
   const run = async (work: () => Promise<void>) => {
+    if (busy) return;
     setBusy(true);
     try {
       await work();
@@ -213,13 +216,16 @@ function HistoryEntry(props: {
         <div class="ff-row ff-actions">
           <button
             type="button"
-            class="ff-text-button"
-            disabled={!hasImage(job, chosen) || busy}
+            class="ff-text-button ff-history-place"
+            disabled={!hasImage(job, chosen)}
+            aria-disabled={busy ? 'true' : undefined}
+            // The name starts with the words shown, so a voice command that reads the button finds it.
             aria-label={`${where}${which}: ${prompt}`}
             aria-describedby={missing ? reasonId : undefined}
+            title={where}
             onClick={() => void run(() => props.onPlace(job, chosen))}
           >
-            {props.targetName ? 'Place in selection' : 'Place in new frame'}
+            {where}
           </button>
           <button
             type="button"
@@ -233,7 +239,8 @@ function HistoryEntry(props: {
           <button
             type="button"
             class="ff-text-button"
-            disabled={!hasImage(job, chosen) || busy}
+            disabled={!hasImage(job, chosen)}
+            aria-disabled={busy ? 'true' : undefined}
             aria-label={`Download${which}: ${prompt}`}
             aria-describedby={missing ? reasonId : undefined}
             onClick={() => void run(() => props.onDownload(job, chosen))}
