@@ -456,13 +456,12 @@ describe('History while an action runs', () => {
     });
     const image = new Uint8Array(await png(64, 36));
     const fetch = fakeProxy({
-      route: async (url) => {
+      route: (url) => {
         const parsed = new URL(url);
+        const answer = () => new Response(image, { headers: { 'content-type': 'image/png' } });
         if (parsed.pathname === '/v1/generations') return json({ jobs: JOBS, next_cursor: null });
-        if (parsed.pathname.endsWith('/image')) await held;
-        if (/\/(thumbnail|image)$/.test(parsed.pathname)) {
-          return new Response(image, { headers: { 'content-type': 'image/png' } });
-        }
+        if (parsed.pathname.endsWith('/image')) return held.then(answer);
+        if (parsed.pathname.endsWith('/thumbnail')) return answer();
         return undefined;
       },
     });
