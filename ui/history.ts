@@ -48,8 +48,17 @@ export function noImageReason(job: Job, index = 0): string | undefined {
     const which = (job.images?.length ?? 0) > 1 ? `Variation ${index + 1} removed` : 'Image removed';
     return `${which} (kept for a limited time) — reuse the prompt to make it again.`;
   }
-  if (job.status === 'queued' || job.status === 'running') return 'Still being made.';
-  return `No image: the job ended ${job.status}.`;
+  switch (job.status) {
+    case 'queued':
+    case 'running':
+      return 'Still being made.';
+    case 'canceled':
+      return 'No image: the job was canceled.';
+    case 'interrupted':
+      return 'No image: the proxy stopped while it ran, and the credits came back.';
+    default:
+      return `No image: the job failed${job.error ? ` (${job.error.message.replace(/[.\s]+$/, '')})` : ''}.`;
+  }
 }
 
 /** The layer's record of where its image came from, for image `index` of a job placed from History. */
@@ -66,6 +75,16 @@ export function historyProvenance(job: Job, index = 0): Provenance {
     createdAt: Number.isNaN(created.getTime()) ? new Date().toISOString() : created.toISOString(),
     ...((job.images?.length ?? 0) > 1 ? { variation: index } : {}),
   };
+}
+
+/** "3 variations", or "2 of 3 variations" when the image service returned fewer than asked; '' for one image. */
+export function variationsText(job: Job): string {
+  const produced = job.images?.length ?? 0;
+  const asked = job.n ?? produced;
+  // A job that made nothing says what was asked; "0 of 3" would read as a result.
+  if (job.status !== 'completed') return asked > 1 ? `${asked} variations` : '';
+  if (asked <= 1 && produced <= 1) return '';
+  return produced < asked ? `${produced} of ${asked} variations` : `${produced} variations`;
 }
 
 /** Why a search is not sent, checked as the proxy checks `q` (code points, after trimming); `undefined` when fine. */

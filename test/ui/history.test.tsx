@@ -5,7 +5,7 @@ import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/pr
 import { afterEach, describe, expect, it } from 'vitest';
 import { HISTORY_QUERY_MAX_CHARS, type Job } from '../../core/api';
 import { priceOf } from '../../core/pricing';
-import { ageText, noImageReason, promptStart } from '../../ui/history';
+import { ageText, noImageReason, promptStart, variationsText } from '../../ui/history';
 import { png } from '../helpers/images';
 import { fakeProxy, frame, json, openPanel, settle } from './helpers';
 
@@ -261,7 +261,24 @@ describe('History texts', () => {
     expect(ageText('2026-12-01T09:00:00Z', now)).toBe('3 h ago');
     expect(ageText('2026-11-29T12:00:00Z', now)).toBe('2 days ago');
     expect(noImageReason(JOBS[1]!)).toBeUndefined();
-    expect(noImageReason({ ...JOBS[1]!, status: 'failed', images: undefined })).toMatch(/ended failed/);
+    expect(noImageReason({ ...JOBS[1]!, status: 'failed', images: undefined })).toBe('No image: the job failed.');
+    expect(
+      noImageReason({
+        ...JOBS[1]!,
+        status: 'failed',
+        images: undefined,
+        error: { code: 'content_policy', message: 'The model refused the prompt.' },
+      }),
+    ).toBe('No image: the job failed (The model refused the prompt).');
+    expect(noImageReason({ ...JOBS[1]!, status: 'canceled', images: undefined })).toBe(
+      'No image: the job was canceled.',
+    );
+    // A job that got fewer variations than asked says so beside what it cost.
+    expect(variationsText({ ...JOBS[0]!, n: 3, images: JOBS[0]!.images?.slice(0, 2) })).toBe('2 of 3 variations');
+    expect(variationsText(JOBS[0]!)).toBe('3 variations');
+    expect(variationsText(JOBS[1]!)).toBe('');
+    expect(variationsText({ ...JOBS[1]!, n: 2 })).toBe('1 of 2 variations');
+    expect(variationsText({ ...JOBS[1]!, n: 2, status: 'failed', images: undefined })).toBe('2 variations');
   });
 });
 

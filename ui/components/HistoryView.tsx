@@ -6,7 +6,15 @@ import { Button, Disclosure, Textbox } from '@create-figma-plugin/ui';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { HISTORY_PAGE_DEFAULT, type Job, type JobImage } from '../../core/api';
 import type { ShownError } from '../errors';
-import { ageText, hasImage, historyErrorSentence, noImageReason, promptStart, searchProblem } from '../history';
+import {
+  ageText,
+  hasImage,
+  historyErrorSentence,
+  noImageReason,
+  promptStart,
+  searchProblem,
+  variationsText,
+} from '../history';
 import { ratioLabel } from '../plan';
 import type { ProxyClient } from '../proxy-client';
 import { toApiError } from '../proxy-client';
@@ -184,7 +192,7 @@ function HistoryEntry(props: {
         <p class="ff-muted">
           {ratioLabel(job.aspect_ratio)} · {job.resolution} · {job.cost_credits}{' '}
           {job.cost_credits === 1 ? 'credit' : 'credits'} · {job.status} · {ageText(job.created_at)}
-          {several ? ` · ${images.length} variations` : ''}
+          {variationsText(job) ? ` · ${variationsText(job)}` : ''}
         </p>
         {several && (
           <div class="ff-history-variations" role="radiogroup" aria-label={`Variation of “${prompt}” to use`}>
