@@ -66,6 +66,8 @@ export interface JobCard {
   variationCount?: number;
   /** The variations whose images have arrived, in index order; the first is the one placed. */
   variations?: Variation[];
+  /** Variations whose images could not be fetched: they stay on the proxy (History places and downloads them). */
+  missingVariations?: number[];
   /** Which variation the layer shows. */
   shown?: number;
   /** A swap in progress, to this variation. */
@@ -561,7 +563,8 @@ export class JobRunner {
         this.update(key, { variations: [...current, variation].sort((a, b) => a.index - b.index) });
       } catch (error) {
         if (job.abort.signal.aborted) return;
-        this.update(key, { error: toShown(error) });
+        const missing = this.jobs.get(key)?.card.missingVariations ?? [];
+        this.update(key, { error: toShown(error), missingVariations: [...missing, image.index] });
       }
     }
   }

@@ -383,4 +383,22 @@ describe('variations in the job runner', () => {
     expect(shortfallText(cards[0]!)).toBe('1 of 3 variations came back; 2 × 4 credits returned, 4 credits charged.');
     runner.dispose();
   });
+
+  it('a variation whose image cannot be fetched is marked so, not left "downloading"', async () => {
+    const bytes = new Uint8Array(await png(16, 9));
+    const r = runnerWith((url, init) => {
+      if (init?.method === 'POST') return json({ ...job(), n: 3 }, 202);
+      if (url.endsWith('/events')) {
+        const done = { id: JOB_ID, width: 16, height: 9, mime: 'image/png', bytes: 10, url: images[0]!.url, images };
+        return sse(['completed', done]);
+      }
+      if (url.endsWith('index=1')) return json({ error: { code: 'internal', message: 'disk error' } }, 500);
+      return new Response(bytes, { headers: { 'content-type': 'image/png' } });
+    });
+    await r.start();
+    await until(() => (r.card().variations?.length ?? 0) === 2 && (r.card().missingVariations?.length ?? 0) === 1);
+    expect(r.card().missingVariations).toEqual([1]);
+    expect(r.card().variations?.map((v) => v.index)).toEqual([0, 2]);
+    r.runner.dispose();
+  });
 });

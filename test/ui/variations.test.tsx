@@ -120,6 +120,14 @@ describe('the variations strip on a job card', () => {
     );
   });
 
+  it('a variation that could not be downloaded says where to get it instead of "downloading…"', () => {
+    render(strip([card({ variations: [variation(0), variation(2)], missingVariations: [1] })]));
+    expect(screen.getByRole('img', { name: /^Variation 2 of 3/ }).getAttribute('aria-label')).toBe(
+      'Variation 2 of 3: not downloaded — place or download it from History',
+    );
+    expect(screen.queryByRole('img', { name: /downloading/ })).toBeNull();
+  });
+
   it('says which variation the layer shows, and a swap keeps keyboard focus on the thumbnail pressed', () => {
     const swaps: number[] = [];
     const view = render(strip([card({})], (_key, index) => swaps.push(index)));

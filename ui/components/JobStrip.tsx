@@ -243,6 +243,15 @@ function Variations(props: { card: JobCard; title: string; onSwap: (index: numbe
                 canSwap={card.phase === 'placed' && card.swapping === undefined}
                 onSwap={() => props.onSwap(index)}
               />
+            ) : card.missingVariations?.includes(index) ? (
+              <span
+                class="ff-variation-waiting ff-variation-missing"
+                role="img"
+                aria-label={`Variation ${index + 1} of ${count}: not downloaded — place or download it from History`}
+                title={`Variation ${index + 1} of ${count}: not downloaded — place or download it from History`}
+              >
+                !
+              </span>
             ) : (
               <span
                 class="ff-variation-waiting"
