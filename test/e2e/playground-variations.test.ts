@@ -116,6 +116,12 @@ describe('variations in the playground', () => {
     // The designer clicks the second thumbnail; its (visually hidden) radio is what is chosen.
     await entry.locator('.ff-history-variation').nth(1).click();
     expect(await entry.getByRole('radio', { name: 'Variation 2 of 3' }).isChecked()).toBe(true);
+    // The arrow keys move the choice too, as in any group of radios.
+    await entry.getByRole('radio', { name: 'Variation 2 of 3' }).focus();
+    await page.keyboard.press('ArrowRight');
+    expect(await entry.getByRole('radio', { name: 'Variation 3 of 3' }).isChecked()).toBe(true);
+    await page.keyboard.press('ArrowLeft');
+    expect(await entry.getByRole('radio', { name: 'Variation 2 of 3' }).isChecked()).toBe(true);
     await entry.getByRole('button', { name: /^Reuse/ }).scrollIntoViewIfNeeded();
     await saveScreenshot(page.locator('#plugin-window'), 'history.png');
     await entry.getByRole('button', { name: /^Place in Hero \(variation 2 of 3\)/ }).click();
