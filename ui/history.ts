@@ -1,7 +1,8 @@
 // What History shows of a past job, in the panel's words, and what placing one from there sends. Pure, so it is
 // tested without a DOM.
-import type { Job } from '../core/api';
+import { HISTORY_QUERY_MAX_CHARS, type Job, type JobImage } from '../core/api';
 import type { Provenance } from '../core/messages';
+import { errorSentence, type ShownError } from './errors';
 
 /** Characters of the prompt an entry shows. */
 export const PROMPT_START_CHARS = 60;
@@ -29,22 +30,39 @@ export function ageText(createdAt: string, now = Date.now()): string {
   return `${days} ${days === 1 ? 'day' : 'days'} ago`;
 }
 
-/** Whether the job's first image can still be fetched (placed or downloaded). */
-export function hasImage(job: Job): boolean {
-  const first = job.images?.[0];
-  return job.status === 'completed' && first !== undefined && first.expired !== true;
+/** The image of a job at `index` (its position in `images`), if the proxy lists it. */
+export function imageAt(job: Job, index = 0): JobImage | undefined {
+  return job.images?.find((image) => image.index === index);
 }
 
-/** Why an entry has no image to place or download, or `undefined` when it has one. */
-export function noImageReason(job: Job): string | undefined {
-  if (hasImage(job)) return undefined;
-  if (job.status === 'completed') return 'Image removed (kept for a limited time) — reuse the prompt to make it again.';
-  if (job.status === 'queued' || job.status === 'running') return 'Still being made.';
-  return `No image: the job ended ${job.status}.`;
+/** Whether image `index` of the job (the first by default) can still be fetched, to place or download. */
+export function hasImage(job: Job, index = 0): boolean {
+  const image = imageAt(job, index);
+  return job.status === 'completed' && image !== undefined && image.expired !== true;
 }
 
-/** The layer's record of where its image came from, for a job placed from History. */
-export function historyProvenance(job: Job): Provenance {
+/** Why an entry has no image `index` to place or download, or `undefined` when it has one. */
+export function noImageReason(job: Job, index = 0): string | undefined {
+  if (hasImage(job, index)) return undefined;
+  if (job.status === 'completed') {
+    const which = (job.images?.length ?? 0) > 1 ? `Variation ${index + 1} removed` : 'Image removed';
+    return `${which} (kept for a limited time) — reuse the prompt to make it again.`;
+  }
+  switch (job.status) {
+    case 'queued':
+    case 'running':
+      return 'Still being made.';
+    case 'canceled':
+      return 'No image: the job was canceled.';
+    case 'interrupted':
+      return 'No image: the proxy stopped while it ran, and the credits came back.';
+    default:
+      return `No image: the job failed${job.error ? ` (${job.error.message.replace(/[.\s]+$/, '')})` : ''}.`;
+  }
+}
+
+/** The layer's record of where its image came from, for image `index` of a job placed from History. */
+export function historyProvenance(job: Job, index = 0): Provenance {
   const created = new Date(job.created_at);
   return {
     prompt: job.prompt ?? '',
@@ -55,5 +73,35 @@ export function historyProvenance(job: Job): Provenance {
     referenceIds: [],
     costCredits: job.cost_credits,
     createdAt: Number.isNaN(created.getTime()) ? new Date().toISOString() : created.toISOString(),
+    ...((job.images?.length ?? 0) > 1 ? { variation: index } : {}),
   };
+}
+
+/** "3 variations", or "2 of 3 variations" when the image service returned fewer than asked; '' for one image. */
+export function variationsText(job: Job): string {
+  const produced = job.images?.length ?? 0;
+  const asked = job.n ?? produced;
+  // A job that made nothing says what was asked; "0 of 3" would read as a result.
+  if (job.status !== 'completed') return asked > 1 ? `${asked} variations` : '';
+  if (asked <= 1 && produced <= 1) return '';
+  return produced < asked ? `${produced} of ${asked} variations` : `${produced} variations`;
+}
+
+/** Why a search is not sent, checked as the proxy checks `q` (code points, after trimming); `undefined` when fine. */
+export function searchProblem(query: string): string | undefined {
+  const chars = Array.from(query.trim()).length;
+  if (chars <= HISTORY_QUERY_MAX_CHARS) return undefined;
+  return `Search for at most ${HISTORY_QUERY_MAX_CHARS} characters: shorten it by ${chars - HISTORY_QUERY_MAX_CHARS}.`;
+}
+
+/** The sentence History shows when its list could not be loaded: what went wrong and what to do. */
+export function historyErrorSentence(error: ShownError, proxyUrl: string): string {
+  // A proxy from before History answers its list route like any unknown route.
+  if (error.code === 'not_found') {
+    return `The proxy at ${proxyUrl} keeps no History: update it to this plugin's version, then open History again.`;
+  }
+  if (error.code === 'internal' || error.code === 'upstream_error') {
+    return `History could not be loaded: the proxy hit an error. Try again; if it persists, check the proxy's logs.`;
+  }
+  return `History could not be loaded. ${errorSentence(error, proxyUrl)}`;
 }

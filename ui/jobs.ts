@@ -44,8 +44,13 @@ export interface JobCard {
   targetName: string;
   ratio: AspectRatio;
   tier: Tier;
-  /** What the job costs: the plan's price until the proxy answers with the job's own. */
+  /**
+   * What the job costs: the plan's price until the proxy answers with the job's own, then what was reserved, and
+   * once it completes what was charged (fewer variations than asked are charged as produced).
+   */
   costCredits: number;
+  /** Set when fewer variations came back than were asked: the rest of the reservation was returned. */
+  shortfall?: { asked: number; produced: number; returnedCredits: number; perImage: number };
   phase: JobPhase;
   partial?: string;
   partials: number;
@@ -61,6 +66,8 @@ export interface JobCard {
   variationCount?: number;
   /** The variations whose images have arrived, in index order; the first is the one placed. */
   variations?: Variation[];
+  /** Variations whose images could not be fetched: they stay on the proxy (History places and downloads them). */
+  missingVariations?: number[];
   /** Which variation the layer shows. */
   shown?: number;
   /** A swap in progress, to this variation. */
@@ -149,6 +156,8 @@ interface Running {
   client: ProxyClient;
   /** Kept until the proxy accepts the job, so Retry resends it under the same Idempotency-Key. */
   unsent?: { job: NewJob; idempotencyKey: string };
+  /** Variations asked and the credits reserved for them; unknown for a resumed job until the proxy is asked. */
+  reserved?: { asked: number; credits: number };
 }
 
 export class JobRunner {
@@ -215,6 +224,7 @@ export class JobRunner {
       return;
     }
     running.unsent = undefined;
+    running.reserved = { asked: accepted.n ?? job.request.n ?? 1, credits: accepted.cost_credits };
     const pending: PendingJob = {
       jobId: accepted.id,
       proxyUrl: client.baseUrl,
@@ -472,6 +482,7 @@ export class JobRunner {
     if (!job || !jobId || this.placing.has(jobId)) return;
     this.placing.add(jobId);
     this.update(key, { phase: 'fetching', offline: false });
+    await this.settleCost(key, images);
     try {
       const image = await job.client.getImage(jobId, {
         aliveUntil: aliveUntil(job.pending?.provenance.createdAt ?? ''),
@@ -493,6 +504,39 @@ export class JobRunner {
       if (job.abort.signal.aborted) return;
       this.update(key, { phase: 'failed', offline: false, error: toShown(error) });
     }
+  }
+
+  /**
+   * What the completed job was charged: the proxy charges each image produced at the job's price per image and
+   * returns what was reserved for the rest, so the card and the layer's provenance say the charged amount.
+   */
+  private async settleCost(key: string, images: readonly JobImage[]): Promise<void> {
+    const job = this.jobs.get(key);
+    // A proxy from before variations lists no images: its one image costs what was reserved.
+    if (!job?.card.jobId || images.length === 0) return;
+    if (!job.reserved) {
+      // A resumed job: the stored pending job knows what was reserved, the proxy how many were asked.
+      try {
+        const stored = await job.client.getJob(job.card.jobId);
+        job.reserved = { asked: stored.n ?? 1, credits: job.pending?.provenance.costCredits ?? job.card.costCredits };
+      } catch {
+        return;
+      }
+    }
+    const { asked, credits } = job.reserved;
+    if (images.length >= asked) return;
+    // The proxy's own rule (proxy/jobs.ts): round(reserved ÷ asked × produced).
+    const charged = Math.round((credits / asked) * images.length);
+    if (job.pending) job.pending = { ...job.pending, provenance: { ...job.pending.provenance, costCredits: charged } };
+    this.update(key, {
+      costCredits: charged,
+      shortfall: {
+        asked,
+        produced: images.length,
+        returnedCredits: credits - charged,
+        perImage: credits / asked,
+      },
+    });
   }
 
   /** The other variations, one after another: each joins the card's strip as it arrives. */
@@ -519,7 +563,8 @@ export class JobRunner {
         this.update(key, { variations: [...current, variation].sort((a, b) => a.index - b.index) });
       } catch (error) {
         if (job.abort.signal.aborted) return;
-        this.update(key, { error: toShown(error) });
+        const missing = this.jobs.get(key)?.card.missingVariations ?? [];
+        this.update(key, { error: toShown(error), missingVariations: [...missing, image.index] });
       }
     }
   }

@@ -22,10 +22,10 @@ import { Segmented } from './components/Segmented';
 import { SettingsPanel } from './components/SettingsPanel';
 import { TargetList } from './components/TargetList';
 import { VariationsPicker } from './components/VariationsPicker';
-import type { ShownError } from './errors';
+import { errorSentence, type ShownError } from './errors';
 import { type ExportedReference, Exporter } from './exporter';
-import { historyProvenance } from './history';
-import { isActive, type JobCard, JobRunner } from './jobs';
+import { historyProvenance, imageAt } from './history';
+import { isActive, type JobCard, JobRunner, variationFileName } from './jobs';
 import { renderMask } from './mask';
 import {
   downloadName,
@@ -519,24 +519,25 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
   };
   const historyClient = clientFor(settings.proxyUrl, settings.token);
   const onlyTarget = targets.length === 1 ? targets[0] : undefined;
-  const placeFromHistory = async (job: Job) => {
-    const first = job.images?.[0];
-    if (!first) return;
+  const placeFromHistory = async (job: Job, index: number) => {
+    const chosen = imageAt(job, index);
+    if (!chosen) return;
     try {
-      const image = await historyClient.getImage(job.id, undefined, first.index);
+      const image = await historyClient.getImage(job.id, undefined, chosen.index);
       const requestId = `history-${job.id}-${Date.now()}`;
       historyPlaces.current.add(requestId);
       bridge.send('PLACE_IMAGE', {
         requestId,
         targetId: onlyTarget?.id ?? null,
         bytes: image.bytes,
-        width: first.width,
-        height: first.height,
-        provenance: historyProvenance(job),
+        width: chosen.width,
+        height: chosen.height,
+        provenance: historyProvenance(job, chosen.index),
         again: true,
       });
     } catch (error) {
-      setNotice(toApiError(error).message);
+      const apiError = toApiError(error);
+      setNotice(errorSentence({ code: apiError.code, message: apiError.message }, historyClient.baseUrl));
     }
   };
   const reuseFromHistory = (job: Job) => {
@@ -547,19 +548,23 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
     saveSettings({ ...settingsRef.current, quality: job.quality, variations: job.n ?? 1 }, true);
     setNotice('Prompt and settings from History: change what you like, then Generate.');
   };
-  const downloadFromHistory = async (job: Job) => {
-    const first = job.images?.[0];
-    if (!first) return;
+  const downloadFromHistory = async (job: Job, index: number) => {
+    const chosen = imageAt(job, index);
+    if (!chosen) return;
     try {
-      const image = await historyClient.getImage(job.id, undefined, first.index);
+      const image = await historyClient.getImage(job.id, undefined, chosen.index);
       const url = URL.createObjectURL(new Blob([image.bytes], { type: image.mime }));
       const link = document.createElement('a');
       link.href = url;
-      link.download = downloadName(job.prompt ?? '', first.width, first.height, image.mime);
+      link.download = variationFileName(
+        downloadName(job.prompt ?? '', chosen.width, chosen.height, image.mime),
+        chosen.index,
+      );
       link.click();
       setTimeout(() => URL.revokeObjectURL(url), 60_000);
     } catch (error) {
-      setNotice(toApiError(error).message);
+      const apiError = toApiError(error);
+      setNotice(errorSentence({ code: apiError.code, message: apiError.message }, historyClient.baseUrl));
     }
   };
 

@@ -13,6 +13,7 @@ import {
   GenerationListSchema,
   type Job,
   type JobEvent,
+  type JobImage,
   JobSchema,
   parseJobEvent,
 } from '../core/api';
@@ -137,11 +138,16 @@ export class ProxyClient {
     return this.json(`/v1/generations${search ? `?${search}` : ''}`, GenerationListSchema);
   }
 
-  /** A History thumbnail (at most 256 px) of one image of a job. */
-  async getThumbnail(id: string, index = 0, signal?: AbortSignal): Promise<ImageResult> {
-    const response = await this.request(`/v1/generations/${encodeURIComponent(id)}/thumbnail?index=${index}`, {
-      ...(signal ? { signal } : {}),
-    });
+  /**
+   * A History thumbnail (at most 256 px) of one image of a job, from the image's own `thumbnail_url`. Only a path
+   * under this proxy's /v1/generations/ is followed: the token is never sent anywhere else.
+   */
+  async getThumbnail(image: Pick<JobImage, 'thumbnail_url'>, signal?: AbortSignal): Promise<ImageResult> {
+    const path = image.thumbnail_url;
+    if (!/^\/v1\/generations\/[^/?#]+\/thumbnail(\?[^#]*)?$/.test(path)) {
+      throw new ApiError('bad_response', `The proxy gave a thumbnail address this panel does not follow (${path}).`);
+    }
+    const response = await this.request(path, { ...(signal ? { signal } : {}) });
     const bytes = new Uint8Array(await response.arrayBuffer());
     return { bytes, mime: response.headers.get('content-type')?.split(';')[0]?.trim() ?? 'image/jpeg' };
   }

@@ -91,6 +91,12 @@ describe('variations in the playground', () => {
     expect(swapped.bytes.equals(second)).toBe(true);
     expect(swapped.variation).toBe(1);
     await saveScreenshot(page, 'variations.png');
+    // Keyboard focus on the strip is visible beside the pressed thumbnail's border (same colour, so a ring outside).
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    const third = strip.getByRole('button', { name: 'Variation 3 of 3' });
+    expect(await third.evaluate((el) => el === document.activeElement)).toBe(true);
+    expect(await third.evaluate((el) => getComputedStyle(el).outlineStyle)).toBe('solid');
 
     // One undo: the first variation is back in the frame, with its own provenance.
     // Focus on the canvas (a frame's button), not in the panel: ⌘Z there is the document's undo.
@@ -101,14 +107,27 @@ describe('variations in the playground', () => {
 
     expect((await spent()) - before).toBe(3 * price);
 
-    // History lists the job with its thumbnail; its images stay downloadable from there too.
+    // History lists the job with a thumbnail per variation; the one chosen is what Place puts in the frame.
     await panel.getByText('History', { exact: true }).click();
     const entry = panel.getByRole('list', { name: 'Past jobs' }).getByRole('listitem');
     await expect.poll(() => entry.count()).toBe(1);
     expect(await entry.textContent()).toContain(`16:9 · 1K · ${3 * price} credits · completed`);
-    await expect.poll(() => entry.getByRole('img').getAttribute('src')).toMatch(/^blob:/);
+    await expect.poll(() => entry.locator('img[src^="blob:"]').count()).toBe(3);
+    // The designer clicks the second thumbnail; its (visually hidden) radio is what is chosen.
+    await entry.locator('.ff-history-variation').nth(1).click();
+    expect(await entry.getByRole('radio', { name: 'Variation 2 of 3' }).isChecked()).toBe(true);
+    // The arrow keys move the choice too, as in any group of radios.
+    await entry.getByRole('radio', { name: 'Variation 2 of 3' }).focus();
+    await page.keyboard.press('ArrowRight');
+    expect(await entry.getByRole('radio', { name: 'Variation 3 of 3' }).isChecked()).toBe(true);
+    await page.keyboard.press('ArrowLeft');
+    expect(await entry.getByRole('radio', { name: 'Variation 2 of 3' }).isChecked()).toBe(true);
     await entry.getByRole('button', { name: /^Reuse/ }).scrollIntoViewIfNeeded();
     await saveScreenshot(page.locator('#plugin-window'), 'history.png');
+    await entry.getByRole('button', { name: /^Place in Hero \(variation 2 of 3\)/ }).click();
+    await expect.poll(async () => (await heroImage(page)).bytes.equals(second)).toBe(true);
+    expect((await heroImage(page)).variation).toBe(1);
+    expect((await spent()) - before).toBe(3 * price);
     expect(errors).toEqual([]);
   });
 });

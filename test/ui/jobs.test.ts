@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { ERROR_ADVICE } from '../../core/api';
 import type { PanelToMainName } from '../../core/messages';
-import { cancelLabel, statusText } from '../../ui/components/JobStrip';
+import { cancelLabel, shortfallText, statusText } from '../../ui/components/JobStrip';
 import { errorSentence } from '../../ui/errors';
 import { type JobCard, type JobPhase, JobRunner } from '../../ui/jobs';
 import { ProxyClient } from '../../ui/proxy-client';
@@ -292,5 +292,113 @@ describe('variations in the job runner', () => {
     const refused = r.sent.filter((m) => m.name === 'SWAP_IMAGE').at(-1)?.payload as { requestId: string };
     r.runner.onPlaceFailed({ requestId: refused.requestId, code: 'target_locked', message: '“Hero” is locked.' });
     expect(r.card()).toMatchObject({ shown: 1, swapping: undefined, error: { message: '“Hero” is locked.' } });
+  });
+
+  it('fewer variations than asked: the card shows what was charged, and the placed layer records it', async () => {
+    const bytes = new Uint8Array(await png(16, 9));
+    // Three asked at 4 credits each (12 reserved); the image service returned two: 8 charged, 4 returned.
+    const r = runnerWith((url, init) => {
+      if (init?.method === 'POST') return json({ ...job(), n: 3, cost_credits: 12 }, 202);
+      if (url.endsWith('/events')) {
+        const two = images.slice(0, 2);
+        return sse([
+          'completed',
+          { id: JOB_ID, width: 16, height: 9, mime: 'image/png', bytes: 10, url: two[0]!.url, images: two },
+        ]);
+      }
+      return new Response(bytes, { headers: { 'content-type': 'image/png' } });
+    });
+    await r.start();
+    expect(r.card().costCredits).toBe(12);
+    await until(() => r.sent.some((m) => m.name === 'PLACE_IMAGE'));
+    expect(r.card()).toMatchObject({ costCredits: 8, shortfall: { asked: 3, produced: 2, returnedCredits: 4 } });
+    expect(shortfallText(r.card())).toBe('2 of 3 variations came back; 1 × 4 credits returned, 8 credits charged.');
+    const place = r.sent.find((m) => m.name === 'PLACE_IMAGE')?.payload as { provenance: { costCredits: number } };
+    expect(place.provenance.costCredits).toBe(8);
+    r.runner.dispose();
+  });
+
+  it('every variation back: the card keeps the reserved cost and says nothing more', async () => {
+    const bytes = new Uint8Array(await png(16, 9));
+    const r = runnerWith((url, init) => {
+      if (init?.method === 'POST') return json({ ...job(), n: 3, cost_credits: 12 }, 202);
+      if (url.endsWith('/events')) {
+        return sse([
+          'completed',
+          { id: JOB_ID, width: 16, height: 9, mime: 'image/png', bytes: 10, url: images[0]!.url, images },
+        ]);
+      }
+      return new Response(bytes, { headers: { 'content-type': 'image/png' } });
+    });
+    await r.start();
+    await until(() => r.sent.some((m) => m.name === 'PLACE_IMAGE'));
+    expect(r.card().costCredits).toBe(12);
+    expect(shortfallText(r.card())).toBeUndefined();
+    r.runner.dispose();
+  });
+
+  it('a resumed job that got fewer variations asks the proxy how many were asked, and says what was charged', async () => {
+    const bytes = new Uint8Array(await png(16, 9));
+    const sent: { name: PanelToMainName; payload: unknown }[] = [];
+    let cards: JobCard[] = [];
+    const fetch = (async (input: RequestInfo | URL) => {
+      const url = String(input);
+      if (url.endsWith('/events')) {
+        const one = images.slice(0, 1);
+        return sse([
+          'completed',
+          { id: JOB_ID, width: 16, height: 9, mime: 'image/png', bytes: 10, url: one[0]!.url, images: one },
+        ]);
+      }
+      if (url.endsWith(`/v1/generations/${JOB_ID}`)) return json({ ...job('completed'), n: 3, cost_credits: 4 });
+      return new Response(bytes, { headers: { 'content-type': 'image/png' } });
+    }) as typeof globalThis.fetch;
+    const runner = new JobRunner({
+      send: (name, payload) => sent.push({ name, payload }),
+      clientFor: (proxyUrl) => new ProxyClient({ baseUrl: proxyUrl, fetch, backoffMs: [1] }),
+      onChange: (next) => {
+        cards = next;
+      },
+      onSettled: () => undefined,
+    });
+    runner.resume([
+      {
+        jobId: JOB_ID,
+        proxyUrl: PROXY,
+        targetId: '1:1',
+        targetName: 'Hero',
+        provenance: {
+          prompt: 'a hero',
+          aspectRatio: '16:9',
+          resolution: '4K',
+          model: 'draft',
+          jobId: JOB_ID,
+          referenceIds: [],
+          costCredits: 12,
+          createdAt: new Date().toISOString(),
+        },
+      },
+    ]);
+    await until(() => sent.some((m) => m.name === 'PLACE_IMAGE'));
+    expect(shortfallText(cards[0]!)).toBe('1 of 3 variations came back; 2 × 4 credits returned, 4 credits charged.');
+    runner.dispose();
+  });
+
+  it('a variation whose image cannot be fetched is marked so, not left "downloading"', async () => {
+    const bytes = new Uint8Array(await png(16, 9));
+    const r = runnerWith((url, init) => {
+      if (init?.method === 'POST') return json({ ...job(), n: 3 }, 202);
+      if (url.endsWith('/events')) {
+        const done = { id: JOB_ID, width: 16, height: 9, mime: 'image/png', bytes: 10, url: images[0]!.url, images };
+        return sse(['completed', done]);
+      }
+      if (url.endsWith('index=1')) return json({ error: { code: 'internal', message: 'disk error' } }, 500);
+      return new Response(bytes, { headers: { 'content-type': 'image/png' } });
+    });
+    await r.start();
+    await until(() => (r.card().variations?.length ?? 0) === 2 && (r.card().missingVariations?.length ?? 0) === 1);
+    expect(r.card().missingVariations).toEqual([1]);
+    expect(r.card().variations?.map((v) => v.index)).toEqual([0, 2]);
+    r.runner.dispose();
   });
 });

@@ -249,4 +249,21 @@ describe('proxy client', () => {
     await client.getAccount();
     expect(paths).toEqual(['/v1/account']);
   });
+
+  it('fetches a thumbnail from its thumbnail_url with the token, and follows no address off this proxy', async () => {
+    const seen: { url: string | undefined; auth: string | undefined }[] = [];
+    const base = await serve((req, res) => {
+      seen.push({ url: req.url, auth: req.headers.authorization });
+      res.writeHead(200, { 'content-type': 'image/jpeg' });
+      res.end(Buffer.from([0xff, 0xd8, 0xff]));
+    });
+    const client = new ProxyClient({ baseUrl: base, token: 'secret' });
+    const thumb = await client.getThumbnail({ thumbnail_url: `/v1/generations/${JOB_ID}/thumbnail?index=2` });
+    expect(thumb.mime).toBe('image/jpeg');
+    expect(seen).toEqual([{ url: `/v1/generations/${JOB_ID}/thumbnail?index=2`, auth: 'Bearer secret' }]);
+    for (const elsewhere of ['https://example.com/v1/generations/x/thumbnail', '//example.com/x', '/v1/account']) {
+      await expect(client.getThumbnail({ thumbnail_url: elsewhere })).rejects.toMatchObject({ code: 'bad_response' });
+    }
+    expect(seen).toHaveLength(1);
+  });
 });

@@ -1,14 +1,23 @@
 // History: the caller's jobs on this proxy, newest first, a page at a time, filtered by the prompt. Each entry
-// shows its thumbnail, the prompt's start, ratio, tier, cost, status and age; it can be placed into the selected
-// frame (or a new one), its prompt and settings reused, and its image downloaded while the proxy keeps it.
+// shows its thumbnails (one per variation), the prompt's start, ratio, tier, cost, status and age; the chosen
+// variation can be placed into the selected frame (or a new one) and downloaded while the proxy keeps its image,
+// and the prompt and settings reused.
 import { Button, Disclosure, Textbox } from '@create-figma-plugin/ui';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { HISTORY_PAGE_DEFAULT, type Job } from '../../core/api';
+import { HISTORY_PAGE_DEFAULT, type Job, type JobImage } from '../../core/api';
 import type { ShownError } from '../errors';
-import { ageText, hasImage, noImageReason, promptStart } from '../history';
+import {
+  ageText,
+  hasImage,
+  historyErrorSentence,
+  noImageReason,
+  promptStart,
+  searchProblem,
+  variationsText,
+} from '../history';
 import { ratioLabel } from '../plan';
-import { type ProxyClient, toApiError } from '../proxy-client';
-import { ErrorText } from './ErrorText';
+import type { ProxyClient } from '../proxy-client';
+import { toApiError } from '../proxy-client';
 
 /** How long the search rests before History asks the proxy. */
 const SEARCH_DELAY_MS = 300;
@@ -19,23 +28,32 @@ export function HistoryView(props: {
   client: ProxyClient;
   /** Where Place puts an image: the one selected frame's name, or `undefined` for a new frame. */
   targetName: string | undefined;
-  onPlace: (job: Job) => Promise<void>;
+  /** Places image `index` of the job. */
+  onPlace: (job: Job, index: number) => Promise<void>;
   onReuse: (job: Job) => void;
-  onDownload: (job: Job) => Promise<void>;
+  /** Downloads image `index` of the job. */
+  onDownload: (job: Job, index: number) => Promise<void>;
   /** Changes when a job of this panel ends, so an open History shows it without a click. */
   refreshKey?: number;
 }) {
   const [query, setQuery] = useState('');
   const [jobs, setJobs] = useState<Job[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
-  const [loading, setLoading] = useState(false);
+  const [loading, setLoading] = useState<'first' | 'older'>();
+  const [loadedOnce, setLoadedOnce] = useState(false);
   const [error, setError] = useState<ShownError>();
+  /** The page that failed (`null`: the first), so Try again asks for it again and keeps what is listed. */
+  const [failedAfter, setFailedAfter] = useState<string | null>(null);
   const asked = useRef(0);
+  const list = useRef<HTMLUListElement>(null);
+  /** After Show older, focus goes to the first older entry: the button may be gone, and that is where reading goes on. */
+  const focusAt = useRef<number>();
+  const tooLong = searchProblem(query);
 
   const load = useCallback(
     async (q: string, after: string | null) => {
       const ask = ++asked.current;
-      setLoading(true);
+      setLoading(after ? 'older' : 'first');
       try {
         const page = await props.client.listJobs({
           q: q.trim() || undefined,
@@ -43,26 +61,39 @@ export function HistoryView(props: {
           limit: HISTORY_PAGE_DEFAULT,
         });
         if (ask !== asked.current) return;
-        setJobs((previous) => (after ? [...previous, ...page.jobs] : page.jobs));
+        setJobs((previous) => {
+          if (after && page.jobs.length > 0) focusAt.current = previous.length;
+          return after ? [...previous, ...page.jobs] : page.jobs;
+        });
         setCursor(page.next_cursor);
         setError(undefined);
+        setLoadedOnce(true);
       } catch (caught) {
         if (ask !== asked.current) return;
         const apiError = toApiError(caught);
         setError({ code: apiError.code, message: apiError.message, retry_after: apiError.retry_after });
+        setFailedAfter(after);
       } finally {
-        if (ask === asked.current) setLoading(false);
+        if (ask === asked.current) setLoading(undefined);
       }
     },
     [props.client],
   );
 
   useEffect(() => {
-    if (!props.open) return;
+    if (!props.open || tooLong) return;
     const timer = setTimeout(() => void load(query, null), query ? SEARCH_DELAY_MS : 0);
     return () => clearTimeout(timer);
-  }, [props.open, query, load, props.refreshKey]);
+  }, [props.open, query, tooLong, load, props.refreshKey]);
 
+  useEffect(() => {
+    const at = focusAt.current;
+    if (at === undefined) return;
+    focusAt.current = undefined;
+    list.current?.querySelectorAll<HTMLElement>(':scope > li')[at]?.focus();
+  }, [jobs]);
+
+  const empty = loadedOnce && !loading && jobs.length === 0 && !error && !tooLong;
   return (
     <Disclosure open={props.open} title="History" onClick={props.onToggle}>
       <div class="ff-history">
@@ -70,20 +101,46 @@ export function HistoryView(props: {
           value={query}
           placeholder="Search prompts"
           aria-label="Search prompts"
+          aria-invalid={tooLong ? 'true' : undefined}
           onValueInput={(value) => setQuery(value)}
         />
-        {error && <ErrorText error={error} proxyUrl={props.client.baseUrl} />}
-        <ul class="ff-history-list" aria-label="Past jobs" aria-busy={loading}>
+        {tooLong && (
+          <p role="alert" class="ff-alert">
+            {tooLong}
+          </p>
+        )}
+        {error && !tooLong && (
+          <div class="ff-history-error">
+            <p role="alert" class="ff-alert" data-code={error.code}>
+              {historyErrorSentence(error, props.client.baseUrl)}
+            </p>
+            <button
+              type="button"
+              class="ff-text-button"
+              disabled={loading !== undefined}
+              onClick={() => void load(query, failedAfter)}
+            >
+              Try again
+            </button>
+          </div>
+        )}
+        <ul class="ff-history-list" aria-label="Past jobs" aria-busy={loading !== undefined} ref={list}>
           {jobs.map((job) => (
             <HistoryEntry key={job.id} job={job} {...props} />
           ))}
         </ul>
-        {!loading && jobs.length === 0 && !error && (
-          <p class="ff-muted">{query ? 'No job matches this search.' : 'No jobs yet on this proxy.'}</p>
-        )}
-        {cursor && (
-          <Button secondary onClick={() => void load(query, cursor)} disabled={loading}>
-            Show older
+        <p role="status" class="ff-muted">
+          {loading === 'first' && jobs.length === 0
+            ? 'Loading History…'
+            : empty
+              ? query.trim()
+                ? `No generation matches “${query.trim()}”: try other words.`
+                : 'No generations yet: the images you generate appear here.'
+              : ''}
+        </p>
+        {cursor && !tooLong && (
+          <Button secondary onClick={() => void load(query, cursor)} disabled={loading !== undefined}>
+            {loading === 'older' ? 'Loading older…' : 'Show older'}
           </Button>
         )}
       </div>
@@ -95,16 +152,20 @@ function HistoryEntry(props: {
   job: Job;
   client: ProxyClient;
   targetName: string | undefined;
-  onPlace: (job: Job) => Promise<void>;
+  onPlace: (job: Job, index: number) => Promise<void>;
   onReuse: (job: Job) => void;
-  onDownload: (job: Job) => Promise<void>;
+  onDownload: (job: Job, index: number) => Promise<void>;
 }) {
   const { job } = props;
-  const thumbnail = useThumbnail(props.client, job);
+  const images = job.images ?? [];
+  const [chosen, setChosen] = useState(images[0]?.index ?? 0);
   const [busy, setBusy] = useState(false);
   const prompt = promptStart(job.prompt);
-  const missing = noImageReason(job);
+  const missing = noImageReason(job, chosen);
+  // While a Place or Download runs, both say so with aria-disabled rather than disabled: a disabled button would drop
+  // the keyboard focus that just pressed it.
   const run = async (work: () => Promise<void>) => {
+    if (busy) return;
     setBusy(true);
     try {
       await work();
@@ -112,12 +173,15 @@ function HistoryEntry(props: {
       setBusy(false);
     }
   };
+  const several = images.length > 1;
+  const which = several ? ` (variation ${chosen + 1} of ${images.length})` : '';
   const where = props.targetName ? `Place in ${props.targetName}` : 'Place in a new frame';
-  const variations = job.images && job.images.length > 1 ? ` · ${job.images.length} variations` : '';
+  const reasonId = `ff-history-reason-${job.id}`;
+  const groupName = `ff-history-variation-${job.id}`;
   return (
-    <li class="ff-history-entry" data-job-id={job.id} data-status={job.status}>
-      {thumbnail ? (
-        <img class="ff-history-thumb" src={thumbnail} alt={`Thumbnail of “${prompt}”`} />
+    <li class="ff-history-entry" data-job-id={job.id} data-status={job.status} tabIndex={-1}>
+      {several ? null : images[0] ? (
+        <Thumbnail client={props.client} image={images[0]} alt={`Thumbnail of “${prompt}”`} />
       ) : (
         <span class="ff-history-thumb ff-history-nothumb" aria-hidden="true" />
       )}
@@ -128,18 +192,48 @@ function HistoryEntry(props: {
         <p class="ff-muted">
           {ratioLabel(job.aspect_ratio)} · {job.resolution} · {job.cost_credits}{' '}
           {job.cost_credits === 1 ? 'credit' : 'credits'} · {job.status} · {ageText(job.created_at)}
-          {variations}
+          {variationsText(job) ? ` · ${variationsText(job)}` : ''}
         </p>
-        {missing && <p class="ff-muted">{missing}</p>}
+        {several && (
+          <div class="ff-history-variations" role="radiogroup" aria-label={`Variation of “${prompt}” to use`}>
+            {images.map((image) => (
+              <label
+                key={image.index}
+                class="ff-history-variation"
+                title={image.expired ? `Variation ${image.index + 1}: image removed` : `Variation ${image.index + 1}`}
+              >
+                <input
+                  type="radio"
+                  class="ff-sr"
+                  name={groupName}
+                  value={String(image.index)}
+                  checked={chosen === image.index}
+                  aria-label={`Variation ${image.index + 1} of ${images.length}${image.expired ? ', image removed' : ''}`}
+                  onChange={() => setChosen(image.index)}
+                />
+                <Thumbnail client={props.client} image={image} alt="" />
+              </label>
+            ))}
+          </div>
+        )}
+        {missing && (
+          <p class="ff-muted" id={reasonId}>
+            {missing}
+          </p>
+        )}
         <div class="ff-row ff-actions">
           <button
             type="button"
-            class="ff-text-button"
-            disabled={!hasImage(job) || busy}
-            aria-label={`${where}: ${prompt}`}
-            onClick={() => void run(() => props.onPlace(job))}
+            class="ff-text-button ff-history-place"
+            disabled={!hasImage(job, chosen)}
+            aria-disabled={busy ? 'true' : undefined}
+            // The name starts with the words shown, so a voice command that reads the button finds it.
+            aria-label={`${where}${which}: ${prompt}`}
+            aria-describedby={missing ? reasonId : undefined}
+            title={where}
+            onClick={() => void run(() => props.onPlace(job, chosen))}
           >
-            {props.targetName ? 'Place in selection' : 'Place in new frame'}
+            {where}
           </button>
           <button
             type="button"
@@ -153,9 +247,11 @@ function HistoryEntry(props: {
           <button
             type="button"
             class="ff-text-button"
-            disabled={!hasImage(job) || busy}
-            aria-label={`Download: ${prompt}`}
-            onClick={() => void run(() => props.onDownload(job))}
+            disabled={!hasImage(job, chosen)}
+            aria-disabled={busy ? 'true' : undefined}
+            aria-label={`Download${which}: ${prompt}`}
+            aria-describedby={missing ? reasonId : undefined}
+            onClick={() => void run(() => props.onDownload(job, chosen))}
           >
             Download
           </button>
@@ -165,25 +261,29 @@ function HistoryEntry(props: {
   );
 }
 
-/** The entry's thumbnail as an object URL, fetched with the token (an <img> cannot send one). */
-function useThumbnail(client: ProxyClient, job: Job): string | undefined {
+/** One image's thumbnail, fetched with the token from its `thumbnail_url` (an <img> cannot send one). */
+function Thumbnail(props: { client: ProxyClient; image: JobImage; alt: string }) {
   const [url, setUrl] = useState<string>();
-  const first = job.images?.[0];
+  const { client, image } = props;
   useEffect(() => {
-    if (!first) return;
     const controller = new AbortController();
     let made: string | undefined;
     client
-      .getThumbnail(job.id, first.index, controller.signal)
-      .then((image) => {
-        made = URL.createObjectURL(new Blob([image.bytes], { type: image.mime }));
+      .getThumbnail(image, controller.signal)
+      .then((thumbnail) => {
+        made = URL.createObjectURL(new Blob([thumbnail.bytes], { type: thumbnail.mime }));
         setUrl(made);
       })
+      // A missing thumbnail leaves the grey square; the entry's text and actions do not depend on it.
       .catch(() => undefined);
     return () => {
       controller.abort();
       if (made) URL.revokeObjectURL(made);
     };
-  }, [client, job.id, first]);
-  return url;
+  }, [client, image.thumbnail_url]);
+  return url ? (
+    <img class="ff-history-thumb" src={url} alt={props.alt} data-expired={image.expired ? 'true' : undefined} />
+  ) : (
+    <span class="ff-history-thumb ff-history-nothumb" aria-hidden="true" />
+  );
 }

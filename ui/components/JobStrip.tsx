@@ -65,6 +65,20 @@ export function cancelLabel(card: JobCard, refundsStarted = false): string | und
   return undefined;
 }
 
+/**
+ * Fewer variations came back than were asked: the proxy charged those and returned the rest of the reservation.
+ * `undefined` when every variation came back.
+ */
+export function shortfallText(card: JobCard): string | undefined {
+  const short = card.shortfall;
+  if (!short) return undefined;
+  const missing = short.asked - short.produced;
+  const returned = Number.isInteger(short.perImage)
+    ? `${missing} × ${credits(short.perImage)} returned`
+    : `${credits(short.returnedCredits)} returned`;
+  return `${short.produced} of ${short.asked} variations came back; ${returned}, ${credits(card.costCredits)} charged.`;
+}
+
 /** The job's state in a few words; an error's sentence is shown apart, once. */
 export function statusText(card: JobCard): string {
   const where = card.targetId === null ? 'a new frame' : card.targetName;
@@ -85,8 +99,18 @@ export function statusText(card: JobCard): string {
       return 'Downloading the image…';
     case 'placing':
       return `Placing in ${where}…`;
-    case 'placed':
-      return card.createdFrame ? 'Placed in a new frame.' : `Placed in ${where}.`;
+    case 'placed': {
+      const placed = card.createdFrame ? 'Placed in a new frame' : `Placed in ${where}`;
+      const count = card.variationCount ?? 0;
+      if (count <= 1) return `${placed}.`;
+      // Said as what was last done, not as the layer's state: an undo in Figma does not reach the panel. The line is
+      // a live region, so a swap is announced.
+      const shown = card.shown ?? 0;
+      const into = card.createdFrame ? 'the new frame' : where;
+      return shown === 0
+        ? `${placed}: variation 1 of ${count}.`
+        : `Swapped variation ${shown + 1} of ${count} into ${into}; undo brings the previous one back.`;
+    }
     case 'place_failed':
       return card.fromAnotherFile
         ? 'From another file: place it here or download it.'
@@ -175,6 +199,7 @@ function JobRow(props: {
           </span>
         )}
       </p>
+      {shortfallText(card) && <p class="ff-muted ff-job-note">{shortfallText(card)}</p>}
       {(card.variationCount ?? 0) > 1 && (
         <Variations card={card} title={title} onSwap={(index) => props.onSwap(card.key, index)} />
       )}
@@ -218,6 +243,15 @@ function Variations(props: { card: JobCard; title: string; onSwap: (index: numbe
                 canSwap={card.phase === 'placed' && card.swapping === undefined}
                 onSwap={() => props.onSwap(index)}
               />
+            ) : card.missingVariations?.includes(index) ? (
+              <span
+                class="ff-variation-waiting ff-variation-missing"
+                role="img"
+                aria-label={`Variation ${index + 1} of ${count}: not downloaded — place or download it from History`}
+                title={`Variation ${index + 1} of ${count}: not downloaded — place or download it from History`}
+              >
+                !
+              </span>
             ) : (
               <span
                 class="ff-variation-waiting"
@@ -253,9 +287,11 @@ function VariationThumb(props: {
         aria-pressed={props.shown}
         aria-busy={props.swapping}
         title={props.shown ? `${label} — in the layer` : `${label} — put it in the layer`}
-        disabled={!props.canSwap && !props.shown}
+        // aria-disabled, not disabled: the button just pressed stays focused while its swap runs (a disabled one
+        // would drop keyboard focus to the page).
+        aria-disabled={!props.canSwap && !props.shown ? 'true' : undefined}
         onClick={() => {
-          if (!props.shown) props.onSwap();
+          if (!props.shown && props.canSwap) props.onSwap();
         }}
       >
         <img src={url} alt="" />

@@ -9,13 +9,20 @@ export function Segmented(props: {
   options: SegmentedControlOption[];
   value: string;
   onChange: (value: string) => void;
+  /** A short line under the control that says what the choice means; the group is described by it. */
+  description?: string | undefined;
 }) {
   return (
     <div class="ff-control">
       <span class="ff-label" id={`${props.id}-label`}>
         {props.label}
       </span>
-      <div role="radiogroup" aria-labelledby={`${props.id}-label`} class="ff-segmented">
+      <div
+        role="radiogroup"
+        aria-labelledby={`${props.id}-label`}
+        aria-describedby={props.description ? `${props.id}-description` : undefined}
+        class="ff-segmented"
+      >
         <SegmentedControl
           {...radioName(props.id)}
           options={props.options}
@@ -23,6 +30,11 @@ export function Segmented(props: {
           onValueChange={props.onChange}
         />
       </div>
+      {props.description && (
+        <p class="ff-muted ff-control-description" id={`${props.id}-description`}>
+          {props.description}
+        </p>
+      )}
     </div>
   );
 }

@@ -12,6 +12,13 @@ export function VariationsPicker(props: { value: number; onChange: (value: numbe
       options={options}
       value={String(props.value)}
       onChange={(value) => props.onChange(Number(value))}
+      description={variationsDescription(props.value)}
     />
   );
+}
+
+/** What more than one variation means, said where it is chosen; nothing for the usual single image. */
+export function variationsDescription(count: number): string | undefined {
+  if (count <= 1) return undefined;
+  return `${count} images per frame, each at the full price: the first is placed, the others wait under its job to be swapped in.`;
 }
