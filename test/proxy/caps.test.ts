@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorBodySchema, JobSchema } from '../../core/api';
 import type { Provider } from '../../proxy/providers/types';
+import type { Engine } from '../../proxy/store';
 import {
   ENGINES,
   generateAndWait,
@@ -14,7 +15,6 @@ import {
   submitGeneration,
   type TestProxy,
 } from '../helpers/proxy';
-import type { Engine } from '../../proxy/store';
 
 const fields = { prompt: 'a lighthouse', aspect_ratio: '1:1', resolution: '1K' };
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
@@ -157,9 +157,9 @@ describe.each(ENGINES)('on %s', (engine) => {
       );
       const heldJob = await runningJob(proxy, held);
       const otherJob = await runningJob(proxy, other);
-      const mine = await openStreams(proxy, heldJob, held, 5);
+      const mine = await openStreams(proxy, heldJob, held, 5, 1);
       expect(mine.map((o) => o.status)).toEqual([200, 200, 200, 200, 429]);
-      const theirs = await openStreams(proxy, otherJob, other, 2);
+      const theirs = await openStreams(proxy, otherJob, other, 2, 1);
       // The other token has one stream open: the second is the address's sixth.
       expect(theirs.map((o) => o.status)).toEqual([200, 429]);
       expect(theirs[1]?.code).toBe('rate_limited');
@@ -167,9 +167,13 @@ describe.each(ENGINES)('on %s', (engine) => {
   });
 
   describe('uploads and jobs', () => {
-    /** Starts a POST whose body never finishes arriving: an upload in progress. */
-    function stalledUpload(proxy: TestProxy, token: string): Promise<void> {
-      return new Promise((resolve, reject) => {
+    /**
+     * Starts a POST whose body never finishes arriving: an upload in progress. Resolves once its first bytes are sent;
+     * `refused` tells whether the proxy answered it anyway (another request took the last upload slot first).
+     */
+    function stalledUpload(proxy: TestProxy, token: string): Promise<{ refused: () => boolean }> {
+      return new Promise((resolve) => {
+        let refused = false;
         const req = request(`${proxy.url}/v1/generations`, {
           method: 'POST',
           agent: false,
@@ -180,27 +184,48 @@ describe.each(ENGINES)('on %s', (engine) => {
           },
         });
         req.on('error', () => undefined);
-        req.on('response', () => reject(new Error('a stalled upload was answered')));
+        req.on('response', (res) => {
+          refused = true;
+          res.resume();
+        });
         cleanups.push(() => req.destroy());
         req.write('--b\r\nContent-Disposition: form-data; name="prompt"\r\n\r\na lighthouse\r\n--b\r\n', () =>
-          resolve(),
+          resolve({ refused: () => refused }),
         );
       });
     }
 
+    /** A POST that is not a form: 429 while the token's upload slots are all taken, else 400 (never a job). */
+    const probeUploads = (proxy: TestProxy, token: string) =>
+      fetch(`${proxy.url}/v1/generations`, {
+        method: 'POST',
+        headers: { ...bearer(token), 'Content-Type': 'text/plain' },
+        body: 'x',
+      });
+
+    /**
+     * `count` stalled uploads that the proxy has counted. Requests that arrive together are counted in the order their
+     * token lookups finish (any order on PostgreSQL): a probe may take the last slot before a stalled upload, which
+     * is then refused and started again.
+     */
+    async function stalledUploads(proxy: TestProxy, token: string, count: number): Promise<void> {
+      let stalled = await Promise.all(Array.from({ length: count }, () => stalledUpload(proxy, token)));
+      for (;;) {
+        const full = (await probeUploads(proxy, token)).status === 429;
+        const refused = stalled.filter((s) => s.refused()).length;
+        if (full && refused === 0) return;
+        stalled = [
+          ...stalled.filter((s) => !s.refused()),
+          ...(await Promise.all(Array.from({ length: refused }, () => stalledUpload(proxy, token)))),
+        ];
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+
     it('FRAMEFILL_MAX_UPLOADS_PER_TOKEN uploads in progress, then 429 with no job; another token uploads meanwhile', async () => {
       const { proxy, held, other } = await proxyWith(engine, { FRAMEFILL_MAX_UPLOADS_PER_TOKEN: '2' });
-      await stalledUpload(proxy, held);
-      await stalledUpload(proxy, held);
-      let third = await submit(proxy, held);
-      // The stalled uploads are counted once the proxy has read their headers; until then a third may slip in.
-      while (third.status === 202) {
-        await fetch(`${proxy.url}/v1/generations/${JobSchema.parse(await third.json()).id}`, {
-          method: 'DELETE',
-          headers: bearer(held),
-        });
-        third = await submit(proxy, held);
-      }
+      await stalledUploads(proxy, held, 2);
+      const third = await submit(proxy, held);
       const balance = (await proxy.ledger.find('held'))?.balance;
       expect(third.status).toBe(429);
       expect(third.headers.get('Retry-After')).toBe('5');
