@@ -1,40 +1,19 @@
 // Region edits and expansions in the playground, end to end in Chromium: the built plugin on the Figma stand-in,
 // the panel in its iframe, the proxy on the draft provider. The placed result is checked pixel by pixel against
 // the image it started from.
-import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
+import type { FrameLocator, Page } from 'playwright-core';
 import sharp from 'sharp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MASK_FEATHER_PX } from '../../core/limits';
 import { type Provenance, ProvenanceSchema } from '../../core/messages';
 import type { NodeView } from '../../playground/protocol';
 import { fitCentred } from '../../proxy/edits';
 import { imageInfo } from '../helpers/images';
 import { differing, type Ellipse, insideEllipse, near, rgb } from '../helpers/masks';
-import { startTestProxy, type TestProxy } from '../helpers/proxy';
-import { saveScreenshot, useChromium } from './helpers/chromium';
+import { saveScreenshot } from './helpers/chromium';
+import { usePlayground } from './helpers/playground';
 
-const chromium = useChromium();
-let context: BrowserContext | undefined;
-let proxy: TestProxy | undefined;
-
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-  await proxy?.close(0);
-  proxy = undefined;
-});
-
-async function openPlayground(): Promise<{ page: Page; panel: FrameLocator; errors: string[] }> {
-  proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '100' });
-  context = await chromium.browser.newContext({ viewport: { width: 1600, height: 1000 }, deviceScaleFactor: 1 });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(`${proxy.url}/playground`);
-  const panel = page.frameLocator('#plugin-body iframe');
-  await panel.getByText('Balance:').waitFor();
-  return { page, panel, errors };
-}
+const playground = usePlayground();
 
 const frameButton = (page: Page, label: string) => page.getByRole('button', { name: label, exact: true });
 
@@ -88,7 +67,7 @@ async function generateInto(page: Page, panel: FrameLocator, frame: string, rati
 
 describe('edit a region and expand to a new ratio in the playground', () => {
   it('an ellipse drawn over a generated image: Edit changes only the area under it (plus the feather)', async () => {
-    const { page, panel, errors } = await openPlayground();
+    const { page, panel, errors } = await playground.openPlayground({ env: { FRAMEFILL_DRAFT_DELAY_MS: '100' } });
     const before = await generateInto(page, panel, 'Hero 1920×1080');
     expect(await imageInfo(before.bytes)).toMatchObject({ width: 1280, height: 720 });
 
@@ -148,7 +127,7 @@ describe('edit a region and expand to a new ratio in the playground', () => {
   });
 
   it('a 16:9 image in a 9:16 frame: Expand keeps the original, fitted and centred, in the middle', async () => {
-    const { page, panel, errors } = await openPlayground();
+    const { page, panel, errors } = await playground.openPlayground({ env: { FRAMEFILL_DRAFT_DELAY_MS: '100' } });
     const before = await generateInto(page, panel, 'Story 1080×1920', '16:9');
     expect(await imageInfo(before.bytes)).toMatchObject({ width: 1280, height: 720 });
 
@@ -205,7 +184,7 @@ describe('edit a region and expand to a new ratio in the playground', () => {
   });
 
   it('one hero expanded into every selected frame of a campaign, each at its own ratio', async () => {
-    const { page, panel, errors } = await openPlayground();
+    const { page, panel, errors } = await playground.openPlayground({ env: { FRAMEFILL_DRAFT_DELAY_MS: '100' } });
     const hero = await generateInto(page, panel, 'Hero 1920×1080');
     await frameButton(page, 'Post 1080×1080').click({ modifiers: ['Shift'] });
     await frameButton(page, 'Editorial 3:4 1200×1600').click({ modifiers: ['Shift'] });
