@@ -113,6 +113,11 @@ class PostgresNotices extends LocalNotices {
       await client.end().catch(() => undefined);
       throw error;
     }
+    if (this.closed) {
+      // Closed while this connection was being made (a reconnect): it must not keep the process alive.
+      await client.end().catch(() => undefined);
+      return;
+    }
     this.client = client;
     await this.resync(client);
   }
