@@ -244,7 +244,7 @@ describe.each(ENGINES)('on %s', (engine) => {
       const encoded = new Response(generationForm(fields));
       const contentType = encoded.headers.get('Content-Type') ?? '';
       const body = Buffer.from(await encoded.arrayBuffer());
-      const uploads = Array.from({ length: 4 }, () => {
+      const startUpload = () => {
         const req = request(`${proxy.url}/v1/generations`, {
           method: 'POST',
           agent: false,
@@ -254,25 +254,30 @@ describe.each(ENGINES)('on %s', (engine) => {
             'Content-Length': String(body.length),
           },
         });
+        let early = false;
         const answered = new Promise<number>((resolve, reject) => {
           req.on('response', (res) => {
+            early = true;
             res.resume();
             resolve(res.statusCode ?? 0);
           });
           req.on('error', reject);
         });
         req.write(body.subarray(0, 10));
-        return { req, answered };
-      });
+        return { req, answered, refused: () => early };
+      };
+      let uploads = Array.from({ length: 4 }, startUpload);
       // All four are past the first look once a fifth upload meets the uploads cap (a body that is not a form is
-      // refused 400 after that cap, so the probe never makes a job).
-      const probe = () =>
-        fetch(`${proxy.url}/v1/generations`, {
-          method: 'POST',
-          headers: { ...bearer(held), 'Content-Type': 'text/plain' },
-          body: 'x',
-        });
-      while ((await probe()).status !== 429) await new Promise((resolve) => setTimeout(resolve, 10));
+      // refused 400 after that cap, so the probe never makes a job). Requests that arrive together are counted in
+      // the order their token lookups finish (any order on PostgreSQL): an upload the probe overtook for the last
+      // slot is refused before its body is sent, and started again.
+      for (;;) {
+        const full = (await probeUploads(proxy, held)).status === 429;
+        const kept = uploads.filter((u) => !u.refused());
+        if (full && kept.length === uploads.length) break;
+        uploads = [...kept, ...Array.from({ length: uploads.length - kept.length }, startUpload)];
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       for (const { req } of uploads) req.end(body.subarray(10));
       const statuses = await Promise.all(uploads.map((u) => u.answered));
       expect(statuses.sort()).toEqual([202, 202, 429, 429]);
