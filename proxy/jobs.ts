@@ -38,6 +38,12 @@ export interface NewJob {
   /** The replica that accepted it, and until when it vouches for it (epoch ms). */
   owner: string;
   leaseUntil: number;
+  /**
+   * Throws when the account may not have another job queued or running, given how many it has (the per-token cap).
+   * Asked inside the transaction, with the account's row locked, so submissions that arrive together, through any
+   * replica, are counted one after another.
+   */
+  admit?: (inFlight: number) => void;
 }
 
 export interface JobRow {
@@ -251,6 +257,12 @@ export class JobStore {
         }
         // An expired key may be reused: the old job keeps its row but gives the key up.
         if (previous) await q.run('UPDATE jobs SET idempotency_key = NULL WHERE id = $1', [previous.id]);
+      }
+      if (job.admit) {
+        // A no-op write takes the row's lock (PostgreSQL; SQLite holds its write lock since BEGIN): a concurrent
+        // submission of the same account waits here until this one committed, then counts its job.
+        await q.run('UPDATE accounts SET balance = balance WHERE id = $1', [job.accountId]);
+        job.admit(await this.inFlight(job.accountId, q));
       }
       const id = randomUUID();
       await this.ledger.reserveIn(q, job.accountId, id, job.cost);
@@ -508,8 +520,8 @@ export class JobStore {
     ).map((r) => r.id);
   }
 
-  async inFlight(accountId: string): Promise<number> {
-    const row = await this.db.one<{ n: number }>(
+  async inFlight(accountId: string, q: Sql = this.db): Promise<number> {
+    const row = await q.one<{ n: number }>(
       "SELECT COUNT(*) AS n FROM jobs WHERE account_id = $1 AND status IN ('queued', 'running')",
       [accountId],
     );

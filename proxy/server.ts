@@ -155,7 +155,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
     });
     const { fields, references } = submission;
     try {
-      // Again now that the upload is in: uploads that arrived together all passed the first look.
+      // Again now that the upload is in (uploads that arrived together all passed the first look), before preparing
+      // the references; the count that decides is taken again inside the job's transaction (`admit`).
       deps.caps.admitQueued(await store.inFlight(account.id));
       const size = sizeFor(fields.aspect_ratio, fields.resolution);
       const prepared = await prepareJob(submission, size ?? 'auto');
@@ -177,6 +178,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
         prompt: fields.prompt,
         owner: deps.owner,
         leaseUntil: Date.now() + deps.leaseMs,
+        admit: (inFlight) => deps.caps.admitQueued(inFlight),
       });
       if (replayed) {
         await rm(submission.dir, { recursive: true, force: true });

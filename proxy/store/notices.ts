@@ -3,6 +3,7 @@
 // notice is small (NOTIFY carries at most 8000 bytes): the job id, its status and why it waits; the stream reads
 // the rest from the row. Previews are not notices: they stay on the replica that runs the job.
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { z } from 'zod';
 import { JobStatusSchema } from '../../core/api';
@@ -63,13 +64,22 @@ class LocalNotices implements JobNotices {
 }
 
 export const CHANNEL = 'framefill_jobs';
-const RECONNECT_MS = 1000;
+/** How a lost LISTEN connection is re-made: at once-ish, then a little slower each time, never slower than the cap. */
+const RECONNECT_FIRST_MS = 100;
+const RECONNECT_MAX_MS = 2000;
 /** How long a publish waits for its notice to come back before going on (the LISTEN connection may be down). */
 const ECHO_WAIT_MS = 2000;
+
+interface StatusRow {
+  id: string;
+  status: string;
+  status_reason: string | null;
+}
 
 class PostgresNotices extends LocalNotices {
   private client: pg.Client | undefined;
   private closed = false;
+  private reconnecting = false;
   /** Publishes in order: each NOTIFY waits for the one before it. */
   private tail: Promise<void> = Promise.resolve();
   /** This process's tag on its notices, and the publishes waiting for theirs to come back. */
@@ -81,33 +91,96 @@ class PostgresNotices extends LocalNotices {
     super();
   }
 
+  /** Connects and LISTENs; then tells the followed jobs their state, which notices may have changed meanwhile. */
   async listen(): Promise<void> {
     const client = this.store.newClient();
-    client.on('notification', (message) => {
-      if (message.channel !== CHANNEL || !message.payload) return;
-      let json: unknown;
-      try {
-        json = JSON.parse(message.payload);
-      } catch {
-        return;
-      }
-      const parsed = WireNoticeSchema.safeParse(json);
-      if (!parsed.success) return;
-      const { from, seq, ...notice } = parsed.data;
-      this.deliver(notice);
-      if (from === this.me && seq !== undefined) this.echoes.get(seq)?.();
-    });
-    // A lost connection is re-made; a stream that missed a notice still ends, from the row, at its next keep-alive.
+    let ended = false;
+    client.on('notification', (message) => this.received(message));
     const lost = () => {
-      if (this.client === client) this.client = undefined;
+      ended = true;
+      if (this.client !== client) return;
+      this.client = undefined;
       void client.end().catch(() => undefined);
-      this.relisten();
+      void this.reconnect();
     };
     client.on('error', lost);
     client.on('end', lost);
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+      if (ended) throw new Error('the LISTEN connection closed as it opened');
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    if (this.closed) {
+      // Closed while this connection was being made (a reconnect): it must not keep the process alive.
+      await client.end().catch(() => undefined);
+      return;
+    }
     this.client = client;
+    await this.resync(client);
+  }
+
+  private received(message: pg.Notification): void {
+    if (message.channel !== CHANNEL || !message.payload) return;
+    let json: unknown;
+    try {
+      json = JSON.parse(message.payload);
+    } catch {
+      return;
+    }
+    const parsed = WireNoticeSchema.safeParse(json);
+    if (!parsed.success) return;
+    const { from, seq, ...notice } = parsed.data;
+    this.deliver(notice);
+    if (from === this.me && seq !== undefined) this.echoes.get(seq)?.();
+  }
+
+  /**
+   * The notices sent while no connection listened are gone: each job a stream follows here is told its state from
+   * its row, so a job that ended meanwhile ends its streams now (a stream says a repeated status once).
+   */
+  private async resync(client: pg.Client): Promise<void> {
+    const ids = this.emitter.eventNames().filter((name): name is string => typeof name === 'string');
+    if (ids.length === 0) return;
+    let rows: StatusRow[];
+    try {
+      rows = (await client.query<StatusRow>('SELECT id, status, status_reason FROM jobs WHERE id = ANY($1)', [ids]))
+        .rows;
+    } catch {
+      // The connection went again: its loss starts the next attempt, which reads the rows again.
+      return;
+    }
+    for (const row of rows) {
+      const status = JobStatusSchema.safeParse(row.status);
+      if (!status.success) continue;
+      const reason = status.data === 'queued' && row.status_reason ? { reason: row.status_reason } : {};
+      this.deliver({ id: row.id, status: status.data, ...reason });
+    }
+  }
+
+  /** Until a LISTEN connection is back (one loop at a time), waiting a little longer after each failure. */
+  private async reconnect(): Promise<void> {
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    try {
+      for (
+        let delay = RECONNECT_FIRST_MS;
+        !this.closed && !this.client;
+        delay = Math.min(delay * 2, RECONNECT_MAX_MS)
+      ) {
+        await sleep(delay, undefined, { ref: false });
+        if (this.closed) return;
+        try {
+          await this.listen();
+        } catch {
+          // The server is not back yet: try again after a longer wait.
+        }
+      }
+    } finally {
+      this.reconnecting = false;
+    }
   }
 
   /**
@@ -136,24 +209,13 @@ class PostgresNotices extends LocalNotices {
     return this.tail;
   }
 
-  /** One retry at a time, every RECONNECT_MS, until a LISTEN connection is back. */
-  private retrying = false;
-  private relisten(): void {
-    if (this.retrying || this.closed) return;
-    this.retrying = true;
-    const retry = setTimeout(() => {
-      this.retrying = false;
-      if (this.client || this.closed) return;
-      void this.listen().catch(() => this.relisten());
-    }, RECONNECT_MS);
-    (retry as unknown as NodeJS.Timeout).unref();
-  }
-
   override async close(): Promise<void> {
     this.closed = true;
     await this.tail;
     await super.close();
-    await this.client?.end().catch(() => undefined);
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
   }
 }
 

@@ -100,6 +100,8 @@ const MIGRATIONS: readonly string[] = [
 /** Any constant: the key of the advisory lock that serialises migrations across replicas. */
 const MIGRATION_LOCK = 0x46_46_4d_31;
 
+/** The LISTEN connection's name in `pg_stat_activity`, where an operator (or a test) finds it. */
+export const LISTEN_APPLICATION = 'framefill-listen';
 const INT8 = 20;
 const PING_TIMEOUT_MS = 3000;
 const types = {
@@ -179,7 +181,7 @@ export class PostgresStore implements Store {
 
   /** A client of its own (LISTEN holds its connection for the process's life). */
   newClient(): pg.Client {
-    return new pg.Client({ connectionString: this.url, types });
+    return new pg.Client({ connectionString: this.url, types, application_name: LISTEN_APPLICATION });
   }
 }
 

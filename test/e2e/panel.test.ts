@@ -1,22 +1,15 @@
-import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { FrameLocator, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../core/messages';
 import { imageInfo, png } from '../helpers/images';
-import { api, startTestProxy, type TestProxy, tokenFor } from '../helpers/proxy';
+import { api, tokenFor } from '../helpers/proxy';
 import { frame } from '../ui/fixtures';
 import { saveScreenshot } from './helpers/chromium';
 import { usePanelHostInChromium } from './helpers/panel-host';
+import { usePlayground } from './helpers/playground';
 
 const chromium = usePanelHostInChromium();
-let context: BrowserContext | undefined;
-let proxy: TestProxy | undefined;
-
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-  await proxy?.close(0);
-  proxy = undefined;
-});
+const session = usePlayground(chromium);
 
 const HERO = frame('Hero', 1440, 810, '1:10');
 const REFERENCES = [
@@ -32,7 +25,7 @@ interface Opened {
 
 /** Opens the host with the panel pointed at the test proxy, the way Figma would open the plugin. */
 async function openPanel(options: { theme?: 'light' | 'dark'; proxyUrl: string }): Promise<Opened> {
-  context = await chromium.browser.newContext({ viewport: { width: 400, height: 700 }, deviceScaleFactor: 1 });
+  const context = await session.newContext({ viewport: { width: 400, height: 700 }, deviceScaleFactor: 1 });
   const page = await context.newPage();
   page.on('pageerror', (error) => console.error('host page error:', error));
   await page.goto(chromium.host.url);
@@ -81,7 +74,7 @@ async function account(url: string) {
 
 describe('the panel in Chromium against the proxy', () => {
   it('generates a 16:9 2K image with 3 references, shows progress and a preview, and places a 2560×1440 JPEG (the default format)', async () => {
-    proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '3000' });
+    const proxy = await session.startProxy({ FRAMEFILL_DRAFT_DELAY_MS: '3000' });
     const { page, panel } = await openPanel({ proxyUrl: proxy.url });
     await pinReferencesAndTarget(page, panel);
     // Every thumbnail arrived as a small export.
@@ -128,7 +121,7 @@ describe('the panel in Chromium against the proxy', () => {
   });
 
   it('cancels a running job from the panel, saying before and after what happens to its credits', async () => {
-    proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '20000' });
+    const proxy = await session.startProxy({ FRAMEFILL_DRAFT_DELAY_MS: '20000' });
     const before = await account(proxy.url);
     const { page, panel } = await openPanel({ proxyUrl: proxy.url });
     await page.evaluate((hero) => window.host.select([hero]), HERO);
@@ -136,7 +129,7 @@ describe('the panel in Chromium against the proxy', () => {
     // ⌘/Ctrl+Enter generates from the prompt.
     await panel.getByLabel('Prompt').press('Control+Enter');
     await panel.getByText(/^Generating…/).waitFor();
-    await expect.poll(async () => (await account(proxy!.url)).jobs_in_flight).toBe(1);
+    await expect.poll(async () => (await account(proxy.url)).jobs_in_flight).toBe(1);
     expect((await account(proxy.url)).balance_credits).toBeLessThan(before.balance_credits);
 
     // Cancel says before the click what happens to the credits, and the card says after what did.
@@ -159,7 +152,7 @@ describe('the panel in Chromium against the proxy', () => {
   });
 
   it('runs one job per target, and Cancel all stops them all', async () => {
-    proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '20000' });
+    const proxy = await session.startProxy({ FRAMEFILL_DRAFT_DELAY_MS: '20000' });
     const before = await account(proxy.url);
     const { page, panel } = await openPanel({ proxyUrl: proxy.url });
     const story = frame('Story', 1080, 1920, '1:11');
@@ -171,7 +164,7 @@ describe('the panel in Chromium against the proxy', () => {
     expect(await generate.textContent()).toBe('Generate · 12 credits');
     await generate.click();
     await expect.poll(() => panel.getByRole('progressbar').count()).toBe(2);
-    await expect.poll(async () => (await account(proxy!.url)).jobs_in_flight).toBe(2);
+    await expect.poll(async () => (await account(proxy.url)).jobs_in_flight).toBe(2);
 
     await panel.getByRole('button', { name: 'Cancel all' }).click();
     await expect.poll(() => panel.getByText(/^Canceled — /).count()).toBe(2);
@@ -189,7 +182,7 @@ describe('the panel in Chromium against the proxy', () => {
   });
 
   it('resumes a job after the panel is closed and reopened mid-job, and places it exactly once', async () => {
-    proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '4000' });
+    const proxy = await session.startProxy({ FRAMEFILL_DRAFT_DELAY_MS: '4000' });
     const { page, panel } = await openPanel({ proxyUrl: proxy.url });
     await page.evaluate((hero) => window.host.select([hero]), HERO);
     await panel.getByLabel('Prompt').fill('Mountains in fog');
@@ -215,7 +208,7 @@ describe('the panel in Chromium against the proxy', () => {
   });
 
   it('keeps a result whose placement failed, and places it in a new frame on request', async () => {
-    proxy = await startTestProxy();
+    const proxy = await session.startProxy();
     const { page, panel } = await openPanel({ proxyUrl: proxy.url });
     await page.evaluate((hero) => {
       window.host.failTargets = [hero.id];
@@ -238,11 +231,10 @@ describe('the panel in Chromium against the proxy', () => {
   });
 
   it('says how to start the proxy when it is not running', async () => {
-    proxy = await startTestProxy();
+    const proxy = await session.startProxy();
     const { page, panel } = await openPanel({ proxyUrl: proxy.url });
     await page.evaluate((hero) => window.host.select([hero]), HERO);
-    await proxy.close(0);
-    proxy = undefined;
+    await session.closeProxy();
 
     await panel.getByLabel('Prompt').fill('A lighthouse');
     await panel.getByRole('button', { name: /^Generate/ }).click();
@@ -255,7 +247,7 @@ describe('the panel in Chromium against the proxy', () => {
   });
 
   it("follows Figma's dark theme", async () => {
-    proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '10000' });
+    const proxy = await session.startProxy({ FRAMEFILL_DRAFT_DELAY_MS: '10000' });
     const { page, panel } = await openPanel({ proxyUrl: proxy.url, theme: 'dark' });
     await pinReferencesAndTarget(page, panel);
     await expect.poll(() => panel.locator('.ff-thumb img').count()).toBe(3);

@@ -1,9 +1,9 @@
 // Region edits and expansions in the playground, end to end in Chromium: the built plugin on the Figma stand-in,
 // the panel in its iframe, the proxy on the draft provider. The placed result is checked pixel by pixel against
 // the image it started from.
-import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
+import type { FrameLocator, Page } from 'playwright-core';
 import sharp from 'sharp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AccountSchema, ERROR_ADVICE } from '../../core/api';
 import { MASK_FEATHER_PX } from '../../core/limits';
 import { type Provenance, ProvenanceSchema } from '../../core/messages';
@@ -11,31 +11,11 @@ import type { NodeView } from '../../playground/protocol';
 import { fitCentred } from '../../proxy/edits';
 import { imageInfo } from '../helpers/images';
 import { differing, type Ellipse, insideEllipse, near, rgb } from '../helpers/masks';
-import { api, startTestProxy, type TestProxy } from '../helpers/proxy';
-import { saveScreenshot, useChromium } from './helpers/chromium';
+import { api } from '../helpers/proxy';
+import { saveScreenshot } from './helpers/chromium';
+import { usePlayground } from './helpers/playground';
 
-const chromium = useChromium();
-let context: BrowserContext | undefined;
-let proxy: TestProxy | undefined;
-
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-  await proxy?.close(0);
-  proxy = undefined;
-});
-
-async function openPlayground(): Promise<{ page: Page; panel: FrameLocator; errors: string[] }> {
-  proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '100' });
-  context = await chromium.browser.newContext({ viewport: { width: 1600, height: 1000 }, deviceScaleFactor: 1 });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(`${proxy.url}/playground`);
-  const panel = page.frameLocator('#plugin-body iframe');
-  await panel.getByText('Balance:').waitFor();
-  return { page, panel, errors };
-}
+const playground = usePlayground();
 
 const frameButton = (page: Page, label: string) => page.getByRole('button', { name: label, exact: true });
 
@@ -89,7 +69,7 @@ async function generateInto(page: Page, panel: FrameLocator, frame: string, rati
 
 describe('edit a region and expand to a new ratio in the playground', () => {
   it('an ellipse drawn over a generated image: Edit changes only the area under it (plus the feather)', async () => {
-    const { page, panel, errors } = await openPlayground();
+    const { page, panel, errors } = await playground.openPlayground({ env: { FRAMEFILL_DRAFT_DELAY_MS: '100' } });
     const before = await generateInto(page, panel, 'Hero 1920×1080');
     expect(await imageInfo(before.bytes)).toMatchObject({ width: 1280, height: 720 });
 
@@ -149,7 +129,7 @@ describe('edit a region and expand to a new ratio in the playground', () => {
   });
 
   it('a mask the proxy refuses shows its sentence and loses nothing: prompt, selection, image, credits', async () => {
-    const { page, panel, errors } = await openPlayground();
+    const { page, panel, errors } = await playground.openPlayground({ env: { FRAMEFILL_DRAFT_DELAY_MS: '100' } });
     const before = await generateInto(page, panel, 'Hero 1920×1080');
     const hero = await nodeNamed(page, 'Hero');
     await page.evaluate((id) => window.playground.draw('ELLIPSE', id, 600, 300, 510, 330), hero.id);
@@ -162,7 +142,7 @@ describe('edit a region and expand to a new ratio in the playground', () => {
     // does; only the submission is answered here, everything else reaches the real proxy.
     const sentence = `The mask is 1280×719 px but the image it edits is 1280×720 px. ${ERROR_ADVICE.mask_size_mismatch}`;
     const submissions: string[] = [];
-    await context?.route(/\/v1\/generations$/, async (route) => {
+    await page.context().route(/\/v1\/generations$/, async (route) => {
       if (route.request().method() !== 'POST') return route.continue();
       submissions.push(route.request().postDataBuffer()?.toString('latin1') ?? '');
       await route.fulfill({
@@ -188,14 +168,14 @@ describe('edit a region and expand to a new ratio in the playground', () => {
     expect((await fillOf(page, 'Hero')).hash).toBe(before.hash);
     await panel.getByText('Balance:').waitFor();
     expect(await balance.textContent()).toBe(balanceBefore);
-    const account = AccountSchema.parse(await (await api(`${proxy?.url}/v1/account`)).json());
+    const account = AccountSchema.parse(await (await api(`${playground.proxy?.url}/v1/account`)).json());
     expect(account).toMatchObject({ jobs_in_flight: 0 });
     expect(`Balance: ${account.balance_credits.toLocaleString('en-US')} credits`).toBe(balanceBefore);
     expect(errors).toEqual([]);
   });
 
   it('a 16:9 image in a 9:16 frame: Expand keeps the original, fitted and centred, in the middle', async () => {
-    const { page, panel, errors } = await openPlayground();
+    const { page, panel, errors } = await playground.openPlayground({ env: { FRAMEFILL_DRAFT_DELAY_MS: '100' } });
     const before = await generateInto(page, panel, 'Story 1080×1920', '16:9');
     expect(await imageInfo(before.bytes)).toMatchObject({ width: 1280, height: 720 });
 
@@ -252,7 +232,7 @@ describe('edit a region and expand to a new ratio in the playground', () => {
   });
 
   it('one hero expanded into every selected frame of a campaign, each at its own ratio', async () => {
-    const { page, panel, errors } = await openPlayground();
+    const { page, panel, errors } = await playground.openPlayground({ env: { FRAMEFILL_DRAFT_DELAY_MS: '100' } });
     const hero = await generateInto(page, panel, 'Hero 1920×1080');
     await frameButton(page, 'Post 1080×1080').click({ modifiers: ['Shift'] });
     await frameButton(page, 'Editorial 3:4 1200×1600').click({ modifiers: ['Shift'] });

@@ -1,35 +1,16 @@
 // The playground's chrome around the built plugin: Figma's light and dark themes (following the system
 // until the toggle is used) given to the panel as Figma gives them, and a plugin iframe that can download.
-import type { BrowserContext, Frame, Page } from 'playwright-core';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startTestProxy, type TestProxy } from '../helpers/proxy';
-import { useChromium } from './helpers/chromium';
+import type { Frame, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { usePlayground } from './helpers/playground';
 
-const chromium = useChromium();
-let context: BrowserContext | undefined;
-let proxy: TestProxy | undefined;
+const playground = usePlayground();
 
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-  await proxy?.close(0);
-  proxy = undefined;
-});
-
-async function openPlayground(colorScheme: 'light' | 'dark') {
-  proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '100' });
-  context = await chromium.browser.newContext({
-    viewport: { width: 1600, height: 1000 },
-    colorScheme,
-    acceptDownloads: true,
+function openPlayground(colorScheme: 'light' | 'dark') {
+  return playground.openPlayground({
+    env: { FRAMEFILL_DRAFT_DELAY_MS: '100' },
+    context: { viewport: { width: 1600, height: 1000 }, colorScheme, acceptDownloads: true },
   });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(`${proxy.url}/playground`);
-  const panel = page.frameLocator('#plugin-body iframe');
-  await panel.getByText('Balance:').waitFor();
-  return { page, panel, errors };
 }
 
 function panelFrame(page: Page): Frame {

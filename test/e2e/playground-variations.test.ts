@@ -1,38 +1,18 @@
 // Variations in the playground, the built plugin on the Figma stand-in: three variations into one frame, the first
 // placed, the second swapped in, one undo (⌘Z on the canvas) bringing the first back, three images charged.
-import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { ProvenanceSchema } from '../../core/messages';
 import { priceOf } from '../../core/pricing';
 import type { NodeView } from '../../playground/protocol';
-import { api, startTestProxy, type TestProxy } from '../helpers/proxy';
-import { saveScreenshot, useChromium } from './helpers/chromium';
+import { api } from '../helpers/proxy';
+import { saveScreenshot } from './helpers/chromium';
+import { usePlayground } from './helpers/playground';
 
-const chromium = useChromium();
-let context: BrowserContext | undefined;
-let proxy: TestProxy | undefined;
-
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-  await proxy?.close(0);
-  proxy = undefined;
-});
-
-async function openPlayground(): Promise<{ page: Page; panel: FrameLocator; errors: string[] }> {
-  proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '200' });
-  context = await chromium.browser.newContext({ viewport: { width: 1600, height: 1000 }, deviceScaleFactor: 1 });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(`${proxy.url}/playground`);
-  const panel = page.frameLocator('#plugin-body iframe');
-  await panel.getByText('Balance:').waitFor();
-  return { page, panel, errors };
-}
+const playground = usePlayground();
 
 async function spent(): Promise<number> {
-  return ((await (await api(`${proxy?.url}/v1/account`)).json()) as { spent_credits: number }).spent_credits;
+  return ((await (await api(`${playground.proxy?.url}/v1/account`)).json()) as { spent_credits: number }).spent_credits;
 }
 
 async function hero(page: Page): Promise<NodeView> {
@@ -52,14 +32,14 @@ async function heroImage(page: Page): Promise<{ bytes: Buffer; variation: number
 }
 
 async function proxyImage(jobId: string, index: number): Promise<Buffer> {
-  const response = await api(`${proxy?.url}/v1/generations/${jobId}/image?index=${index}`);
+  const response = await api(`${playground.proxy?.url}/v1/generations/${jobId}/image?index=${index}`);
   expect(response.status).toBe(200);
   return Buffer.from(await response.arrayBuffer());
 }
 
 describe('variations in the playground', () => {
   it('three variations into one frame: three thumbnails, the first placed, the second swapped in as one undo step', async () => {
-    const { page, panel, errors } = await openPlayground();
+    const { page, panel, errors } = await playground.openPlayground({ env: { FRAMEFILL_DRAFT_DELAY_MS: '200' } });
     const before = await spent();
     await page.getByRole('button', { name: 'Hero 1920×1080', exact: true }).click();
     await panel.getByText('1 frame: 16:9').waitFor();

@@ -1,47 +1,20 @@
-import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import sharp from 'sharp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Provenance, ProvenanceSchema } from '../../core/messages';
 import { pickRatio } from '../../core/pick';
 import type { NodeView } from '../../playground/protocol';
 import { imageInfo } from '../helpers/images';
-import { api, startTestProxy, type TestProxy } from '../helpers/proxy';
-import { saveScreenshot, useChromium } from './helpers/chromium';
+import { api } from '../helpers/proxy';
+import { saveScreenshot } from './helpers/chromium';
+import { usePlayground } from './helpers/playground';
 
-const chromium = useChromium();
-let context: BrowserContext | undefined;
-let proxy: TestProxy | undefined;
-
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-  await proxy?.close(0);
-  proxy = undefined;
-});
-
-interface Opened {
-  page: Page;
-  panel: FrameLocator;
-  errors: string[];
-}
-
-/** A fresh proxy and the playground it serves, with the plugin running and its panel connected. */
-async function openPlayground(): Promise<Opened> {
-  proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '200' });
-  context = await chromium.browser.newContext({ viewport: { width: 1600, height: 1000 }, deviceScaleFactor: 1 });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(`${proxy.url}/playground`);
-  const panel = page.frameLocator('#plugin-body iframe');
-  await panel.getByText('Balance:').waitFor();
-  return { page, panel, errors };
-}
+const playground = usePlayground();
 
 const frame = (page: Page, label: string) => page.getByRole('button', { name: label, exact: true });
 
 async function account(): Promise<{ spent_credits: number; balance_credits: number }> {
-  const response = await api(`${proxy?.url}/v1/account`);
+  const response = await api(`${playground.proxy?.url}/v1/account`);
   return (await response.json()) as { spent_credits: number; balance_credits: number };
 }
 
@@ -67,7 +40,7 @@ async function placedImage(page: Page, node: NodeView): Promise<{ bytes: Buffer;
 }
 
 async function proxyImage(jobId: string): Promise<Buffer> {
-  const response = await api(`${proxy?.url}/v1/generations/${jobId}/image`);
+  const response = await api(`${playground.proxy?.url}/v1/generations/${jobId}/image`);
   expect(response.status).toBe(200);
   return Buffer.from(await response.arrayBuffer());
 }
@@ -151,7 +124,7 @@ async function expectFrameShows(page: Page, label: string, bytes: Buffer) {
 
 describe('the playground runs the built plugin end to end', () => {
   it('fills the 9:16 story and the 1:1 post at 2K from three pinned mood boards, charging 16 credits', async () => {
-    const { page, panel, errors } = await openPlayground();
+    const { page, panel, errors } = await playground.openPlayground({ env: { FRAMEFILL_DRAFT_DELAY_MS: '200' } });
     const before = await account();
 
     // Pin three mood boards: click, shift-click, and Shift+Space from the keyboard.
@@ -216,7 +189,7 @@ describe('the playground runs the built plugin end to end', () => {
   });
 
   it('makes a new frame holding the image when nothing is selected, and Regenerate on it pre-fills the prompt', async () => {
-    const { page, panel, errors } = await openPlayground();
+    const { page, panel, errors } = await playground.openPlayground({ env: { FRAMEFILL_DRAFT_DELAY_MS: '200' } });
     const count = (await nodes(page)).length;
     await panel.getByText('No frame selected: a new 1:1 frame is made.').waitFor();
     const prompt = 'A paper kite over a quiet harbour';
@@ -256,7 +229,7 @@ describe('the playground runs the built plugin end to end', () => {
   });
 
   it('picks 16:9 for the 3:1 banner, shows the crop in the panel and draws the image cropped to cover', async () => {
-    const { page, panel } = await openPlayground();
+    const { page, panel } = await playground.openPlayground({ env: { FRAMEFILL_DRAFT_DELAY_MS: '200' } });
     const { ratio, cropFraction } = pickRatio(3000, 1000);
     expect(ratio).toBe('16:9');
 

@@ -4,6 +4,7 @@ import { afterEach } from 'vitest';
 import { ASPECT_RATIOS, type AspectRatio, type OutputSize, SIZES, TIERS, type Tier } from '../../core/formats';
 import type { ReferenceMime } from '../../core/limits';
 import type { GenerationRequest, ProviderReference } from '../../proxy/providers/types';
+import type { Engine } from '../../proxy/store';
 import { type FakeOpenAI, type FakeOpenAIOptions, startFakeOpenAI } from '../fakes/openai-upstream';
 import { startTestProxy, type TestProxy } from '../helpers/proxy';
 
@@ -58,9 +59,9 @@ export const ALL_PAIRS: Pair[] = ASPECT_RATIOS.flatMap((ratio) =>
 
 /**
  * For a test file: `setUp(env, options)` starts the OpenAI stand-in and an in-process proxy on the openai provider
- * pointed at it; every pair started is closed after each test.
+ * pointed at it, on `engine` (SQLite unless said); every pair started is closed after each test.
  */
-export function useProxyOnFakeOpenAI() {
+export function useProxyOnFakeOpenAI(engine: Engine = 'sqlite') {
   const started: Array<{ fake: FakeOpenAI; proxy: TestProxy }> = [];
   afterEach(async () => {
     for (const { fake, proxy } of started.splice(0)) {
@@ -73,12 +74,15 @@ export function useProxyOnFakeOpenAI() {
     options: FakeOpenAIOptions = {},
   ): Promise<{ fake: FakeOpenAI; proxy: TestProxy }> {
     const fake = await startFakeOpenAI({ apiKey: 'test-key', ...options });
-    const proxy = await startTestProxy({
-      FRAMEFILL_PROVIDER: 'openai',
-      OPENAI_API_KEY: 'test-key',
-      OPENAI_BASE_URL: fake.url,
-      ...env,
-    });
+    const proxy = await startTestProxy(
+      {
+        FRAMEFILL_PROVIDER: 'openai',
+        OPENAI_API_KEY: 'test-key',
+        OPENAI_BASE_URL: fake.url,
+        ...env,
+      },
+      { engine },
+    );
     started.push({ fake, proxy });
     return { fake, proxy };
   };

@@ -1,0 +1,119 @@
+// The LISTEN connection across a drop (a server restart, a failover, `pg_terminate_backend`): the proxy re-LISTENs
+// by itself, and a stream that follows a job on that replica ends with the job's terminal event through the
+// notices, never waiting for the keep-alive poll (its comment would show in the stream), even when the job ended
+// while nobody listened.
+import pg from 'pg';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { JobSchema } from '../../core/api';
+import { LISTEN_APPLICATION } from '../../proxy/store/postgres';
+import {
+  databaseFor,
+  readEvents,
+  type SseEvent,
+  startTestProxy,
+  submitGeneration,
+  type TestProxy,
+} from '../helpers/proxy';
+
+const fields = { prompt: 'a lighthouse in fog', aspect_ratio: '1:1', resolution: '1K' };
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function connect(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  cleanups.push(() => client.end().catch(() => undefined));
+  return client;
+}
+
+/** A proxy on its own PostgreSQL database, and a connection to that database for the test. */
+async function proxyOnPostgres(env: Record<string, string>) {
+  const proxy: TestProxy = await startTestProxy(env, { engine: 'postgres' });
+  cleanups.push(() => proxy.close(0));
+  const url = (await databaseFor('postgres', proxy.dataDir)).DATABASE_URL!;
+  return { proxy, url, db: await connect(url), name: new URL(url).pathname.slice(1) };
+}
+
+/**
+ * Ends the proxy's LISTEN connection from the server side, found by its name (its last query is not always the LISTEN);
+ * resolves with how many it ended.
+ */
+async function terminateListen(db: pg.Client): Promise<number> {
+  const { rows } = await db.query(
+    `SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
+      WHERE datname = current_database() AND application_name = $1`,
+    [LISTEN_APPLICATION],
+  );
+  return rows.filter((r: { ended: boolean }) => r.ended).length;
+}
+
+const listening = async (db: pg.Client) =>
+  Number(
+    (
+      await db.query(
+        `SELECT COUNT(*) AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = $1`,
+        [LISTEN_APPLICATION],
+      )
+    ).rows[0].n,
+  );
+
+/** Submits and starts following the job; `running` resolves once the stream said the job runs. */
+async function followJob(proxy: TestProxy) {
+  const response = await submitGeneration(proxy.url, fields);
+  expect(response.status).toBe(202);
+  const { id } = JobSchema.parse(await response.json());
+  let ran = () => {};
+  const running = new Promise<void>((resolve) => (ran = resolve));
+  let ended = false;
+  const stream = readEvents(proxy.url, id, {
+    onEvent: (event: SseEvent) => {
+      if (event.event === 'status' && (event.data as { status: string }).status === 'running') ran();
+    },
+  }).finally(() => (ended = true));
+  return { id, running, stream, ended: () => ended };
+}
+
+const statusOf = async (db: pg.Client, id: string) =>
+  (await db.query('SELECT status FROM jobs WHERE id = $1', [id])).rows[0]?.status as string | undefined;
+
+describe('the LISTEN connection, dropped', () => {
+  it('is made again by itself while a job runs, and the job’s stream ends with its terminal event', async () => {
+    const { proxy, db } = await proxyOnPostgres({ FRAMEFILL_DRAFT_DELAY_MS: '1500' });
+    expect(await listening(db)).toBe(1);
+    const job = await followJob(proxy);
+    await job.running;
+    expect(await terminateListen(db)).toBe(1);
+    const { events, comments } = await job.stream;
+    expect(events.at(-1)?.event).toBe('completed');
+    expect(comments).toBe(0);
+    await expect.poll(() => listening(db)).toBe(1);
+    // The new connection carries the notices of the next job too.
+    const next = await followJob(proxy);
+    const after = await next.stream;
+    expect(after.events.at(-1)?.event).toBe('completed');
+    expect(after.comments).toBe(0);
+  });
+
+  it('when the job ends while no connection listens: the stream ends once the proxy listens again', async () => {
+    const { proxy, db, name } = await proxyOnPostgres({ FRAMEFILL_DRAFT_DELAY_MS: '1500' });
+    const admin = await connect(inject('postgresAdminUrl'));
+    const job = await followJob(proxy);
+    await job.running;
+    // No new connection to the database (the proxy's pool keeps the ones it has): the LISTEN cannot come back yet.
+    await admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false`);
+    cleanups.push(() => admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`));
+    expect(await terminateListen(db)).toBe(1);
+    await expect.poll(() => statusOf(db, job.id), { timeout: 10_000 }).toBe('completed');
+    // Its completion was told while nobody on this replica listened: the stream is still waiting.
+    expect(job.ended()).toBe(false);
+    await admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`);
+    const { events, comments } = await job.stream;
+    expect(events.at(-1)).toMatchObject({ event: 'completed', data: { id: job.id } });
+    expect(comments).toBe(0);
+    await expect.poll(() => listening(db)).toBe(1);
+  });
+});
