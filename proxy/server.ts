@@ -144,6 +144,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
     const declared = Number(c.req.header('Content-Length') ?? Number.NaN);
     if (declared > config.bodyLimitBytes) throw payloadTooLarge(config.bodyLimitBytes);
+    // A cheap first look before the upload is read; the count that decides is taken inside the job's transaction.
     deps.caps.admitQueued(await store.inFlight(account.id));
     const submission = await receiveSubmission(c.req.raw.body, c.req.header('Content-Type'), {
       uploadsDir: deps.uploadsDir,
@@ -155,9 +156,6 @@ export function createApp(deps: AppDeps): Hono<Env> {
     });
     const { fields, references } = submission;
     try {
-      // Again now that the upload is in (uploads that arrived together all passed the first look), before preparing
-      // the references; the count that decides is taken again inside the job's transaction (`admit`).
-      deps.caps.admitQueued(await store.inFlight(account.id));
       const size = sizeFor(fields.aspect_ratio, fields.resolution);
       const prepared = await prepareJob(submission, size ?? 'auto');
       const { row, replayed } = await store.create({
