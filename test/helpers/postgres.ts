@@ -58,6 +58,14 @@ function postgresUser(): { uid: number; gid: number } | undefined {
   return { uid: Number(passwd.stdout.trim()), gid: Number(group.stdout.trim()) };
 }
 
+/** `runuser` is a root tool in sbin, which a plain user's PATH (and CI's) may leave out. */
+function runuserPath(): string {
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/sbin'].filter(path.isAbsolute);
+  const found = dirs.map((dir) => path.join(dir, 'runuser')).find((file) => existsSync(file));
+  if (!found) throw new Error('Running as root and `runuser` (util-linux) was not found to run initdb as `postgres`.');
+  return found;
+}
+
 export async function startCluster(): Promise<Cluster> {
   const bin = binDir();
   if (!bin) throw new Error(POSTGRES_MISSING);
@@ -65,9 +73,10 @@ export async function startCluster(): Promise<Cluster> {
   const dir = mkdtempSync(path.join(tmpdir(), 'framefill-pg-'));
   if (user) chownSync(dir, user.uid, user.gid);
   const run = (tool: string, args: string[]) => {
-    const command = user ? 'runuser' : path.join(bin, tool);
+    const command = user ? runuserPath() : path.join(bin, tool);
     const argv = user ? ['-u', 'postgres', '--', path.join(bin, tool), ...args] : args;
     const result = spawnSync(command, argv, { encoding: 'utf8' });
+    if (result.error) throw new Error(`${tool} could not start: ${result.error.message}`);
     if (result.status !== 0) throw new Error(`${tool} failed: ${(result.stderr || result.stdout).trim()}`);
   };
   const data = path.join(dir, 'data');
