@@ -5,6 +5,7 @@ import type { ApiError, Job, JobImage, JobStatus } from '../core/api';
 import type { AspectRatio, OutputFormat, Quality, Tier } from '../core/formats';
 import { FramefillError } from './errors';
 import type { Ledger } from './ledger';
+import type { PartialImage } from './providers/types';
 import { nowIso, type Sql, type Store } from './store';
 
 /** The same Idempotency-Key from the same token within this window returns the same job (DESIGN.md §5). */
@@ -82,6 +83,8 @@ export interface JobRow {
   owner: string | null;
   /** Epoch ms until which its owner vouches for it; renewed while the owner lives. */
   lease_until: number | null;
+  /** A running job's latest preview, `{index, mime, b64, width, height}`; cleared when it ends. */
+  preview_json: string | null;
 }
 
 /** One image of a job; `result_file` is NULL once the TTL or the disk budget removed it. */
@@ -323,7 +326,8 @@ export class JobStore {
       const finishedAt = nowIso();
       const changed = await q.run(
         `UPDATE jobs SET status = 'completed', finished_at = $1, width = $2, height = $3, mime = $4, bytes = $5,
-             result_file = $6, notes_json = $7, usage_json = $8, upstream_request_id = $9, cost = $10
+             result_file = $6, notes_json = $7, usage_json = $8, upstream_request_id = $9, cost = $10,
+             preview_json = NULL
            WHERE id = $11 AND status = 'running'`,
         [
           finishedAt,
@@ -458,7 +462,7 @@ export class JobStore {
     return this.db.tx(async (q) => {
       const changed = await q.run(
         `UPDATE jobs SET status = $1, finished_at = $2, error_json = $3, status_reason = NULL,
-           credits_returned = $4, upstream_request_id = COALESCE($5, upstream_request_id)
+           credits_returned = $4, upstream_request_id = COALESCE($5, upstream_request_id), preview_json = NULL
          WHERE id = $6 AND status IN ('queued', 'running')`,
         [status, nowIso(), error ? JSON.stringify(error) : null, refund ? 1 : 0, options.upstreamRequestId ?? null, id],
       );
@@ -468,6 +472,16 @@ export class JobStore {
       else await this.ledger.chargeIn(q, row.account_id, id, row.cost);
       return true;
     });
+  }
+
+  /** The running job's latest preview; false when the job is no longer running. */
+  async setPreview(id: string, preview: PartialImage): Promise<boolean> {
+    return (
+      (await this.db.run("UPDATE jobs SET preview_json = $1 WHERE id = $2 AND status = 'running'", [
+        JSON.stringify(preview),
+        id,
+      ])) === 1
+    );
   }
 
   /** running → queued, waiting for `reason` (the upstream's rate limit); false when the job left `running`. */

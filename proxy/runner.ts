@@ -4,7 +4,6 @@
 // asked for has passed, as long as the deadline allows. Every transition is published to the job's event
 // subscribers (on every replica, through the store's notices) and the log. A job canceled through another replica
 // is aborted here when its notice arrives.
-import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { type ApiError, ERROR_ADVICE, isTerminal, type JobEvent } from '../core/api';
 import { AUTO_DRAFT_SIZE, type OutputSize, sizeFor } from '../core/formats';
@@ -59,7 +58,6 @@ interface HeldJob {
   unnamedWaits: number;
   /** The reason last published for its wait, so each is said once. */
   reason?: string;
-  lastPartial?: PartialImage;
   /** Previews being scaled, in order: the result waits for them, so none is published after `completed`. */
   previews: Promise<void>;
 }
@@ -74,14 +72,11 @@ export class JobRunner {
   private readonly running = new Map<string, Promise<void>>();
   /** When recent upstream calls started, for the images-per-minute pace. */
   private readonly callStarts: number[] = [];
-  /** Previews, which stay on this replica (they are too large for a notice). */
-  private readonly previews = new EventEmitter();
   private wakeTimer: ReturnType<typeof setTimeout> | undefined;
   private accepting = true;
   private readonly unwatch: () => void;
 
   constructor(private readonly o: RunnerOptions) {
-    this.previews.setMaxListeners(0);
     // A job this replica runs that another one ended (a cancel through it) stops its upstream call here.
     this.unwatch = o.notices.subscribeAll((notice) => this.onNotice(notice));
   }
@@ -125,16 +120,6 @@ export class JobRunner {
       ...(this.o.logPrompts ? { prompt } : {}),
     });
     this.pump();
-  }
-
-  /** Subscribes to a job's previews (seen on the replica that runs it); returns the unsubscribe function. */
-  subscribePreviews(id: string, listener: (event: JobEvent) => void): () => void {
-    this.previews.on(id, listener);
-    return () => this.previews.off(id, listener);
-  }
-
-  lastPartial(id: string): PartialImage | undefined {
-    return this.held.get(id)?.lastPartial;
   }
 
   /**
@@ -435,13 +420,17 @@ export class JobRunner {
     return true;
   }
 
-  /** Previews are previews: at most 512 px on the long edge, never the upstream's full-size bytes. */
+  /**
+   * Previews are previews: at most 512 px on the long edge, never the upstream's full-size bytes. The latest is
+   * kept in the job's row and announced, so a stream on any replica shows it.
+   */
   private async partial(id: string, job: HeldJob, partial: PartialImage): Promise<void> {
     if (job.signal?.aborted) return;
     const preview = await previewOf(partial).catch(() => undefined);
     if (!preview || job.signal?.aborted) return;
-    job.lastPartial = preview;
-    this.previews.emit(id, { event: 'partial', data: { id, ...preview } } satisfies JobEvent);
+    if (await this.o.store.setPreview(id, preview)) {
+      await this.publish({ id, status: 'running', partial: preview.index });
+    }
   }
 
   private async forget(id: string): Promise<void> {

@@ -215,7 +215,6 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return streamJobEvents(c, {
       id,
       store,
-      runner,
       notices: deps.notices,
       keepAliveMs: deps.keepAliveMs,
       onClose: release,

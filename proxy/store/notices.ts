@@ -1,7 +1,7 @@
 // Job state changes, told to every event stream that follows the job, on whichever replica it is open. With SQLite
 // (one process) an in-process emitter; with PostgreSQL, NOTIFY on one channel that every replica LISTENs to. A
 // notice is small (NOTIFY carries at most 8000 bytes): the job id, its status and why it waits; the stream reads
-// the rest from the row. Previews are not notices: they stay on the replica that runs the job.
+// the rest from the row — previews too: a notice says one is there.
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
@@ -14,6 +14,8 @@ export const JobNoticeSchema = z.object({
   id: z.string(),
   status: JobStatusSchema,
   reason: z.string().max(500).optional(),
+  /** A new preview of this index is in the job's row (previews are too large for a notice). */
+  partial: z.number().int().nonnegative().optional(),
   /** The publishing replica's sequence number, so it knows when its own notice came back. */
   seq: z.number().int().optional(),
 });

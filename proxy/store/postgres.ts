@@ -95,6 +95,8 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX job_images_by_age ON job_images(created_at);
    CREATE INDEX jobs_by_account_created ON jobs(account_id, created_at, id);`,
+  // A running job's latest preview (≤ 512 px): too large for a NOTIFY, so streams on other replicas read it here.
+  `ALTER TABLE jobs ADD COLUMN preview_json TEXT;`,
 ];
 
 /** Any constant: the key of the advisory lock that serialises migrations across replicas. */

@@ -91,6 +91,8 @@ const MIGRATIONS: readonly string[] = [
      SELECT id, 0, width, height, mime, bytes, result_file, COALESCE(finished_at, created_at) FROM jobs
      WHERE status = 'completed' AND result_file IS NOT NULL AND width IS NOT NULL AND height IS NOT NULL
        AND mime IS NOT NULL AND bytes IS NOT NULL;`,
+  // A running job's latest preview (≤ 512 px), so a stream on any replica can show it.
+  `ALTER TABLE jobs ADD COLUMN preview_json TEXT;`,
 ];
 
 /** `$1` → `?1`: SQLite's numbered parameter, so one SQL text serves both engines. */

@@ -144,6 +144,42 @@ describe('a job across replicas', () => {
     expect((await image.arrayBuffer()).byteLength).toBeGreaterThan(1000);
   });
 
+  it("shows A's preview on a stream opened through B, from the job's row, at most 512 px", async () => {
+    fake.failNext({ kind: 'stall-after-partials' });
+    const submitted = await submitGeneration(pair.a.url, oneK, { token: pair.token });
+    const { id } = JobSchema.parse(await submitted.json());
+    const stream = await fetch(`${pair.b.url}/v1/generations/${id}/events`, {
+      headers: { Authorization: `Bearer ${pair.token}`, Accept: 'text/event-stream' },
+    });
+    const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    while (!/event: partial\ndata: .*\n\n/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the stream ended without a preview:\n${text}`);
+      text += value;
+    }
+    await reader.cancel();
+    const data = JSON.parse(/event: partial\ndata: (.*)\n/.exec(text)![1]!) as {
+      id: string;
+      width: number;
+      b64: string;
+    };
+    expect(data.id).toBe(id);
+    expect(data.width).toBeLessThanOrEqual(512);
+    expect(data.b64.length).toBeGreaterThan(100);
+    await fetch(`${pair.b.url}/v1/generations/${id}`, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${pair.token}` },
+    });
+    // The preview leaves the row with the job's end.
+    const [row] = await query<{ preview_json: string | null }>(
+      pair.databaseUrl,
+      'SELECT preview_json FROM jobs WHERE id = $1',
+      [id],
+    );
+    expect(row?.preview_json).toBeNull();
+  });
+
   it('canceled through B, stops the upstream call A is making, with the ledger rule of a started cancel', async () => {
     const before = (await account(pair.a.url, pair.token)).balance_credits;
     fake.failNext({ kind: 'hang' });
