@@ -52,3 +52,11 @@ export function batchCost(
     0,
   );
 }
+
+/**
+ * What a job of `asked` variations that reserved `reserved` credits is charged when `produced` images came back:
+ * each image produced at its share of the reservation; the rest is released.
+ */
+export function chargeFor(reserved: number, asked: number, produced: number): number {
+  return Math.round((reserved / asked) * Math.min(produced, asked));
+}

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ApiError, Job, JobImage, JobStatus } from '../core/api';
 import type { AspectRatio, OutputFormat, Quality, Tier } from '../core/formats';
+import { chargeFor } from '../core/pricing';
 import { FramefillError } from './errors';
 import type { Ledger } from './ledger';
 import type { PartialImage } from './providers/types';
@@ -322,7 +323,7 @@ export class JobStore {
       const before = await this.get(id, q);
       if (before?.status !== 'running') return false;
       const produced = Math.min(result.images.length, before.n);
-      const charged = Math.round((before.cost / before.n) * produced);
+      const charged = chargeFor(before.cost, before.n, produced);
       const finishedAt = nowIso();
       const changed = await q.run(
         `UPDATE jobs SET status = 'completed', finished_at = $1, width = $2, height = $3, mime = $4, bytes = $5,
@@ -374,8 +375,17 @@ export class JobStore {
     return this.db.many<JobImageRow>('SELECT * FROM job_images WHERE job_id = $1 ORDER BY image_index', [id]);
   }
 
-  image(id: string, index: number): Promise<JobImageRow | undefined> {
-    return this.db.one<JobImageRow>('SELECT * FROM job_images WHERE job_id = $1 AND image_index = $2', [id, index]);
+  /** The images of several jobs (a History page) in one query, by job id. */
+  async imagesOf(ids: readonly string[]): Promise<Map<string, JobImageRow[]>> {
+    const byJob = new Map<string, JobImageRow[]>(ids.map((id) => [id, []]));
+    if (ids.length === 0) return byJob;
+    const list = ids.map((_, i) => `$${i + 1}`).join(', ');
+    const rows = await this.db.many<JobImageRow>(
+      `SELECT * FROM job_images WHERE job_id IN (${list}) ORDER BY job_id, image_index`,
+      ids,
+    );
+    for (const row of rows) byJob.get(row.job_id)?.push(row);
+    return byJob;
   }
 
   /**

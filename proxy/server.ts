@@ -198,8 +198,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const rows = await store.listFor(c.var.account.id, { ...query, limit: query.limit + 1 });
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
+    const images = await store.imagesOf(page.map((row) => row.id));
     return c.json({
-      jobs: await Promise.all(page.map(async (row) => jobView(row, await store.images(row.id)))),
+      jobs: page.map((row) => jobView(row, images.get(row.id))),
       next_cursor: rows.length > query.limit && last ? encodeCursor(last) : null,
     } satisfies GenerationList);
   });
@@ -230,7 +231,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
     if (outgoing) outgoing.once('finish', () => deps.onImageFetched?.(row.id));
     else deps.onImageFetched?.(row.id);
-    return c.body(new Uint8Array(stored.bytes), 200, {
+    return c.body(viewOf(stored.bytes), 200, {
       'Content-Type': image.mime,
       'Content-Length': String(stored.bytes.length),
       'Cache-Control': 'private, max-age=86400, immutable',
@@ -242,7 +243,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     if (!image.thumbnail || !image.thumbnail_mime) {
       throw new FramefillError('not_found', 'This image was made before thumbnails existed: open the image itself.');
     }
-    return c.body(new Uint8Array(image.thumbnail), 200, {
+    return c.body(viewOf(image.thumbnail), 200, {
       'Content-Type': image.thumbnail_mime,
       'Content-Length': String(image.thumbnail.byteLength),
       'Cache-Control': 'private, max-age=86400, immutable',
@@ -452,7 +453,7 @@ async function servePlayground(
     const html = bytes.toString('utf8').replace('__FRAMEFILL_LOCAL_TOKEN__', localToken);
     return c.body(html, 200, { ...headers, 'Content-Type': 'text/html; charset=utf-8' });
   }
-  return c.body(new Uint8Array(bytes), 200, {
+  return c.body(viewOf(bytes), 200, {
     ...headers,
     'Content-Type': PLAYGROUND_FILES[file] ?? 'application/octet-stream',
   });
@@ -462,4 +463,12 @@ async function servePlayground(
 function defaultStaticDir(): string {
   const here = path.dirname(new URL(import.meta.url).pathname);
   return path.basename(here) === 'build' ? here : path.resolve(here, '../build');
+}
+
+/**
+ * The bytes as the body, without a copy (`new Uint8Array(buffer)` would copy a 4K PNG's 22 MB). Buffers from the
+ * file system, node:sqlite and pg sit on plain ArrayBuffers, never shared ones.
+ */
+function viewOf(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
 }

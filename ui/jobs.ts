@@ -3,6 +3,7 @@
 import type { Job, JobEvent, JobImage } from '../core/api';
 import type { AspectRatio, Tier } from '../core/formats';
 import { type MainToPanelPayload, PanelToMain, type PendingJob, type Provenance } from '../core/messages';
+import { chargeFor } from '../core/pricing';
 import type { Send } from './bridge';
 import type { ShownError } from './errors';
 import { downloadName } from './plan';
@@ -525,8 +526,7 @@ export class JobRunner {
     }
     const { asked, credits } = job.reserved;
     if (images.length >= asked) return;
-    // The proxy's own rule (proxy/jobs.ts): round(reserved ÷ asked × produced).
-    const charged = Math.round((credits / asked) * images.length);
+    const charged = chargeFor(credits, asked, images.length);
     if (job.pending) job.pending = { ...job.pending, provenance: { ...job.pending.provenance, costCredits: charged } };
     this.update(key, {
       costCredits: charged,
