@@ -56,12 +56,12 @@ describe('the proxy on the task provider', () => {
       expect(events.at(-1)?.event, `${ratio} ${tier}`).toBe('completed');
       const task = fake.tasks.at(-1)!;
       expect(task.model).toBe(MODELS.image);
-      const uploaded = fake.uploads.slice(-2);
-      expect(task.input.input_urls).toEqual(uploaded.map((u) => u.downloadUrl));
-      expect(uploaded.map((u) => Buffer.compare(u.bytes, Buffer.from(refs[uploaded.indexOf(u)]!.bytes)))).toEqual([
-        0, 0,
-      ]);
-      expect(uploaded.map((u) => u.fileName)).toEqual([`${id}-1.png`, `${id}-2.png`]);
+      // The references upload in parallel, so the stand-in records them in the order they finished; each is found
+      // by the name that carries its position.
+      const uploaded = [1, 2].map((n) => fake.uploads.find((u) => u.fileName === `${id}-${n}.png`));
+      expect(uploaded.every(Boolean), 'both references uploaded').toBe(true);
+      expect(task.input.input_urls).toEqual(uploaded.map((u) => u!.downloadUrl));
+      expect(uploaded.map((u, i) => Buffer.compare(u!.bytes, Buffer.from(refs[i]!.bytes)))).toEqual([0, 0]);
       if (size !== 'auto') expect(await imageSize(proxy.url, id), `${ratio} ${tier}`).toEqual(size);
     }
   });
