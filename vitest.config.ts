@@ -31,8 +31,9 @@ export default defineConfig({
   define: { __FRAMEFILL_DEFAULT_PROXY_URL__: JSON.stringify('http://localhost:8787') },
   test: {
     include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
-    // A throwaway PostgreSQL for the store's tests on both engines (test/helpers/postgres.ts).
-    globalSetup: ['test/global-postgres.ts'],
+    // A throwaway PostgreSQL for the store's tests on both engines (test/helpers/postgres.ts), then one temp folder
+    // for the run (its cluster stays outside: the server's own user could not enter a folder private to this one).
+    globalSetup: ['test/global-postgres.ts', 'test/global-tmp.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

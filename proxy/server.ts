@@ -225,15 +225,15 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get('/v1/generations/:id/image', async (c) => {
     const { row, image } = await imageOf(c, store);
     if (!image.result_file) throw expiredImage(image);
-    const stored = await deps.results.get(row.id, image.image_index);
+    const stored = await deps.results.open(row.id, image.image_index, image.mime);
     if (!stored) throw expiredImage(image);
     // Told once the response has been handed to the socket (the shutdown drain waits for it before closing).
     const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
     if (outgoing) outgoing.once('finish', () => deps.onImageFetched?.(row.id));
     else deps.onImageFetched?.(row.id);
-    return c.body(viewOf(stored.bytes), 200, {
+    return c.body(stored.body instanceof Uint8Array ? viewOf(stored.body) : stored.body, 200, {
       'Content-Type': image.mime,
-      'Content-Length': String(stored.bytes.length),
+      'Content-Length': String(stored.size),
       'Cache-Control': 'private, max-age=86400, immutable',
     });
   });

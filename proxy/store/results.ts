@@ -1,19 +1,29 @@
 // Result images by (job id, index): files in the data dir beside SQLite, a bytea table with PostgreSQL so that any
 // replica serves any image. A job's variations are its indexes 0, 1, ….
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { chmodSync, existsSync, mkdirSync, openAsBlob } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { nowIso, type Store } from './sql';
 
-export interface StoredImage {
+export interface ResultImage {
   mime: string;
   bytes: Buffer;
 }
 
+/**
+ * An image on its way out: with files, a stream from disk (a 4K PNG is not read into memory first); with
+ * PostgreSQL, the row's bytes, already in memory.
+ */
+export interface ResultBody {
+  size: number;
+  body: ReadableStream<Uint8Array> | Uint8Array;
+}
+
 export interface ResultStore {
   /** Keeps the image; resolves with where it is (recorded on the job as its `result_file`). */
-  put(jobId: string, index: number, image: StoredImage): Promise<string>;
-  get(jobId: string, index: number): Promise<StoredImage | undefined>;
+  put(jobId: string, index: number, image: ResultImage): Promise<string>;
+  /** The image to send, or nothing when it is gone. */
+  open(jobId: string, index: number, mime: string): Promise<ResultBody | undefined>;
   /** Deletes one image (the result TTL or the budget removed it); nothing when it is already gone. */
   delete(jobId: string, index: number): Promise<void>;
   /** Deletes every image of the job. */
@@ -35,18 +45,19 @@ export class FileResults implements ResultStore {
     return path.join(this.dir, index === 0 ? jobId : `${jobId}-${index}`);
   }
 
-  async put(jobId: string, index: number, image: StoredImage): Promise<string> {
+  async put(jobId: string, index: number, image: ResultImage): Promise<string> {
     const file = `${this.base(jobId, index)}.${extensionOf(image.mime)}`;
     await writeFile(file, image.bytes, { mode: 0o600 });
     return file;
   }
 
-  async get(jobId: string, index: number): Promise<StoredImage | undefined> {
-    for (const [extension, mime] of Object.entries(MIME_OF)) {
-      const bytes = await readFile(`${this.base(jobId, index)}.${extension}`).catch(() => undefined);
-      if (bytes) return { mime, bytes };
+  async open(jobId: string, index: number, mime: string): Promise<ResultBody | undefined> {
+    try {
+      const file = await openAsBlob(`${this.base(jobId, index)}.${extensionOf(mime)}`);
+      return { size: file.size, body: file.stream() };
+    } catch {
+      return undefined; // evicted, or the data dir lost it: the route says the image expired
     }
-    return undefined;
   }
 
   async delete(jobId: string, index: number): Promise<void> {
@@ -69,7 +80,7 @@ export class FileResults implements ResultStore {
 export class DatabaseResults implements ResultStore {
   constructor(private readonly db: Store) {}
 
-  async put(jobId: string, index: number, image: StoredImage): Promise<string> {
+  async put(jobId: string, index: number, image: ResultImage): Promise<string> {
     await this.db.run(
       `INSERT INTO results (job_id, idx, mime, bytes, created_at) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (job_id, idx) DO UPDATE SET mime = EXCLUDED.mime, bytes = EXCLUDED.bytes`,
@@ -78,8 +89,12 @@ export class DatabaseResults implements ResultStore {
     return `db:results/${jobId}/${index}`;
   }
 
-  async get(jobId: string, index: number): Promise<StoredImage | undefined> {
-    return this.db.one<StoredImage>('SELECT mime, bytes FROM results WHERE job_id = $1 AND idx = $2', [jobId, index]);
+  async open(jobId: string, index: number): Promise<ResultBody | undefined> {
+    const row = await this.db.one<{ bytes: Buffer }>('SELECT bytes FROM results WHERE job_id = $1 AND idx = $2', [
+      jobId,
+      index,
+    ]);
+    return row && { size: row.bytes.length, body: row.bytes };
   }
 
   async delete(jobId: string, index: number): Promise<void> {

@@ -449,8 +449,9 @@ describe.each(ENGINES)('on %s', (engine) => {
       try {
         const { id } = await generateAndWait(proxy.url, fields);
         const file = (await proxy.store.get(id))!.result_file!;
+        const { mime } = (await proxy.store.images(id))[0]!;
         // A file beside SQLite, a row of the results table with PostgreSQL: there before, gone after.
-        expect((await proxy.results.get(id, 0))?.bytes.length).toBeGreaterThan(0);
+        expect((await proxy.results.open(id, 0, mime))?.size).toBeGreaterThan(0);
         const { existsSync } = await import('node:fs');
         expect(existsSync(file)).toBe(engine === 'sqlite');
         await new Promise((r) => setTimeout(r, 100));
@@ -458,7 +459,7 @@ describe.each(ENGINES)('on %s', (engine) => {
         const response = await api(`${proxy.url}/v1/generations/${id}/image`);
         expect(response.status).toBe(404);
         expect(ErrorBodySchema.parse(await response.json()).error.code).toBe('not_found');
-        expect(await proxy.results.get(id, 0)).toBeUndefined();
+        expect(await proxy.results.open(id, 0, mime)).toBeUndefined();
         expect(existsSync(file)).toBe(false);
         const job = JobSchema.parse(await (await api(`${proxy.url}/v1/generations/${id}`)).json());
         expect(job).toMatchObject({ status: 'completed', prompt: fields.prompt, aspect_ratio: fields.aspect_ratio });
