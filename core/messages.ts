@@ -203,6 +203,11 @@ export const MainToPanel = {
     error: z.string().optional(),
   }),
   IMAGE_PLACED: z.object({ requestId: RequestId, nodeId: NodeId, createdFrame: z.boolean() }),
+  /**
+   * A layer that shows a Framefill job now shows this variation of it: told whenever its provenance changes (a
+   * swap, or the designer's undo and redo), so the job's strip marks what the canvas shows.
+   */
+  LAYER_VARIATION: z.object({ nodeId: NodeId, jobId: z.string().max(100), variation: z.number().int().nonnegative() }),
   PLACE_FAILED: z.object({ requestId: RequestId, code: z.enum(PLACE_FAILURE_CODES), message: z.string() }),
   STORAGE_LOADED: z.object({
     settings: SettingsSchema,

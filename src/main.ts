@@ -178,3 +178,25 @@ listen(
 figma.on('selectionchange', () => {
   if (panelReady) postSelection();
 });
+
+// Undo and redo change which variation a layer shows without the panel asking: a layer's provenance says which,
+// so every change to it is told. The page's `nodechange`, not `documentchange`, which under dynamic-page access
+// first needs every page loaded (https://developers.figma.com/docs/plugins/api/PageNode#on).
+function postLayerVariations({ nodeChanges }: NodeChangeEvent): void {
+  if (!panelReady) return;
+  for (const change of nodeChanges) {
+    if (change.type !== 'PROPERTY_CHANGE' || !change.properties.includes('pluginData')) continue;
+    const node = change.node;
+    if (node.removed) continue;
+    const provenance = decodeProvenance(node.getPluginData(PROVENANCE_KEY));
+    if (!provenance) continue;
+    send('LAYER_VARIATION', { nodeId: node.id, jobId: provenance.jobId, variation: provenance.variation ?? 0 });
+  }
+}
+let watchedPage = figma.currentPage;
+watchedPage.on('nodechange', postLayerVariations);
+figma.on('currentpagechange', () => {
+  watchedPage.off('nodechange', postLayerVariations);
+  watchedPage = figma.currentPage;
+  watchedPage.on('nodechange', postLayerVariations);
+});

@@ -362,6 +362,14 @@ export class JobRunner {
     this.deps.onSettled();
   }
 
+  /** The canvas changed which variation a layer shows (the designer's undo or redo, or a swap): the strip follows. */
+  onLayerVariation(payload: MainToPanelPayload<'LAYER_VARIATION'>): void {
+    for (const [key, { card }] of this.jobs) {
+      if (card.phase !== 'placed' || card.jobId !== payload.jobId || card.placedNodeId !== payload.nodeId) continue;
+      if (card.shown !== payload.variation) this.update(key, { shown: payload.variation });
+    }
+  }
+
   onPlaceFailed(payload: MainToPanelPayload<'PLACE_FAILED'>): void {
     const swap = this.swapRequests.get(payload.requestId);
     if (swap) {

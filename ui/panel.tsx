@@ -190,6 +190,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
           setNotice(payload.createdFrame ? 'Placed from History in a new frame.' : 'Placed from History.');
         } else runner.onImagePlaced(payload);
       },
+      LAYER_VARIATION: (payload) => runner.onLayerVariation(payload),
       PLACE_FAILED: (payload) => {
         if (historyPlaces.current.delete(payload.requestId)) setNotice(payload.message);
         else runner.onPlaceFailed(payload);

@@ -123,17 +123,35 @@ export function createFigma(options: CreateFigmaOptions = {}) {
   // documentchange: "Figma will not call the 'documentchange' callback synchronously and will instead batch
   // the updates" (https://developers.figma.com/docs/plugins/api/properties/figma-on). Host-side watchers (the
   // playground's canvas) get the same batches.
-  let batch: NodeChange[] = [];
+  // Each change remembers its page when it happened (a deleted node has none afterwards): PageNode's `nodechange`
+  // gets the changes of its own nodes, in the same batches.
+  let batch: Array<{ change: NodeChange; page: FakeNode | null }> = [];
   const changeWatchers = new Set<(changes: readonly NodeChange[]) => void>();
   const deliverChanges = () => {
-    const changes = batch;
+    const entries = batch;
     batch = [];
-    if (changes.length === 0) return;
+    if (entries.length === 0) return;
+    const changes = entries.map((entry) => entry.change);
     for (const watch of changeWatchers) runGuarded(() => watch(changes));
     if (listeners.get('documentchange')?.length) {
       emit('documentchange', {
         documentChanges: changes.map((c) => ({ ...c, origin: 'LOCAL' as const })),
       });
+    }
+    for (const [page, list] of world.pageListeners) {
+      const mine = entries.filter((entry) => entry.page === page);
+      if (mine.length === 0 || list.length === 0) continue;
+      world.pageListeners.set(
+        page,
+        list.filter((l) => !l.once),
+      );
+      // https://developers.figma.com/docs/plugins/api/NodeChange — each change names its node, "a RemovedNode"
+      // when it has been removed since.
+      const nodeChanges = mine.map(({ change }) => {
+        const node = world.nodes.get(change.id)!;
+        return { ...change, origin: 'LOCAL' as const, node: node.removedView() ?? node };
+      });
+      for (const l of list) runGuarded(() => l.fn({ nodeChanges }));
     }
   };
 
@@ -156,7 +174,7 @@ export function createFigma(options: CreateFigmaOptions = {}) {
   const world: World = {
     changed: (change) => {
       if (batch.length === 0) later(deliverChanges);
-      batch.push(change);
+      batch.push({ change, page: world.nodes.get(change.id)?.page() ?? null });
     },
     journal: (undo) => {
       openStep.push(undo);
@@ -171,6 +189,7 @@ export function createFigma(options: CreateFigmaOptions = {}) {
     onSelectionSet: (page) => {
       if (page === currentPage) later(() => emit('selectionchange'));
     },
+    pageListeners: new Map(),
   };
 
   const root = new FakeNode(world, 'DOCUMENT', 'Document');
@@ -530,6 +549,7 @@ export function createFigma(options: CreateFigmaOptions = {}) {
       command = run.command ?? '';
       if (run.cloneIntoSandbox) clone = run.cloneIntoSandbox;
       listeners.clear();
+      world.pageListeners.clear();
       messageListeners.splice(0);
       figmaUi.onmessage = undefined;
       uiMessages.splice(0);

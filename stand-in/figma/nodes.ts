@@ -85,6 +85,8 @@ export interface World {
   relaunchCommands: ReadonlySet<string>;
   exports: Array<{ nodeId: string; settings: ExportSettings | undefined; width: number; height: number }>;
   onSelectionSet(page: FakePage): void;
+  /** Each page's `nodechange` callbacks (index.ts delivers every page the changes of its own nodes). */
+  pageListeners: Map<FakePage, Array<{ fn: (event: unknown) => void; once: boolean }>>;
 }
 
 // Types whose nodes have `fills` (MinimalFillsMixin): https://developers.figma.com/docs/plugins/api/properties/nodes-fills
@@ -676,6 +678,14 @@ export class FakeNode {
     }
   }
 
+  /**
+   * What a change event names once this node is gone (https://developers.figma.com/docs/plugins/api/RemovedNode);
+   * nothing while it is alive. No property read counted: a stand-in helper, not Figma API.
+   */
+  removedView(): { removed: true; id: string; type: NodeType } | undefined {
+    return this.#removed ? { removed: true, id: this.id, type: this.#type } : undefined;
+  }
+
   /** The page holding this node (no property read counted: a stand-in helper, not Figma API). */
   page(): FakePage | null {
     let n: FakeNode | null = this;
@@ -686,6 +696,39 @@ export class FakeNode {
   isLockedDeep(): boolean {
     for (let n: FakeNode | null = this; n && n.#type !== 'PAGE'; n = n.#parent) if (n.#locked) return true;
     return false;
+  }
+
+  /**
+   * https://developers.figma.com/docs/plugins/api/PageNode#on — a page's one event, `nodechange`: "emitted when a
+   * node on the page is added, removed, or updated", batched and never synchronously, like `documentchange`. Other
+   * nodes have no `on`.
+   */
+  on(type: string, callback: (event: unknown) => void): void {
+    this.#listen(type, callback, false);
+  }
+
+  once(type: string, callback: (event: unknown) => void): void {
+    this.#listen(type, callback, true);
+  }
+
+  off(type: string, callback: (event: unknown) => void): void {
+    this.#pageEvent(type);
+    const list = this.world.pageListeners.get(this) ?? [];
+    this.world.pageListeners.set(
+      this,
+      list.filter((l) => l.fn !== callback),
+    );
+  }
+
+  #listen(type: string, callback: (event: unknown) => void, once: boolean): void {
+    this.#pageEvent(type);
+    if (typeof callback !== 'function') throw new TypeError('The callback must be a function');
+    this.world.pageListeners.set(this, [...(this.world.pageListeners.get(this) ?? []), { fn: callback, once }]);
+  }
+
+  #pageEvent(type: string): void {
+    if (this.#type !== 'PAGE') throw new TypeError(`${this.#type} nodes have no events (only pages have nodechange)`);
+    if (type !== 'nodechange') throw new Error(`Pages have no '${type}' event: the one they emit is 'nodechange'`);
   }
 
   /**

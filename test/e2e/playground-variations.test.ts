@@ -1,5 +1,6 @@
 // Variations in the playground, the built plugin on the Figma stand-in: three variations into one frame, the first
-// placed, the second swapped in, one undo (⌘Z on the canvas) bringing the first back, three images charged.
+// placed, the second swapped in, one undo (⌘Z on the canvas) bringing the first back and the strip following it,
+// three images charged.
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { ProvenanceSchema } from '../../core/messages';
@@ -84,6 +85,15 @@ describe('variations in the playground', () => {
     await page.keyboard.press('Control+z');
     await expect.poll(async () => (await heroImage(page)).bytes.equals(first.bytes)).toBe(true);
     expect((await heroImage(page)).variation).toBeUndefined();
+    // The strip follows the canvas: the first is marked again, and the second can be swapped back in.
+    await expect
+      .poll(() => strip.getByRole('button', { name: 'Variation 1 of 3' }).getAttribute('aria-pressed'))
+      .toBe('true');
+    await strip.getByRole('button', { name: 'Variation 2 of 3' }).click();
+    await expect.poll(async () => (await heroImage(page)).bytes.equals(second)).toBe(true);
+    await page.getByRole('button', { name: 'Hero 1920×1080', exact: true }).focus();
+    await page.keyboard.press('Control+z');
+    await expect.poll(async () => (await heroImage(page)).bytes.equals(first.bytes)).toBe(true);
 
     expect((await spent()) - before).toBe(3 * price);
 

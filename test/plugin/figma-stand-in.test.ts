@@ -359,6 +359,52 @@ describe('Figma stand-in: as strict as the documentation', () => {
   });
 });
 
+describe("Figma stand-in: a page's nodechange", () => {
+  // https://developers.figma.com/docs/plugins/api/PageNode#on and https://developers.figma.com/docs/plugins/api/NodeChange
+  it("delivers each page its own nodes' changes, later and batched, naming the node (a RemovedNode once deleted)", async () => {
+    const f = createFigma({ pages: 2 });
+    const [first, second] = f.pages as [FakeNode, FakeNode];
+    const onFirst: Array<{ nodeChanges: Array<Record<string, unknown>> }> = [];
+    const onSecond: unknown[] = [];
+    first.on('nodechange', (event) => onFirst.push(event as (typeof onFirst)[number]));
+    second.on('nodechange', (event) => onSecond.push(event));
+    const frame = f.frame(100, 100, { parent: first });
+    frame.setPluginData('k', 'v');
+    expect(onFirst).toEqual([]);
+    await f.settle();
+    expect(onFirst).toHaveLength(1);
+    expect(onSecond).toEqual([]);
+    const changes = onFirst[0]!.nodeChanges;
+    expect(changes[0]).toMatchObject({ type: 'CREATE', id: frame.id, origin: 'LOCAL' });
+    const changed = changes.find((c) => (c.properties as string[] | undefined)?.includes('pluginData'));
+    expect(changed).toMatchObject({ type: 'PROPERTY_CHANGE', id: frame.id, origin: 'LOCAL' });
+    expect(changed!.node).toBe(frame);
+    frame.remove();
+    await f.settle();
+    expect(onFirst[1]!.nodeChanges).toEqual([
+      { type: 'DELETE', id: frame.id, origin: 'LOCAL', node: { removed: true, id: frame.id, type: 'FRAME' } },
+    ]);
+  });
+
+  it('once fires once, off stops a callback, and only pages have the one event nodechange', async () => {
+    const f = createFigma();
+    const page = f.pages[0]!;
+    let once = 0;
+    let always = 0;
+    const count = () => always++;
+    page.once('nodechange', () => once++);
+    page.on('nodechange', count);
+    f.frame(10, 10).name = 'a';
+    await f.settle();
+    page.off('nodechange', count);
+    f.frame(10, 10).name = 'b';
+    await f.settle();
+    expect([once, always]).toEqual([1, 1]);
+    expect(() => f.frame(10, 10).on('nodechange', () => {})).toThrow(/only pages/);
+    expect(() => page.on('selectionchange', () => {})).toThrow(/'nodechange'/);
+  });
+});
+
 describe('Figma stand-in: fillGeometry of vectors and boolean groups', () => {
   // https://developers.figma.com/docs/plugins/api/VectorPath and …/api/properties/nodes-fillgeometry
   it('a vector fills its closed vectorPaths; open ones (windingRule NONE) have no fill; Q is stored as C', () => {

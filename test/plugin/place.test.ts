@@ -107,6 +107,74 @@ describe('placing an image', () => {
     expect(JSON.parse(target.getPluginData('framefill')).variation).toBeUndefined();
   });
 
+  it('tells the panel which variation a layer shows after a swap, and again after the designer undoes it', async () => {
+    let target!: FakeNode;
+    const p = await loadPlugin({
+      setup: (f) => {
+        target = f.frame(1280, 720, { name: 'Hero' });
+        f.select([target]);
+      },
+    });
+    await place(p, await placeRequest(target.id, await png(2560, 1440), 2560, 1440));
+    const jobId = JSON.parse(target.getPluginData('framefill')).jobId as string;
+    await p.fake.settle();
+    expect(p.fake.messages('LAYER_VARIATION')).toEqual([{ nodeId: target.id, jobId, variation: 0 }]);
+    const afterPlace = p.fake.uiMessages.length;
+    const bytes = await encodeSolidPng(2560, 1440, { r: 0.9, g: 0.1, b: 0.1, a: 1 });
+    const swap = { nodeId: target.id, bytes, width: 2560, height: 1440 };
+    p.send('SWAP_IMAGE', { ...swap, requestId: 'swap-a', provenance: provenance({ variation: 2 }) });
+    expect(await p.fake.waitForMessage('LAYER_VARIATION', afterPlace)).toEqual({
+      nodeId: target.id,
+      jobId,
+      variation: 2,
+    });
+    const afterSwap = p.fake.uiMessages.length;
+    p.figma.triggerUndo();
+    // Back to the placed image: it carries no variation, so it is the first.
+    expect(await p.fake.waitForMessage('LAYER_VARIATION', afterSwap)).toEqual({
+      nodeId: target.id,
+      jobId,
+      variation: 0,
+    });
+    // A change to a layer without provenance, or to anything but plugin data, says nothing.
+    const beforeRename = p.fake.uiMessages.length;
+    target.name = 'Hero, renamed';
+    p.fake.frame(10, 10).setPluginData('other', 'x');
+    await p.fake.settle();
+    expect(p.fake.uiMessages.length).toBe(beforeRename);
+  });
+
+  it('follows the page the designer is on: a layer changed on the page they left is not told', async () => {
+    let second!: FakeNode;
+    let hero!: FakeNode;
+    const p = await loadPlugin({
+      pages: 2,
+      setup: (f) => {
+        hero = f.frame(1280, 720, { name: 'Hero' });
+        second = f.pages[1]!;
+        f.select([hero]);
+      },
+    });
+    await place(p, await placeRequest(hero.id, await png(2560, 1440), 2560, 1440));
+    await p.fake.settle();
+    const told = p.fake.messages('LAYER_VARIATION').length;
+    const onSecond = p.fake.frame(100, 100, { parent: second });
+    onSecond.setPluginData('framefill', hero.getPluginData('framefill'));
+    await p.fake.settle();
+    expect(p.fake.messages('LAYER_VARIATION')).toHaveLength(told);
+    p.fake.switchPage(second);
+    await p.fake.settle();
+    hero.setPluginData('framefill', hero.getPluginData('framefill'));
+    onSecond.setPluginData(
+      'framefill',
+      JSON.stringify({ ...JSON.parse(hero.getPluginData('framefill')), variation: 3 }),
+    );
+    await p.fake.settle();
+    expect(p.fake.messages('LAYER_VARIATION').slice(told)).toEqual([
+      expect.objectContaining({ nodeId: onSecond.id, variation: 3 }),
+    ]);
+  });
+
   it('SWAP_IMAGE into a node that is gone fails and keeps the image in the panel', async () => {
     const p = await loadPlugin();
     const from = p.fake.uiMessages.length;

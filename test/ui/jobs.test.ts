@@ -292,6 +292,17 @@ describe('variations in the job runner', () => {
     const refused = r.sent.filter((m) => m.name === 'SWAP_IMAGE').at(-1)?.payload as { requestId: string };
     r.runner.onPlaceFailed({ requestId: refused.requestId, code: 'target_locked', message: '“Hero” is locked.' });
     expect(r.card()).toMatchObject({ shown: 1, swapping: undefined, error: { message: '“Hero” is locked.' } });
+
+    // The designer's undo brings the first back on the canvas: the strip follows, and the second can be swapped in
+    // again. Another layer, or another job on this one, changes nothing.
+    r.runner.onLayerVariation({ nodeId: '9:9', jobId: JOB_ID, variation: 2 });
+    r.runner.onLayerVariation({ nodeId: '1:1', jobId: 'another-job', variation: 2 });
+    expect(r.card().shown).toBe(1);
+    r.runner.onLayerVariation({ nodeId: '1:1', jobId: JOB_ID, variation: 0 });
+    expect(r.card().shown).toBe(0);
+    const swaps = r.sent.filter((m) => m.name === 'SWAP_IMAGE').length;
+    r.runner.swap(r.card().key, 1);
+    expect(r.sent.filter((m) => m.name === 'SWAP_IMAGE')).toHaveLength(swaps + 1);
   });
 
   it('fewer variations than asked: the card shows what was charged, and the placed layer records it', async () => {
