@@ -78,7 +78,10 @@ export class JobRunner {
 
   constructor(private readonly o: RunnerOptions) {
     // A job this replica runs that another one ended (a cancel through it) stops its upstream call here.
-    this.unwatch = o.notices.subscribeAll((notice) => this.onNotice(notice));
+    this.unwatch = o.notices.subscribeAll(
+      (notice) => this.onNotice(notice),
+      () => this.held.keys(),
+    );
   }
 
   private onNotice(notice: JobNotice): void {

@@ -26,8 +26,11 @@ const WireNoticeSchema = JobNoticeSchema.extend({ from: z.number().int().optiona
 export interface JobNotices {
   /** Tells every subscriber of the job, on every replica; in the order published. */
   publish(notice: JobNotice): Promise<void>;
-  /** Every notice of every job (a replica's runner watches for cancels of the jobs it runs). */
-  subscribeAll(listener: (notice: JobNotice) => void): () => void;
+  /**
+   * Every notice of every job (a replica's runner watches for cancels of the jobs it runs). `following` names the
+   * jobs the listener cares about: after notices were missed, those are told their state too.
+   */
+  subscribeAll(listener: (notice: JobNotice) => void, following?: () => Iterable<string>): () => void;
   subscribe(jobId: string, listener: (notice: JobNotice) => void): () => void;
   close(): Promise<void>;
 }
@@ -36,6 +39,7 @@ const ALL = Symbol('all');
 
 class LocalNotices implements JobNotices {
   protected readonly emitter = new EventEmitter();
+  protected readonly followers = new Set<() => Iterable<string>>();
 
   constructor() {
     this.emitter.setMaxListeners(0);
@@ -50,9 +54,13 @@ class LocalNotices implements JobNotices {
     this.emitter.emit(ALL, notice);
   }
 
-  subscribeAll(listener: (notice: JobNotice) => void): () => void {
+  subscribeAll(listener: (notice: JobNotice) => void, following?: () => Iterable<string>): () => void {
     this.emitter.on(ALL, listener);
-    return () => this.emitter.off(ALL, listener);
+    if (following) this.followers.add(following);
+    return () => {
+      this.emitter.off(ALL, listener);
+      if (following) this.followers.delete(following);
+    };
   }
 
   subscribe(jobId: string, listener: (notice: JobNotice) => void): () => void {
@@ -62,6 +70,7 @@ class LocalNotices implements JobNotices {
 
   async close(): Promise<void> {
     this.emitter.removeAllListeners();
+    this.followers.clear();
   }
 }
 
@@ -140,16 +149,19 @@ class PostgresNotices extends LocalNotices {
   }
 
   /**
-   * The notices sent while no connection listened are gone: each job a stream follows here is told its state from
-   * its row, so a job that ended meanwhile ends its streams now (a stream says a repeated status once).
+   * The notices sent while no connection listened are gone: each job a stream follows here, or this replica runs, is
+   * told its state from its row. A job that ended meanwhile ends its streams now (a stream says a repeated status
+   * once), and one canceled through another replica stops its upstream call here.
    */
   private async resync(client: pg.Client): Promise<void> {
-    const ids = this.emitter.eventNames().filter((name): name is string => typeof name === 'string');
-    if (ids.length === 0) return;
+    const ids = new Set(this.emitter.eventNames().filter((name): name is string => typeof name === 'string'));
+    for (const following of this.followers) for (const id of following()) ids.add(id);
+    if (ids.size === 0) return;
     let rows: StatusRow[];
     try {
-      rows = (await client.query<StatusRow>('SELECT id, status, status_reason FROM jobs WHERE id = ANY($1)', [ids]))
-        .rows;
+      rows = (
+        await client.query<StatusRow>('SELECT id, status, status_reason FROM jobs WHERE id = ANY($1)', [[...ids]])
+      ).rows;
     } catch {
       // The connection went again: its loss starts the next attempt, which reads the rows again.
       return;

@@ -1,12 +1,13 @@
 // The LISTEN connection across a drop (a server restart, a failover, `pg_terminate_backend`): the proxy re-LISTENs
 // by itself, and a stream that follows a job on that replica ends with the job's terminal event through the
 // notices, never waiting for the keep-alive poll (its comment would show in the stream), even when the job ended
-// while nobody listened.
+// while nobody listened; and a job this replica runs that another replica canceled meanwhile stops its upstream call.
 import pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { JobSchema } from '../../core/api';
 import { LISTEN_APPLICATION } from '../../proxy/store/postgres';
 import {
+  api,
   databaseFor,
   readEvents,
   type SseEvent,
@@ -115,5 +116,54 @@ describe('the LISTEN connection, dropped', () => {
     expect(events.at(-1)).toMatchObject({ event: 'completed', data: { id: job.id } });
     expect(comments).toBe(0);
     await expect.poll(() => listening(db)).toBe(1);
+  });
+});
+
+describe('notices missed while the LISTEN connection was down', () => {
+  it('a job canceled through another replica meanwhile stops its upstream call here once this replica listens again', async () => {
+    // One upstream call at a time on A, each 30 s long: the second job runs only once the first's call has stopped.
+    const {
+      proxy: a,
+      db,
+      name,
+    } = await proxyOnPostgres({
+      FRAMEFILL_DRAFT_DELAY_MS: '30000',
+      FRAMEFILL_UPSTREAM_CONCURRENCY: '1',
+    });
+    const b = await startTestProxy({ FRAMEFILL_DATA_DIR: a.dataDir }, { engine: 'postgres' });
+    cleanups.push(() => b.close(0));
+    const admin = await connect(inject('postgresAdminUrl'));
+    const listenPid = async () =>
+      (
+        await db.query(
+          `SELECT pid FROM pg_stat_activity
+            WHERE datname = current_database() AND application_name = $1 ORDER BY backend_start LIMIT 1`,
+          [LISTEN_APPLICATION],
+        )
+      ).rows[0]?.pid as number;
+    const aListen = await listenPid();
+
+    const submit = async () => JobSchema.parse(await (await submitGeneration(a.url, fields)).json()).id;
+    const first = await submit();
+    await expect.poll(() => statusOf(db, first)).toBe('running');
+    const second = await submit();
+    expect(await statusOf(db, second)).toBe('queued');
+
+    // No new connection to the database, and A's LISTEN ended: A cannot listen again, while B works on the
+    // connections it has (asked just now, so its pool holds them).
+    expect((await api(`${b.url}/v1/generations/${first}`)).status).toBe(200);
+    await admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false`);
+    cleanups.push(() => admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`));
+    await db.query('SELECT pg_terminate_backend($1)', [aListen]);
+    const canceled = await api(`${b.url}/v1/generations/${first}`, { method: 'DELETE' });
+    expect(JobSchema.parse(await canceled.json()).status).toBe('canceled');
+    // B's notice went out while A did not listen: A's call goes on, and the second job waits behind it.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(await statusOf(db, second)).toBe('queued');
+
+    // A listens again, reads the state of the jobs it runs, and stops the canceled one's call: the second runs.
+    await admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`);
+    await expect.poll(() => statusOf(db, second), { timeout: 10_000 }).toBe('running');
+    expect(await statusOf(db, first)).toBe('canceled');
   });
 });
