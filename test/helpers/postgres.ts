@@ -1,8 +1,9 @@
 // A throwaway PostgreSQL cluster for the tests and the bench: Debian's `postgresql` package provides the server;
 // initdb and pg_ctl refuse to run as root, so as root they run as the package's `postgres` user. The cluster lives in
-// a temporary directory (data, unix socket, log), listens on a free loopback port, and is removed afterwards.
+// a temporary directory (data, unix socket, log), listens on a free loopback port, and is removed afterwards. A run
+// killed before its teardown leaves its server running: the next run stops and removes it.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -66,12 +67,46 @@ function runuserPath(): string {
   return found;
 }
 
+const CLUSTER_PREFIX = 'framefill-pg-';
+/** The file in a cluster's folder naming the process that started it. */
+const OWNER_FILE = 'owner.pid';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Clusters in `parent` whose starting process is gone (a run killed before its teardown): stopped and removed. */
+export function removeAbandonedClusters(parent: string, stopServer: (data: string) => void): void {
+  for (const name of readdirSync(parent).filter((entry) => entry.startsWith(CLUSTER_PREFIX))) {
+    const dir = path.join(parent, name);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(path.join(dir, OWNER_FILE), 'utf8').trim());
+    } catch {
+      continue; // no owner named: made by an older version, or being set up by a run starting now
+    }
+    if (!Number.isInteger(owner) || owner <= 0 || isAlive(owner)) continue;
+    const data = path.join(dir, 'data');
+    if (existsSync(path.join(data, 'postmaster.pid'))) {
+      try {
+        stopServer(data);
+      } catch {
+        // Already stopped (the machine restarted): the folder goes all the same.
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function startCluster(): Promise<Cluster> {
   const bin = binDir();
   if (!bin) throw new Error(POSTGRES_MISSING);
   const user = postgresUser();
-  const dir = mkdtempSync(path.join(tmpdir(), 'framefill-pg-'));
-  if (user) chownSync(dir, user.uid, user.gid);
   const run = (tool: string, args: string[]) => {
     const command = user ? runuserPath() : path.join(bin, tool);
     const argv = user ? ['-u', 'postgres', '--', path.join(bin, tool), ...args] : args;
@@ -79,6 +114,11 @@ export async function startCluster(): Promise<Cluster> {
     if (result.error) throw new Error(`${tool} could not start: ${result.error.message}`);
     if (result.status !== 0) throw new Error(`${tool} failed: ${(result.stderr || result.stdout).trim()}`);
   };
+  const stopServer = (data: string) => run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+  removeAbandonedClusters(tmpdir(), stopServer);
+  const dir = mkdtempSync(path.join(tmpdir(), CLUSTER_PREFIX));
+  writeFileSync(path.join(dir, OWNER_FILE), String(process.pid));
+  if (user) chownSync(dir, user.uid, user.gid);
   const data = path.join(dir, 'data');
   const port = await freePort();
   try {
@@ -101,7 +141,7 @@ export async function startCluster(): Promise<Cluster> {
     adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
     stop() {
       try {
-        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+        stopServer(data);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
