@@ -48,6 +48,19 @@ async function place(p: Awaited<ReturnType<typeof loadPlugin>>, request: Awaited
   return placedOrFailed(p, request.requestId, from);
 }
 
+/** A 1280×720 frame "Hero", selected, with a 2560×1440 image placed in it. */
+async function placedInHero() {
+  let target!: FakeNode;
+  const p = await loadPlugin({
+    setup: (f) => {
+      target = f.frame(1280, 720, { name: 'Hero' });
+      f.select([target]);
+    },
+  });
+  await place(p, await placeRequest(target.id, await png(2560, 1440), 2560, 1440));
+  return { p, target };
+}
+
 describe('placing an image', () => {
   it('a 2560×1440 PNG into a selected frame: one IMAGE fill with FILL, provenance, Regenerate, one undo step', async () => {
     let target!: FakeNode;
@@ -75,14 +88,7 @@ describe('placing an image', () => {
   });
 
   it('SWAP_IMAGE puts another variation into the placed node as one undo step; undo brings the first back', async () => {
-    let target!: FakeNode;
-    const p = await loadPlugin({
-      setup: (f) => {
-        target = f.frame(1280, 720, { name: 'Hero' });
-        f.select([target]);
-      },
-    });
-    await place(p, await placeRequest(target.id, await png(2560, 1440), 2560, 1440));
+    const { p, target } = await placedInHero();
     const first = (target.fills[0] as { imageHash: string }).imageHash;
     const second = await encodeSolidPng(2560, 1440, { r: 0.9, g: 0.1, b: 0.1, a: 1 });
     const from = p.fake.uiMessages.length;
@@ -108,14 +114,7 @@ describe('placing an image', () => {
   });
 
   it('tells the panel which variation a layer shows after a swap, and again after the designer undoes it', async () => {
-    let target!: FakeNode;
-    const p = await loadPlugin({
-      setup: (f) => {
-        target = f.frame(1280, 720, { name: 'Hero' });
-        f.select([target]);
-      },
-    });
-    await place(p, await placeRequest(target.id, await png(2560, 1440), 2560, 1440));
+    const { p, target } = await placedInHero();
     const jobId = JSON.parse(target.getPluginData('framefill')).jobId as string;
     await p.fake.settle();
     expect(p.fake.messages('LAYER_VARIATION')).toEqual([{ nodeId: target.id, jobId, variation: 0 }]);
