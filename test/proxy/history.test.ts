@@ -3,14 +3,23 @@
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorBodySchema, GenerationListSchema, JobSchema } from '../../core/api';
-import { api, authHeaders, generateAndWait, startTestProxy, submitGeneration, type TestProxy } from '../helpers/proxy';
+import type { Engine } from '../../proxy/store';
+import {
+  api,
+  authHeaders,
+  ENGINES,
+  generateAndWait,
+  startTestProxy,
+  submitGeneration,
+  type TestProxy,
+} from '../helpers/proxy';
 
 const started: TestProxy[] = [];
 afterEach(async () => {
   for (const proxy of started.splice(0)) await proxy.close(0);
 });
-async function proxyOf(env: Record<string, string> = {}): Promise<TestProxy> {
-  const proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0', ...env });
+async function proxyOf(env: Record<string, string> = {}, engine: Engine = 'sqlite'): Promise<TestProxy> {
+  const proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0', ...env }, { engine });
   started.push(proxy);
   return proxy;
 }
@@ -105,6 +114,15 @@ describe('GET /v1/generations', () => {
     const [job] = (await list(proxy.url)).jobs;
     expect(job).toMatchObject({ id, prompt: 'still running', n: 2, cost_credits: 2 });
     expect(job?.images).toBeUndefined();
+  });
+});
+
+describe.each(ENGINES)('History queries on %s', (engine) => {
+  it('a search holding a NUL character is refused 400 invalid_request on q', async () => {
+    const proxy = await proxyOf({}, engine);
+    const response = await api(`${proxy.url}/v1/generations?q=red%00kite`);
+    expect(response.status).toBe(400);
+    expect(ErrorBodySchema.parse(await response.json()).error).toMatchObject({ code: 'invalid_request', field: 'q' });
   });
 });
 
