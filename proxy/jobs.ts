@@ -1,7 +1,7 @@
 // Job rows and their state machine, queued → running → completed | failed | canceled | interrupted. Each
 // transition commits with its ledger row in one transaction, so credits and job states never disagree.
 import { randomUUID } from 'node:crypto';
-import type { ApiError, Job, JobImage, JobStatus } from '../core/api';
+import { type ApiError, isJobId, type Job, type JobImage, type JobStatus } from '../core/api';
 import type { AspectRatio, OutputFormat, Quality, Tier } from '../core/formats';
 import { chargeFor } from '../core/pricing';
 import { FramefillError } from './errors';
@@ -195,10 +195,21 @@ export function encodeCursor(row: Pick<JobRow, 'created_at' | 'id'>): string {
   return Buffer.from(JSON.stringify([row.created_at, row.id]), 'utf8').toString('base64url');
 }
 
+/** `created_at` as nowIso() writes it. */
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 export function decodeCursor(cursor: string): ListCursor | undefined {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string') {
+    // Only what encodeCursor writes: a forged value never reaches the query (PostgreSQL fails on a NUL in text).
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === 'string' &&
+      CURSOR_TIME.test(value[0]) &&
+      typeof value[1] === 'string' &&
+      isJobId(value[1])
+    ) {
       return { createdAt: value[0], id: value[1] };
     }
   } catch {

@@ -118,11 +118,35 @@ describe('GET /v1/generations', () => {
 });
 
 describe.each(ENGINES)('History queries on %s', (engine) => {
+  const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+
   it('a search holding a NUL character is refused 400 invalid_request on q', async () => {
     const proxy = await proxyOf({}, engine);
     const response = await api(`${proxy.url}/v1/generations?q=red%00kite`);
     expect(response.status).toBe(400);
     expect(ErrorBodySchema.parse(await response.json()).error).toMatchObject({ code: 'invalid_request', field: 'q' });
+  });
+
+  it('a cursor it did not give out is refused 400 invalid_request on cursor, however well-formed its JSON', async () => {
+    const proxy = await proxyOf({}, engine);
+    const { id } = await generateAndWait(proxy.url, { ...base, prompt: 'one' });
+    await generateAndWait(proxy.url, { ...base, prompt: 'two' });
+    const first = await list(proxy.url, '?limit=1');
+    const given = first.jobs[0]!;
+    expect((await list(proxy.url, `?cursor=${first.next_cursor}`)).jobs.map((j) => j.id)).toEqual([id]);
+    for (const forged of [
+      ['\u0000', id],
+      [given.created_at, '\u0000'],
+      ['yesterday', id],
+      [given.created_at, 'not-a-job-id'],
+    ]) {
+      const response = await api(`${proxy.url}/v1/generations?cursor=${cursorOf(forged)}`);
+      expect(response.status, JSON.stringify(forged)).toBe(400);
+      expect(ErrorBodySchema.parse(await response.json()).error).toMatchObject({
+        code: 'invalid_request',
+        field: 'cursor',
+      });
+    }
   });
 });
 
