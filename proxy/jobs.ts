@@ -218,9 +218,12 @@ export function decodeCursor(cursor: string): ListCursor | undefined {
   return undefined;
 }
 
-/** `q` as a LIKE pattern matching it anywhere, its own % _ and \\ taken literally. */
+/**
+ * `q` as a LIKE pattern matching it anywhere, its own % _ and \\ taken literally. Its case is folded by the
+ * database's LOWER, as the prompt's is, so a prompt's own text always finds it.
+ */
 function containsPattern(q: string): string {
-  return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 /** PostgreSQL's unique_violation: two replicas inserted the same Idempotency-Key at once. */
 const isUniqueViolation = (error: unknown) => (error as { code?: string } | null)?.code === '23505';
@@ -414,7 +417,7 @@ export class JobStore {
       const at = param(options.cursor.createdAt);
       where.push(`(created_at < ${at} OR (created_at = ${at} AND id < ${param(options.cursor.id)}))`);
     }
-    if (options.q) where.push(`LOWER(prompt) LIKE ${param(containsPattern(options.q))} ESCAPE '\\'`);
+    if (options.q) where.push(`LOWER(prompt) LIKE LOWER(${param(containsPattern(options.q))}) ESCAPE '\\'`);
     return this.db.many<JobRow>(
       `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ${param(options.limit)}`,
       params,

@@ -148,6 +148,29 @@ describe.each(ENGINES)('History queries on %s', (engine) => {
       });
     }
   });
+
+  it("finds a prompt by its own non-ASCII text in the prompt's case, and by its ASCII in any case", async () => {
+    const proxy = await proxyOf({}, engine);
+    await generateAndWait(proxy.url, { ...base, prompt: 'CAFÉ AU LAIT on a zinc counter' });
+    await generateAndWait(proxy.url, { ...base, prompt: 'a plain espresso' });
+    // Beyond ASCII, PostgreSQL folds case as its LC_CTYPE says; the prompt's own text matches under any locale.
+    for (const q of ['CAFÉ', 'FÉ AU', 'au lait', 'Zinc']) {
+      expect(
+        (await list(proxy.url, `?q=${encodeURIComponent(q)}`)).jobs.map((j) => j.prompt),
+        q,
+      ).toEqual(['CAFÉ AU LAIT on a zinc counter']);
+    }
+  });
+});
+
+describe('History search on sqlite', () => {
+  it('folds case beyond ASCII: café finds CAFÉ and CAFÉ finds café', async () => {
+    const proxy = await proxyOf();
+    await generateAndWait(proxy.url, { ...base, prompt: 'CAFÉ AU LAIT' });
+    await generateAndWait(proxy.url, { ...base, prompt: 'a café crème' });
+    expect((await list(proxy.url, '?q=caf%C3%A9')).jobs.map((j) => j.prompt)).toEqual(['a café crème', 'CAFÉ AU LAIT']);
+    expect((await list(proxy.url, '?q=CAF%C3%89')).jobs.map((j) => j.prompt)).toEqual(['a café crème', 'CAFÉ AU LAIT']);
+  });
 });
 
 describe('keeping results', () => {
