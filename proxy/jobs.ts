@@ -433,10 +433,16 @@ export class JobStore {
     return Number(row?.total ?? 0);
   }
 
-  /** Images still kept, oldest first (ties in job then index order), at most `limit`. */
+  /**
+   * Images still kept, oldest first (ties in job then index order), at most `limit`, never those of the job whose
+   * images were made last (the budget keeps them). One statement: a job completing meanwhile is either the newest
+   * and left out, or not there yet.
+   */
   oldestStoredImages(limit: number): Promise<StoredImage[]> {
     return this.db.many<StoredImage>(
-      `SELECT job_id, image_index, bytes, result_file FROM job_images WHERE result_file IS NOT NULL
+      `SELECT job_id, image_index, bytes, result_file FROM job_images
+         WHERE result_file IS NOT NULL
+           AND job_id <> COALESCE((SELECT job_id FROM job_images ORDER BY created_at DESC, job_id DESC LIMIT 1), '')
          ORDER BY created_at, job_id, image_index LIMIT $1`,
       [limit],
     );
@@ -449,14 +455,6 @@ export class JobStore {
          ORDER BY created_at, job_id, image_index`,
       [olderThanIso],
     );
-  }
-
-  /** The job whose images were made last, if any (the budget never removes those). */
-  async newestImageJob(): Promise<string | undefined> {
-    const row = await this.db.one<{ job_id: string }>(
-      'SELECT job_id FROM job_images ORDER BY created_at DESC, job_id DESC LIMIT 1',
-    );
-    return row?.job_id;
   }
 
   /** The image itself is gone: its row, thumbnail and the job's row stay. */

@@ -3,7 +3,10 @@
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorBodySchema, GenerationListSchema, JobSchema } from '../../core/api';
+import type { JobStore } from '../../proxy/jobs';
+import { ResultKeeper } from '../../proxy/result-keeper';
 import type { Engine } from '../../proxy/store';
+import { jpeg } from '../helpers/images';
 import {
   api,
   authHeaders,
@@ -208,5 +211,59 @@ describe('keeping results', () => {
     await vi.waitFor(async () => expect((await proxy.store.images(older))[0]?.result_file).toBeNull());
     expect((await api(`${proxy.url}/v1/generations/${newer}/image`)).status).toBe(200);
     expect((await proxy.store.get(older))?.status).toBe('completed');
+  });
+});
+
+describe.each(ENGINES)('the disk budget on %s', (engine) => {
+  /** A job of one small image completed through the store, as the runner completes one. */
+  async function completeJob(proxy: TestProxy, prompt: string): Promise<string> {
+    const account = await proxy.ledger.localAccount();
+    const { row } = await proxy.store.create({
+      accountId: account.id,
+      promptChars: prompt.length,
+      aspectRatio: '1:1',
+      resolution: '1K',
+      width: 1024,
+      height: 1024,
+      quality: 'low',
+      outputFormat: 'jpeg',
+      references: [],
+      cost: 1,
+      model: 'draft',
+      idempotencyKey: undefined,
+      requestHash: prompt,
+      n: 1,
+      prompt,
+      owner: proxy.owner,
+      leaseUntil: Date.now() + 60_000,
+    });
+    expect(await proxy.store.start(row.id)).toBe(true);
+    const bytes = await jpeg(64, 64);
+    const resultFile = await proxy.results.put(row.id, 0, { mime: 'image/jpeg', bytes });
+    const image = { width: 64, height: 64, mime: 'image/jpeg', bytes: bytes.length, resultFile };
+    const completion = { notes: [], usage: undefined, upstreamRequestId: undefined };
+    const done = await proxy.store.complete(row.id, {
+      ...completion,
+      images: [{ ...image, thumbnail: bytes, thumbnailMime: 'image/jpeg' }],
+    });
+    expect(done).toBe(true);
+    return row.id;
+  }
+
+  it('never removes the images of a job that completes while it runs: those are the newest', async () => {
+    const proxy = await proxyOf({}, engine);
+    const older = await completeJob(proxy, 'older');
+    let newer: string | undefined;
+    // Another job (on this replica's runner, or another replica) completes just as the budget looks for images.
+    const racing: JobStore = Object.create(proxy.store);
+    racing.oldestStoredImages = async (limit) => {
+      newer ??= await completeJob(proxy, 'newer');
+      return proxy.store.oldestStoredImages(limit);
+    };
+    const keeper = new ResultKeeper({ store: racing, results: proxy.results, ttlMs: 3_600_000, maxBytes: 1 });
+    await keeper.enforceBudget();
+    expect(newer).toBeDefined();
+    expect((await api(`${proxy.url}/v1/generations/${newer}/image`)).status).toBe(200);
+    expect((await proxy.store.images(older))[0]?.result_file).toBeNull();
   });
 });
