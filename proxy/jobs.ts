@@ -470,9 +470,11 @@ export class JobStore {
   }
 
   /**
-   * queued|running → failed|canceled|interrupted; the reservation is released, or charged when `refund` is false
-   * (a cancel after the upstream call started). False when the job was already final: the conditional update makes
-   * one caller the winner, whichever replica each runs on.
+   * queued|running → failed|canceled|interrupted. The reservation is released, or charged when `refund` is false and
+   * the job is running as this commits (a cancel after the upstream call started); a queued job has no call under
+   * way (a rate-limited one was refused) and is always released. The state decides in the update itself, so a job
+   * that started or went back to the queue while a cancel arrived is settled by where it really was. False when the
+   * job was already final: the conditional update makes one caller the winner, whichever replica each runs on.
    */
   finish(
     id: string,
@@ -480,17 +482,25 @@ export class JobStore {
     error?: ApiError,
     options: { refund?: boolean; upstreamRequestId?: string | undefined } = {},
   ): Promise<boolean> {
-    const refund = options.refund ?? true;
+    const refundRunning = options.refund ?? true;
     return this.db.tx(async (q) => {
       const changed = await q.run(
         `UPDATE jobs SET status = $1, finished_at = $2, error_json = $3, status_reason = NULL,
-           credits_returned = $4, upstream_request_id = COALESCE($5, upstream_request_id), preview_json = NULL
+           credits_returned = CASE WHEN status = 'running' THEN $4 ELSE 1 END,
+           upstream_request_id = COALESCE($5, upstream_request_id), preview_json = NULL
          WHERE id = $6 AND status IN ('queued', 'running')`,
-        [status, nowIso(), error ? JSON.stringify(error) : null, refund ? 1 : 0, options.upstreamRequestId ?? null, id],
+        [
+          status,
+          nowIso(),
+          error ? JSON.stringify(error) : null,
+          refundRunning ? 1 : 0,
+          options.upstreamRequestId ?? null,
+          id,
+        ],
       );
       if (changed === 0) return false;
       const row = (await this.get(id, q))!;
-      if (refund) await this.ledger.releaseIn(q, row.account_id, id, row.cost);
+      if (row.credits_returned !== 0) await this.ledger.releaseIn(q, row.account_id, id, row.cost);
       else await this.ledger.chargeIn(q, row.account_id, id, row.cost);
       return true;
     });

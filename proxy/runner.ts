@@ -130,7 +130,8 @@ export class JobRunner {
    * operator is billed for a started call (unless started cancels are refunded). False when already final.
    */
   async cancel(id: string): Promise<boolean> {
-    const refund = (await this.o.store.get(id))?.status !== 'running' || this.o.refundStartedCancels;
+    // The store settles by the state the job is in as the cancel commits (it may start, or be requeued, meanwhile).
+    const refund = this.o.refundStartedCancels;
     if (!(await this.o.store.finish(id, 'canceled', undefined, { refund }))) return false;
     this.dequeue(id);
     this.held.get(id)?.controller.abort(new FramefillError('internal', 'canceled'));
