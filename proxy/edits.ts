@@ -72,7 +72,7 @@ export async function prepareJob(
       if (!mask) throw new FramefillError('invalid_request', 'An edit needs a mask.', { field: 'mask' });
       // Only its header was read on arrival: a mask that does not decode would fail the composite after the paid
       // upstream call, so all of it is read now (to a few pixels: memory stays small).
-      await sharp(mask.file, { limitInputPixels: MAX_DECODE_PIXELS })
+      await sharp(mask.file, { limitInputPixels: MAX_DECODE_PIXELS, failOn: 'truncated' })
         .resize(8, 8, { fit: 'fill' })
         .raw()
         .toBuffer()
