@@ -314,6 +314,8 @@ export class JobRunner {
         ...(waitS !== undefined ? { retry_after: waitS } : {}),
       };
       if (await this.o.store.finish(id, 'failed', body, { upstreamRequestId: error.upstreamRequestId })) {
+        // Images kept before the failure (their completion could not be recorded) belong to no job any more.
+        await this.o.results.deleteJob(id);
         this.o.log({
           kind: 'job_error',
           id,

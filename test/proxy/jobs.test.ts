@@ -434,6 +434,29 @@ describe.each(ENGINES)('on %s', (engine) => {
     });
   });
 
+  describe('a completion that cannot be recorded', () => {
+    it('fails the job with its credits back and keeps none of its images', async () => {
+      const proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0' });
+      try {
+        const before = await account(proxy.url);
+        const complete = proxy.store.complete.bind(proxy.store);
+        let tried = false;
+        proxy.store.complete = async (_id, result) => {
+          tried = result.images.length === 2;
+          throw new Error('the database went away');
+        };
+        const { id, events } = await generateAndWait(proxy.url, { ...fields, n: '2' });
+        proxy.store.complete = complete;
+        expect(tried).toBe(true);
+        expect(events.at(-1)?.event).toBe('failed');
+        expect(await account(proxy.url)).toMatchObject({ balance_credits: before.balance_credits, spent_credits: 0 });
+        for (const index of [0, 1]) expect(await proxy.results.open(id, index, 'image/jpeg')).toBeUndefined();
+      } finally {
+        await proxy.close();
+      }
+    });
+  });
+
   describe('the check of every provider result', () => {
     it('fails a result of the wrong size with upstream_error and charges nothing', async () => {
       const { provider, calls } = manualProvider(() => png(1000, 700));
