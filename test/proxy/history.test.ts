@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorBodySchema, GenerationListSchema, JobSchema } from '../../core/api';
+import { loadConfig } from '../../proxy/config';
 import type { JobStore } from '../../proxy/jobs';
 import { ResultKeeper } from '../../proxy/result-keeper';
 import type { Engine } from '../../proxy/store';
@@ -202,6 +203,11 @@ describe('keeping results', () => {
     expect((await api(`${proxy.url}/v1/generations/${ids[0]}/thumbnail`)).status).toBe(200);
     for (const id of ids.slice(1)) expect((await api(`${proxy.url}/v1/generations/${id}/image`)).status).toBe(200);
     expect((await list(proxy.url)).jobs.map((j) => j.id)).toEqual([...ids].reverse());
+  });
+
+  it('a result TTL past any date is refused at start with a sentence naming it, not "Invalid time value"', async () => {
+    expect(() => loadConfig({ FRAMEFILL_RESULT_TTL_HOURS: '1e10' })).toThrow(/FRAMEFILL_RESULT_TTL_HOURS/);
+    expect(loadConfig({ FRAMEFILL_RESULT_TTL_HOURS: '876000' }).resultTtlMs).toBe(876_000 * 3_600_000);
   });
 
   it('after each completion the budget applies at once, never to the job that just completed', async () => {
