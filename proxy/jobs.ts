@@ -283,7 +283,7 @@ export class JobStore {
         job.admit(await this.inFlight(job.accountId, q));
       }
       const id = randomUUID();
-      await this.ledger.reserveIn(q, job.accountId, id, job.cost);
+      await this.ledger.reserveIn(q, job.accountId, id, job.cost, job.n);
       await q.run(
         `INSERT INTO jobs (id, account_id, status, prompt_chars, aspect_ratio, resolution, width, height, quality,
              output_format, references_json, cost, model, created_at, idempotency_key, request_hash, owner, lease_until,

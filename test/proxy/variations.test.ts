@@ -56,6 +56,21 @@ describe('n at the boundary', () => {
   });
 });
 
+describe('credits for variations', () => {
+  it('n=4 over the balance is refused 402 with what the four cost and fewer variations as a way out', async () => {
+    const proxy = await proxyOf();
+    const { token } = await proxy.ledger.createToken('short', 3 * PRICE);
+    const response = await submitGeneration(proxy.url, { ...fields, n: '4' }, { token });
+    expect(response.status).toBe(402);
+    const error = await errorOf(response);
+    expect(error.code).toBe('insufficient_credits');
+    expect(error.message).toMatch(new RegExp(`4 variations cost ${4 * PRICE} credits.*balance is ${3 * PRICE}`));
+    expect(error.message).toMatch(/fewer variations/);
+    const one = await submitGeneration(proxy.url, { ...fields, n: '1' }, { token });
+    expect(one.status).toBe(202);
+  });
+});
+
 describe('a job of three variations (draft provider)', () => {
   it('has three different images by index, each with a thumbnail; the completed event carries them', async () => {
     const proxy = await proxyOf();
