@@ -282,12 +282,14 @@ export class JobRunner {
         },
       );
       await job.previews;
-      signal.throwIfAborted();
+      // A cancel or a shutdown discards the result; the deadline does not: images that arrived are paid for.
+      const stopped = job.controller.signal;
+      stopped.throwIfAborted();
       const produced = (result.images ?? [result.bytes]).slice(0, row.n);
       const kept = await this.keepImages(id, produced, size, row, job.edit);
-      if (signal.aborted) {
+      if (stopped.aborted) {
         await this.o.results.deleteJob(id);
-        signal.throwIfAborted();
+        stopped.throwIfAborted();
       }
       const completed = await this.o.store.complete(id, {
         images: kept.images,
