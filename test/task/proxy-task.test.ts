@@ -331,25 +331,4 @@ describe('variations on the task provider (one task per image: createTask has no
       { kind: 'release', amount: (2 * reserved) / 3 },
     ]);
   });
-
-  it('the deadline passing after one task succeeded ends the job with that image: charged one, the rest released', async () => {
-    const { fake, proxy } = await setUp({ FRAMEFILL_UPSTREAM_TIMEOUT_S: '2' });
-    fake.planNext({});
-    // The second task is still generating when the job's deadline passes.
-    fake.planNext({ delays: { generating: 600_000 } });
-    const { id, events } = await generateAndWait(proxy.url, { ...fields('16:9', '1K'), n: '3' });
-    expect(events.at(-1)?.event).toBe('completed');
-    expect(fake.tasks).toHaveLength(2);
-    const done = await job(proxy.url, id);
-    expect(done.images).toHaveLength(1);
-    expect(done.notes?.join(' ')).toMatch(/Variation 2 was not ready by the job's deadline.*1 of the 3 variations/s);
-    const rows = await proxy.ledger.rowsForJob(id);
-    const reserved = -rows[0]!.amount;
-    expect(rows).toEqual([
-      { kind: 'reserve', amount: -reserved },
-      { kind: 'charge', amount: reserved / 3 },
-      { kind: 'release', amount: (2 * reserved) / 3 },
-    ]);
-    expect((await api(`${proxy.url}/v1/generations/${id}/image`)).status).toBe(200);
-  });
 });
