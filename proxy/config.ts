@@ -35,7 +35,8 @@ const EnvSchema = z.object({
   OPENAI_IMAGE_MODEL: z.string().trim().min(1).default('gpt-image-2'),
   FRAMEFILL_ALLOWED_ORIGINS: z.string().default(''),
   // A week: long enough for History to come back to a result; the disk budget bounds the space it takes.
-  FRAMEFILL_RESULT_TTL_HOURS: z.coerce.number().positive().default(168),
+  // At most a century: the cutoff (now − TTL) must stay a date.
+  FRAMEFILL_RESULT_TTL_HOURS: z.coerce.number().positive().max(876_000).default(168),
   FRAMEFILL_RESULTS_MAX_MB: z.coerce.number().positive().default(2048),
   FRAMEFILL_UPSTREAM_CONCURRENCY: int(4, 1),
   FRAMEFILL_UPSTREAM_TIMEOUT_S: z.coerce.number().positive().default(600),

@@ -70,6 +70,18 @@ export async function prepareJob(
     if (mode === 'edit') {
       const mask = submission.mask;
       if (!mask) throw new FramefillError('invalid_request', 'An edit needs a mask.', { field: 'mask' });
+      // Only its header was read on arrival: a mask that does not decode would fail the composite after the paid
+      // upstream call, so all of it is read now (to a few pixels: memory stays small).
+      await sharp(mask.file, { limitInputPixels: MAX_DECODE_PIXELS, failOn: 'truncated' })
+        .resize(8, 8, { fit: 'fill' })
+        .raw()
+        .toBuffer()
+        .catch((error: unknown) => {
+          throw new FramefillError('unsupported_image', 'The mask could not be read as a PNG image: draw it again.', {
+            field: 'mask',
+            cause: error,
+          });
+        });
       await sharp(first.file, { limitInputPixels: MAX_DECODE_PIXELS }).png().toFile(image);
       references[0] = { file: image, mime: 'image/png', width: first.width, height: first.height };
       return { references, edit: { mode, image, file: mask.file, width: first.width, height: first.height } };

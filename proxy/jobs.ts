@@ -1,7 +1,7 @@
 // Job rows and their state machine, queued → running → completed | failed | canceled | interrupted. Each
 // transition commits with its ledger row in one transaction, so credits and job states never disagree.
 import { randomUUID } from 'node:crypto';
-import type { ApiError, Job, JobImage, JobStatus } from '../core/api';
+import { type ApiError, isJobId, type Job, type JobImage, type JobStatus } from '../core/api';
 import type { AspectRatio, OutputFormat, Quality, Tier } from '../core/formats';
 import { chargeFor } from '../core/pricing';
 import { FramefillError } from './errors';
@@ -195,10 +195,21 @@ export function encodeCursor(row: Pick<JobRow, 'created_at' | 'id'>): string {
   return Buffer.from(JSON.stringify([row.created_at, row.id]), 'utf8').toString('base64url');
 }
 
+/** `created_at` as nowIso() writes it. */
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 export function decodeCursor(cursor: string): ListCursor | undefined {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string') {
+    // Only what encodeCursor writes: a forged value never reaches the query (PostgreSQL fails on a NUL in text).
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === 'string' &&
+      CURSOR_TIME.test(value[0]) &&
+      typeof value[1] === 'string' &&
+      isJobId(value[1])
+    ) {
       return { createdAt: value[0], id: value[1] };
     }
   } catch {
@@ -207,9 +218,12 @@ export function decodeCursor(cursor: string): ListCursor | undefined {
   return undefined;
 }
 
-/** `q` as a LIKE pattern matching it anywhere, its own % _ and \\ taken literally. */
+/**
+ * `q` as a LIKE pattern matching it anywhere, its own % _ and \\ taken literally. Its case is folded by the
+ * database's LOWER, as the prompt's is, so a prompt's own text always finds it.
+ */
 function containsPattern(q: string): string {
-  return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 /** PostgreSQL's unique_violation: two replicas inserted the same Idempotency-Key at once. */
 const isUniqueViolation = (error: unknown) => (error as { code?: string } | null)?.code === '23505';
@@ -269,7 +283,7 @@ export class JobStore {
         job.admit(await this.inFlight(job.accountId, q));
       }
       const id = randomUUID();
-      await this.ledger.reserveIn(q, job.accountId, id, job.cost);
+      await this.ledger.reserveIn(q, job.accountId, id, job.cost, job.n);
       await q.run(
         `INSERT INTO jobs (id, account_id, status, prompt_chars, aspect_ratio, resolution, width, height, quality,
              output_format, references_json, cost, model, created_at, idempotency_key, request_hash, owner, lease_until,
@@ -403,7 +417,7 @@ export class JobStore {
       const at = param(options.cursor.createdAt);
       where.push(`(created_at < ${at} OR (created_at = ${at} AND id < ${param(options.cursor.id)}))`);
     }
-    if (options.q) where.push(`LOWER(prompt) LIKE ${param(containsPattern(options.q))} ESCAPE '\\'`);
+    if (options.q) where.push(`LOWER(prompt) LIKE LOWER(${param(containsPattern(options.q))}) ESCAPE '\\'`);
     return this.db.many<JobRow>(
       `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ${param(options.limit)}`,
       params,
@@ -419,10 +433,16 @@ export class JobStore {
     return Number(row?.total ?? 0);
   }
 
-  /** Images still kept, oldest first (ties in job then index order), at most `limit`. */
+  /**
+   * Images still kept, oldest first (ties in job then index order), at most `limit`, never those of the job whose
+   * images were made last (the budget keeps them). One statement: a job completing meanwhile is either the newest
+   * and left out, or not there yet.
+   */
   oldestStoredImages(limit: number): Promise<StoredImage[]> {
     return this.db.many<StoredImage>(
-      `SELECT job_id, image_index, bytes, result_file FROM job_images WHERE result_file IS NOT NULL
+      `SELECT job_id, image_index, bytes, result_file FROM job_images
+         WHERE result_file IS NOT NULL
+           AND job_id <> COALESCE((SELECT job_id FROM job_images ORDER BY created_at DESC, job_id DESC LIMIT 1), '')
          ORDER BY created_at, job_id, image_index LIMIT $1`,
       [limit],
     );
@@ -435,14 +455,6 @@ export class JobStore {
          ORDER BY created_at, job_id, image_index`,
       [olderThanIso],
     );
-  }
-
-  /** The job whose images were made last, if any (the budget never removes those). */
-  async newestImageJob(): Promise<string | undefined> {
-    const row = await this.db.one<{ job_id: string }>(
-      'SELECT job_id FROM job_images ORDER BY created_at DESC, job_id DESC LIMIT 1',
-    );
-    return row?.job_id;
   }
 
   /** The image itself is gone: its row, thumbnail and the job's row stay. */
@@ -458,9 +470,11 @@ export class JobStore {
   }
 
   /**
-   * queued|running → failed|canceled|interrupted; the reservation is released, or charged when `refund` is false
-   * (a cancel after the upstream call started). False when the job was already final: the conditional update makes
-   * one caller the winner, whichever replica each runs on.
+   * queued|running → failed|canceled|interrupted. The reservation is released, or charged when `refund` is false and
+   * the job is running as this commits (a cancel after the upstream call started); a queued job has no call under
+   * way (a rate-limited one was refused) and is always released. The state decides in the update itself, so a job
+   * that started or went back to the queue while a cancel arrived is settled by where it really was. False when the
+   * job was already final: the conditional update makes one caller the winner, whichever replica each runs on.
    */
   finish(
     id: string,
@@ -468,17 +482,25 @@ export class JobStore {
     error?: ApiError,
     options: { refund?: boolean; upstreamRequestId?: string | undefined } = {},
   ): Promise<boolean> {
-    const refund = options.refund ?? true;
+    const refundRunning = options.refund ?? true;
     return this.db.tx(async (q) => {
       const changed = await q.run(
         `UPDATE jobs SET status = $1, finished_at = $2, error_json = $3, status_reason = NULL,
-           credits_returned = $4, upstream_request_id = COALESCE($5, upstream_request_id), preview_json = NULL
+           credits_returned = CASE WHEN status = 'running' THEN $4 ELSE 1 END,
+           upstream_request_id = COALESCE($5, upstream_request_id), preview_json = NULL
          WHERE id = $6 AND status IN ('queued', 'running')`,
-        [status, nowIso(), error ? JSON.stringify(error) : null, refund ? 1 : 0, options.upstreamRequestId ?? null, id],
+        [
+          status,
+          nowIso(),
+          error ? JSON.stringify(error) : null,
+          refundRunning ? 1 : 0,
+          options.upstreamRequestId ?? null,
+          id,
+        ],
       );
       if (changed === 0) return false;
       const row = (await this.get(id, q))!;
-      if (refund) await this.ledger.releaseIn(q, row.account_id, id, row.cost);
+      if (row.credits_returned !== 0) await this.ledger.releaseIn(q, row.account_id, id, row.cost);
       else await this.ledger.chargeIn(q, row.account_id, id, row.cost);
       return true;
     });

@@ -6,10 +6,13 @@ import type { JobStore } from './jobs';
 import type { Logger } from './log';
 import { INTERRUPTED_ERROR } from './runner';
 import type { JobNotices } from './store/notices';
+import type { ResultStore } from './store/results';
 
 export interface LeaseOptions {
   store: JobStore;
   notices: JobNotices;
+  /** Images a dead replica kept before it could complete the job: they belong to no job once it is ended. */
+  results: ResultStore;
   owner: string;
   /** The jobs this process holds now. */
   held: () => string[];
@@ -20,10 +23,11 @@ export interface LeaseOptions {
 }
 
 /** Ends the jobs whose lease lapsed; resolves with how many this call ended. */
-export async function sweepLapsed(o: Pick<LeaseOptions, 'store' | 'notices' | 'log'>): Promise<number> {
+export async function sweepLapsed(o: Pick<LeaseOptions, 'store' | 'notices' | 'results' | 'log'>): Promise<number> {
   let ended = 0;
   for (const id of await o.store.lapsed(Date.now())) {
     if (!(await o.store.finish(id, 'interrupted', INTERRUPTED_ERROR))) continue;
+    await o.results.deleteJob(id);
     ended++;
     o.log({ kind: 'job', id, status: 'interrupted', reason: 'lease_lapsed' });
     await o.notices.publish({ id, status: 'interrupted' });

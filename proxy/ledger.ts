@@ -159,10 +159,11 @@ export class Ledger {
   }
 
   /**
-   * Refuses with 402 when the balance is short; never lets it go below zero. The conditional UPDATE is exact under
-   * concurrency on both engines (PostgreSQL re-checks the condition on the row it waited for).
+   * Refuses with 402 when the balance is short (saying what the `images` asked cost); never lets it go below zero.
+   * The conditional UPDATE is exact under concurrency on both engines (PostgreSQL re-checks the condition on the row
+   * it waited for).
    */
-  async reserveIn(q: Sql, accountId: string, jobId: string, cost: number): Promise<void> {
+  async reserveIn(q: Sql, accountId: string, jobId: string, cost: number, images = 1): Promise<void> {
     const changed = await q.run('UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1', [
       cost,
       accountId,
@@ -172,7 +173,9 @@ export class Ledger {
         ?.balance;
       throw new FramefillError(
         'insufficient_credits',
-        `This image costs ${cost} credits and the balance is ${balance ?? 0}: ask your admin for more, or pick a lower resolution.`,
+        images > 1
+          ? `${images} variations cost ${cost} credits and the balance is ${balance ?? 0}: ask your admin for more, or ask for fewer variations or a lower resolution.`
+          : `This image costs ${cost} credits and the balance is ${balance ?? 0}: ask your admin for more, or pick a lower resolution.`,
       );
     }
     await this.row(q, accountId, jobId, 'reserve', -cost);

@@ -34,10 +34,9 @@ export class ResultKeeper {
   async enforceBudget(): Promise<number> {
     let total = await this.o.store.storedImageBytes();
     if (total <= this.o.maxBytes) return 0;
-    const keep = await this.o.store.newestImageJob();
     let removed = 0;
     for (;;) {
-      const candidates = (await this.o.store.oldestStoredImages(BATCH + 1)).filter((image) => image.job_id !== keep);
+      const candidates = await this.o.store.oldestStoredImages(BATCH);
       if (candidates.length === 0) return removed;
       for (const image of candidates) {
         if (total <= this.o.maxBytes) return removed;

@@ -130,7 +130,8 @@ export class JobRunner {
    * operator is billed for a started call (unless started cancels are refunded). False when already final.
    */
   async cancel(id: string): Promise<boolean> {
-    const refund = (await this.o.store.get(id))?.status !== 'running' || this.o.refundStartedCancels;
+    // The store settles by the state the job is in as the cancel commits (it may start, or be requeued, meanwhile).
+    const refund = this.o.refundStartedCancels;
     if (!(await this.o.store.finish(id, 'canceled', undefined, { refund }))) return false;
     this.dequeue(id);
     this.held.get(id)?.controller.abort(new FramefillError('internal', 'canceled'));
@@ -281,12 +282,14 @@ export class JobRunner {
         },
       );
       await job.previews;
-      signal.throwIfAborted();
+      // A cancel or a shutdown discards the result; the deadline does not: images that arrived are paid for.
+      const stopped = job.controller.signal;
+      stopped.throwIfAborted();
       const produced = (result.images ?? [result.bytes]).slice(0, row.n);
       const kept = await this.keepImages(id, produced, size, row, job.edit);
-      if (signal.aborted) {
+      if (stopped.aborted) {
         await this.o.results.deleteJob(id);
-        signal.throwIfAborted();
+        stopped.throwIfAborted();
       }
       const completed = await this.o.store.complete(id, {
         images: kept.images,
@@ -313,6 +316,8 @@ export class JobRunner {
         ...(waitS !== undefined ? { retry_after: waitS } : {}),
       };
       if (await this.o.store.finish(id, 'failed', body, { upstreamRequestId: error.upstreamRequestId })) {
+        // Images kept before the failure (their completion could not be recorded) belong to no job any more.
+        await this.o.results.deleteJob(id);
         this.o.log({
           kind: 'job_error',
           id,

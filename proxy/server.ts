@@ -430,6 +430,12 @@ function historyQuery(c: Context<Env>): { cursor?: ReturnType<typeof decodeCurso
       field: 'q',
     });
   }
+  // No prompt holds U+0000 (submissions refuse it), and PostgreSQL cannot compare text with it.
+  if (q?.includes('\u0000')) {
+    throw new FramefillError('invalid_request', 'Search text cannot contain a NUL character (U+0000).', {
+      field: 'q',
+    });
+  }
   return { ...(cursor ? { cursor } : {}), ...(q ? { q } : {}), limit };
 }
 

@@ -91,11 +91,14 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
   const shared = db.engine === 'postgres';
   if (shared) {
     // Other replicas may be running their jobs: only those whose lease lapsed are ended.
-    await sweepLapsed({ store, notices, log });
+    await sweepLapsed({ store, notices, results, log });
   } else {
     // The only process: whatever is unfinished was left by the previous one.
     for (const id of await store.unfinished()) {
-      if (await store.finish(id, 'interrupted', INTERRUPTED_ERROR)) log({ kind: 'job', id, status: 'interrupted' });
+      if (!(await store.finish(id, 'interrupted', INTERRUPTED_ERROR))) continue;
+      // Images it kept before it could complete (it died in between) belong to no job any more.
+      await results.deleteJob(id);
+      log({ kind: 'job', id, status: 'interrupted' });
     }
   }
   const keeper = new ResultKeeper({ store, results, ttlMs: config.resultTtlMs, maxBytes: config.resultsMaxBytes });
@@ -127,6 +130,7 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
   const stopLeases = keepLeases({
     store,
     notices,
+    results,
     owner,
     held: () => runner.heldIds(),
     leaseMs: config.leaseMs,

@@ -253,9 +253,13 @@ export function createTaskProvider(options: TaskProviderOptions): Provider {
             if (fitted.note && !notes.includes(fitted.note)) notes.push(fitted.note);
           } catch (error) {
             if (made.length === 0) throw error;
-            signal.throwIfAborted();
+            // A cancel or a shutdown ends the job; the deadline only ends the loop, since the images made are paid for.
+            const deadline = signal.aborted && isDeadline(signal.reason);
+            if (!deadline) signal.throwIfAborted();
             notes.push(
-              `Variation ${index + 1} failed at the image service: ${toFramefillError(error, { taskId }).message}`,
+              deadline
+                ? `Variation ${index + 1} was not ready by the job's deadline (FRAMEFILL_UPSTREAM_TIMEOUT_S).`
+                : `Variation ${index + 1} failed at the image service: ${toFramefillError(error, { taskId }).message}`,
             );
             break;
           }
@@ -279,6 +283,9 @@ export function createTaskProvider(options: TaskProviderOptions): Provider {
     },
   };
 }
+
+/** The job's signal fired for its deadline (AbortSignal.timeout), not for a cancel or a shutdown. */
+const isDeadline = (reason: unknown) => reason instanceof DOMException && reason.name === 'TimeoutError';
 
 /** The stream or body ended, or was not what the reseller documents. */
 class MalformedAnswer extends Error {}

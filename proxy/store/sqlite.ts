@@ -190,6 +190,8 @@ export function openSqlite(dataDir: string): SqliteStore {
   const file = path.join(dataDir, DB_FILE);
   const db = new DatabaseSync(file, { timeout: 5000 });
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
+  // SQLite's own LOWER folds ASCII only; History's search folds case as PostgreSQL's does, beyond ASCII too.
+  db.function('lower', { deterministic: true }, (text) => (typeof text === 'string' ? text.toLowerCase() : text));
   // The database holds token hashes and balances: only the proxy's user may read it.
   for (const suffix of ['', '-wal', '-shm']) if (existsSync(file + suffix)) chmodSync(file + suffix, 0o600);
   migrate(db);

@@ -122,6 +122,27 @@ describe('mask limits at their boundaries (proxy)', () => {
     expect(await error(response)).toMatchObject({ code: 'unsupported_image', field: 'mask' });
   });
 
+  it('refuses a mask whose header reads but whose pixels do not with unsupported_image, before any job', async () => {
+    // The signature and IHDR (33 bytes) of a real mask of the right size, then bytes no decoder reads.
+    const garbage = Buffer.concat([mask.subarray(0, 33), Buffer.alloc(256, 7)]);
+    // Cut off half-way through its pixels.
+    const truncated = mask.subarray(0, Math.floor(mask.length / 2));
+    for (const [proxy, corrupt] of [
+      [draft, garbage],
+      [leaky, garbage],
+      [leaky, truncated],
+    ] as const) {
+      const before = (await proxy.ledger.localAccount()).balance;
+      const response = await submitGeneration(proxy.url, edit, {
+        references: [{ bytes: original }],
+        mask: { bytes: corrupt },
+      });
+      expect(response.status, `${proxy.url} ${corrupt.length} bytes`).toBe(415);
+      expect(await error(response)).toMatchObject({ code: 'unsupported_image', field: 'mask' });
+      expect((await proxy.ledger.localAccount()).balance).toBe(before);
+    }
+  });
+
   it('refuses what does not fit the mode with invalid_request, naming the field', async () => {
     const cases: Array<[Record<string, string>, Parameters<typeof submitGeneration>[2], string]> = [
       [{ ...edit, mode: 'generate' }, { references: [{ bytes: original }], mask: { bytes: mask } }, 'mask'],

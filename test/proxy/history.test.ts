@@ -3,14 +3,27 @@
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorBodySchema, GenerationListSchema, JobSchema } from '../../core/api';
-import { api, authHeaders, generateAndWait, startTestProxy, submitGeneration, type TestProxy } from '../helpers/proxy';
+import { loadConfig } from '../../proxy/config';
+import type { JobStore } from '../../proxy/jobs';
+import { ResultKeeper } from '../../proxy/result-keeper';
+import type { Engine } from '../../proxy/store';
+import { jpeg } from '../helpers/images';
+import {
+  api,
+  authHeaders,
+  ENGINES,
+  generateAndWait,
+  startTestProxy,
+  submitGeneration,
+  type TestProxy,
+} from '../helpers/proxy';
 
 const started: TestProxy[] = [];
 afterEach(async () => {
   for (const proxy of started.splice(0)) await proxy.close(0);
 });
-async function proxyOf(env: Record<string, string> = {}): Promise<TestProxy> {
-  const proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0', ...env });
+async function proxyOf(env: Record<string, string> = {}, engine: Engine = 'sqlite'): Promise<TestProxy> {
+  const proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0', ...env }, { engine });
   started.push(proxy);
   return proxy;
 }
@@ -108,6 +121,62 @@ describe('GET /v1/generations', () => {
   });
 });
 
+describe.each(ENGINES)('History queries on %s', (engine) => {
+  const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+
+  it('a search holding a NUL character is refused 400 invalid_request on q', async () => {
+    const proxy = await proxyOf({}, engine);
+    const response = await api(`${proxy.url}/v1/generations?q=red%00kite`);
+    expect(response.status).toBe(400);
+    expect(ErrorBodySchema.parse(await response.json()).error).toMatchObject({ code: 'invalid_request', field: 'q' });
+  });
+
+  it('a cursor it did not give out is refused 400 invalid_request on cursor, however well-formed its JSON', async () => {
+    const proxy = await proxyOf({}, engine);
+    const { id } = await generateAndWait(proxy.url, { ...base, prompt: 'one' });
+    await generateAndWait(proxy.url, { ...base, prompt: 'two' });
+    const first = await list(proxy.url, '?limit=1');
+    const given = first.jobs[0]!;
+    expect((await list(proxy.url, `?cursor=${first.next_cursor}`)).jobs.map((j) => j.id)).toEqual([id]);
+    for (const forged of [
+      ['\u0000', id],
+      [given.created_at, '\u0000'],
+      ['yesterday', id],
+      [given.created_at, 'not-a-job-id'],
+    ]) {
+      const response = await api(`${proxy.url}/v1/generations?cursor=${cursorOf(forged)}`);
+      expect(response.status, JSON.stringify(forged)).toBe(400);
+      expect(ErrorBodySchema.parse(await response.json()).error).toMatchObject({
+        code: 'invalid_request',
+        field: 'cursor',
+      });
+    }
+  });
+
+  it("finds a prompt by its own non-ASCII text in the prompt's case, and by its ASCII in any case", async () => {
+    const proxy = await proxyOf({}, engine);
+    await generateAndWait(proxy.url, { ...base, prompt: 'CAFÉ AU LAIT on a zinc counter' });
+    await generateAndWait(proxy.url, { ...base, prompt: 'a plain espresso' });
+    // Beyond ASCII, PostgreSQL folds case as its LC_CTYPE says; the prompt's own text matches under any locale.
+    for (const q of ['CAFÉ', 'FÉ AU', 'au lait', 'Zinc']) {
+      expect(
+        (await list(proxy.url, `?q=${encodeURIComponent(q)}`)).jobs.map((j) => j.prompt),
+        q,
+      ).toEqual(['CAFÉ AU LAIT on a zinc counter']);
+    }
+  });
+});
+
+describe('History search on sqlite', () => {
+  it('folds case beyond ASCII: café finds CAFÉ and CAFÉ finds café', async () => {
+    const proxy = await proxyOf();
+    await generateAndWait(proxy.url, { ...base, prompt: 'CAFÉ AU LAIT' });
+    await generateAndWait(proxy.url, { ...base, prompt: 'a café crème' });
+    expect((await list(proxy.url, '?q=caf%C3%A9')).jobs.map((j) => j.prompt)).toEqual(['a café crème', 'CAFÉ AU LAIT']);
+    expect((await list(proxy.url, '?q=CAF%C3%89')).jobs.map((j) => j.prompt)).toEqual(['a café crème', 'CAFÉ AU LAIT']);
+  });
+});
+
 describe('keeping results', () => {
   it('the disk budget removes the oldest images first and keeps their rows, prompt and thumbnail', async () => {
     const first = await proxyOf();
@@ -136,6 +205,11 @@ describe('keeping results', () => {
     expect((await list(proxy.url)).jobs.map((j) => j.id)).toEqual([...ids].reverse());
   });
 
+  it('a result TTL past any date is refused at start with a sentence naming it, not "Invalid time value"', async () => {
+    expect(() => loadConfig({ FRAMEFILL_RESULT_TTL_HOURS: '1e10' })).toThrow(/FRAMEFILL_RESULT_TTL_HOURS/);
+    expect(loadConfig({ FRAMEFILL_RESULT_TTL_HOURS: '876000' }).resultTtlMs).toBe(876_000 * 3_600_000);
+  });
+
   it('after each completion the budget applies at once, never to the job that just completed', async () => {
     const proxy = await proxyOf({ FRAMEFILL_RESULTS_MAX_MB: '0.000001' });
     const older = (await generateAndWait(proxy.url, { ...base, prompt: 'older' })).id;
@@ -143,5 +217,59 @@ describe('keeping results', () => {
     await vi.waitFor(async () => expect((await proxy.store.images(older))[0]?.result_file).toBeNull());
     expect((await api(`${proxy.url}/v1/generations/${newer}/image`)).status).toBe(200);
     expect((await proxy.store.get(older))?.status).toBe('completed');
+  });
+});
+
+describe.each(ENGINES)('the disk budget on %s', (engine) => {
+  /** A job of one small image completed through the store, as the runner completes one. */
+  async function completeJob(proxy: TestProxy, prompt: string): Promise<string> {
+    const account = await proxy.ledger.localAccount();
+    const { row } = await proxy.store.create({
+      accountId: account.id,
+      promptChars: prompt.length,
+      aspectRatio: '1:1',
+      resolution: '1K',
+      width: 1024,
+      height: 1024,
+      quality: 'low',
+      outputFormat: 'jpeg',
+      references: [],
+      cost: 1,
+      model: 'draft',
+      idempotencyKey: undefined,
+      requestHash: prompt,
+      n: 1,
+      prompt,
+      owner: proxy.owner,
+      leaseUntil: Date.now() + 60_000,
+    });
+    expect(await proxy.store.start(row.id)).toBe(true);
+    const bytes = await jpeg(64, 64);
+    const resultFile = await proxy.results.put(row.id, 0, { mime: 'image/jpeg', bytes });
+    const image = { width: 64, height: 64, mime: 'image/jpeg', bytes: bytes.length, resultFile };
+    const completion = { notes: [], usage: undefined, upstreamRequestId: undefined };
+    const done = await proxy.store.complete(row.id, {
+      ...completion,
+      images: [{ ...image, thumbnail: bytes, thumbnailMime: 'image/jpeg' }],
+    });
+    expect(done).toBe(true);
+    return row.id;
+  }
+
+  it('never removes the images of a job that completes while it runs: those are the newest', async () => {
+    const proxy = await proxyOf({}, engine);
+    const older = await completeJob(proxy, 'older');
+    let newer: string | undefined;
+    // Another job (on this replica's runner, or another replica) completes just as the budget looks for images.
+    const racing: JobStore = Object.create(proxy.store);
+    racing.oldestStoredImages = async (limit) => {
+      newer ??= await completeJob(proxy, 'newer');
+      return proxy.store.oldestStoredImages(limit);
+    };
+    const keeper = new ResultKeeper({ store: racing, results: proxy.results, ttlMs: 3_600_000, maxBytes: 1 });
+    await keeper.enforceBudget();
+    expect(newer).toBeDefined();
+    expect((await api(`${proxy.url}/v1/generations/${newer}/image`)).status).toBe(200);
+    expect((await proxy.store.images(older))[0]?.result_file).toBeNull();
   });
 });

@@ -13,6 +13,7 @@ import {
   readEvents,
   startTestProxy as startProxyOn,
   submitGeneration,
+  type TestProxy,
 } from '../helpers/proxy';
 
 const fields = { prompt: 'a quiet harbour at dawn', aspect_ratio: '16:9', resolution: '1K' };
@@ -244,6 +245,70 @@ describe.each(ENGINES)('on %s', (engine) => {
       }
     });
 
+    /** Runs `meanwhile` just before the cancel's own change is made: another step of the job got there first. */
+    function beforeCancelLands(proxy: TestProxy, meanwhile: (id: string) => Promise<void>): () => boolean {
+      const finish = proxy.store.finish.bind(proxy.store);
+      let ran = false;
+      proxy.store.finish = async (id, status, error, options) => {
+        if (status === 'canceled' && !ran) {
+          ran = true;
+          await meanwhile(id);
+        }
+        return finish(id, status, error, options);
+      };
+      return () => ran;
+    }
+
+    it('refunds a job the rate limit put back in the queue just before the cancel landed', async () => {
+      const { provider, calls } = manualProvider();
+      const proxy = await startTestProxy({}, { provider });
+      try {
+        const before = await account(proxy.url);
+        const { id } = await submit(proxy.url);
+        await until(() => calls.length === 1);
+        // The image service answered 429: the job waits queued, and its refused call is not billed.
+        const ran = beforeCancelLands(proxy, async (jobId) => {
+          expect(await proxy.store.requeue(jobId, 'Waiting for the rate limit.')).toBe(true);
+        });
+        const response = await api(`${proxy.url}/v1/generations/${id}`, { method: 'DELETE' });
+        expect(ran()).toBe(true);
+        expect(JobSchema.parse(await response.json())).toMatchObject({ status: 'canceled', credits_returned: true });
+        expect(await proxy.ledger.rowsForJob(id)).toEqual([
+          { kind: 'reserve', amount: -6 },
+          { kind: 'release', amount: 6 },
+        ]);
+        expect(await account(proxy.url)).toMatchObject({ balance_credits: before.balance_credits, spent_credits: 0 });
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('charges a queued job that started its call just before the cancel landed', async () => {
+      const { provider, calls } = manualProvider();
+      const proxy = await startTestProxy({ FRAMEFILL_UPSTREAM_CONCURRENCY: '1' }, { provider });
+      try {
+        const first = await submit(proxy.url);
+        const second = await submit(proxy.url);
+        await until(() => calls.length === 1);
+        expect((await job(proxy.url, second.id)).status).toBe('queued');
+        // Another replica (or this one's next slot) starts it between the cancel's look and its change.
+        const ran = beforeCancelLands(proxy, async (jobId) => {
+          expect(await proxy.store.start(jobId)).toBe(true);
+        });
+        const response = await api(`${proxy.url}/v1/generations/${second.id}`, { method: 'DELETE' });
+        expect(ran()).toBe(true);
+        expect(JobSchema.parse(await response.json())).toMatchObject({ status: 'canceled', credits_returned: false });
+        expect(await proxy.ledger.rowsForJob(second.id)).toEqual([
+          { kind: 'reserve', amount: -6 },
+          { kind: 'charge', amount: 6 },
+        ]);
+        calls[0]!.finish();
+        await readEvents(proxy.url, first.id);
+      } finally {
+        await proxy.close();
+      }
+    });
+
     it('ends a queued job at once without ever calling the provider', async () => {
       const { provider, calls } = manualProvider();
       const proxy = await startTestProxy({ FRAMEFILL_UPSTREAM_CONCURRENCY: '1' }, { provider });
@@ -363,6 +428,29 @@ describe.each(ENGINES)('on %s', (engine) => {
         expect((events.at(-1)!.data as { error: { code: string } }).error.code).toBe('upstream_timeout');
         expect(calls[0]!.signal.aborted).toBe(true);
         expect((await proxy.ledger.rowsForJob(id)).map((r) => r.kind)).toEqual(['reserve', 'release']);
+      } finally {
+        await proxy.close();
+      }
+    });
+  });
+
+  describe('a completion that cannot be recorded', () => {
+    it('fails the job with its credits back and keeps none of its images', async () => {
+      const proxy = await startTestProxy({ FRAMEFILL_DRAFT_DELAY_MS: '0' });
+      try {
+        const before = await account(proxy.url);
+        const complete = proxy.store.complete.bind(proxy.store);
+        let tried = false;
+        proxy.store.complete = async (_id, result) => {
+          tried = result.images.length === 2;
+          throw new Error('the database went away');
+        };
+        const { id, events } = await generateAndWait(proxy.url, { ...fields, n: '2' });
+        proxy.store.complete = complete;
+        expect(tried).toBe(true);
+        expect(events.at(-1)?.event).toBe('failed');
+        expect(await account(proxy.url)).toMatchObject({ balance_credits: before.balance_credits, spent_credits: 0 });
+        for (const index of [0, 1]) expect(await proxy.results.open(id, index, 'image/jpeg')).toBeUndefined();
       } finally {
         await proxy.close();
       }

@@ -3,7 +3,16 @@
 import { describe, expect, it } from 'vitest';
 import { sweepLapsed } from '../../proxy/leases';
 import { noticesFor } from '../../proxy/store/notices';
+import { jpeg } from '../helpers/images';
 import { databaseFor, ENGINES, startTestProxy, tempDataDir } from '../helpers/proxy';
+
+async function until(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('condition never became true');
+}
 
 describe.each(ENGINES)('on %s', (engine) => {
   it('ends a lapsed job once across racing sweeps, releases its credits once, and leaves a renewed job alone (its owner renews its own jobs only)', async () => {
@@ -40,7 +49,9 @@ describe.each(ENGINES)('on %s', (engine) => {
       const notices = await noticesFor(b.db);
       try {
         const ended = await Promise.all(
-          [a, b, a, b, a, b, a, b, a, b].map((p) => sweepLapsed({ store: p.store, notices, log: () => undefined })),
+          [a, b, a, b, a, b, a, b, a, b].map((p) =>
+            sweepLapsed({ store: p.store, notices, results: p.results, log: () => undefined }),
+          ),
         );
         // The proxies sweep by themselves too (every third of the lease): count theirs with the test's.
         const byProxies = [...new Set([a, b])]
@@ -61,6 +72,46 @@ describe.each(ENGINES)('on %s', (engine) => {
     } finally {
       if (b !== a) await b.close();
       await a.close();
+    }
+  });
+
+  it('a job whose process died while keeping its images is ended interrupted at the next start, and those images go', async () => {
+    const dataDir = tempDataDir();
+    const a = await startTestProxy({ FRAMEFILL_DATA_DIR: dataDir }, { engine });
+    const account = await a.ledger.localAccount();
+    const { row } = await a.store.create({
+      accountId: account.id,
+      promptChars: 12,
+      aspectRatio: '1:1',
+      resolution: '1K',
+      width: 1024,
+      height: 1024,
+      quality: 'low',
+      outputFormat: 'jpeg',
+      references: [],
+      cost: 2,
+      model: 'draft',
+      idempotencyKey: undefined,
+      n: 2,
+      prompt: 'died midway',
+      requestHash: 'h',
+      owner: 'dead-replica',
+      leaseUntil: Date.now() - 1,
+    });
+    expect(await a.store.start(row.id)).toBe(true);
+    // The first variation was kept, the second was being kept, when the process died.
+    await a.results.put(row.id, 0, { mime: 'image/jpeg', bytes: await jpeg(64, 64) });
+    await a.close();
+    const b = await startTestProxy({ FRAMEFILL_DATA_DIR: dataDir }, { engine });
+    try {
+      await until(async () => (await b.store.get(row.id))?.status === 'interrupted');
+      expect(await b.ledger.rowsForJob(row.id)).toEqual([
+        { kind: 'reserve', amount: -2 },
+        { kind: 'release', amount: 2 },
+      ]);
+      expect(await b.results.open(row.id, 0, 'image/jpeg')).toBeUndefined();
+    } finally {
+      await b.close();
     }
   });
 });

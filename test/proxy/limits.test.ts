@@ -48,6 +48,16 @@ describe.each(ENGINES)('on %s', (engine) => {
       expect(await error(missing)).toMatchObject({ code: 'prompt_empty' });
     });
 
+    it('refuses a prompt holding a NUL character with 400 invalid_request on prompt, and keeps the credits', async () => {
+      const before = (await proxy.ledger.localAccount()).balance;
+      const response = await submitGeneration(proxy.url, { ...base, prompt: 'a lighthouse\u0000 at dusk' });
+      expect(response.status).toBe(400);
+      const problem = await error(response);
+      expect(problem).toMatchObject({ code: 'invalid_request', field: 'prompt' });
+      expect(problem.message).toMatch(/U\+0000/);
+      expect((await proxy.ledger.localAccount()).balance).toBe(before);
+    });
+
     it('refuses a prompt field of over a megabyte as prompt_too_long without reading it all', async () => {
       const response = await submitGeneration(proxy.url, { ...base, prompt: 'c'.repeat(2 * 1024 * 1024) });
       expect(response.status).toBe(400);

@@ -8,6 +8,7 @@ import { priceOf } from '../../core/pricing';
 import { LOCAL_ACCOUNT_CREDITS } from '../../proxy/ledger';
 import { api, generateAndWait, startTestProxy, submitGeneration, type TestProxy } from '../helpers/proxy';
 import { useProxyOnFakeOpenAI } from '../openai/fixtures';
+import { useProxyOnFakeTaskApi } from '../task/fixtures';
 
 const started: TestProxy[] = [];
 afterEach(async () => {
@@ -53,6 +54,21 @@ describe('n at the boundary', () => {
     expect(job).toMatchObject({ n: MAX_VARIATIONS, cost_credits: MAX_VARIATIONS * PRICE });
     const account = AccountSchema.parse(await (await api(`${proxy.url}/v1/account`)).json());
     expect(account.balance_credits).toBe(LOCAL_ACCOUNT_CREDITS - MAX_VARIATIONS * PRICE);
+  });
+});
+
+describe('credits for variations', () => {
+  it('n=4 over the balance is refused 402 with what the four cost and fewer variations as a way out', async () => {
+    const proxy = await proxyOf();
+    const { token } = await proxy.ledger.createToken('short', 3 * PRICE);
+    const response = await submitGeneration(proxy.url, { ...fields, n: '4' }, { token });
+    expect(response.status).toBe(402);
+    const error = await errorOf(response);
+    expect(error.code).toBe('insufficient_credits');
+    expect(error.message).toMatch(new RegExp(`4 variations cost ${4 * PRICE} credits.*balance is ${3 * PRICE}`));
+    expect(error.message).toMatch(/fewer variations/);
+    const one = await submitGeneration(proxy.url, { ...fields, n: '1' }, { token });
+    expect(one.status).toBe(202);
   });
 });
 
@@ -149,5 +165,28 @@ describe('variations on the OpenAI provider', () => {
     });
     const missing = await api(`${proxy.url}/v1/generations/${id}/image?index=2`);
     expect(missing.status).toBe(404);
+  });
+});
+
+describe('variations on the task provider (one task per image)', () => {
+  const { setUp } = useProxyOnFakeTaskApi();
+
+  it('the deadline passing after one task succeeded ends the job with that image: charged one, the rest released', async () => {
+    const { fake, proxy } = await setUp({ FRAMEFILL_UPSTREAM_TIMEOUT_S: '2' });
+    fake.planNext({});
+    // The second task is still generating when the job's deadline passes.
+    fake.planNext({ delays: { generating: 600_000 } });
+    const { id, events } = await generateAndWait(proxy.url, { ...fields, n: '3' });
+    expect(events.at(-1)?.event).toBe('completed');
+    expect(fake.tasks).toHaveLength(2);
+    const job = JobSchema.parse(await (await api(`${proxy.url}/v1/generations/${id}`)).json());
+    expect(job.images).toHaveLength(1);
+    expect(job.notes?.join(' ')).toMatch(/Variation 2 was not ready by the job's deadline.*1 of the 3 variations/s);
+    expect(await proxy.ledger.rowsForJob(id)).toEqual([
+      { kind: 'reserve', amount: -3 * PRICE },
+      { kind: 'charge', amount: PRICE },
+      { kind: 'release', amount: 2 * PRICE },
+    ]);
+    expect((await api(`${proxy.url}/v1/generations/${id}/image`)).status).toBe(200);
   });
 });
