@@ -44,6 +44,14 @@ export function validateGeneration(draft: GenerationDraft): ApiError | undefined
       field: 'prompt',
     };
   }
+  // PostgreSQL's text cannot hold U+0000 (a stored prompt would fail), and no prompt needs it.
+  if (draft.prompt.includes('\u0000')) {
+    return {
+      code: 'invalid_request',
+      message: 'The prompt contains a NUL character (U+0000), which cannot be stored: remove it and generate again.',
+      field: 'prompt',
+    };
+  }
   if (!isAspectRatio(draft.aspectRatio)) {
     return { code: 'invalid_request', message: `Unknown aspect ratio "${draft.aspectRatio}".`, field: 'aspect_ratio' };
   }

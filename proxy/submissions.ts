@@ -410,14 +410,6 @@ function generationFields(
       variations: raw.n,
     }) ?? validateMode({ mode: raw.mode ?? 'generate', referenceCount, hasMask, aspectRatio: raw.aspect_ratio ?? '' });
   if (problem) throw new FramefillError(problem.code, problem.message, { field: problem.field });
-  // PostgreSQL's text cannot hold U+0000 (the insert fails), and no prompt needs it.
-  if (raw.prompt?.includes('\u0000')) {
-    throw new FramefillError(
-      'invalid_request',
-      'The prompt contains a NUL character (U+0000), which cannot be stored: remove it and generate again.',
-      { field: 'prompt' },
-    );
-  }
   const parsed = GenerationFieldsSchema.safeParse(raw);
   if (!parsed.success) {
     const field = String(parsed.error.issues[0]?.path[0] ?? 'body');

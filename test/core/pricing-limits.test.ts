@@ -93,6 +93,13 @@ describe('the prompt limit', () => {
     expect(promptProblem('   \n')).toBe('prompt_empty');
     expect(validateGeneration(draft({ prompt: '' }))).toMatchObject({ code: 'prompt_empty', field: 'prompt' });
   });
+
+  it('refuses a NUL character anywhere in the prompt with invalid_request on prompt', () => {
+    for (const prompt of ['\u0000', 'a poster\u0000', '\u0000a poster', 'a\u0000b']) {
+      expect(validateGeneration(draft({ prompt }))).toMatchObject({ code: 'invalid_request', field: 'prompt' });
+    }
+    expect(validateGeneration(draft({ prompt: 'a poster \u0001 ok' }))).toBeUndefined();
+  });
 });
 
 describe('the reference limit', () => {

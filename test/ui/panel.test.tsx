@@ -85,6 +85,13 @@ describe('prompt counter', () => {
     expect(screen.getByText(/The prompt has 20,001 characters; the limit is 20,000/).className).toBe('ff-reason');
   });
 
+  it('refuses a prompt holding a NUL character, as the proxy does, with the reason', async () => {
+    await openPanel();
+    typePrompt('a lighthouse\u0000 at dusk');
+    expect(generateButton().disabled).toBe(true);
+    expect(screen.getByText(/NUL character \(U\+0000\)/).className).toBe('ff-reason');
+  });
+
   it('counts 👩‍🎨 (two emoji joined by a ZWJ) as 3, as the proxy does: 19,997 + 👩‍🎨 fits, 19,998 + 👩‍🎨 does not', async () => {
     await openPanel();
     typePrompt('👩‍🎨');
