@@ -4,7 +4,7 @@
 // expansion's canvas and mask are built here: the image fitted and centred in the target size, the rest masked.
 import path from 'node:path';
 import sharp from 'sharp';
-import type { GenerationMode } from '../core/limits';
+import { type GenerationMode, MASK_FEATHER_PX } from '../core/limits';
 import { FramefillError } from './errors';
 import { MAX_DECODE_PIXELS } from './images';
 import type { MaskInput, SpooledReference } from './providers/types';
@@ -90,6 +90,14 @@ export async function prepareJob(
       throw new FramefillError('invalid_request', 'Expanding needs a ratio to expand to.', { field: 'aspect_ratio' });
     }
     const at = fitCentred(first, size);
+    // Within the feather on every side the result is the original again: the image would be paid for unchanged.
+    if (size.width - at.width <= 2 * MASK_FEATHER_PX && size.height - at.height <= 2 * MASK_FEATHER_PX) {
+      throw new FramefillError(
+        'invalid_request',
+        `The image already has the ${submission.fields.aspect_ratio} ratio: there is nothing to expand. Pick another ratio, or use Generate or Edit.`,
+        { field: 'aspect_ratio' },
+      );
+    }
     const fitted = await sharp(first.file, { limitInputPixels: MAX_DECODE_PIXELS })
       .removeAlpha()
       .resize(at.width, at.height, { fit: 'fill' })

@@ -150,6 +150,8 @@ describe('mask limits at their boundaries (proxy)', () => {
       [edit, { mask: { bytes: mask } }, 'reference'],
       [{ ...edit, mode: 'expand' }, { references: [{ bytes: original }], mask: { bytes: mask } }, 'mask'],
       [{ ...edit, mode: 'expand', aspect_ratio: 'auto' }, { references: [{ bytes: original }] }, 'aspect_ratio'],
+      // A 16:9 image expanded to 16:9 has nothing outside it to paint.
+      [{ ...edit, mode: 'expand' }, { references: [{ bytes: original }] }, 'aspect_ratio'],
       [{ ...edit, mode: 'paint' }, { references: [{ bytes: original }] }, 'mode'],
     ];
     for (const [fields, options, field] of cases) {
@@ -157,6 +159,42 @@ describe('mask limits at their boundaries (proxy)', () => {
       expect(response.status, JSON.stringify(fields)).toBe(400);
       expect(await error(response)).toMatchObject({ code: 'invalid_request', field });
     }
+  });
+
+  it('expands an image that leaves more than the feather (both sides) to paint, and refuses one within it', async () => {
+    const before = (await draft.ledger.localAccount()).balance;
+    const within = await submitGeneration(
+      draft.url,
+      { ...edit, mode: 'expand' },
+      {
+        references: [{ bytes: await busyPng(W, H - 2 * MASK_FEATHER_PX) }],
+      },
+    );
+    expect(within.status).toBe(400);
+    expect(await error(within)).toMatchObject({ code: 'invalid_request', field: 'aspect_ratio' });
+    expect(
+      (
+        await error(
+          await submitGeneration(
+            draft.url,
+            { ...edit, mode: 'expand' },
+            {
+              references: [{ bytes: original }],
+            },
+          ),
+        )
+      ).message,
+    ).toMatch(/already has the 16:9 ratio: there is nothing to expand/);
+    expect((await draft.ledger.localAccount()).balance).toBe(before);
+    await accepted(
+      await submitGeneration(
+        draft.url,
+        { ...edit, mode: 'expand' },
+        {
+          references: [{ bytes: await busyPng(W, H - 2 * MASK_FEATHER_PX - 2) }],
+        },
+      ),
+    );
   });
 
   it('refuses a second mask', async () => {
