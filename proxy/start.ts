@@ -220,9 +220,12 @@ export async function startProxy(config: Config, opts: StartOptions = {}): Promi
     if (removed > 0) log({ kind: 'cleanup', removed_images: removed });
     return removed;
   };
-  await cleanup();
+  // Housekeeping: a failure is logged and the next round tries again, the first one included (the proxy listens).
+  const cleanupOrLog = () =>
+    cleanup().catch((error: unknown) => log({ kind: 'error', error: `cleanup: ${String(error)}` }));
+  await cleanupOrLog();
   const cleanupTimer = setInterval(
-    () => void cleanup().catch((error: unknown) => log({ kind: 'error', error: `cleanup: ${String(error)}` })),
+    () => void cleanupOrLog(),
     Math.min(CLEANUP_EVERY_MS, Math.max(config.resultTtlMs, 1000)),
   );
   // Typed as a number where the DOM lib is loaded too (the tests' project); on Node it is a Timeout.
