@@ -39,6 +39,11 @@ export function HistoryView(props: {
   const [query, setQuery] = useState('');
   const [jobs, setJobs] = useState<Job[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
+  /**
+   * The search the list shown was asked for: its cursor continues that search only (the proxy's cursor is the last
+   * job listed, so with other words it would skip their newer jobs), and the box may already hold words not yet asked.
+   */
+  const [listedQuery, setListedQuery] = useState('');
   const [loading, setLoading] = useState<'first' | 'older'>();
   const [loadedOnce, setLoadedOnce] = useState(false);
   const [error, setError] = useState<ShownError>();
@@ -66,6 +71,7 @@ export function HistoryView(props: {
           return after ? [...previous, ...page.jobs] : page.jobs;
         });
         setCursor(page.next_cursor);
+        if (!after) setListedQuery(q.trim());
         setError(undefined);
         setLoadedOnce(true);
       } catch (caught) {
@@ -118,7 +124,7 @@ export function HistoryView(props: {
               type="button"
               class="ff-text-button"
               disabled={loading !== undefined}
-              onClick={() => void load(query, failedAfter)}
+              onClick={() => void load(failedAfter ? listedQuery : query, failedAfter)}
             >
               Try again
             </button>
@@ -133,13 +139,13 @@ export function HistoryView(props: {
           {loading === 'first' && jobs.length === 0
             ? 'Loading History…'
             : empty
-              ? query.trim()
-                ? `No generation matches “${query.trim()}”: try other words.`
+              ? listedQuery
+                ? `No generation matches “${listedQuery}”: try other words.`
                 : 'No generations yet: the images you generate appear here.'
               : ''}
         </p>
         {cursor && !tooLong && (
-          <Button secondary onClick={() => void load(query, cursor)} disabled={loading !== undefined}>
+          <Button secondary onClick={() => void load(listedQuery, cursor)} disabled={loading !== undefined}>
             {loading === 'older' ? 'Loading older…' : 'Show older'}
           </Button>
         )}
