@@ -375,14 +375,14 @@ export class JobRunner {
     if (swap) {
       // The layer keeps the variation it had; the one asked for stays downloadable.
       this.swapRequests.delete(payload.requestId);
-      this.update(swap.key, { swapping: undefined, error: { code: 'internal', message: payload.message } });
+      this.update(swap.key, { swapping: undefined, error: { code: payload.code, message: payload.message } });
       return;
     }
     const key = this.placeRequests.get(payload.requestId);
     if (!key) return;
     this.placeRequests.delete(payload.requestId);
     const job = this.jobs.get(key);
-    this.update(key, { phase: 'place_failed', error: { code: 'internal', message: payload.message } });
+    this.update(key, { phase: 'place_failed', error: { code: payload.code, message: payload.message } });
     // The bytes stay in the panel (download, place in a new frame); the stored job is done with.
     if (job?.card.jobId) this.removePending(job.card.jobId);
   }
@@ -597,7 +597,7 @@ export class JobRunner {
       this.update(key, {
         phase: 'place_failed',
         error: {
-          code: 'internal',
+          code: 'place_failed',
           message: `The image could not be placed (${issue?.path.join('.') ?? 'request'}: ${issue?.message ?? 'invalid'}). Download it instead.`,
         },
       });
