@@ -22,9 +22,9 @@ import { Segmented } from './components/Segmented';
 import { SettingsPanel } from './components/SettingsPanel';
 import { TargetList } from './components/TargetList';
 import { VariationsPicker } from './components/VariationsPicker';
-import { errorSentence, type ShownError } from './errors';
+import type { ShownError } from './errors';
 import { type ExportedReference, Exporter } from './exporter';
-import { historyProvenance, imageAt } from './history';
+import { historyImageError, historyProvenance, imageAt } from './history';
 import { isActive, type JobCard, JobRunner, variationFileName } from './jobs';
 import { renderMask } from './mask';
 import {
@@ -520,7 +520,14 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
   };
   const historyClient = clientFor(settings.proxyUrl, settings.token);
   const onlyTarget = targets.length === 1 ? targets[0] : undefined;
-  const placeFromHistory = async (job: Job, index: number) => {
+  /** Says why History got no image; 'removed' lets the entry read as removed. */
+  const historyImageFailed = (error: unknown): 'removed' | undefined => {
+    const apiError = toApiError(error);
+    const failed = historyImageError({ code: apiError.code, message: apiError.message }, historyClient.baseUrl);
+    setNotice(failed.sentence);
+    return failed.removed ? 'removed' : undefined;
+  };
+  const placeFromHistory = async (job: Job, index: number): Promise<'removed' | undefined> => {
     const chosen = imageAt(job, index);
     if (!chosen) return;
     try {
@@ -537,8 +544,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
         again: true,
       });
     } catch (error) {
-      const apiError = toApiError(error);
-      setNotice(errorSentence({ code: apiError.code, message: apiError.message }, historyClient.baseUrl));
+      return historyImageFailed(error);
     }
   };
   const reuseFromHistory = (job: Job) => {
@@ -549,7 +555,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
     saveSettings({ ...settingsRef.current, quality: job.quality, variations: job.n ?? 1 }, true);
     setNotice('Prompt and settings from History: change what you like, then Generate.');
   };
-  const downloadFromHistory = async (job: Job, index: number) => {
+  const downloadFromHistory = async (job: Job, index: number): Promise<'removed' | undefined> => {
     const chosen = imageAt(job, index);
     if (!chosen) return;
     try {
@@ -564,8 +570,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
       link.click();
       setTimeout(() => URL.revokeObjectURL(url), 60_000);
     } catch (error) {
-      const apiError = toApiError(error);
-      setNotice(errorSentence({ code: apiError.code, message: apiError.message }, historyClient.baseUrl));
+      return historyImageFailed(error);
     }
   };
 

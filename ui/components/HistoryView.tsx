@@ -28,11 +28,11 @@ export function HistoryView(props: {
   client: ProxyClient;
   /** Where Place puts an image: the one selected frame's name, or `undefined` for a new frame. */
   targetName: string | undefined;
-  /** Places image `index` of the job. */
-  onPlace: (job: Job, index: number) => Promise<void>;
+  /** Places image `index` of the job; 'removed' when the proxy no longer has it. */
+  onPlace: (job: Job, index: number) => Promise<'removed' | undefined>;
   onReuse: (job: Job) => void;
-  /** Downloads image `index` of the job. */
-  onDownload: (job: Job, index: number) => Promise<void>;
+  /** Downloads image `index` of the job; 'removed' when the proxy no longer has it. */
+  onDownload: (job: Job, index: number) => Promise<'removed' | undefined>;
   /** Changes when a job of this panel ends, so an open History shows it without a click. */
   refreshKey?: number;
 }) {
@@ -54,6 +54,19 @@ export function HistoryView(props: {
   /** After Show older, focus goes to the first older entry: the button may be gone, and that is where reading goes on. */
   const focusAt = useRef<number>();
   const tooLong = searchProblem(query);
+  /** An image the proxy removed since it was listed reads as removed, as the next page load would show it. */
+  const markRemoved = useCallback((jobId: string, index: number) => {
+    setJobs((previous) =>
+      previous.map((job) =>
+        job.id === jobId
+          ? {
+              ...job,
+              images: job.images?.map((image) => (image.index === index ? { ...image, expired: true } : image)),
+            }
+          : job,
+      ),
+    );
+  }, []);
 
   const load = useCallback(
     async (q: string, after: string | null) => {
@@ -132,7 +145,7 @@ export function HistoryView(props: {
         )}
         <ul class="ff-history-list" aria-label="Past jobs" aria-busy={loading !== undefined} ref={list}>
           {jobs.map((job) => (
-            <HistoryEntry key={job.id} job={job} {...props} />
+            <HistoryEntry key={job.id} job={job} {...props} onRemoved={markRemoved} />
           ))}
         </ul>
         <p role="status" class="ff-muted">
@@ -158,34 +171,48 @@ function HistoryEntry(props: {
   job: Job;
   client: ProxyClient;
   targetName: string | undefined;
-  onPlace: (job: Job, index: number) => Promise<void>;
+  onPlace: (job: Job, index: number) => Promise<'removed' | undefined>;
   onReuse: (job: Job) => void;
-  onDownload: (job: Job, index: number) => Promise<void>;
+  onDownload: (job: Job, index: number) => Promise<'removed' | undefined>;
+  onRemoved: (jobId: string, index: number) => void;
 }) {
   const { job } = props;
   const images = job.images ?? [];
   const [chosen, setChosen] = useState(images[0]?.index ?? 0);
   const [busy, setBusy] = useState(false);
+  const item = useRef<HTMLLIElement>(null);
+  const reuse = useRef<HTMLButtonElement>(null);
+  /** Set when the pressed button turns off because its image was removed: focus moves to Reuse, the way on. */
+  const refocus = useRef(false);
   const prompt = promptStart(job.prompt);
   const missing = noImageReason(job, chosen);
   // While a Place or Download runs, both say so with aria-disabled rather than disabled: a disabled button would drop
   // the keyboard focus that just pressed it.
-  const run = async (work: () => Promise<void>) => {
+  const run = async (work: () => Promise<'removed' | undefined>) => {
     if (busy) return;
     setBusy(true);
     try {
-      await work();
+      if ((await work()) === 'removed') {
+        refocus.current = item.current?.contains(document.activeElement) ?? false;
+        props.onRemoved(job.id, chosen);
+      }
     } finally {
       setBusy(false);
     }
   };
+  useEffect(() => {
+    if (!refocus.current || !missing) return;
+    refocus.current = false;
+    // A disabled button drops keyboard focus to the page.
+    (reuse.current && !reuse.current.disabled ? reuse.current : item.current)?.focus();
+  }, [missing]);
   const several = images.length > 1;
   const which = several ? ` (variation ${chosen + 1} of ${images.length})` : '';
   const where = props.targetName ? `Place in ${props.targetName}` : 'Place in a new frame';
   const reasonId = `ff-history-reason-${job.id}`;
   const groupName = `ff-history-variation-${job.id}`;
   return (
-    <li class="ff-history-entry" data-job-id={job.id} data-status={job.status} tabIndex={-1}>
+    <li class="ff-history-entry" data-job-id={job.id} data-status={job.status} tabIndex={-1} ref={item}>
       {several ? null : images[0] ? (
         <Thumbnail client={props.client} image={images[0]} alt={`Thumbnail of “${prompt}”`} />
       ) : (
@@ -244,6 +271,7 @@ function HistoryEntry(props: {
           <button
             type="button"
             class="ff-text-button"
+            ref={reuse}
             disabled={!job.prompt}
             aria-label={`Reuse prompt and settings: ${prompt}`}
             onClick={() => props.onReuse(job)}
