@@ -38,6 +38,8 @@ export function HistoryView(props: {
 }) {
   const [query, setQuery] = useState('');
   const [jobs, setJobs] = useState<Job[]>([]);
+  const shown = useRef(jobs);
+  shown.current = jobs;
   const [cursor, setCursor] = useState<string | null>(null);
   /**
    * The search the list shown was asked for: its cursor continues that search only (the proxy's cursor is the last
@@ -50,6 +52,8 @@ export function HistoryView(props: {
   /** The page that failed (`null`: the first), so Try again asks for it again and keeps what is listed. */
   const [failedAfter, setFailedAfter] = useState<string | null>(null);
   const asked = useRef(0);
+  /** The proxy and search of the list shown: a first page asked again for both refreshes it rather than replacing it. */
+  const listedFor = useRef<{ client: ProxyClient; q: string }>();
   const list = useRef<HTMLUListElement>(null);
   /** After Show older, focus goes to the first older entry: the button may be gone, and that is where reading goes on. */
   const focusAt = useRef<number>();
@@ -79,12 +83,24 @@ export function HistoryView(props: {
           limit: HISTORY_PAGE_DEFAULT,
         });
         if (ask !== asked.current) return;
-        setJobs((previous) => {
-          if (after && page.jobs.length > 0) focusAt.current = previous.length;
-          return after ? [...previous, ...page.jobs] : page.jobs;
-        });
-        setCursor(page.next_cursor);
-        if (!after) setListedQuery(q.trim());
+        const same = listedFor.current?.client === props.client && listedFor.current.q === q.trim();
+        if (after) {
+          setJobs((previous) => {
+            if (page.jobs.length > 0) focusAt.current = previous.length;
+            return [...previous, ...page.jobs];
+          });
+          setCursor(page.next_cursor);
+        } else {
+          // A refresh (a job ended, History reopened): the older pages already shown stay, and with them the place
+          // the designer was reading and the keyboard focus; their cursor still continues after them.
+          const tail = same ? olderThan(shown.current, page.jobs) : [];
+          setJobs([...page.jobs, ...tail]);
+          if (tail.length === 0) setCursor(page.next_cursor);
+        }
+        if (!after) {
+          listedFor.current = { client: props.client, q: q.trim() };
+          setListedQuery(q.trim());
+        }
         setError(undefined);
         setLoadedOnce(true);
       } catch (caught) {
@@ -165,6 +181,20 @@ export function HistoryView(props: {
       </div>
     </Disclosure>
   );
+}
+
+/**
+ * The entries of `previous` after the last one the fresh first page also lists: older than the whole page, so they
+ * follow it unchanged, and the cursor after them stays right. None when the page shares no entry (more new jobs than
+ * a page: the list starts again from the page).
+ */
+function olderThan(previous: readonly Job[], page: readonly Job[]): Job[] {
+  const fresh = new Set(page.map((job) => job.id));
+  let last = -1;
+  previous.forEach((job, at) => {
+    if (fresh.has(job.id)) last = at;
+  });
+  return last < 0 ? [] : previous.slice(last + 1);
 }
 
 function HistoryEntry(props: {
