@@ -675,6 +675,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
           onDismiss={(key) => runner.dismiss(key)}
           onDismissFinished={() => runner.dismissFinished()}
           onSwap={(key, index) => runner.swap(key, index)}
+          onEmptied={() => document.getElementById('ff-prompt')?.focus()}
         />
         {connectionError && (
           <div class="ff-connection">

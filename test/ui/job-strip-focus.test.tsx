@@ -1,0 +1,84 @@
+// @vitest-environment happy-dom
+// Removing job cards from the keyboard: the Dismiss or Clear finished just pressed goes away with its card, so the
+// focus moves to the card that takes its place (or the prompt once the strip is empty), never to the page.
+import { cleanup, fireEvent, render, screen } from '@testing-library/preact';
+import { afterEach, describe, expect, it } from 'vitest';
+import { JobStrip } from '../../ui/components/JobStrip';
+import type { JobCard } from '../../ui/jobs';
+
+afterEach(cleanup);
+
+const card = (key: string, targetName: string, over: Partial<JobCard> = {}): JobCard => ({
+  key,
+  jobId: `3f2b8c1e-9d4a-4b6e-8f1a-2c3d4e5f6a7${key.at(-1)}`,
+  proxyUrl: 'http://localhost:8787',
+  targetId: `1:${key.at(-1)}`,
+  targetName,
+  ratio: '16:9',
+  tier: '1K',
+  costCredits: 6,
+  phase: 'failed',
+  error: { code: 'upstream_error', message: 'The image service failed.' },
+  partials: 0,
+  offline: false,
+  resumed: false,
+  ...over,
+});
+
+function stripOf(initial: JobCard[]) {
+  let cards = initial;
+  const emptied: string[] = [];
+  const view = () => (
+    <JobStrip
+      cards={cards}
+      refundsStarted={false}
+      onCancel={() => undefined}
+      onCancelAll={() => undefined}
+      onRetry={() => undefined}
+      onPlaceInNewFrame={() => undefined}
+      onDismiss={(key) => {
+        cards = cards.filter((c) => c.key !== key);
+        rendered.rerender(view());
+      }}
+      onDismissFinished={() => {
+        cards = cards.filter((c) => c.phase === 'running');
+        rendered.rerender(view());
+      }}
+      onSwap={() => undefined}
+      onEmptied={() => emptied.push('emptied')}
+    />
+  );
+  const rendered = render(view());
+  return { emptied };
+}
+
+const dismissOf = (name: string) => screen.getByRole('button', { name: `Dismiss ${name} · 16:9 1K` });
+
+describe('removing job cards from the keyboard', () => {
+  it('Dismiss moves the focus to the next card’s Dismiss, then the previous one, then says the strip is empty', () => {
+    const { emptied } = stripOf([card('job-1', 'Hero'), card('job-2', 'Card'), card('job-3', 'Banner')]);
+    dismissOf('Hero').focus();
+    fireEvent.click(dismissOf('Hero'));
+    expect(document.activeElement).toBe(dismissOf('Card'));
+    dismissOf('Banner').focus();
+    fireEvent.click(dismissOf('Banner'));
+    expect(document.activeElement).toBe(dismissOf('Card'));
+    expect(emptied).toEqual([]);
+    fireEvent.click(dismissOf('Card'));
+    expect(emptied).toEqual(['emptied']);
+  });
+
+  it('Clear finished moves the focus to the running job that stays', () => {
+    stripOf([
+      card('job-1', 'Hero', { phase: 'running', error: undefined }),
+      card('job-2', 'Card'),
+      card('job-3', 'Banner'),
+    ]);
+    const clear = screen.getByRole('button', { name: 'Clear finished' });
+    clear.focus();
+    fireEvent.click(clear);
+    expect(screen.queryByRole('button', { name: 'Clear finished' })).toBeNull();
+    const running = screen.getByRole('listitem');
+    expect(running.contains(document.activeElement)).toBe(true);
+  });
+});
