@@ -82,3 +82,57 @@ describe('removing job cards from the keyboard', () => {
     expect(running.contains(document.activeElement)).toBe(true);
   });
 });
+
+describe('a button that goes when its job changes', () => {
+  it('Cancel pressed from the keyboard: once the job is canceled, the focus is on its Dismiss, not the page', () => {
+    const running = card('job-1', 'Hero', { phase: 'running', error: undefined });
+    const view = (cards: JobCard[]) => (
+      <JobStrip
+        cards={cards}
+        refundsStarted={false}
+        onCancel={() => undefined}
+        onCancelAll={() => undefined}
+        onRetry={() => undefined}
+        onPlaceInNewFrame={() => undefined}
+        onDismiss={() => undefined}
+        onDismissFinished={() => undefined}
+        onSwap={() => undefined}
+      />
+    );
+    const { rerender } = render(view([running]));
+    const cancel = screen.getByRole('button', { name: /^Cancel — / });
+    cancel.focus();
+    fireEvent.click(cancel);
+    rerender(view([{ ...running, phase: 'canceled', creditsReturned: false }]));
+    expect(screen.queryByRole('button', { name: /^Cancel — / })).toBeNull();
+    expect(document.activeElement).toBe(dismissOf('Hero'));
+  });
+
+  it('Retry pressed from the keyboard: while the job is sent again, the focus stays on its card', () => {
+    const unsent = card('job-1', 'Hero', {
+      phase: 'unsent',
+      jobId: undefined,
+      error: { code: 'proxy_unreachable', message: 'Failed to fetch' },
+    });
+    const view = (cards: JobCard[]) => (
+      <JobStrip
+        cards={cards}
+        refundsStarted={false}
+        onCancel={() => undefined}
+        onCancelAll={() => undefined}
+        onRetry={() => undefined}
+        onPlaceInNewFrame={() => undefined}
+        onDismiss={() => undefined}
+        onDismissFinished={() => undefined}
+        onSwap={() => undefined}
+      />
+    );
+    const { rerender } = render(view([unsent]));
+    const retry = screen.getByRole('button', { name: 'Retry' });
+    retry.focus();
+    fireEvent.click(retry);
+    rerender(view([{ ...unsent, phase: 'submitting', error: undefined }]));
+    expect(screen.queryByRole('button', { name: 'Retry' })).toBeNull();
+    expect(document.activeElement).toBe(screen.getByRole('listitem'));
+  });
+});

@@ -177,6 +177,17 @@ function JobRow(props: {
     [result],
   );
   useEffect(() => () => downloadUrl && URL.revokeObjectURL(downloadUrl), [downloadUrl]);
+  const row = useRef<HTMLLIElement>(null);
+  /** The control of this card that has the focus: Cancel and Retry go when the job changes phase. */
+  const focused = useRef<Element>();
+  useEffect(() => {
+    const gone = focused.current;
+    if (!gone || gone.isConnected || !document.hasFocus()) return;
+    focused.current = undefined;
+    // Focus that fell to the page (the button went with the phase) comes back to the card, on its Dismiss if any.
+    if (document.activeElement && document.activeElement !== document.body) return;
+    (row.current?.querySelector<HTMLElement>('button[aria-label^="Dismiss "]') ?? row.current)?.focus();
+  });
   const active = isActive(card);
   const status = statusText(card);
   const cancel = cancelLabel(card, props.refundsStarted);
@@ -187,6 +198,14 @@ function JobRow(props: {
       data-offline={card.offline ? 'true' : undefined}
       data-job-id={card.jobId}
       tabIndex={-1}
+      ref={row}
+      onFocusIn={(event) => {
+        focused.current = event.target as Element;
+      }}
+      onFocusOut={(event) => {
+        // Focus moved on to something else: nothing to bring back. (A removed button leaves no relatedTarget.)
+        if (event.relatedTarget) focused.current = undefined;
+      }}
     >
       <div class="ff-job-head">
         {card.partial && !result ? (
