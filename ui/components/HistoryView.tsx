@@ -73,7 +73,8 @@ export function HistoryView(props: {
   }, []);
 
   const load = useCallback(
-    async (q: string, after: string | null) => {
+    /** `focusList`: the first page's first entry gets the focus (the Try again pressed goes). */
+    async (q: string, after: string | null, focusList = false) => {
       const ask = ++asked.current;
       setLoading(after ? 'older' : 'first');
       try {
@@ -94,6 +95,7 @@ export function HistoryView(props: {
           // A refresh (a job ended, History reopened): the older pages already shown stay, and with them the place
           // the designer was reading and the keyboard focus; their cursor still continues after them.
           const tail = same ? olderThan(shown.current, page.jobs) : [];
+          if (focusList && page.jobs.length > 0) focusAt.current = 0;
           setJobs([...page.jobs, ...tail]);
           if (tail.length === 0) setCursor(page.next_cursor);
         }
@@ -152,8 +154,13 @@ export function HistoryView(props: {
             <button
               type="button"
               class="ff-text-button"
-              disabled={loading !== undefined}
-              onClick={() => void load(failedAfter ? listedQuery : query, failedAfter)}
+              // aria-disabled, not disabled: the button just pressed keeps the keyboard focus while it loads.
+              aria-disabled={loading !== undefined ? 'true' : undefined}
+              onClick={() => {
+                if (loading !== undefined) return;
+                // The button goes once the page is there: the focus then moves to the list (older pages say where).
+                void load(failedAfter ? listedQuery : query, failedAfter, true);
+              }}
             >
               Try again
             </button>
