@@ -32,6 +32,7 @@ import {
   expansions,
   type Mode,
   modeNote,
+  modeRatios,
   modesFor,
   type PlannedJob,
   planCost,
@@ -349,8 +350,11 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
       ? planJobs(targets, ratioChoice, tier, pricing, variations)
       : planModeJobs(mode, targets, tier, pricing, relaunched?.kind, variations);
   const cost = planCost(jobs);
-  const tiers = tierOptions(targets, ratioChoice, capabilities);
-  const suggested = suggestedTier(targets, ratioChoice, settings.density);
+  // Edit and Expand have their own ratios: the hidden Aspect ratio control must not decide their Resolution choices.
+  const ratioPlan =
+    mode === 'generate' ? { targets, choice: ratioChoice } : modeRatios(mode, targets, relaunched?.kind);
+  const tiers = tierOptions(ratioPlan.targets, ratioPlan.choice, capabilities);
+  const suggested = suggestedTier(ratioPlan.targets, ratioPlan.choice, settings.density);
   const referenceCount =
     mode === 'generate' ? tray.length + (settings.useTargetAsReference && targets.length > 0 ? 1 : 0) : 1 + tray.length;
   const blockedBy = generateBlocker({
