@@ -103,4 +103,36 @@ describe('History refreshed after a job ends', () => {
     rerender(view(second));
     await waitFor(() => expect(listed()).toEqual([FIRST.id]));
   });
+
+  it('a proxy or token that cannot list History clears the other account’s entries rather than offering them', async () => {
+    const first = new ProxyClient({
+      baseUrl: 'http://localhost:8787',
+      fetch: (async () => json({ jobs: [FIRST], next_cursor: null })) as typeof globalThis.fetch,
+    });
+    const refused = new ProxyClient({
+      baseUrl: 'http://localhost:8787',
+      token: 'revoked',
+      fetch: (async () =>
+        json(
+          { error: { code: 'unauthorized', message: 'Missing or unknown token.' } },
+          401,
+        )) as typeof globalThis.fetch,
+    });
+    const view = (client: ProxyClient) => (
+      <HistoryView
+        open
+        onToggle={() => undefined}
+        client={client}
+        targetName={undefined}
+        onPlace={async () => undefined}
+        onReuse={() => undefined}
+        onDownload={async () => undefined}
+      />
+    );
+    const { rerender } = render(view(first));
+    await waitFor(() => expect(listed()).toEqual([FIRST.id]));
+    rerender(view(refused));
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toMatch(/^History could not be loaded/));
+    expect(listed()).toEqual([]);
+  });
 });

@@ -77,6 +77,12 @@ export function HistoryView(props: {
     async (q: string, after: string | null, focusList = false) => {
       const ask = ++asked.current;
       setLoading(after ? 'older' : 'first');
+      if (!after && listedFor.current && listedFor.current.client !== props.client) {
+        // Another proxy or token: the entries shown are another account's, never to be placed through this one.
+        listedFor.current = undefined;
+        setJobs([]);
+        setCursor(null);
+      }
       try {
         const page = await props.client.listJobs({
           q: q.trim() || undefined,
