@@ -348,6 +348,8 @@ function Thumbnail(props: { client: ProxyClient; image: JobImage; alt: string })
     client
       .getThumbnail(image, controller.signal)
       .then((thumbnail) => {
+        // Bytes read before the entry went arrive after its clean-up: a URL made now would never be revoked.
+        if (controller.signal.aborted) return;
         made = URL.createObjectURL(new Blob([thumbnail.bytes], { type: thumbnail.mime }));
         setUrl(made);
       })
