@@ -84,4 +84,35 @@ describe('History paging and the search', () => {
       expect(screen.getByText('No generation matches “kites over the harbour”: try other words.')).toBeTruthy(),
     );
   });
+
+  it('a slow answer to an earlier search never replaces the list of the later one', async () => {
+    let releaseLemons: () => void = () => undefined;
+    const lemonsHeld = new Promise<void>((resolve) => {
+      releaseLemons = resolve;
+    });
+    const fetch = fakeProxy({
+      route: async (url) => {
+        const parsed = new URL(url);
+        if (parsed.pathname !== '/v1/generations') return undefined;
+        const q = parsed.searchParams.get('q') ?? '';
+        if (q === 'lemons') {
+          await lemonsHeld;
+          return json({ jobs: [NEWEST, OLDER], next_cursor: null });
+        }
+        return json({ jobs: q === 'kite' ? [KITE] : [NEWEST], next_cursor: null });
+      },
+    });
+    await openPanel({ fetch });
+    fireEvent.click(screen.getByText('History'));
+    await waitFor(() => expect(listed()).toEqual([NEWEST.id]));
+    const search = screen.getByLabelText('Search prompts');
+    fireEvent.input(search, { target: { value: 'lemons' } });
+    // The pause that sends "lemons", then the designer types on.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    fireEvent.input(search, { target: { value: 'kite' } });
+    await waitFor(() => expect(listed()).toEqual([KITE.id]));
+    releaseLemons();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(listed()).toEqual([KITE.id]);
+  });
 });
