@@ -276,9 +276,11 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
     if (!loaded || wanted.length === 0) return;
     for (const id of wanted) asked.current.add(id);
     void exporter.request(wanted, THUMBNAIL_EDGE).then(({ images, missing }) => {
+      // A reference removed while its thumbnail was on its way gets no blob: URL (nothing would revoke it).
+      const kept = images.filter((image) => asked.current.has(image.nodeId));
       setThumbnails((previous) => {
         const next = new Map(previous);
-        for (const image of images) next.set(image.nodeId, { url: imageUrl(image) });
+        for (const image of kept) next.set(image.nodeId, { url: imageUrl(image) });
         for (const id of missing) next.set(id, { missing: true });
         return next;
       });
@@ -307,6 +309,15 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
   const removeFromTray = (nodeId: string) => {
     setTrayError(undefined);
     saveTray(tray.filter((t) => t.nodeId !== nodeId));
+    // Its thumbnail's blob: URL goes with it; added again, the layer is exported afresh (it may have changed).
+    asked.current.delete(nodeId);
+    const url = thumbnails.get(nodeId)?.url;
+    if (url) URL.revokeObjectURL(url);
+    setThumbnails((previous) => {
+      const next = new Map(previous);
+      next.delete(nodeId);
+      return next;
+    });
   };
   const moveInTray = (nodeId: string, delta: -1 | 1) => {
     const from = tray.findIndex((t) => t.nodeId === nodeId);
