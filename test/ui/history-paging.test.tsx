@@ -91,14 +91,11 @@ describe('History paging and the search', () => {
       releaseLemons = resolve;
     });
     const fetch = fakeProxy({
-      route: async (url) => {
+      route: (url) => {
         const parsed = new URL(url);
         if (parsed.pathname !== '/v1/generations') return undefined;
         const q = parsed.searchParams.get('q') ?? '';
-        if (q === 'lemons') {
-          await lemonsHeld;
-          return json({ jobs: [NEWEST, OLDER], next_cursor: null });
-        }
+        if (q === 'lemons') return lemonsHeld.then(() => json({ jobs: [NEWEST, OLDER], next_cursor: null }));
         return json({ jobs: q === 'kite' ? [KITE] : [NEWEST], next_cursor: null });
       },
     });
