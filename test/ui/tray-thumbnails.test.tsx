@@ -33,14 +33,14 @@ function answerThumbnails(main: FakeMain): string[] {
     .filter((r) => r.maxEdge === THUMBNAIL_EDGE)
     .at(-1);
   if (!request) return [];
-  request.nodeIds.forEach((nodeId, index) =>
+  for (const [index, nodeId] of request.nodeIds.entries()) {
     main.emit('REFERENCE_EXPORTED', {
       requestId: request.requestId,
       index,
       total: request.nodeIds.length,
       image: { nodeId, name: nodeId, mime: 'image/png', width: 4, height: 4, bytes: new Uint8Array([index]) },
-    }),
-  );
+    });
+  }
   main.emit('REFERENCES_EXPORTED', { requestId: request.requestId, nodeIds: request.nodeIds, missing: [] });
   return request.nodeIds;
 }
