@@ -748,7 +748,8 @@ export function generateBlocker(input: {
   }
   if (input.account && input.account.balance_credits < input.cost) {
     return {
-      message: `Not enough credits: this batch costs ${input.cost} and the balance is ${input.account.balance_credits}. Ask your admin for more, or pick a lower resolution or quality.`,
+      // Several variations multiply the price: fewer is the first thing to try, as the proxy's 402 says.
+      message: `Not enough credits: this batch costs ${input.cost} and the balance is ${input.account.balance_credits}. Ask your admin for more, or ${(input.variations ?? 1) > 1 ? 'choose fewer variations,' : 'pick'} a lower resolution or quality.`,
       hint: false,
     };
   }
