@@ -3,8 +3,8 @@
 // as the proxy's 402 does; for one image it stays as it was.
 import { describe, expect, it } from 'vitest';
 import { priceOf } from '../../core/pricing';
-import { planJobs } from '../../ui/plan';
 import { generateBlocker } from '../../ui/panel';
+import { planJobs } from '../../ui/plan';
 import { frame } from './fixtures';
 
 const account = (balance: number) => ({ name: 'local', balance_credits: balance, spent_credits: 0, jobs_in_flight: 0 });
