@@ -136,3 +136,42 @@ describe('a button that goes when its job changes', () => {
     expect(document.activeElement).toBe(screen.getByRole('listitem'));
   });
 });
+
+describe('a refused swap in the strip', () => {
+  it('offers “Place variation n in a new frame”', () => {
+    const placed: string[] = [];
+    const variation = (index: number) => ({
+      index,
+      bytes: new Uint8Array([index]),
+      mime: 'image/png',
+      width: 16,
+      height: 9,
+      fileName: `hero-16x9-v${index + 1}.png`,
+    });
+    render(
+      <JobStrip
+        cards={[
+          card('job-1', 'Hero', {
+            phase: 'placed',
+            error: { code: 'place_failed', message: 'The layer that showed this job is gone.' },
+            variationCount: 2,
+            variations: [variation(0), variation(1)],
+            shown: 0,
+            placedNodeId: '1:1',
+            swapFailed: 1,
+          }),
+        ]}
+        refundsStarted={false}
+        onCancel={() => undefined}
+        onCancelAll={() => undefined}
+        onRetry={() => undefined}
+        onPlaceInNewFrame={(key) => placed.push(key)}
+        onDismiss={() => undefined}
+        onDismissFinished={() => undefined}
+        onSwap={() => undefined}
+      />,
+    );
+    fireEvent.click(screen.getByRole('button', { name: 'Place variation 2 in a new frame' }));
+    expect(placed).toEqual(['job-1']);
+  });
+});

@@ -113,3 +113,38 @@ describe('a placement Figma refuses', () => {
     expect(errorSentence(card().error!, PROXY)).toBe(LOCKED);
   });
 });
+
+describe('a variation whose layer is gone', () => {
+  const GONE =
+    'The layer that showed this job is gone. The image is kept in the panel. Place the variation in a new frame or download it.';
+
+  it('is offered in a new frame, as main’s sentence says, and the strip then follows that frame', async () => {
+    const { runner, card, last } = await placedJob(3);
+    runner.onImagePlaced({ requestId: last('PLACE_IMAGE').requestId, nodeId: '1:1', createdFrame: false });
+    await until(() => (card().variations?.length ?? 0) === 3);
+    runner.swap(card().key, 2);
+    runner.onPlaceFailed({ requestId: last('SWAP_IMAGE').requestId, code: 'place_failed', message: GONE });
+    expect(card()).toMatchObject({ swapFailed: 2, swapping: undefined });
+
+    const before = last('PLACE_IMAGE');
+    runner.placeInNewFrame(card().key);
+    const request = last('PLACE_IMAGE') as unknown as {
+      requestId: string;
+      targetId: string | null;
+      bytes: Uint8Array;
+      provenance: { variation?: number };
+    };
+    expect(request.requestId).not.toBe(before.requestId);
+    expect(request).toMatchObject({ targetId: null, provenance: { variation: 2 } });
+    expect(Array.from(request.bytes)).toEqual(Array.from(card().variations?.[2]?.bytes ?? []));
+    runner.onImagePlaced({ requestId: request.requestId, nodeId: '5:5', createdFrame: true });
+    expect(card()).toMatchObject({
+      phase: 'placed',
+      placedNodeId: '5:5',
+      createdFrame: true,
+      shown: 2,
+      swapFailed: undefined,
+      error: undefined,
+    });
+  });
+});

@@ -260,6 +260,14 @@ function JobRow(props: {
       {(card.variationCount ?? 0) > 1 && (
         <Variations card={card} title={title} onSwap={(index) => props.onSwap(card.key, index)} />
       )}
+      {card.phase === 'placed' && card.swapFailed !== undefined && (
+        // What main's sentence for a refused swap offers: the variation, kept in the panel, in a frame of its own.
+        <div class="ff-row ff-actions">
+          <Button secondary onClick={() => props.onPlaceInNewFrame(card.key)}>
+            Place variation {card.swapFailed + 1} in a new frame
+          </Button>
+        </div>
+      )}
       {card.error && <ErrorText error={card.error} proxyUrl={card.proxyUrl} />}
       {result && downloadUrl && card.phase === 'place_failed' && (
         <div class="ff-row ff-actions">
