@@ -75,6 +75,8 @@ export interface JobCard {
   swapping?: number;
   /** The variation a refused swap was for (its layer gone or locked): offered in a new frame instead. */
   swapFailed?: number | undefined;
+  /** The variation placed straight into a new frame after a refused swap: the frame's first image, not a swap. */
+  placedVariation?: number | undefined;
   /** The layer that got the image: where another variation is swapped in. */
   placedNodeId?: string;
   createdFrame?: boolean;
@@ -351,7 +353,7 @@ export class JobRunner {
         swapping: undefined,
         swapFailed: undefined,
         placedNodeId: payload.nodeId,
-        ...(swap.newFrame ? { createdFrame: payload.createdFrame } : {}),
+        ...(swap.newFrame ? { createdFrame: payload.createdFrame, placedVariation: swap.index } : {}),
       });
       return;
     }

@@ -3,6 +3,7 @@
 // what happened and what to do — and nothing about the proxy, which did its part.
 import { describe, expect, it } from 'vitest';
 import type { PanelToMainName } from '../../core/messages';
+import { statusText } from '../../ui/components/JobStrip';
 import { errorSentence } from '../../ui/errors';
 import { type JobCard, JobRunner } from '../../ui/jobs';
 import { ProxyClient } from '../../ui/proxy-client';
@@ -146,5 +147,7 @@ describe('a variation whose layer is gone', () => {
       swapFailed: undefined,
       error: undefined,
     });
+    // Said as what happened: undo there removes the new frame, it brings no other variation back.
+    expect(statusText(card())).toBe('Placed variation 3 of 3 in a new frame.');
   });
 });

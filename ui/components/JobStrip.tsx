@@ -139,6 +139,9 @@ export function statusText(card: JobCard): string {
       // Said as what was last done, not as the layer's state: an undo in Figma does not reach the panel. The line is
       // a live region, so a swap is announced.
       const shown = card.shown ?? 0;
+      if (card.placedVariation !== undefined && card.placedVariation === shown) {
+        return `Placed variation ${shown + 1} of ${count} in a new frame.`;
+      }
       const into = card.createdFrame ? 'the new frame' : where;
       return shown === 0
         ? `${placed}: variation 1 of ${count}.`
