@@ -1,10 +1,12 @@
 // Every error the panel can meet, as one sentence that ends with what to do next (DESIGN.md §6).
 import { ERROR_ADVICE, type ErrorCode } from '../core/api';
+import { PLACE_FAILURE_CODES, type PlaceFailureCode } from '../core/messages';
 import type { ClientErrorCode } from './proxy-client';
 import { isLocalProxy } from './proxy-url';
 
 export interface ShownError {
-  code: ClientErrorCode;
+  /** The proxy's or the client's code, or why Figma refused a placement (main's message is the whole sentence). */
+  code: ClientErrorCode | PlaceFailureCode;
   message: string;
   retry_after?: number | undefined;
 }
@@ -22,6 +24,9 @@ export const LOCAL_TOKEN_ADVICE = 'paste the token that `npm start` printed into
 
 /** The sentence the panel shows: the server's specific message where it adds something, then the advice. */
 export function errorSentence(error: ShownError, proxyUrl: string): string {
+  // Figma refused the layer, not the proxy: main says what happened and what to do, and the proxy's advice would
+  // send the designer to its logs.
+  if (isPlaceFailure(error.code)) return withStop(error.message.trim());
   switch (error.code) {
     case 'proxy_unreachable':
       return unreachableSentence(proxyUrl);
@@ -50,6 +55,10 @@ export function errorSentence(error: ShownError, proxyUrl: string): string {
       return `${withStop(message)} ${advice}`;
     }
   }
+}
+
+function isPlaceFailure(code: ShownError['code']): code is PlaceFailureCode {
+  return (PLACE_FAILURE_CODES as readonly string[]).includes(code);
 }
 
 function withStop(text: string): string {

@@ -94,6 +94,20 @@ export function searchProblem(query: string): string | undefined {
   return `Search for at most ${HISTORY_QUERY_MAX_CHARS} characters: shorten it by ${chars - HISTORY_QUERY_MAX_CHARS}.`;
 }
 
+/** Why a Place or Download from History got no image, and whether the proxy no longer has it. */
+export function historyImageError(error: ShownError, proxyUrl: string): { sentence: string; removed: boolean } {
+  // The entry was just listed, so a missing image is one the proxy's expiry removed since: the proxy's own
+  // "no longer exists" advice would contradict the entry still shown.
+  if (error.code === 'not_found') {
+    return {
+      sentence:
+        'This image is no longer on the proxy (results are kept for a limited time): reuse the prompt to make it again.',
+      removed: true,
+    };
+  }
+  return { sentence: errorSentence(error, proxyUrl), removed: false };
+}
+
 /** The sentence History shows when its list could not be loaded: what went wrong and what to do. */
 export function historyErrorSentence(error: ShownError, proxyUrl: string): string {
   // A proxy from before History answers its list route like any unknown route.

@@ -73,6 +73,10 @@ export interface JobCard {
   shown?: number;
   /** A swap in progress, to this variation. */
   swapping?: number;
+  /** The variation a refused swap was for (its layer gone or locked): offered in a new frame instead. */
+  swapFailed?: number | undefined;
+  /** The variation placed straight into a new frame after a refused swap: the frame's first image, not a swap. */
+  placedVariation?: number | undefined;
   /** The layer that got the image: where another variation is swapped in. */
   placedNodeId?: string;
   createdFrame?: boolean;
@@ -164,7 +168,8 @@ interface Running {
 export class JobRunner {
   private readonly jobs = new Map<string, Running>();
   private readonly placeRequests = new Map<string, string>();
-  private readonly swapRequests = new Map<string, { key: string; index: number }>();
+  /** Swaps, and variations placed in a new frame after a refused swap (`newFrame`). */
+  private readonly swapRequests = new Map<string, { key: string; index: number; newFrame?: boolean }>();
   /** Job ids whose image was fetched for placement: a replayed `completed` never places twice. */
   private readonly placing = new Set<string>();
   private pending: PendingJob[] = [];
@@ -343,7 +348,13 @@ export class JobRunner {
     const swap = this.swapRequests.get(payload.requestId);
     if (swap) {
       this.swapRequests.delete(payload.requestId);
-      this.update(swap.key, { shown: swap.index, swapping: undefined, placedNodeId: payload.nodeId });
+      this.update(swap.key, {
+        shown: swap.index,
+        swapping: undefined,
+        swapFailed: undefined,
+        placedNodeId: payload.nodeId,
+        ...(swap.newFrame ? { createdFrame: payload.createdFrame, placedVariation: swap.index } : {}),
+      });
       return;
     }
     const key = this.placeRequests.get(payload.requestId);
@@ -373,25 +384,46 @@ export class JobRunner {
   onPlaceFailed(payload: MainToPanelPayload<'PLACE_FAILED'>): void {
     const swap = this.swapRequests.get(payload.requestId);
     if (swap) {
-      // The layer keeps the variation it had; the one asked for stays downloadable.
+      // The layer keeps the variation it had; the one asked for stays downloadable, and can go in a new frame.
       this.swapRequests.delete(payload.requestId);
-      this.update(swap.key, { swapping: undefined, error: { code: 'internal', message: payload.message } });
+      this.update(swap.key, {
+        swapping: undefined,
+        swapFailed: swap.index,
+        error: { code: payload.code, message: payload.message },
+      });
       return;
     }
     const key = this.placeRequests.get(payload.requestId);
     if (!key) return;
     this.placeRequests.delete(payload.requestId);
     const job = this.jobs.get(key);
-    this.update(key, { phase: 'place_failed', error: { code: 'internal', message: payload.message } });
+    this.update(key, { phase: 'place_failed', error: { code: payload.code, message: payload.message } });
     // The bytes stay in the panel (download, place in a new frame); the stored job is done with.
     if (job?.card.jobId) this.removePending(job.card.jobId);
   }
 
-  /** After a failed placement: the same bytes into a new frame. */
+  /** After a failed placement: the same bytes into a new frame; after a refused swap, that variation. */
   placeInNewFrame(key: string): void {
     const job = this.jobs.get(key);
     if (!job?.card.result || !job.pending) return;
-    this.place(key, null);
+    const index = job.card.swapFailed;
+    const variation = job.card.variations?.find((v) => v.index === index);
+    if (index === undefined || !variation || job.card.phase !== 'placed') {
+      this.place(key, null);
+      return;
+    }
+    if (job.card.swapping !== undefined) return;
+    const requestId = `swap-${job.pending.jobId}-${++this.counter}`;
+    this.swapRequests.set(requestId, { key, index, newFrame: true });
+    this.update(key, { swapping: index, error: undefined });
+    this.deps.send('PLACE_IMAGE', {
+      requestId,
+      targetId: null,
+      bytes: variation.bytes,
+      width: variation.width,
+      height: variation.height,
+      provenance: { ...job.pending.provenance, variation: index },
+    });
   }
 
   private async follow(key: string): Promise<void> {
@@ -597,7 +629,7 @@ export class JobRunner {
       this.update(key, {
         phase: 'place_failed',
         error: {
-          code: 'internal',
+          code: 'place_failed',
           message: `The image could not be placed (${issue?.path.join('.') ?? 'request'}: ${issue?.message ?? 'invalid'}). Download it instead.`,
         },
       });

@@ -22,9 +22,9 @@ import { Segmented } from './components/Segmented';
 import { SettingsPanel } from './components/SettingsPanel';
 import { TargetList } from './components/TargetList';
 import { VariationsPicker } from './components/VariationsPicker';
-import { errorSentence, type ShownError } from './errors';
+import type { ShownError } from './errors';
 import { type ExportedReference, Exporter } from './exporter';
-import { historyProvenance, imageAt } from './history';
+import { historyImageError, historyProvenance, imageAt } from './history';
 import { isActive, type JobCard, JobRunner, variationFileName } from './jobs';
 import { renderMask } from './mask';
 import {
@@ -32,6 +32,7 @@ import {
   expansions,
   type Mode,
   modeNote,
+  modeRatios,
   modesFor,
   type PlannedJob,
   planCost,
@@ -275,9 +276,11 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
     if (!loaded || wanted.length === 0) return;
     for (const id of wanted) asked.current.add(id);
     void exporter.request(wanted, THUMBNAIL_EDGE).then(({ images, missing }) => {
+      // A reference removed while its thumbnail was on its way gets no blob: URL (nothing would revoke it).
+      const kept = images.filter((image) => asked.current.has(image.nodeId));
       setThumbnails((previous) => {
         const next = new Map(previous);
-        for (const image of images) next.set(image.nodeId, { url: imageUrl(image) });
+        for (const image of kept) next.set(image.nodeId, { url: imageUrl(image) });
         for (const id of missing) next.set(id, { missing: true });
         return next;
       });
@@ -306,6 +309,15 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
   const removeFromTray = (nodeId: string) => {
     setTrayError(undefined);
     saveTray(tray.filter((t) => t.nodeId !== nodeId));
+    // Its thumbnail's blob: URL goes with it; added again, the layer is exported afresh (it may have changed).
+    asked.current.delete(nodeId);
+    const url = thumbnails.get(nodeId)?.url;
+    if (url) URL.revokeObjectURL(url);
+    setThumbnails((previous) => {
+      const next = new Map(previous);
+      next.delete(nodeId);
+      return next;
+    });
   };
   const moveInTray = (nodeId: string, delta: -1 | 1) => {
     const from = tray.findIndex((t) => t.nodeId === nodeId);
@@ -349,8 +361,11 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
       ? planJobs(targets, ratioChoice, tier, pricing, variations)
       : planModeJobs(mode, targets, tier, pricing, relaunched?.kind, variations);
   const cost = planCost(jobs);
-  const tiers = tierOptions(targets, ratioChoice, capabilities);
-  const suggested = suggestedTier(targets, ratioChoice, settings.density);
+  // Edit and Expand have their own ratios: the hidden Aspect ratio control must not decide their Resolution choices.
+  const ratioPlan =
+    mode === 'generate' ? { targets, choice: ratioChoice } : modeRatios(mode, targets, relaunched?.kind);
+  const tiers = tierOptions(ratioPlan.targets, ratioPlan.choice, capabilities);
+  const suggested = suggestedTier(ratioPlan.targets, ratioPlan.choice, settings.density);
   const referenceCount =
     mode === 'generate' ? tray.length + (settings.useTargetAsReference && targets.length > 0 ? 1 : 0) : 1 + tray.length;
   const blockedBy = generateBlocker({
@@ -520,7 +535,14 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
   };
   const historyClient = clientFor(settings.proxyUrl, settings.token);
   const onlyTarget = targets.length === 1 ? targets[0] : undefined;
-  const placeFromHistory = async (job: Job, index: number) => {
+  /** Says why History got no image; 'removed' lets the entry read as removed. */
+  const historyImageFailed = (error: unknown): 'removed' | undefined => {
+    const apiError = toApiError(error);
+    const failed = historyImageError({ code: apiError.code, message: apiError.message }, historyClient.baseUrl);
+    setNotice(failed.sentence);
+    return failed.removed ? 'removed' : undefined;
+  };
+  const placeFromHistory = async (job: Job, index: number): Promise<'removed' | undefined> => {
     const chosen = imageAt(job, index);
     if (!chosen) return;
     try {
@@ -537,8 +559,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
         again: true,
       });
     } catch (error) {
-      const apiError = toApiError(error);
-      setNotice(errorSentence({ code: apiError.code, message: apiError.message }, historyClient.baseUrl));
+      return historyImageFailed(error);
     }
   };
   const reuseFromHistory = (job: Job) => {
@@ -549,7 +570,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
     saveSettings({ ...settingsRef.current, quality: job.quality, variations: job.n ?? 1 }, true);
     setNotice('Prompt and settings from History: change what you like, then Generate.');
   };
-  const downloadFromHistory = async (job: Job, index: number) => {
+  const downloadFromHistory = async (job: Job, index: number): Promise<'removed' | undefined> => {
     const chosen = imageAt(job, index);
     if (!chosen) return;
     try {
@@ -564,8 +585,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
       link.click();
       setTimeout(() => URL.revokeObjectURL(url), 60_000);
     } catch (error) {
-      const apiError = toApiError(error);
-      setNotice(errorSentence({ code: apiError.code, message: apiError.message }, historyClient.baseUrl));
+      return historyImageFailed(error);
     }
   };
 
@@ -670,6 +690,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
           onDismiss={(key) => runner.dismiss(key)}
           onDismissFinished={() => runner.dismissFinished()}
           onSwap={(key, index) => runner.swap(key, index)}
+          onEmptied={() => document.getElementById('ff-prompt')?.focus()}
         />
         {connectionError && (
           <div class="ff-connection">
@@ -727,7 +748,8 @@ export function generateBlocker(input: {
   }
   if (input.account && input.account.balance_credits < input.cost) {
     return {
-      message: `Not enough credits: this batch costs ${input.cost} and the balance is ${input.account.balance_credits}. Ask your admin for more, or pick a lower resolution or quality.`,
+      // Several variations multiply the price: fewer is the first thing to try, as the proxy's 402 says.
+      message: `Not enough credits: this batch costs ${input.cost} and the balance is ${input.account.balance_credits}. Ask your admin for more, or ${(input.variations ?? 1) > 1 ? 'choose fewer variations,' : 'pick'} a lower resolution or quality.`,
       hint: false,
     };
   }

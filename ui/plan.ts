@@ -296,12 +296,24 @@ export function planModeJobs(
   relaunched: Mode | undefined = undefined,
   count = 1,
 ): PlannedJob[] {
+  const planned = modeRatios(mode, targets, relaunched);
+  return planJobs(planned.targets, planned.choice, chosenTier, pricing, count);
+}
+
+/**
+ * The frames an edit or expansion makes images for, and the ratio each gets — the image's own for an edit, the
+ * frame's for an expansion; never the Aspect ratio control, which those modes do not show. What the Resolution
+ * choices and the suggested tier are worked out from.
+ */
+export function modeRatios(
+  mode: Exclude<Mode, 'generate'>,
+  targets: readonly Target[],
+  relaunched: Mode | undefined = undefined,
+): { targets: Target[]; choice: RatioChoice } {
   if (mode === 'expand') {
-    const planned = expansions(targets, relaunched === 'expand').map((e) => e.target);
-    return planJobs(planned, 'from-frame', chosenTier, pricing, count);
+    return { targets: expansions(targets, relaunched === 'expand').map((e) => e.target), choice: 'from-frame' };
   }
   const target = regionTarget(targets);
-  if (!target?.image) return [];
-  const ratio = pickRatio(target.image.width, target.image.height).ratio;
-  return planJobs([target], ratio, chosenTier, pricing, count);
+  if (!target?.image) return { targets: [], choice: 'from-frame' };
+  return { targets: [target], choice: pickRatio(target.image.width, target.image.height).ratio };
 }

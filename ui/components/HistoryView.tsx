@@ -28,32 +28,61 @@ export function HistoryView(props: {
   client: ProxyClient;
   /** Where Place puts an image: the one selected frame's name, or `undefined` for a new frame. */
   targetName: string | undefined;
-  /** Places image `index` of the job. */
-  onPlace: (job: Job, index: number) => Promise<void>;
+  /** Places image `index` of the job; 'removed' when the proxy no longer has it. */
+  onPlace: (job: Job, index: number) => Promise<'removed' | undefined>;
   onReuse: (job: Job) => void;
-  /** Downloads image `index` of the job. */
-  onDownload: (job: Job, index: number) => Promise<void>;
+  /** Downloads image `index` of the job; 'removed' when the proxy no longer has it. */
+  onDownload: (job: Job, index: number) => Promise<'removed' | undefined>;
   /** Changes when a job of this panel ends, so an open History shows it without a click. */
   refreshKey?: number;
 }) {
   const [query, setQuery] = useState('');
   const [jobs, setJobs] = useState<Job[]>([]);
+  const shown = useRef(jobs);
+  shown.current = jobs;
   const [cursor, setCursor] = useState<string | null>(null);
+  /**
+   * The search the list shown was asked for: its cursor continues that search only (the proxy's cursor is the last
+   * job listed, so with other words it would skip their newer jobs), and the box may already hold words not yet asked.
+   */
+  const [listedQuery, setListedQuery] = useState('');
   const [loading, setLoading] = useState<'first' | 'older'>();
   const [loadedOnce, setLoadedOnce] = useState(false);
   const [error, setError] = useState<ShownError>();
   /** The page that failed (`null`: the first), so Try again asks for it again and keeps what is listed. */
   const [failedAfter, setFailedAfter] = useState<string | null>(null);
   const asked = useRef(0);
+  /** The proxy and search of the list shown: a first page asked again for both refreshes it rather than replacing it. */
+  const listedFor = useRef<{ client: ProxyClient; q: string }>();
   const list = useRef<HTMLUListElement>(null);
   /** After Show older, focus goes to the first older entry: the button may be gone, and that is where reading goes on. */
   const focusAt = useRef<number>();
   const tooLong = searchProblem(query);
+  /** An image the proxy removed since it was listed reads as removed, as the next page load would show it. */
+  const markRemoved = useCallback((jobId: string, index: number) => {
+    setJobs((previous) =>
+      previous.map((job) =>
+        job.id === jobId
+          ? {
+              ...job,
+              images: job.images?.map((image) => (image.index === index ? { ...image, expired: true } : image)),
+            }
+          : job,
+      ),
+    );
+  }, []);
 
   const load = useCallback(
-    async (q: string, after: string | null) => {
+    /** `focusList`: the first page's first entry gets the focus (the Try again pressed goes). */
+    async (q: string, after: string | null, focusList = false) => {
       const ask = ++asked.current;
       setLoading(after ? 'older' : 'first');
+      if (!after && listedFor.current && listedFor.current.client !== props.client) {
+        // Another proxy or token: the entries shown are another account's, never to be placed through this one.
+        listedFor.current = undefined;
+        setJobs([]);
+        setCursor(null);
+      }
       try {
         const page = await props.client.listJobs({
           q: q.trim() || undefined,
@@ -61,11 +90,25 @@ export function HistoryView(props: {
           limit: HISTORY_PAGE_DEFAULT,
         });
         if (ask !== asked.current) return;
-        setJobs((previous) => {
-          if (after && page.jobs.length > 0) focusAt.current = previous.length;
-          return after ? [...previous, ...page.jobs] : page.jobs;
-        });
-        setCursor(page.next_cursor);
+        const same = listedFor.current?.client === props.client && listedFor.current.q === q.trim();
+        if (after) {
+          setJobs((previous) => {
+            if (page.jobs.length > 0) focusAt.current = previous.length;
+            return [...previous, ...page.jobs];
+          });
+          setCursor(page.next_cursor);
+        } else {
+          // A refresh (a job ended, History reopened): the older pages already shown stay, and with them the place
+          // the designer was reading and the keyboard focus; their cursor still continues after them.
+          const tail = same ? olderThan(shown.current, page.jobs) : [];
+          if (focusList && page.jobs.length > 0) focusAt.current = 0;
+          setJobs([...page.jobs, ...tail]);
+          if (tail.length === 0) setCursor(page.next_cursor);
+        }
+        if (!after) {
+          listedFor.current = { client: props.client, q: q.trim() };
+          setListedQuery(q.trim());
+        }
         setError(undefined);
         setLoadedOnce(true);
       } catch (caught) {
@@ -117,8 +160,13 @@ export function HistoryView(props: {
             <button
               type="button"
               class="ff-text-button"
-              disabled={loading !== undefined}
-              onClick={() => void load(query, failedAfter)}
+              // aria-disabled, not disabled: the button just pressed keeps the keyboard focus while it loads.
+              aria-disabled={loading !== undefined ? 'true' : undefined}
+              onClick={() => {
+                if (loading !== undefined) return;
+                // The button goes once the page is there: the focus then moves to the list (older pages say where).
+                void load(failedAfter ? listedQuery : query, failedAfter, true);
+              }}
             >
               Try again
             </button>
@@ -126,20 +174,20 @@ export function HistoryView(props: {
         )}
         <ul class="ff-history-list" aria-label="Past jobs" aria-busy={loading !== undefined} ref={list}>
           {jobs.map((job) => (
-            <HistoryEntry key={job.id} job={job} {...props} />
+            <HistoryEntry key={job.id} job={job} {...props} onRemoved={markRemoved} />
           ))}
         </ul>
         <p role="status" class="ff-muted">
           {loading === 'first' && jobs.length === 0
             ? 'Loading History…'
             : empty
-              ? query.trim()
-                ? `No generation matches “${query.trim()}”: try other words.`
+              ? listedQuery
+                ? `No generation matches “${listedQuery}”: try other words.`
                 : 'No generations yet: the images you generate appear here.'
               : ''}
         </p>
         {cursor && !tooLong && (
-          <Button secondary onClick={() => void load(query, cursor)} disabled={loading !== undefined}>
+          <Button secondary onClick={() => void load(listedQuery, cursor)} disabled={loading !== undefined}>
             {loading === 'older' ? 'Loading older…' : 'Show older'}
           </Button>
         )}
@@ -148,38 +196,66 @@ export function HistoryView(props: {
   );
 }
 
+/**
+ * The entries of `previous` after the last one the fresh first page also lists: older than the whole page, so they
+ * follow it unchanged, and the cursor after them stays right. None when the page shares no entry (more new jobs than
+ * a page: the list starts again from the page).
+ */
+function olderThan(previous: readonly Job[], page: readonly Job[]): Job[] {
+  const fresh = new Set(page.map((job) => job.id));
+  let last = -1;
+  previous.forEach((job, at) => {
+    if (fresh.has(job.id)) last = at;
+  });
+  return last < 0 ? [] : previous.slice(last + 1);
+}
+
 function HistoryEntry(props: {
   job: Job;
   client: ProxyClient;
   targetName: string | undefined;
-  onPlace: (job: Job, index: number) => Promise<void>;
+  onPlace: (job: Job, index: number) => Promise<'removed' | undefined>;
   onReuse: (job: Job) => void;
-  onDownload: (job: Job, index: number) => Promise<void>;
+  onDownload: (job: Job, index: number) => Promise<'removed' | undefined>;
+  onRemoved: (jobId: string, index: number) => void;
 }) {
   const { job } = props;
   const images = job.images ?? [];
   const [chosen, setChosen] = useState(images[0]?.index ?? 0);
   const [busy, setBusy] = useState(false);
+  const item = useRef<HTMLLIElement>(null);
+  const reuse = useRef<HTMLButtonElement>(null);
+  /** Set when the pressed button turns off because its image was removed: focus moves to Reuse, the way on. */
+  const refocus = useRef(false);
   const prompt = promptStart(job.prompt);
   const missing = noImageReason(job, chosen);
   // While a Place or Download runs, both say so with aria-disabled rather than disabled: a disabled button would drop
   // the keyboard focus that just pressed it.
-  const run = async (work: () => Promise<void>) => {
+  const run = async (work: () => Promise<'removed' | undefined>) => {
     if (busy) return;
     setBusy(true);
     try {
-      await work();
+      if ((await work()) === 'removed') {
+        refocus.current = item.current?.contains(document.activeElement) ?? false;
+        props.onRemoved(job.id, chosen);
+      }
     } finally {
       setBusy(false);
     }
   };
+  useEffect(() => {
+    if (!refocus.current || !missing) return;
+    refocus.current = false;
+    // A disabled button drops keyboard focus to the page.
+    (reuse.current && !reuse.current.disabled ? reuse.current : item.current)?.focus();
+  }, [missing]);
   const several = images.length > 1;
   const which = several ? ` (variation ${chosen + 1} of ${images.length})` : '';
   const where = props.targetName ? `Place in ${props.targetName}` : 'Place in a new frame';
   const reasonId = `ff-history-reason-${job.id}`;
   const groupName = `ff-history-variation-${job.id}`;
   return (
-    <li class="ff-history-entry" data-job-id={job.id} data-status={job.status} tabIndex={-1}>
+    <li class="ff-history-entry" data-job-id={job.id} data-status={job.status} tabIndex={-1} ref={item}>
       {several ? null : images[0] ? (
         <Thumbnail client={props.client} image={images[0]} alt={`Thumbnail of “${prompt}”`} />
       ) : (
@@ -238,6 +314,7 @@ function HistoryEntry(props: {
           <button
             type="button"
             class="ff-text-button"
+            ref={reuse}
             disabled={!job.prompt}
             aria-label={`Reuse prompt and settings: ${prompt}`}
             onClick={() => props.onReuse(job)}
@@ -271,6 +348,8 @@ function Thumbnail(props: { client: ProxyClient; image: JobImage; alt: string })
     client
       .getThumbnail(image, controller.signal)
       .then((thumbnail) => {
+        // Bytes read before the entry went arrive after its clean-up: a URL made now would never be revoked.
+        if (controller.signal.aborted) return;
         made = URL.createObjectURL(new Blob([thumbnail.bytes], { type: thumbnail.mime }));
         setUrl(made);
       })

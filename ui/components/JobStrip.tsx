@@ -1,7 +1,7 @@
 // The strip of jobs above the footer: one compact row per job — name, progress, what Cancel would do to the
 // credits, and Place/Download once the image exists. It stays in view while jobs run.
 import { Button, IconButton, IconCross32 } from '@create-figma-plugin/ui';
-import { useEffect, useMemo } from 'preact/hooks';
+import { useEffect, useMemo, useRef } from 'preact/hooks';
 import { ERROR_ADVICE } from '../../core/api';
 import { cancelOutcome, isActive, type JobCard, progressOf, type Variation } from '../jobs';
 import { ratioLabel } from '../plan';
@@ -19,12 +19,45 @@ export function JobStrip(props: {
   onDismissFinished: () => void;
   /** Puts variation `index` of a placed job into its layer. */
   onSwap: (key: string, index: number) => void;
+  /** The last card was removed from the keyboard: the strip is gone, so the focus needs a new place. */
+  onEmptied?: () => void;
 }) {
+  const list = useRef<HTMLUListElement>(null);
+  /** Where the card removed from the keyboard was: the card then there (or the one before) gets the focus. */
+  const refocusAt = useRef<number>();
+  // Running jobs first, so their progress is what stays in view when the strip is full.
+  const cards = [...props.cards.filter(isActive), ...props.cards.filter((card) => !isActive(card))];
+  const { onEmptied } = props;
+  useEffect(() => {
+    const at = refocusAt.current;
+    if (at === undefined) return;
+    refocusAt.current = undefined;
+    const rows = list.current?.querySelectorAll<HTMLElement>(':scope > li') ?? [];
+    const row = rows[Math.min(at, rows.length - 1)];
+    if (!row) return onEmptied?.();
+    (row.querySelector<HTMLElement>('button[aria-label^="Dismiss "]') ?? row).focus();
+  });
   if (props.cards.length === 0) return null;
   const finished = props.cards.filter((card) => !isActive(card)).length;
   const cancelable = props.cards.filter((card) => cancelOutcome(card) !== undefined).length;
-  // Running jobs first, so their progress is what stays in view when the strip is full.
-  const cards = [...props.cards.filter(isActive), ...props.cards.filter((card) => !isActive(card))];
+  /** The button pressed goes away with what it removes: a disabled or removed button would drop focus to the page. */
+  const keepFocus = (at: number) => {
+    const active = document.activeElement;
+    if (active && active.closest('.ff-strip') !== null) refocusAt.current = at;
+  };
+  const dismiss = (key: string) => {
+    keepFocus(
+      Math.max(
+        0,
+        cards.findIndex((card) => card.key === key),
+      ),
+    );
+    props.onDismiss(key);
+  };
+  const dismissFinished = () => {
+    keepFocus(0);
+    props.onDismissFinished();
+  };
   return (
     <section class="ff-strip" aria-labelledby="ff-jobs-label">
       <div class="ff-row">
@@ -33,7 +66,7 @@ export function JobStrip(props: {
         </h3>
         <span>
           {finished > 1 && (
-            <button type="button" class="ff-text-button" onClick={props.onDismissFinished}>
+            <button type="button" class="ff-text-button" onClick={dismissFinished}>
               Clear finished
             </button>
           )}
@@ -44,9 +77,9 @@ export function JobStrip(props: {
           )}
         </span>
       </div>
-      <ul class="ff-jobs">
+      <ul class="ff-jobs" ref={list}>
         {cards.map((card) => (
-          <JobRow key={card.key} card={card} {...props} />
+          <JobRow key={card.key} card={card} {...props} onDismiss={dismiss} />
         ))}
       </ul>
     </section>
@@ -106,6 +139,9 @@ export function statusText(card: JobCard): string {
       // Said as what was last done, not as the layer's state: an undo in Figma does not reach the panel. The line is
       // a live region, so a swap is announced.
       const shown = card.shown ?? 0;
+      if (card.placedVariation !== undefined && card.placedVariation === shown) {
+        return `Placed variation ${shown + 1} of ${count} in a new frame.`;
+      }
       const into = card.createdFrame ? 'the new frame' : where;
       return shown === 0
         ? `${placed}: variation 1 of ${count}.`
@@ -144,6 +180,17 @@ function JobRow(props: {
     [result],
   );
   useEffect(() => () => downloadUrl && URL.revokeObjectURL(downloadUrl), [downloadUrl]);
+  const row = useRef<HTMLLIElement>(null);
+  /** The control of this card that has the focus: Cancel and Retry go when the job changes phase. */
+  const focused = useRef<Element>();
+  useEffect(() => {
+    const gone = focused.current;
+    if (!gone || gone.isConnected || !document.hasFocus()) return;
+    focused.current = undefined;
+    // Focus that fell to the page (the button went with the phase) comes back to the card, on its Dismiss if any.
+    if (document.activeElement && document.activeElement !== document.body) return;
+    (row.current?.querySelector<HTMLElement>('button[aria-label^="Dismiss "]') ?? row.current)?.focus();
+  });
   const active = isActive(card);
   const status = statusText(card);
   const cancel = cancelLabel(card, props.refundsStarted);
@@ -153,6 +200,15 @@ function JobRow(props: {
       data-phase={card.phase}
       data-offline={card.offline ? 'true' : undefined}
       data-job-id={card.jobId}
+      tabIndex={-1}
+      ref={row}
+      onFocusIn={(event) => {
+        focused.current = event.target as Element;
+      }}
+      onFocusOut={(event) => {
+        // Focus moved on to something else: nothing to bring back. (A removed button leaves no relatedTarget.)
+        if (event.relatedTarget) focused.current = undefined;
+      }}
     >
       <div class="ff-job-head">
         {card.partial && !result ? (
@@ -183,7 +239,11 @@ function JobRow(props: {
           </a>
         )}
         {!active && (
-          <IconButton aria-label="Dismiss" title="Remove from this list" onClick={() => props.onDismiss(card.key)}>
+          <IconButton
+            aria-label={`Dismiss ${title}`}
+            title="Remove from this list"
+            onClick={() => props.onDismiss(card.key)}
+          >
             <IconCross32 />
           </IconButton>
         )}
@@ -202,6 +262,14 @@ function JobRow(props: {
       {shortfallText(card) && <p class="ff-muted ff-job-note">{shortfallText(card)}</p>}
       {(card.variationCount ?? 0) > 1 && (
         <Variations card={card} title={title} onSwap={(index) => props.onSwap(card.key, index)} />
+      )}
+      {card.phase === 'placed' && card.swapFailed !== undefined && (
+        // What main's sentence for a refused swap offers: the variation, kept in the panel, in a frame of its own.
+        <div class="ff-row ff-actions">
+          <Button secondary onClick={() => props.onPlaceInNewFrame(card.key)}>
+            Place variation {card.swapFailed + 1} in a new frame
+          </Button>
+        </div>
       )}
       {card.error && <ErrorText error={card.error} proxyUrl={card.proxyUrl} />}
       {result && downloadUrl && card.phase === 'place_failed' && (
