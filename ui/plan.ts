@@ -246,8 +246,11 @@ export function expansions(targets: readonly Target[], relaunched = false): Expa
     .map((target) => ({ target, sourceId: target.id }));
   const heroes = targets.filter((t) => t.image);
   const [hero] = heroes;
-  if (heroes.length !== 1 || !hero || heroes.length === targets.length) return own;
-  return [...own, ...targets.filter((t) => !t.image).map((target) => ({ target, sourceId: hero.id }))];
+  if (heroes.length !== 1 || !hero?.image || heroes.length === targets.length) return own;
+  // A frame of the hero's own ratio has nothing around the image to paint: the proxy refuses that expansion.
+  const heroRatio = pickRatio(hero.image.width, hero.image.height).ratio;
+  const into = targets.filter((t) => !t.image && t.ratio !== heroRatio);
+  return [...own, ...into.map((target) => ({ target, sourceId: hero.id }))];
 }
 
 export function modesFor(targets: readonly Target[], relaunched: Mode | undefined = undefined): Mode[] {

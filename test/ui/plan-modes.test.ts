@@ -53,6 +53,12 @@ describe('modes for a selection', () => {
       { target: post, sourceId: 'Hero' },
       { target: editorial, sourceId: 'Hero' },
     ]);
+    // A frame of the hero's own ratio is left out: nothing lies around the image there.
+    expect(expansions([hero, post, target('Banner', 1280, 720), editorial])).toEqual([
+      { target: post, sourceId: 'Hero' },
+      { target: editorial, sourceId: 'Hero' },
+    ]);
+    expect(modesFor([hero, target('Banner', 1280, 720)])).toEqual(['generate']);
     expect(modeNote('expand', [hero, post, editorial])).toBe(
       "Expand “Hero” into “Post”, “Editorial”, each at its frame's ratio.",
     );
