@@ -1,7 +1,7 @@
 // The Framefill panel at Figma's plugin size: the prompt on top, the choices in the middle (scrolling when
 // they must), and a fixed bottom with the running jobs and a footer holding the cost, the balance and Generate.
 // State lives here; the proxy client, the job runner and the exporter do the work.
-import { Divider, useWindowResize } from '@create-figma-plugin/ui';
+import { Divider } from '@create-figma-plugin/ui';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Account, Capabilities, Job } from '../core/api';
 import type { Quality, Tier } from '../core/formats';
@@ -22,6 +22,7 @@ import { Segmented } from './components/Segmented';
 import { SettingsPanel } from './components/SettingsPanel';
 import { TargetList } from './components/TargetList';
 import { VariationsPicker } from './components/VariationsPicker';
+import { WindowResize } from './components/WindowResize';
 import type { ShownError } from './errors';
 import { type ExportedReference, Exporter } from './exporter';
 import { historyImageError, historyProvenance, imageAt } from './history';
@@ -51,13 +52,6 @@ import { ProxyClient, toApiError } from './proxy-client';
 
 /** Long edge of a tray thumbnail: small, so exporting a full tray stays quick. */
 export const THUMBNAIL_EDGE = 96;
-
-/**
- * The window's height when the designer drags its bottom edge: tall enough for the prompt, the footer and a few
- * jobs (Figma's own minimum, 70 px, would hide all but the footer). The width stays Figma's panel width; a
- * side handle would also sit on the middle's scrollbar.
- */
-export const WINDOW_LIMITS = { minHeight: 400, maxHeight: 1200 } as const;
 
 /** How long the prompt rests before it is saved: a save is one message to the main thread. */
 const FORM_SAVE_DELAY_MS = 400;
@@ -251,11 +245,6 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
       bridge.send('RESIZE', { width: Math.round(width), height: Math.round(height) }),
     [bridge],
   );
-  useWindowResize(resizeWindow, {
-    ...WINDOW_LIMITS,
-    resizeDirection: 'vertical',
-    resizeBehaviorOnDoubleClick: 'maximize',
-  });
 
   const { targets } = selection;
   // Regenerate's edit applies while the relaunched frame alone is selected.
@@ -606,6 +595,7 @@ export function Panel({ bridge, defaultProxyUrl, fetch: fetchImpl, allowedOrigin
 
   return (
     <div class="ff-panel">
+      <WindowResize onResize={resizeWindow} />
       <div class="ff-top">
         <PromptField value={prompt} onChange={setPrompt} onBlur={saveForm} />
       </div>

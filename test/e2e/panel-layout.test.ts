@@ -330,6 +330,9 @@ describe('the panel at 360×640', () => {
     await page.mouse.move(x, y + 2);
     await page.mouse.up();
     await expect.poll(() => page.evaluate(() => window.host.size)).toEqual({ width: 360, height: 642 });
+    // The panel renders again at its new size (typing does): the opening size stays what it was.
+    await expect.poll(() => panel.locator('body').evaluate(() => window.innerHeight)).toBe(642);
+    await panel.getByLabel('Prompt').fill('a render after the drag');
 
     // A double-click toggles between the opening size and the tallest.
     await page.mouse.dblclick(x, start.y + 642 - 3);
