@@ -36,6 +36,9 @@ export default defineConfig({
     globalSetup: ['test/global-postgres.ts', 'test/global-tmp.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // expect.poll waits for what happens asynchronously (a swap placed, a stream ended); on a loaded CI machine that
+    // can take longer than the default second. A poll that holds returns at once, so passing runs are not slower.
+    expect: { poll: { timeout: 15_000 } },
     pool: 'forks',
     maxWorkers: 2,
     // create-figma-plugin's components import `!x.css` and CSS modules: run them through Vite, not Node.
