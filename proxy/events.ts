@@ -45,7 +45,10 @@ export function streamJobEvents(c: Context, { id, store, notices, keepAliveMs, o
     });
     const send = (event: JobEvent) => stream.writeSSE({ event: event.event, data: JSON.stringify(event.data) });
     let said = '';
-    /** Index of the last preview sent: two notices may find the same preview in the row. */
+    /**
+     * Index of the last preview sent: two notices may find the same preview in the row. A preview whose job completed
+     * before this stream read it is gone from the row and not sent: the result supersedes it.
+     */
     let shown: number | undefined;
     const showPreview = async (row: JobRow | undefined) => {
       const preview = previewEvent(row);

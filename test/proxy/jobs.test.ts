@@ -115,7 +115,7 @@ describe.each(ENGINES)('on %s', (engine) => {
       }
     });
 
-    it('publishes a preview handed over just before the result before completed, scaled to 512 px', async () => {
+    it('publishes a preview handed over before the result, scaled to 512 px, and completed after it', async () => {
       const big = (
         await sharp({ create: { width: 3000, height: 3000, channels: 3, background: '#808080' } })
           .png()
@@ -126,19 +126,29 @@ describe.each(ENGINES)('on %s', (engine) => {
         .toBuffer();
       let subscribed!: () => void;
       const listening = new Promise<void>((resolve) => (subscribed = resolve));
+      let previewed!: () => void;
+      const previewSeen = new Promise<void>((resolve) => (previewed = resolve));
       const provider: Provider = {
         name: 'openai',
         model: 'gpt-image-2',
         async generate(_request, _signal, onPartial) {
           await listening;
           onPartial({ index: 0, mime: 'image/png', b64: big, width: 3000, height: 3000 });
+          // The result follows once the stream showed the preview: a stream still reading the preview's row when the
+          // job completes skips it (the result supersedes it), which with PostgreSQL can happen at any time.
+          await previewSeen;
           return { bytes: result };
         },
       };
       const proxy = await startTestProxy({}, { provider });
       try {
         const { id } = await submit(proxy.url, { ...fields, aspect_ratio: '1:1', output_format: 'jpeg' });
-        const { events } = await readEvents(proxy.url, id, { onEvent: () => subscribed() });
+        const { events } = await readEvents(proxy.url, id, {
+          onEvent: (event) => {
+            subscribed();
+            if (event.event === 'partial') previewed();
+          },
+        });
         expect(events.map((e) => e.event).filter((n) => n !== 'status')).toEqual(['partial', 'completed']);
         const partial = events.find((e) => e.event === 'partial')!.data as { width: number; height: number };
         expect(partial).toMatchObject({ width: 512, height: 512 });
