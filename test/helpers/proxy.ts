@@ -153,8 +153,9 @@ export async function spawnProxy(
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  // 'close', not 'exit': the process may exit before its output has been read to the end.
   const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+    child.once('close', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   );
   const port = await new Promise<number>((resolve, reject) => {
     const check = () => {
@@ -199,7 +200,8 @@ export function runProxyCli(
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    // 'close', not 'exit': the process may exit before its output has been read to the end (a token cut short).
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 

@@ -426,7 +426,8 @@ function spawnUnderShell(setup: string, args: string[], env: Record<string, stri
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': the process may exit before its output has been read to the end.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const listening = () =>
     new Promise<{ url: string; token: string }>((resolve, reject) => {
       const check = () => {
