@@ -1,6 +1,6 @@
-// Fixtures for panel tests that need no DOM: frames as the main thread describes them, tray items, and the
-// capabilities a proxy answers.
-import type { Capabilities } from '../../core/api';
+// Fixtures for panel tests that need no DOM: frames as the main thread describes them, tray items, the
+// capabilities a proxy answers, and jobs as History lists them.
+import type { Capabilities, Job, JobImage } from '../../core/api';
 import { ASPECT_RATIOS, isExperimentalSize, SIZES, TIERS } from '../../core/formats';
 import type { Target, TrayItem } from '../../core/messages';
 import { pickRatio, suggestTier } from '../../core/pick';
@@ -43,3 +43,39 @@ export const CAPABILITIES: Capabilities = {
     reference_mime_types: ['image/png', 'image/jpeg', 'image/webp'],
   },
 };
+
+/** A job's image as the proxy lists it: 1280 × 720 PNG, with its image and thumbnail routes. */
+export function jobImage(id: string, index = 0): JobImage {
+  return {
+    index,
+    width: 1280,
+    height: 720,
+    mime: 'image/png',
+    bytes: 100,
+    url: `/v1/generations/${id}/image?index=${index}`,
+    thumbnail_url: `/v1/generations/${id}/thumbnail?index=${index}`,
+  };
+}
+
+/** A completed 16:9 1K job made a minute ago, as History lists it, with one image unless `over` says otherwise. */
+export function historyJob(id: string, prompt: string, over: Partial<Job> = {}): Job {
+  return {
+    id,
+    status: 'completed',
+    prompt,
+    prompt_chars: Array.from(prompt).length,
+    aspect_ratio: '16:9',
+    resolution: '1K',
+    width: 1280,
+    height: 720,
+    quality: 'medium',
+    output_format: 'png',
+    references: 0,
+    cost_credits: 6,
+    created_at: new Date(Date.now() - 60_000).toISOString(),
+    model: 'draft',
+    n: 1,
+    images: [jobImage(id)],
+    ...over,
+  };
+}

@@ -1,6 +1,6 @@
 // Test doubles for the panel: a bridge that plays the main thread in memory, and a proxy answered by a
 // fetch function, so component tests drive the panel through the same messages Figma would send.
-import { render } from '@testing-library/preact';
+import { render, screen, within } from '@testing-library/preact';
 import { act } from 'preact/test-utils';
 import type { Account, Capabilities } from '../../core/api';
 import {
@@ -125,3 +125,6 @@ export async function settle(): Promise<void> {
     });
   }
 }
+
+/** History's entries as listed now. */
+export const historyEntries = () => within(screen.getByRole('list', { name: 'Past jobs' })).queryAllByRole('listitem');

@@ -3,29 +3,12 @@
 // drops the focus to the page), and once the list is there it goes, so the focus moves to the first entry.
 import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/preact';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Job } from '../../core/api';
+import { historyJob } from './fixtures';
 import { fakeProxy, json, openPanel } from './helpers';
 
 afterEach(cleanup);
 
-const KITE: Job = {
-  id: '6b2f8c1e-9d4a-4b6e-8f1a-2c3d4e5f6a76',
-  status: 'completed',
-  prompt: 'A paper kite over a quiet harbour',
-  prompt_chars: 33,
-  aspect_ratio: '16:9',
-  resolution: '1K',
-  width: 1280,
-  height: 720,
-  quality: 'medium',
-  output_format: 'png',
-  references: 0,
-  cost_credits: 6,
-  created_at: new Date(Date.now() - 60_000).toISOString(),
-  model: 'draft',
-  n: 1,
-  images: [],
-};
+const KITE = historyJob('6b2f8c1e-9d4a-4b6e-8f1a-2c3d4e5f6a76', 'A paper kite over a quiet harbour', { images: [] });
 
 describe('History’s Try again from the keyboard', () => {
   it('keeps the focus while it loads, then moves it to the first entry', async () => {

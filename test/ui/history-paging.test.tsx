@@ -1,39 +1,20 @@
 // @vitest-environment happy-dom
 // History's pages belong to the search they were listed for: a page asked for while a new search waits for its
 // pause continues the list shown, and the list that stays is the one the search box says.
-import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/preact';
+import { cleanup, fireEvent, screen, waitFor } from '@testing-library/preact';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Job } from '../../core/api';
-import { fakeProxy, json, openPanel } from './helpers';
+import { historyJob } from './fixtures';
+import { fakeProxy, historyEntries, json, openPanel } from './helpers';
 
 afterEach(cleanup);
 
-function job(id: string, prompt: string): Job {
-  return {
-    id,
-    status: 'completed',
-    prompt,
-    prompt_chars: prompt.length,
-    aspect_ratio: '16:9',
-    resolution: '1K',
-    width: 1280,
-    height: 720,
-    quality: 'medium',
-    output_format: 'png',
-    references: 0,
-    cost_credits: 6,
-    created_at: new Date(Date.now() - 60_000).toISOString(),
-    model: 'draft',
-    n: 1,
-    images: [],
-  };
-}
+const job = (id: string, prompt: string) => historyJob(id, prompt, { images: [] });
 
 const NEWEST = job('1b2f8c1e-9d4a-4b6e-8f1a-2c3d4e5f6a71', 'Lemons on a table');
 const OLDER = job('2b2f8c1e-9d4a-4b6e-8f1a-2c3d4e5f6a72', 'Lemons in a bowl');
 const KITE = job('3b2f8c1e-9d4a-4b6e-8f1a-2c3d4e5f6a73', 'A paper kite');
 
-const entries = () => within(screen.getByRole('list', { name: 'Past jobs' })).queryAllByRole('listitem');
+const entries = historyEntries;
 const listed = () => entries().map((entry) => entry.getAttribute('data-job-id'));
 
 describe('History paging and the search', () => {

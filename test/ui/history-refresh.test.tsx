@@ -1,41 +1,23 @@
 // @vitest-environment happy-dom
 // History refreshes itself when a job of this panel ends: the new job appears on top, and the older pages the
 // designer already opened stay, with the keyboard focus where it was.
-import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/preact';
+import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/preact';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../core/api';
 import { HistoryView } from '../../ui/components/HistoryView';
 import { ProxyClient } from '../../ui/proxy-client';
-import { json } from './helpers';
+import { historyJob } from './fixtures';
+import { historyEntries, json } from './helpers';
 
 afterEach(cleanup);
 
-function job(id: string, prompt: string): Job {
-  return {
-    id,
-    status: 'completed',
-    prompt,
-    prompt_chars: prompt.length,
-    aspect_ratio: '16:9',
-    resolution: '1K',
-    width: 1280,
-    height: 720,
-    quality: 'medium',
-    output_format: 'png',
-    references: 0,
-    cost_credits: 6,
-    created_at: new Date(Date.now() - 60_000).toISOString(),
-    model: 'draft',
-    n: 1,
-    images: [],
-  };
-}
+const job = (id: string, prompt: string) => historyJob(id, prompt, { images: [] });
 
 const FIRST = job('1b2f8c1e-9d4a-4b6e-8f1a-2c3d4e5f6a71', 'Lemons on a table');
 const OLDER = job('2b2f8c1e-9d4a-4b6e-8f1a-2c3d4e5f6a72', 'A paper kite');
 const NEW = job('3b2f8c1e-9d4a-4b6e-8f1a-2c3d4e5f6a73', 'Dunes at dawn');
 
-const entries = () => within(screen.getByRole('list', { name: 'Past jobs' })).queryAllByRole('listitem');
+const entries = historyEntries;
 const listed = () => entries().map((entry) => entry.getAttribute('data-job-id'));
 
 describe('History refreshed after a job ends', () => {

@@ -4,40 +4,13 @@
 // goes to Reuse, the way to make it again.
 import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/preact';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Job } from '../../core/api';
+import { historyJob } from './fixtures';
 import { fakeProxy, json, openPanel } from './helpers';
 
 afterEach(cleanup);
 
 const ID = '5b2f8c1e-9d4a-4b6e-8f1a-2c3d4e5f6a75';
-const KITE: Job = {
-  id: ID,
-  status: 'completed',
-  prompt: 'A paper kite over a quiet harbour',
-  prompt_chars: 33,
-  aspect_ratio: '16:9',
-  resolution: '1K',
-  width: 1280,
-  height: 720,
-  quality: 'medium',
-  output_format: 'png',
-  references: 0,
-  cost_credits: 6,
-  created_at: new Date(Date.now() - 60_000).toISOString(),
-  model: 'draft',
-  n: 1,
-  images: [
-    {
-      index: 0,
-      width: 1280,
-      height: 720,
-      mime: 'image/png',
-      bytes: 100,
-      url: `/v1/generations/${ID}/image?index=0`,
-      thumbnail_url: `/v1/generations/${ID}/thumbnail?index=0`,
-    },
-  ],
-};
+const KITE = historyJob(ID, 'A paper kite over a quiet harbour');
 
 /** The proxy's answer for an image its expiry removed (proxy/server.ts expiredImage). */
 const REMOVED = {

@@ -3,43 +3,16 @@
 // after the entry went (a search that replaced the list while they were on their way).
 import { cleanup, render, screen, waitFor, within } from '@testing-library/preact';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Job } from '../../core/api';
 import { HistoryView } from '../../ui/components/HistoryView';
 import { ProxyClient } from '../../ui/proxy-client';
 import { png } from '../helpers/images';
+import { historyJob } from './fixtures';
 import { json } from './helpers';
 
 afterEach(cleanup);
 
 const ID = '7b2f8c1e-9d4a-4b6e-8f1a-2c3d4e5f6a77';
-const KITE: Job = {
-  id: ID,
-  status: 'completed',
-  prompt: 'A paper kite',
-  prompt_chars: 12,
-  aspect_ratio: '16:9',
-  resolution: '1K',
-  width: 1280,
-  height: 720,
-  quality: 'medium',
-  output_format: 'png',
-  references: 0,
-  cost_credits: 6,
-  created_at: new Date(Date.now() - 60_000).toISOString(),
-  model: 'draft',
-  n: 1,
-  images: [
-    {
-      index: 0,
-      width: 1280,
-      height: 720,
-      mime: 'image/png',
-      bytes: 100,
-      url: `/v1/generations/${ID}/image?index=0`,
-      thumbnail_url: `/v1/generations/${ID}/thumbnail?index=0`,
-    },
-  ],
-};
+const KITE = historyJob(ID, 'A paper kite');
 
 describe('History thumbnails', () => {
   it('a thumbnail whose bytes arrive after its entry went leaves no blob: URL behind', async () => {

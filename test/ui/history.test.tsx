@@ -7,7 +7,7 @@ import { HISTORY_QUERY_MAX_CHARS, type Job } from '../../core/api';
 import { priceOf } from '../../core/pricing';
 import { ageText, noImageReason, promptStart, variationsText } from '../../ui/history';
 import { png } from '../helpers/images';
-import { fakeProxy, frame, json, openPanel, settle } from './helpers';
+import { fakeProxy, frame, historyEntries, json, openPanel, settle } from './helpers';
 
 afterEach(cleanup);
 
@@ -116,7 +116,7 @@ async function historyProxy(
   return { fetch, queries, image, images, fetched };
 }
 
-const entries = () => within(screen.getByRole('list', { name: 'Past jobs' })).queryAllByRole('listitem');
+const entries = historyEntries;
 
 async function openHistory(options: Parameters<typeof openPanel>[0] = {}, count = 3) {
   const opened = await openPanel(options);
