@@ -331,17 +331,21 @@ export class JobRunner {
     const variation = card?.variations?.find((v) => v.index === index);
     if (!job?.pending || !card || !variation || !card.placedNodeId || card.phase !== 'placed') return;
     if (card.shown === index || card.swapping !== undefined) return;
-    const requestId = `swap-${job.pending.jobId}-${++this.counter}`;
-    this.swapRequests.set(requestId, { key, index });
-    this.update(key, { swapping: index, error: undefined });
-    this.deps.send('SWAP_IMAGE', {
+    this.deps.send('SWAP_IMAGE', { ...this.variationRequest(key, job.pending, variation), nodeId: card.placedNodeId });
+  }
+
+  /** A variation on its way to main (a swap, or a new frame after a refused one), answered by onImagePlaced. */
+  private variationRequest(key: string, pending: PendingJob, variation: Variation, newFrame?: boolean) {
+    const requestId = `swap-${pending.jobId}-${++this.counter}`;
+    this.swapRequests.set(requestId, { key, index: variation.index, ...(newFrame ? { newFrame } : {}) });
+    this.update(key, { swapping: variation.index, error: undefined });
+    return {
       requestId,
-      nodeId: card.placedNodeId,
       bytes: variation.bytes,
       width: variation.width,
       height: variation.height,
-      provenance: { ...job.pending.provenance, variation: index },
-    });
+      provenance: { ...pending.provenance, variation: variation.index },
+    };
   }
 
   onImagePlaced(payload: MainToPanelPayload<'IMAGE_PLACED'>): void {
@@ -413,17 +417,7 @@ export class JobRunner {
       return;
     }
     if (job.card.swapping !== undefined) return;
-    const requestId = `swap-${job.pending.jobId}-${++this.counter}`;
-    this.swapRequests.set(requestId, { key, index, newFrame: true });
-    this.update(key, { swapping: index, error: undefined });
-    this.deps.send('PLACE_IMAGE', {
-      requestId,
-      targetId: null,
-      bytes: variation.bytes,
-      width: variation.width,
-      height: variation.height,
-      provenance: { ...job.pending.provenance, variation: index },
-    });
+    this.deps.send('PLACE_IMAGE', { ...this.variationRequest(key, job.pending, variation, true), targetId: null });
   }
 
   private async follow(key: string): Promise<void> {

@@ -136,8 +136,8 @@ export function statusText(card: JobCard): string {
       const placed = card.createdFrame ? 'Placed in a new frame' : `Placed in ${where}`;
       const count = card.variationCount ?? 0;
       if (count <= 1) return `${placed}.`;
-      // Said as what was last done, not as the layer's state: an undo in Figma does not reach the panel. The line is
-      // a live region, so a swap is announced.
+      // Says the variation the layer shows (main tells the panel of undo and redo too). The line is a live region,
+      // so a swap is announced.
       const shown = card.shown ?? 0;
       if (card.placedVariation !== undefined && card.placedVariation === shown) {
         return `Placed variation ${shown + 1} of ${count} in a new frame.`;
