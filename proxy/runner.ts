@@ -13,7 +13,13 @@ import { FramefillError } from './errors';
 import { previewOf, thumbnailOf, verifyResult } from './images';
 import { type CompletedImage, imageView, type JobImageRow, type JobRow, type JobStore, jobView } from './jobs';
 import type { Logger } from './log';
-import type { GenerationRequest, PartialImage, Provider, SpooledReference } from './providers/types';
+import {
+  type GenerationRequest,
+  isDeadline,
+  type PartialImage,
+  type Provider,
+  type SpooledReference,
+} from './providers/types';
 import type { JobNotice, JobNotices } from './store/notices';
 import type { SharedPace } from './store/pace';
 import type { ResultStore } from './store/results';
@@ -405,7 +411,7 @@ export class JobRunner {
   /** One failure, one message: the deadline and unknown errors become §6 codes here. */
   private failureOf(reason: unknown): FramefillError {
     if (reason instanceof FramefillError) return reason;
-    if (reason instanceof DOMException && reason.name === 'TimeoutError') {
+    if (isDeadline(reason)) {
       return new FramefillError(
         'upstream_timeout',
         `The image service did not deliver the image within ${Math.round(this.o.timeoutMs / 1000)} s. Try again, or pick a lower resolution or quality.`,

@@ -20,7 +20,13 @@ import type { TaskConfig } from '../config';
 import { FramefillError } from '../errors';
 import { damage, MAX_DECODE_PIXELS } from '../images';
 import { pause, retryAfterSeconds } from './pause';
-import type { GenerationRequest, Provider, ProviderReference, SpooledReference } from './types';
+import {
+  type GenerationRequest,
+  isDeadline,
+  type Provider,
+  type ProviderReference,
+  type SpooledReference,
+} from './types';
 
 /** The task settings (FRAMEFILL_PROVIDER=task) and the job's deadline, beyond which the transport's timeouts sit. */
 export type TaskProviderOptions = TaskConfig & { timeoutMs: number };
@@ -283,9 +289,6 @@ export function createTaskProvider(options: TaskProviderOptions): Provider {
     },
   };
 }
-
-/** The job's signal fired for its deadline (AbortSignal.timeout), not for a cancel or a shutdown. */
-const isDeadline = (reason: unknown) => reason instanceof DOMException && reason.name === 'TimeoutError';
 
 /** The stream or body ended, or was not what the reseller documents. */
 class MalformedAnswer extends Error {}

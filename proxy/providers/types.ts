@@ -86,3 +86,8 @@ export interface Provider {
     onPartial: (partial: PartialImage) => void,
   ): Promise<ProviderResult>;
 }
+
+/** The job's signal fired for its deadline (the runner's AbortSignal.timeout), not for a cancel or a shutdown. */
+export function isDeadline(reason: unknown): boolean {
+  return reason instanceof DOMException && reason.name === 'TimeoutError';
+}
