@@ -1,6 +1,6 @@
 // One validation of a generation request, shared by the panel (before it sends) and the proxy (on arrival).
 import type { ApiError } from './api';
-import { ERROR_ADVICE } from './api';
+import { ERROR_ADVICE, HISTORY_QUERY_MAX_CHARS } from './api';
 import { type AspectRatio, isAspectRatio, isSupportedPair, isTier, type Tier, unsupportedReason } from './formats';
 import { pngHasAlpha, readImageSize } from './image-header';
 import {
@@ -165,4 +165,15 @@ export function validateMode(draft: {
     };
   }
   return undefined;
+}
+
+/**
+ * Why a History search is refused, counted as the proxy counts `q` (code points, after trimming); `undefined` when
+ * fine. No prompt holds U+0000 (submissions refuse it), and PostgreSQL cannot compare text with it.
+ */
+export function searchProblem(query: string): string | undefined {
+  if (query.includes('\u0000')) return 'Search text cannot contain a NUL character (U+0000).';
+  const chars = Array.from(query.trim()).length;
+  if (chars <= HISTORY_QUERY_MAX_CHARS) return undefined;
+  return `Search for at most ${HISTORY_QUERY_MAX_CHARS} characters: shorten it by ${chars - HISTORY_QUERY_MAX_CHARS}.`;
 }

@@ -14,7 +14,6 @@ import {
   type Health,
   HISTORY_PAGE_DEFAULT,
   HISTORY_PAGE_MAX,
-  HISTORY_QUERY_MAX_CHARS,
   isJobId,
   isTerminal,
 } from '../core/api';
@@ -29,6 +28,7 @@ import {
   REFERENCE_MIME_TYPES,
 } from '../core/limits';
 import { type PriceTable, priceOf } from '../core/pricing';
+import { searchProblem } from '../core/validate';
 import packageJson from '../package.json';
 import type { Config } from './config';
 import { prepareJob } from './edits';
@@ -425,17 +425,8 @@ function historyQuery(c: Context<Env>): { cursor?: ReturnType<typeof decodeCurso
     });
   }
   const q = c.req.query('q')?.trim();
-  if (q && [...q].length > HISTORY_QUERY_MAX_CHARS) {
-    throw new FramefillError('invalid_request', `Search for at most ${HISTORY_QUERY_MAX_CHARS} characters.`, {
-      field: 'q',
-    });
-  }
-  // No prompt holds U+0000 (submissions refuse it), and PostgreSQL cannot compare text with it.
-  if (q?.includes('\u0000')) {
-    throw new FramefillError('invalid_request', 'Search text cannot contain a NUL character (U+0000).', {
-      field: 'q',
-    });
-  }
+  const problem = q ? searchProblem(q) : undefined;
+  if (problem) throw new FramefillError('invalid_request', problem, { field: 'q' });
   return { ...(cursor ? { cursor } : {}), ...(q ? { q } : {}), limit };
 }
 

@@ -1,6 +1,6 @@
 // What History shows of a past job, in the panel's words, and what placing one from there sends. Pure, so it is
 // tested without a DOM.
-import { HISTORY_QUERY_MAX_CHARS, type Job, type JobImage } from '../core/api';
+import type { Job, JobImage } from '../core/api';
 import type { Provenance } from '../core/messages';
 import { errorSentence, type ShownError } from './errors';
 
@@ -85,13 +85,6 @@ export function variationsText(job: Job): string {
   if (job.status !== 'completed') return asked > 1 ? `${asked} variations` : '';
   if (asked <= 1 && produced <= 1) return '';
   return produced < asked ? `${produced} of ${asked} variations` : `${produced} variations`;
-}
-
-/** Why a search is not sent, checked as the proxy checks `q` (code points, after trimming); `undefined` when fine. */
-export function searchProblem(query: string): string | undefined {
-  const chars = Array.from(query.trim()).length;
-  if (chars <= HISTORY_QUERY_MAX_CHARS) return undefined;
-  return `Search for at most ${HISTORY_QUERY_MAX_CHARS} characters: shorten it by ${chars - HISTORY_QUERY_MAX_CHARS}.`;
 }
 
 /** Why a Place or Download from History got no image, and whether the proxy no longer has it. */

@@ -6,11 +6,13 @@ import {
   ERROR_ADVICE,
   ERROR_CODES,
   ERROR_STATUS,
+  HISTORY_QUERY_MAX_CHARS,
   MAX_REFERENCES,
   PROMPT_MAX_CHARS,
   PriceTableSchema,
   priceOf,
   promptProblem,
+  searchProblem,
   sniffImageMime,
   validateGeneration,
 } from '../../core';
@@ -99,6 +101,14 @@ describe('the prompt limit', () => {
       expect(validateGeneration(draft({ prompt }))).toMatchObject({ code: 'invalid_request', field: 'prompt' });
     }
     expect(validateGeneration(draft({ prompt: 'a poster \u0001 ok' }))).toBeUndefined();
+  });
+});
+
+describe('the History search, shared by the panel and the proxy', () => {
+  it(`takes ${HISTORY_QUERY_MAX_CHARS} code points after trimming, refuses one more and any NUL`, () => {
+    expect(searchProblem(` ${'🎨'.repeat(HISTORY_QUERY_MAX_CHARS)} `)).toBeUndefined();
+    expect(searchProblem('a'.repeat(HISTORY_QUERY_MAX_CHARS + 1))).toMatch(/shorten it by 1\./);
+    expect(searchProblem('red\u0000kite')).toMatch(/U\+0000/);
   });
 });
 

@@ -5,16 +5,9 @@
 import { Button, Disclosure, Textbox } from '@create-figma-plugin/ui';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { HISTORY_PAGE_DEFAULT, type Job, type JobImage } from '../../core/api';
+import { searchProblem } from '../../core/validate';
 import type { ShownError } from '../errors';
-import {
-  ageText,
-  hasImage,
-  historyErrorSentence,
-  noImageReason,
-  promptStart,
-  searchProblem,
-  variationsText,
-} from '../history';
+import { ageText, hasImage, historyErrorSentence, noImageReason, promptStart, variationsText } from '../history';
 import { ratioLabel } from '../plan';
 import type { ProxyClient } from '../proxy-client';
 import { toApiError } from '../proxy-client';
